@@ -1,0 +1,124 @@
+// Package activities holds the side-effecting half of a sync cycle: cycle
+// bookkeeping in sync_cycles, Retrieve (provider → staged_records) and
+// Process (staged_records → records). Workflows call these by name.
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/syncloop/syncloop/connectors"
+	"github.com/syncloop/syncloop/model"
+	"github.com/syncloop/syncloop/store"
+)
+
+// Resolver builds the connector for an object. It runs inside activities,
+// which is where credentials may be loaded.
+type Resolver interface {
+	Connector(ctx context.Context, obj store.Object) (connectors.Connector, error)
+}
+
+// Activities holds the dependencies of every activity.
+type Activities struct {
+	Store     *store.Store
+	Resolver  Resolver
+	Overlap   time.Duration // re-read window below the cursor (default 1m)
+	PageSize  int           // provider page size hint (default 500)
+	BatchSize int           // staged records per Process transaction (default 2000)
+}
+
+// Error types workflows and retry policies match on.
+const (
+	ErrTypeAuth        = "auth"
+	ErrTypeConfig      = "config"
+	ErrTypeRateLimited = "rate_limited"
+	ErrTypeRetryable   = "retryable"
+	ErrTypeNotFound    = "object_not_found"
+)
+
+// NonRetryableErrorTypes fail a cycle at once: retrying cannot help.
+var NonRetryableErrorTypes = []string{ErrTypeAuth, ErrTypeConfig, ErrTypeNotFound}
+
+func (a *Activities) overlap() time.Duration {
+	if a.Overlap > 0 {
+		return a.Overlap
+	}
+	return time.Minute
+}
+
+// StartCycleInput starts one cycle. Key is unique per workflow run and
+// cycle number so a retried call returns the same row.
+type StartCycleInput struct {
+	Object  model.ObjectKey `json:"object"`
+	Key     string          `json:"key"`
+	Trigger model.Trigger   `json:"trigger"`
+}
+
+// StartCycle inserts the cycle row (local activity).
+func (a *Activities) StartCycle(ctx context.Context, in StartCycleInput) (store.CycleStart, error) {
+	info := activity.GetInfo(ctx)
+	out, err := a.Store.StartCycle(ctx, store.StartCycleParams{
+		Object: in.Object, Key: in.Key, Trigger: in.Trigger,
+		WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID,
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return out, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("object %s is not in integration_objects (removed?); add it with `syncloop objects add %s`", in.Object, in.Object),
+			ErrTypeNotFound, nil)
+	}
+	return out, err
+}
+
+// FinishCycleInput closes a cycle.
+type FinishCycleInput struct {
+	CycleID int64        `json:"cycle_id"`
+	Status  model.Status `json:"status"`
+	Steps   []model.Step `json:"steps"`
+	Error   string       `json:"error,omitempty"`
+}
+
+// FinishCycle records the cycle's final status (local activity) and
+// returns the row with its counts.
+func (a *Activities) FinishCycle(ctx context.Context, in FinishCycleInput) (store.Cycle, error) {
+	return a.Store.FinishCycle(ctx, store.FinishCycleParams{CycleID: in.CycleID, Status: in.Status, Steps: in.Steps, Error: in.Error})
+}
+
+// LoopSettings is what the loop persists when a signal changes it.
+type LoopSettings struct {
+	Object   model.ObjectKey `json:"object"`
+	Interval time.Duration   `json:"interval"`
+	Paused   bool            `json:"paused"`
+}
+
+// SaveLoopSettings persists the interval and paused flag (local activity)
+// so a restarted loop keeps what operators set by signal.
+func (a *Activities) SaveLoopSettings(ctx context.Context, in LoopSettings) error {
+	err := a.Store.SaveLoopSettings(ctx, in.Object, in.Interval, in.Paused)
+	if errors.Is(err, store.ErrNotFound) {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("object %s no longer exists", in.Object), ErrTypeNotFound, nil)
+	}
+	return err
+}
+
+// asActivityError turns a classified provider error into the Temporal error
+// the retry policy understands: auth and config errors are not retried; a
+// rate limit retries exactly when the provider asked.
+func asActivityError(err error) error {
+	ce := connectors.Classify(err)
+	msg := ce.Error()
+	switch ce.Kind {
+	case connectors.Auth:
+		return temporal.NewNonRetryableApplicationError(msg, ErrTypeAuth, nil)
+	case connectors.Config:
+		return temporal.NewNonRetryableApplicationError(msg, ErrTypeConfig, nil)
+	case connectors.RateLimited:
+		return temporal.NewApplicationErrorWithOptions(msg, ErrTypeRateLimited, temporal.ApplicationErrorOptions{NextRetryDelay: ce.RetryAfter})
+	default:
+		return temporal.NewApplicationError(msg, ErrTypeRetryable)
+	}
+}

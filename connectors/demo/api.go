@@ -1,0 +1,340 @@
+package demo
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	defaultLimit = 100
+	maxLimit     = 1000
+	// maxAdminBatch bounds one admin mutation so a typo cannot exhaust memory.
+	maxAdminBatch = 10000
+	// statusClientClosed is logged when the client went away during an
+	// injected delay (nginx's convention); it is never sent.
+	statusClientClosed = 499
+)
+
+// RequestLog describes one API request (admin requests are not logged).
+type RequestLog struct {
+	// Seq numbers API requests from 1, counting from NewServer or the last
+	// ResetRequests, so a fault can target "the 3rd request".
+	Seq           int
+	ObjectType    string
+	ModifiedSince time.Time // zero if absent or unparseable
+	After         string    // the after parameter as sent
+	Limit         int       // effective page size; 0 if the parameter was invalid
+	Status        int       // 0 while in flight; 499 if the client left during a delay
+	Records       int       // records in the response body
+	At            time.Time // server clock when the request arrived
+}
+
+// Fault tells the server how to misbehave for one request. The zero Fault
+// serves the request normally.
+type Fault struct {
+	// Status, if non-zero, is sent instead of serving the request, with Body
+	// or else a JSON error body.
+	Status int
+	// RetryAfter, if positive, sets the Retry-After header (whole seconds,
+	// rounded up).
+	RetryAfter time.Duration
+	// Delay is waited before answering; a client that gives up earlier ends
+	// the wait.
+	Delay time.Duration
+	// Truncate announces the full Content-Length but sends only the first
+	// half of the body, as when a connection drops mid-response.
+	Truncate bool
+	// Body, if non-empty, is sent instead of the real response (with Status,
+	// or 200), e.g. an HTML error page from a proxy.
+	Body string
+}
+
+// SetFault installs f, called for every API request before it is served to
+// decide how to misbehave. f runs without the server's lock held, so it may
+// call Change and friends (e.g. to modify a record mid-listing). nil clears.
+func (s *Server) SetFault(f func(r RequestLog) Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fault = f
+}
+
+// Requests returns the API requests served so far, in arrival order.
+func (s *Server) Requests() []RequestLog {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]RequestLog, len(s.requests))
+	for i, r := range s.requests {
+		out[i] = *r
+	}
+	return out
+}
+
+// ResetRequests clears the request log and restarts Seq at 1.
+func (s *Server) ResetRequests() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests, s.seq = nil, 0
+}
+
+// ServeHTTP serves the API (/api/v1/...) and the admin endpoints
+// (/admin/v1/...).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/{type}", s.handleList)
+	mux.HandleFunc("/api/v1/{type}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
+	})
+	mux.HandleFunc("POST /admin/v1/{type}/mutate", s.handleMutate)
+	mux.HandleFunc("GET /admin/v1/{type}/snapshot", s.handleSnapshot)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not found")
+	})
+	return mux
+}
+
+// listResponse is the body of a successful listing.
+type listResponse struct {
+	Records    []json.RawMessage `json:"records"`
+	Next       string            `json:"next"`
+	ServerTime string            `json:"server_time"`
+}
+
+func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
+	objectType := r.PathValue("type")
+	query, queryErr := parseListQuery(r.URL.Query())
+
+	s.mu.Lock()
+	s.seq++
+	entry := &RequestLog{
+		Seq:           s.seq,
+		ObjectType:    objectType,
+		ModifiedSince: query.since,
+		After:         r.URL.Query().Get("after"),
+		Limit:         query.limit,
+		At:            s.clock(),
+	}
+	s.requests = append(s.requests, entry)
+	decide := s.fault
+	s.mu.Unlock()
+
+	var fault Fault
+	if decide != nil {
+		fault = decide(*entry) // entry's fields are not written again until below
+	}
+	status, records := s.serveList(w, r, objectType, query, queryErr, fault)
+
+	s.mu.Lock()
+	entry.Status, entry.Records = status, records
+	s.mu.Unlock()
+}
+
+// serveList answers a listing request and returns the status and record
+// count it sent.
+func (s *Server) serveList(w http.ResponseWriter, r *http.Request, objectType string, query listQuery, queryErr error, fault Fault) (status, records int) {
+	if fault.Delay > 0 {
+		timer := time.NewTimer(fault.Delay)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-r.Context().Done():
+			return statusClientClosed, 0
+		}
+	}
+	out := responder{w: w, fault: fault}
+	if fault.Status != 0 || fault.Body != "" {
+		return out.injected(), 0
+	}
+	// Authenticate before anything else so that callers without a token
+	// learn nothing, not even which object types exist.
+	if !s.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="demo"`)
+		return out.error(http.StatusUnauthorized, "invalid token"), 0
+	}
+	t := s.tables[objectType]
+	if t == nil {
+		return out.error(http.StatusNotFound, fmt.Sprintf("unknown object type %q", objectType)), 0
+	}
+	if queryErr != nil {
+		return out.error(http.StatusBadRequest, queryErr.Error()), 0
+	}
+
+	s.mu.Lock()
+	page, more := t.list(query)
+	resp := listResponse{
+		Records:    make([]json.RawMessage, len(page)),
+		ServerTime: formatTime(s.serverTime()),
+	}
+	for i, rec := range page {
+		resp.Records[i] = rec.raw
+	}
+	if more {
+		last := page[len(page)-1]
+		resp.Next = keyset{ModifiedAt: last.modifiedAt, ID: last.id}.encode()
+	}
+	s.mu.Unlock()
+
+	body, err := json.Marshal(resp)
+	if err != nil {
+		return out.error(http.StatusInternalServerError, "encoding response"), 0
+	}
+	return out.send(http.StatusOK, "application/json", body), len(page)
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	if s.token == "" {
+		return true
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) == 1
+}
+
+// parseListQuery reads the listing parameters. On error it still returns
+// what it could parse, for the request log.
+func parseListQuery(q url.Values) (listQuery, error) {
+	lq := listQuery{limit: defaultLimit}
+	var errs []error
+	if v := q.Get("modified_since"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("modified_since %q is not an RFC 3339 time", v))
+		} else {
+			lq.since = t
+		}
+	}
+	if v := q.Get("after"); v != "" {
+		k, err := decodeKeyset(v)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			lq.after = &k
+		}
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("limit %q is not a positive integer", v))
+			lq.limit = 0
+		} else {
+			lq.limit = min(n, maxLimit)
+		}
+	}
+	return lq, errors.Join(errs...)
+}
+
+// responder writes a response, applying the Fault's header and truncation.
+type responder struct {
+	w     http.ResponseWriter
+	fault Fault
+}
+
+func (o responder) send(status int, contentType string, body []byte) int {
+	h := o.w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	if d := o.fault.RetryAfter; d > 0 {
+		h.Set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10))
+	}
+	o.w.WriteHeader(status)
+	if o.fault.Truncate {
+		// The server closes the connection when a handler writes less than
+		// its Content-Length, so the client sees a cut-off body.
+		body = body[:len(body)/2]
+	}
+	_, _ = o.w.Write(body) // a client that left cannot be told anything
+	return status
+}
+
+func (o responder) error(status int, msg string) int {
+	body, _ := json.Marshal(map[string]string{"error": msg}) // cannot fail
+	return o.send(status, "application/json", body)
+}
+
+// injected sends the Fault's status and body.
+func (o responder) injected() int {
+	status := o.fault.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if o.fault.Body == "" {
+		return o.error(status, http.StatusText(status))
+	}
+	body := []byte(o.fault.Body)
+	return o.send(status, http.DetectContentType(body), body)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	responder{w: w}.error(status, msg)
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "encoding response")
+		return
+	}
+	responder{w: w}.send(http.StatusOK, "application/json", body)
+}
+
+// mutateResponse is the body of POST /admin/v1/{type}/mutate.
+type mutateResponse struct {
+	Changed []string `json:"changed"`
+	Added   []string `json:"added"`
+	Deleted []string `json:"deleted"`
+}
+
+func (s *Server) handleMutate(w http.ResponseWriter, r *http.Request) {
+	objectType := r.PathValue("type")
+	if s.tables[objectType] == nil {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("unknown object type %q", objectType))
+		return
+	}
+	q := r.URL.Query()
+	var counts [3]int
+	for i, name := range []string{"change", "add", "delete"} {
+		v := q.Get(name)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > maxAdminBatch {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("%s must be an integer from 0 to %d", name, maxAdminBatch))
+			return
+		}
+		counts[i] = n
+	}
+	s.mu.Lock()
+	resp := mutateResponse{
+		Changed: s.changeLocked(objectType, counts[0]),
+		Added:   s.addLocked(objectType, counts[1]),
+		Deleted: s.deleteLocked(objectType, counts[2]),
+	}
+	s.mu.Unlock()
+	// Empty lists, not null, for clients that iterate without checking.
+	for _, ids := range []*[]string{&resp.Changed, &resp.Added, &resp.Deleted} {
+		if *ids == nil {
+			*ids = []string{}
+		}
+	}
+	writeJSON(w, resp)
+}
+
+func (s *Server) handleSnapshot(w http.ResponseWriter, r *http.Request) {
+	objectType := r.PathValue("type")
+	snap := s.Snapshot(objectType)
+	if snap == nil {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("unknown object type %q", objectType))
+		return
+	}
+	writeJSON(w, snap)
+}

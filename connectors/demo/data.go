@@ -1,0 +1,224 @@
+package demo
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"time"
+)
+
+// objectSpec describes one object type: how its ids look and how its fields
+// are generated and edited. Field values are only strings, ints, float64s,
+// bools and nil, so encoding them as JSON cannot fail.
+type objectSpec struct {
+	name   string
+	prefix string
+	// newFields returns the fields of a new record (without id/modified_at).
+	newFields func(g *generator) map[string]any
+	// mutate edits one or two fields in place, the way a user would.
+	mutate func(g *generator, fields map[string]any)
+}
+
+// objectTypes lists the object types in a fixed order; seeding walks them in
+// this order so a Seed always produces the same dataset.
+var objectTypes = []string{"accounts", "contacts", "opportunities", "tasks", "notes", "users"}
+
+var specs = map[string]*objectSpec{
+	"accounts": {
+		name: "accounts", prefix: "acc",
+		newFields: func(g *generator) map[string]any {
+			name := g.company()
+			return map[string]any{
+				"name":      name,
+				"industry":  g.pick(industries),
+				"employees": g.employees(),
+				"website":   "https://" + slug(name) + ".example.com",
+			}
+		},
+		mutate: func(g *generator, f map[string]any) {
+			if g.rng.IntN(2) == 0 {
+				f["employees"] = g.employees()
+			} else {
+				f["industry"] = g.pick(industries)
+			}
+		},
+	},
+	"contacts": {
+		name: "contacts", prefix: "con",
+		newFields: func(g *generator) map[string]any {
+			first, last := g.pick(firstNames), g.pick(lastNames)
+			return map[string]any{
+				"first_name": first,
+				"last_name":  last,
+				"email":      g.email(first, last),
+				"account_id": g.ref("accounts"),
+			}
+		},
+		mutate: func(g *generator, f map[string]any) {
+			if g.rng.IntN(2) == 0 {
+				f["account_id"] = g.ref("accounts")
+			}
+			first, _ := f["first_name"].(string)
+			last, _ := f["last_name"].(string)
+			f["email"] = g.email(first, last)
+		},
+	},
+	"opportunities": {
+		name: "opportunities", prefix: "opp",
+		newFields: func(g *generator) map[string]any {
+			return map[string]any{
+				"name":       g.company() + " - " + g.pick(dealKinds),
+				"amount":     g.amount(),
+				"stage":      g.pick(stages),
+				"close_date": g.date(-60, 120),
+				"account_id": g.ref("accounts"),
+			}
+		},
+		mutate: func(g *generator, f map[string]any) {
+			switch g.rng.IntN(3) {
+			case 0:
+				f["stage"] = g.pick(stages)
+			case 1:
+				f["amount"] = g.amount()
+			default:
+				f["close_date"] = g.date(-60, 120)
+			}
+		},
+	},
+	"tasks": {
+		name: "tasks", prefix: "tsk",
+		newFields: func(g *generator) map[string]any {
+			return map[string]any{
+				"subject":  g.pick(taskVerbs) + " " + g.pick(firstNames) + " " + g.pick(lastNames),
+				"status":   g.pick(taskStatuses),
+				"due_date": g.date(-14, 30),
+				"owner_id": g.ref("users"),
+			}
+		},
+		mutate: func(g *generator, f map[string]any) {
+			switch g.rng.IntN(3) {
+			case 0:
+				f["status"] = g.pick(taskStatuses)
+			case 1:
+				f["due_date"] = g.date(-14, 30)
+			default:
+				f["owner_id"] = g.ref("users")
+			}
+		},
+	},
+	"notes": {
+		name: "notes", prefix: "not",
+		newFields: func(g *generator) map[string]any {
+			return map[string]any{
+				"title":     g.pick(noteTitles),
+				"body":      g.sentences(),
+				"parent_id": g.ref(g.pick(noteParents)),
+			}
+		},
+		mutate: func(g *generator, f map[string]any) {
+			// Replace rather than append so churn never grows a note without bound.
+			f["body"] = g.sentences()
+		},
+	},
+	"users": {
+		name: "users", prefix: "usr",
+		newFields: func(g *generator) map[string]any {
+			first, last := g.pick(firstNames), g.pick(lastNames)
+			return map[string]any{
+				"name":   first + " " + last,
+				"email":  g.email(first, last),
+				"active": g.rng.IntN(10) != 0,
+			}
+		},
+		mutate: func(g *generator, f map[string]any) {
+			active, _ := f["active"].(bool)
+			f["active"] = !active
+		},
+	},
+}
+
+// generator produces plausible field values. It draws only from the server's
+// seeded rng so that a Seed fixes the dataset.
+type generator struct {
+	rng  *rand.Rand
+	base time.Time // server creation time; dates are spread around it
+	// table looks up an object type's table, so that references point at
+	// records that exist (or existed).
+	table func(objectType string) *table
+}
+
+func (g *generator) pick(list []string) string { return list[g.rng.IntN(len(list))] }
+
+func (g *generator) company() string {
+	return g.pick(companyStems) + " " + g.pick(companySuffixes)
+}
+
+func (g *generator) employees() int { return 2 + g.rng.IntN(5000) }
+
+// amount is a deal value in whole cents.
+func (g *generator) amount() float64 {
+	return math.Round((1000+g.rng.Float64()*249000)*100) / 100
+}
+
+// date is a calendar date between minDays and maxDays around the base time.
+func (g *generator) date(minDays, maxDays int) string {
+	d := minDays + g.rng.IntN(maxDays-minDays+1)
+	return g.base.AddDate(0, 0, d).Format(time.DateOnly)
+}
+
+func (g *generator) email(first, last string) string {
+	local := strings.ToLower(first + "." + last)
+	if g.rng.IntN(3) == 0 {
+		local += fmt.Sprint(g.rng.IntN(100))
+	}
+	return local + "@" + g.pick(mailDomains)
+}
+
+// ref returns the id of a random record of objectType, or nil when that type
+// has no records at all.
+func (g *generator) ref(objectType string) any {
+	t := g.table(objectType)
+	if t.issued == 0 {
+		return nil
+	}
+	return formatID(t.spec.prefix, 1+g.rng.IntN(t.issued))
+}
+
+func (g *generator) sentences() string {
+	n := 1 + g.rng.IntN(3)
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = g.pick(noteSentences)
+	}
+	return strings.Join(parts, " ")
+}
+
+func formatID(prefix string, n int) string { return fmt.Sprintf("%s_%06d", prefix, n) }
+
+func slug(s string) string { return strings.ToLower(strings.ReplaceAll(s, " ", "-")) }
+
+var (
+	companyStems    = []string{"Acme", "Northwind", "Bluefin", "Copperleaf", "Granite", "Helios", "Juniper", "Keystone", "Lumen", "Meridian", "Nimbus", "Orchard", "Pinnacle", "Quarry", "Redwood", "Summit", "Tidewater", "Vantage", "Willow", "Zephyr"}
+	companySuffixes = []string{"Logistics", "Analytics", "Foods", "Labs", "Systems", "Partners", "Health", "Energy", "Robotics", "Media", "Capital", "Outfitters"}
+	industries      = []string{"Software", "Manufacturing", "Retail", "Healthcare", "Finance", "Logistics", "Energy", "Education", "Hospitality", "Media"}
+	firstNames      = []string{"Ada", "Ben", "Chloe", "Diego", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kira", "Luca", "Maya", "Noah", "Olga", "Priya", "Quinn", "Rosa", "Sam", "Tariq"}
+	lastNames       = []string{"Anders", "Brooks", "Castillo", "Dubois", "Eriksen", "Fischer", "Garcia", "Haddad", "Ito", "Jensen", "Kowalski", "Lopez", "Moreau", "Nakamura", "Okafor", "Petrov", "Rossi", "Schmidt", "Tanaka", "Weber"}
+	mailDomains     = []string{"example.com", "example.org", "example.net"}
+	dealKinds       = []string{"New Business", "Renewal", "Expansion", "Pilot", "Upsell"}
+	stages          = []string{"Prospecting", "Qualification", "Proposal", "Negotiation", "Closed Won", "Closed Lost"}
+	taskVerbs       = []string{"Call", "Email", "Send proposal to", "Follow up with", "Book demo for", "Review contract with"}
+	taskStatuses    = []string{"Open", "In Progress", "Waiting", "Completed"}
+	noteTitles      = []string{"Call summary", "Meeting notes", "Pricing discussion", "Onboarding", "Escalation", "Quarterly review"}
+	noteParents     = []string{"accounts", "contacts", "opportunities"}
+	noteSentences   = []string{
+		"Customer asked for a revised quote.",
+		"Budget approved for next quarter.",
+		"Needs SSO before rollout.",
+		"Champion is moving to a new team.",
+		"Legal review is in progress.",
+		"Asked for a reference customer in the same industry.",
+		"Renewal risk: usage dropped last month.",
+		"Agreed on a two-week pilot.",
+	}
+)

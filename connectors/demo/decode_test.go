@@ -1,0 +1,103 @@
+package demo
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/syncloop/syncloop/connectors"
+)
+
+const validPage = `{"records":[{"id":"acc_000001","modified_at":"2025-03-01T10:00:00.000001Z","name":"Acme"},` +
+	`{"id":"acc_000002","modified_at":"2025-03-01T10:00:00.000002Z","deleted":true}],` +
+	`"next":"eyJ0IjoiMjAyNS0wMy0wMVQxMDowMDowMC4wMDAwMDJaIiwiaWQiOiJhY2NfMDAwMDAyIn0",` +
+	`"server_time":"2025-03-02T00:00:00Z"}`
+
+func FuzzDecodePage(f *testing.F) {
+	for _, seed := range []string{
+		validPage,
+		validPage[:len(validPage)/2], // truncated
+		`<html><head><title>502 Bad Gateway</title></head></html>`,
+		"\ufeff<!DOCTYPE html>",
+		`{"records":{"id":"x"}}`,
+		`{"records":null,"next":""}`,
+		`{"records":[],"next":5,"server_time":"now"}`,
+		`{"records":[{"modified_at":"2025-03-01T10:00:00Z"},{"id":7},"x",null,[1]]}`,
+		`[{"id":"a"}]`,
+		`null`,
+		``,
+		`{"records":[{"id":"a","id":"b","deleted":"true","modified_at":1}],"server_time":""}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		page, err := decodePage(body)
+		if err != nil {
+			var ce *connectors.Error
+			if !errors.As(err, &ce) || ce.Kind != connectors.Retryable {
+				t.Fatalf("error %v is not a Retryable *connectors.Error", err)
+			}
+			return
+		}
+		// A page is only accepted if the whole body is JSON, so every
+		// record's Data is JSON, and an id implies an object.
+		for i, r := range page.records {
+			if !json.Valid(r.Data) {
+				t.Fatalf("record %d: Data %q is not JSON", i, r.Data)
+			}
+			if r.ExternalID != "" && !strings.HasPrefix(string(r.Data), "{") {
+				t.Fatalf("record %d: id %q from a non-object %q", i, r.ExternalID, r.Data)
+			}
+			// The mapping agrees with a plain decode of the record.
+			var m map[string]any
+			if json.Unmarshal(r.Data, &m) == nil {
+				if id, _ := m["id"].(string); id != r.ExternalID {
+					t.Fatalf("record %d: ExternalID %q, but id is %q", i, r.ExternalID, id)
+				}
+				if (m["deleted"] == true) != r.Deleted {
+					t.Fatalf("record %d: Deleted %v, but deleted is %v", i, r.Deleted, m["deleted"])
+				}
+			}
+		}
+	})
+}
+
+func TestDecodePage(t *testing.T) {
+	t.Parallel()
+	page, err := decodePage([]byte(validPage))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.records) != 2 || page.records[0].ExternalID != "acc_000001" || !page.records[1].Deleted ||
+		page.next == "" || page.serverTime.IsZero() {
+		t.Fatalf("decoded %+v", page)
+	}
+	// Data must not alias the body: the caller may reuse its buffer.
+	body := []byte(validPage)
+	page, _ = decodePage(body)
+	for i := range body {
+		body[i] = 'x'
+	}
+	if !json.Valid(page.records[0].Data) {
+		t.Error("record Data aliases the response body")
+	}
+
+	for body, want := range map[string]string{
+		``:                                    "empty",
+		`  <html>`:                            "HTML",
+		`{"records":[`:                        "not valid JSON",
+		`[]`:                                  "not a JSON object",
+		`null`:                                "not a JSON object",
+		`{"records":null}`:                    `"records" is not an array`,
+		`{"records":"[]"}`:                    `"records" is not an array`,
+		`{"records":[],"next":[]}`:            `"next" is not a string`,
+		`{"records":[],"server_time":1}`:      `"server_time" is not a string`,
+		`{"records":[],"server_time":"soon"}`: `"server_time" is not an RFC 3339 time`,
+	} {
+		_, err := decodePage([]byte(body))
+		if e := wantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, want) {
+			t.Errorf("decodePage(%q): %q, want it to mention %q", body, e.Message, want)
+		}
+	}
+}

@@ -1,0 +1,343 @@
+// Package demo is a small in-memory CRM served over HTTP, and the connector
+// that reads it. The local stack and the integration tests sync from it, so
+// it behaves like a real provider where syncloop cares: keyset pagination
+// ordered by (modified_at, id), strictly increasing modified_at stamps,
+// tombstones for deletes, bearer-token auth and injectable faults.
+package demo
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+)
+
+const (
+	defaultSize = 50
+	// seedWindow is how far back seeded modified_at stamps are spread.
+	seedWindow = 30 * 24 * time.Hour
+	// stampResolution matches PostgreSQL timestamptz, so stamps round-trip
+	// through the warehouse unchanged.
+	stampResolution = time.Microsecond
+)
+
+// Options configures a Server.
+type Options struct {
+	// Size is the number of records seeded per object type: 50 if 0, none if
+	// negative.
+	Size int
+	// Seed fixes the dataset: the same Seed and clock give the same records.
+	Seed int64
+	// Token, if non-empty, is required as "Authorization: Bearer <Token>" on
+	// API requests. Admin endpoints never need it.
+	Token string
+	// Now is the server's clock; time.Now if nil.
+	Now func() time.Time
+}
+
+// ObjectTypes returns the object types the demo CRM serves.
+func ObjectTypes() []string { return slices.Clone(objectTypes) }
+
+// Server is the demo CRM. It implements http.Handler; all methods are safe
+// for concurrent use.
+type Server struct {
+	token   string
+	now     func() time.Time
+	mux     *http.ServeMux
+	created time.Time
+	tables  map[string]*table // the map itself is never modified after NewServer
+
+	mu        sync.Mutex // guards everything below and the tables' contents
+	rng       *rand.Rand
+	lastStamp time.Time
+	requests  []*RequestLog
+	seq       int
+	fault     func(RequestLog) Fault
+}
+
+// NewServer returns a server seeded with opts.Size records per object type,
+// their modified_at spread over the 30 days before now.
+func NewServer(opts Options) *Server {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	size := opts.Size
+	switch {
+	case size == 0:
+		size = defaultSize
+	case size < 0:
+		size = 0
+	}
+	s := &Server{
+		token:  opts.Token,
+		now:    now,
+		tables: make(map[string]*table, len(objectTypes)),
+		rng:    rand.New(rand.NewPCG(uint64(opts.Seed), 0x5eed_de30)),
+	}
+	s.created = s.clock()
+	s.seed(size)
+	s.mux = s.routes()
+	return s
+}
+
+// clock is the server's time at stamp resolution.
+func (s *Server) clock() time.Time { return s.now().UTC().Truncate(stampResolution) }
+
+func (s *Server) generator() *generator {
+	return &generator{
+		rng:   s.rng,
+		base:  s.created,
+		table: func(objectType string) *table { return s.tables[objectType] },
+	}
+}
+
+func (s *Server) seed(size int) {
+	for _, name := range objectTypes {
+		t := newTable(specs[name])
+		// Reserve every id up front so references from any type can point at
+		// any seeded record.
+		t.issued = size
+		s.tables[name] = t
+	}
+	stamps := s.seedStamps(size * len(objectTypes))
+	// Hand stamps out in random order so each type is spread over the window.
+	s.rng.Shuffle(len(stamps), func(i, j int) { stamps[i], stamps[j] = stamps[j], stamps[i] })
+
+	type seeded struct {
+		t *table
+		r *record
+	}
+	all := make([]seeded, 0, len(stamps))
+	g := s.generator()
+	for _, name := range objectTypes {
+		t := s.tables[name]
+		for n := 1; n <= size; n++ {
+			r := &record{id: formatID(t.spec.prefix, n), fields: t.spec.newFields(g), modifiedAt: stamps[len(all)]}
+			all = append(all, seeded{t, r})
+		}
+	}
+	// Stamp in time order: each table's listing order must stay sorted.
+	sort.Slice(all, func(i, j int) bool { return all[i].r.modifiedAt.Before(all[j].r.modifiedAt) })
+	for _, x := range all {
+		x.t.stamp(x.r, x.r.modifiedAt)
+		s.lastStamp = x.r.modifiedAt
+	}
+}
+
+// seedStamps returns n distinct, sorted stamps in the seed window, all before
+// the creation time: seeded data is never in the future.
+func (s *Server) seedStamps(n int) []time.Time {
+	window := int64(seedWindow / stampResolution)
+	seen := make(map[int64]bool, n)
+	offsets := make([]int64, 0, n)
+	for len(offsets) < n {
+		o := s.rng.Int64N(window)
+		if !seen[o] {
+			seen[o] = true
+			offsets = append(offsets, o)
+		}
+	}
+	slices.Sort(offsets)
+	start := s.created.Add(-seedWindow)
+	stamps := make([]time.Time, n)
+	for i, o := range offsets {
+		stamps[i] = start.Add(time.Duration(o) * stampResolution)
+	}
+	return stamps
+}
+
+// nextStamp returns a modified_at for a mutation: the current time, or just
+// after the previous stamp if the clock has not moved past it. Stamps are
+// thus strictly increasing server-wide, which keyset pagination relies on: a
+// record modified during a listing always moves behind the listing's
+// position. Callers hold s.mu.
+func (s *Server) nextStamp() time.Time {
+	at := s.clock()
+	if !at.After(s.lastStamp) {
+		at = s.lastStamp.Add(stampResolution)
+	}
+	s.lastStamp = at
+	return at
+}
+
+// serverTime is the time reported with each page: no later mutation gets a
+// stamp before it. Callers hold s.mu.
+func (s *Server) serverTime() time.Time {
+	return later(s.clock(), s.lastStamp)
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// Change modifies n random live records of objectType (one field each, and
+// modified_at) and returns their ids. It returns nil for an unknown type.
+func (s *Server) Change(objectType string, n int) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.changeLocked(objectType, n)
+}
+
+// Add creates n records of objectType and returns their ids (nil for an
+// unknown type).
+func (s *Server) Add(objectType string, n int) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addLocked(objectType, n)
+}
+
+// Delete turns n random live records of objectType into tombstones and
+// returns their ids (nil for an unknown type).
+func (s *Server) Delete(objectType string, n int) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.deleteLocked(objectType, n)
+}
+
+// ChangeAll modifies every live record of objectType and returns how many
+// it changed (0 for an unknown type).
+func (s *Server) ChangeAll(objectType string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tables[objectType]
+	if t == nil {
+		return 0
+	}
+	live := t.live()
+	g := s.generator()
+	for _, r := range live {
+		t.spec.mutate(g, r.fields)
+		t.stamp(r, s.nextStamp())
+	}
+	return len(live)
+}
+
+func (s *Server) changeLocked(objectType string, n int) []string {
+	t := s.tables[objectType]
+	if t == nil || n <= 0 {
+		return nil
+	}
+	g := s.generator()
+	var ids []string
+	for _, r := range t.pickLive(s.rng, n) {
+		t.spec.mutate(g, r.fields)
+		t.stamp(r, s.nextStamp())
+		ids = append(ids, r.id)
+	}
+	return ids
+}
+
+func (s *Server) addLocked(objectType string, n int) []string {
+	t := s.tables[objectType]
+	if t == nil || n <= 0 {
+		return nil
+	}
+	g := s.generator()
+	ids := make([]string, 0, n)
+	for range n {
+		r := &record{id: t.newID(), fields: t.spec.newFields(g)}
+		t.stamp(r, s.nextStamp())
+		ids = append(ids, r.id)
+	}
+	return ids
+}
+
+func (s *Server) deleteLocked(objectType string, n int) []string {
+	t := s.tables[objectType]
+	if t == nil || n <= 0 {
+		return nil
+	}
+	var ids []string
+	for _, r := range t.pickLive(s.rng, n) {
+		r.deleted, r.fields = true, nil
+		t.stamp(r, s.nextStamp())
+		ids = append(ids, r.id)
+	}
+	return ids
+}
+
+// Snapshot returns the live records of objectType by id, each exactly as
+// the API serves it. It returns nil for an unknown type.
+func (s *Server) Snapshot(objectType string) map[string]json.RawMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tables[objectType]
+	if t == nil {
+		return nil
+	}
+	out := make(map[string]json.RawMessage, len(t.byID))
+	for _, r := range t.live() {
+		out[r.id] = slices.Clone(r.raw)
+	}
+	return out
+}
+
+// RunChurn mutates n random records every tick (60% changes, 20% adds, 20%
+// deletes, over random object types) until ctx is done, so that a local
+// stack always has work to sync. It returns at once if every or n is not
+// positive.
+func (s *Server) RunChurn(ctx context.Context, every time.Duration, n int) {
+	if every <= 0 || n <= 0 {
+		return
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			s.churn(n)
+		}
+	}
+}
+
+func (s *Server) churn(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		objectType := objectTypes[s.rng.IntN(len(objectTypes))]
+		switch op := s.rng.IntN(10); {
+		case op < 6:
+			s.changeLocked(objectType, 1)
+		case op < 8:
+			s.addLocked(objectType, 1)
+		default:
+			s.deleteLocked(objectType, 1)
+		}
+	}
+}
+
+// Start serves s on addr (e.g. "127.0.0.1:0") and returns its base URL and a
+// function that shuts it down.
+func (s *Server) Start(addr string) (url string, stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	// Serve only returns once stop shuts the server down.
+	go func() { _ = srv.Serve(ln) }()
+	stop = sync.OnceFunc(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if srv.Shutdown(ctx) != nil {
+			srv.Close()
+		}
+	})
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	// A wildcard listen address is not something a client can dial.
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port), stop, nil
+}

@@ -1,0 +1,235 @@
+// Package control implements the operations operators run — add, list,
+// show, set interval, pause, resume, sync now, remove, status — once, for
+// both the CLI and the REST API. Every operation validates its input before
+// it changes anything.
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/syncloop/syncloop/model"
+	"github.com/syncloop/syncloop/store"
+	"github.com/syncloop/syncloop/workflows"
+)
+
+// Service runs operations against PostgreSQL and Temporal.
+type Service struct {
+	Store     *store.Store
+	Client    client.Client
+	Namespace string
+	TaskQueue string
+	// LoopOptions are passed to loops this service starts (tests shorten
+	// retries; zero means the defaults).
+	LoopOptions workflows.LoopOptions
+}
+
+// NotFoundError says an object does not exist, and how to fix that.
+type NotFoundError struct{ Key model.ObjectKey }
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("object %s not found: add it with `syncloop objects add %s`, or see `syncloop objects list`", e.Key, e.Key)
+}
+
+// InputError is a user mistake (bad ID, bad interval).
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
+func (s *Service) taskQueue() string {
+	if s.TaskQueue != "" {
+		return s.TaskQueue
+	}
+	return workflows.DefaultTaskQueue
+}
+
+// ParseKey validates an object ID from the CLI or a URL.
+func ParseKey(id string) (model.ObjectKey, error) {
+	k, err := model.ParseObjectKey(id)
+	if err != nil {
+		return k, &InputError{err}
+	}
+	return k, nil
+}
+
+func (s *Service) object(ctx context.Context, k model.ObjectKey) (store.Object, error) {
+	o, err := s.Store.GetObject(ctx, k)
+	if errors.Is(err, store.ErrNotFound) {
+		return o, &NotFoundError{k}
+	}
+	return o, err
+}
+
+// AddRequest adds an object.
+type AddRequest struct {
+	Key        model.ObjectKey
+	Interval   time.Duration // 0 means the default
+	Connection string
+}
+
+// Add inserts the object (if new) and starts its loop (if not running).
+// Adding twice is harmless: the existing object and loop are kept as they
+// are, and created is false.
+func (s *Service) Add(ctx context.Context, r AddRequest) (obj store.Object, created bool, err error) {
+	if err := r.Key.Validate(); err != nil {
+		return obj, false, &InputError{err}
+	}
+	if r.Interval == 0 {
+		r.Interval = model.DefaultInterval
+	}
+	if err := model.ValidateInterval(r.Interval); err != nil {
+		return obj, false, &InputError{err}
+	}
+	obj, created, err = s.Store.AddObject(ctx, store.NewObject{Key: r.Key, Interval: r.Interval, Connection: r.Connection})
+	if err != nil {
+		return obj, false, err
+	}
+	if err := s.StartLoop(ctx, obj, model.TriggerManual); err != nil {
+		if created {
+			// Keep "changes nothing on failure": no object without a loop.
+			_ = s.Store.DeleteObject(context.WithoutCancel(ctx), r.Key)
+		}
+		return obj, false, err
+	}
+	return obj, created, nil
+}
+
+// loopInput builds a loop's input from the object's persisted state.
+func (s *Service) loopInput(ctx context.Context, obj store.Object, first model.Trigger) (workflows.LoopInput, error) {
+	in := workflows.LoopInput{
+		Object: obj.Key, Interval: model.FormatInterval(obj.Interval), Paused: obj.Paused,
+		FirstTrigger: first, Options: s.LoopOptions,
+	}
+	cycles, err := s.Store.ListCycles(ctx, obj.ID, 1)
+	if err != nil {
+		return in, err
+	}
+	if len(cycles) == 1 && cycles[0].EndedAt != nil {
+		in.LastCycleEndedAt = *cycles[0].EndedAt
+	}
+	return in, nil
+}
+
+func (s *Service) startOptions(k model.ObjectKey, interval time.Duration) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
+		ID:                       k.WorkflowID(),
+		TaskQueue:                s.taskQueue(),
+		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		TypedSearchAttributes:    workflows.ObjectSearchAttributes(k),
+		StaticSummary:            fmt.Sprintf("sync %s › %s › %s", k.Tenant, k.Provider, k.ObjectType),
+		StaticDetails: fmt.Sprintf("Keeps `%s` in PostgreSQL in sync with %s. Interval at start: %s. "+
+			"Cycles are in the sync_cycles table; `syncloop objects show %s` shows them.", k.ObjectType, k.Provider, model.FormatInterval(interval), k),
+	}
+}
+
+// StartLoop starts the object's loop unless one is running (idempotent).
+func (s *Service) StartLoop(ctx context.Context, obj store.Object, first model.Trigger) error {
+	in, err := s.loopInput(ctx, obj, first)
+	if err != nil {
+		return err
+	}
+	_, err = s.Client.ExecuteWorkflow(ctx, s.startOptions(obj.Key, obj.Interval), workflows.SyncLoopWorkflow, in)
+	if err != nil {
+		return fmt.Errorf("start sync loop %s: %w", obj.Key.WorkflowID(), err)
+	}
+	return nil
+}
+
+// update sends a validated update to the loop, starting the loop first if
+// it is not running (update-with-start), and returns the loop's status.
+func (s *Service) update(ctx context.Context, obj store.Object, name string, arg any) (workflows.LoopStatus, error) {
+	var st workflows.LoopStatus
+	in, err := s.loopInput(ctx, obj, model.TriggerManual)
+	if err != nil {
+		return st, err
+	}
+	op := s.Client.NewWithStartWorkflowOperation(s.startOptions(obj.Key, obj.Interval), workflows.SyncLoopWorkflow, in)
+	h, err := s.Client.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+		StartWorkflowOperation: op,
+		UpdateOptions: client.UpdateWorkflowOptions{
+			UpdateName: name, Args: []any{arg}, WaitForStage: client.WorkflowUpdateStageCompleted,
+		},
+	})
+	if err == nil {
+		err = h.Get(ctx, &st)
+	}
+	if err != nil {
+		return st, fmt.Errorf("%s on %s: %w", name, obj.Key.WorkflowID(), err)
+	}
+	return st, nil
+}
+
+// SetInterval changes the interval; the loop re-arms its timer at once.
+func (s *Service) SetInterval(ctx context.Context, k model.ObjectKey, d time.Duration) (workflows.LoopStatus, error) {
+	if err := model.ValidateInterval(d); err != nil {
+		return workflows.LoopStatus{}, &InputError{err}
+	}
+	obj, err := s.object(ctx, k)
+	if err != nil {
+		return workflows.LoopStatus{}, err
+	}
+	st, err := s.update(ctx, obj, workflows.SignalSetInterval, workflows.SetIntervalRequest{Interval: model.FormatInterval(d)})
+	if err != nil {
+		return st, err
+	}
+	return st, s.Store.SetInterval(ctx, k, d)
+}
+
+// Pause stops new cycles (a running one finishes).
+func (s *Service) Pause(ctx context.Context, k model.ObjectKey) (workflows.LoopStatus, error) {
+	return s.setPaused(ctx, k, true)
+}
+
+// Resume lets cycles start again; an overdue one starts at once.
+func (s *Service) Resume(ctx context.Context, k model.ObjectKey) (workflows.LoopStatus, error) {
+	return s.setPaused(ctx, k, false)
+}
+
+func (s *Service) setPaused(ctx context.Context, k model.ObjectKey, paused bool) (workflows.LoopStatus, error) {
+	obj, err := s.object(ctx, k)
+	if err != nil {
+		return workflows.LoopStatus{}, err
+	}
+	name := workflows.SignalResume
+	if paused {
+		name = workflows.SignalPause
+	}
+	st, err := s.update(ctx, obj, name, workflows.Empty{})
+	if err != nil {
+		return st, err
+	}
+	return st, s.Store.SetPaused(ctx, k, paused)
+}
+
+// SyncNow asks for a cycle now; one that arrives during a cycle runs right
+// after it (at most one pending).
+func (s *Service) SyncNow(ctx context.Context, k model.ObjectKey, reason string) (workflows.LoopStatus, error) {
+	obj, err := s.object(ctx, k)
+	if err != nil {
+		return workflows.LoopStatus{}, err
+	}
+	if len(reason) > 500 {
+		return workflows.LoopStatus{}, &InputError{errors.New("reason is longer than 500 characters: shorten it")}
+	}
+	return s.update(ctx, obj, workflows.SignalTrigger, workflows.TriggerRequest{Reason: reason, Trigger: model.TriggerManual})
+}
+
+// Remove stops the loop and deletes the object with its cycles and records.
+func (s *Service) Remove(ctx context.Context, k model.ObjectKey) error {
+	if _, err := s.object(ctx, k); err != nil {
+		return err
+	}
+	err := s.Client.TerminateWorkflow(ctx, k.WorkflowID(), "", "object removed by operator")
+	var nf *serviceerror.NotFound
+	if err != nil && !errors.As(err, &nf) {
+		return fmt.Errorf("stop sync loop %s: %w", k.WorkflowID(), err)
+	}
+	return s.Store.DeleteObject(ctx, k)
+}

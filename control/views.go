@@ -1,0 +1,202 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/syncloop/syncloop/model"
+	"github.com/syncloop/syncloop/store"
+	"github.com/syncloop/syncloop/workflows"
+)
+
+// ObjectView is an object as operators see it: its row, its loop's state
+// and its newest cycle.
+type ObjectView struct {
+	Object        string       `json:"object"`
+	Interval      string       `json:"interval"`
+	Connection    string       `json:"connection,omitempty"`
+	Paused        bool         `json:"paused"`
+	Cursor        *time.Time   `json:"cursor,omitempty"`
+	LastSuccessAt *time.Time   `json:"last_success_at,omitempty"`
+	LoopRunning   bool         `json:"loop_running"`
+	State         string       `json:"state"`
+	NextRunAt     *time.Time   `json:"next_run_at,omitempty"`
+	LastCycle     *store.Cycle `json:"last_cycle,omitempty"`
+
+	// Filled by Show only.
+	Loop           *workflows.LoopStatus `json:"loop,omitempty"`
+	Cycles         []store.Cycle         `json:"cycles,omitempty"`
+	Records        int64                 `json:"records"`
+	DeletedRecords int64                 `json:"deleted_records"`
+}
+
+// StateStopped is shown for an object whose loop is not running (the
+// watcher, `objects restart` or any set-interval/pause/sync-now starts it).
+const StateStopped = "stopped"
+
+func view(o store.Object) ObjectView {
+	return ObjectView{Object: o.Key.String(), Interval: model.FormatInterval(o.Interval), Connection: o.Connection,
+		Paused: o.Paused, Cursor: o.Cursor, LastSuccessAt: o.LastSuccessAt, State: StateStopped}
+}
+
+// List returns every object with its loop state from Temporal visibility
+// (one paged list call, not one call per object).
+func (s *Service) List(ctx context.Context) ([]ObjectView, error) {
+	objs, err := s.Store.ListObjects(ctx)
+	if err != nil {
+		return nil, err
+	}
+	latest, err := s.Store.LatestCycles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	loops, err := s.runningLoops(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ObjectView, 0, len(objs))
+	for _, o := range objs {
+		v := view(o)
+		if c, ok := latest[o.ID]; ok {
+			v.LastCycle = &c
+		}
+		if l, ok := loops[o.Key.WorkflowID()]; ok {
+			v.LoopRunning, v.State, v.NextRunAt = true, l.state, l.nextRunAt
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+type loopVisibility struct {
+	state     string
+	nextRunAt *time.Time
+}
+
+func (s *Service) runningLoops(ctx context.Context) (map[string]loopVisibility, error) {
+	out := map[string]loopVisibility{}
+	var token []byte
+	for {
+		resp, err := s.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: s.Namespace, PageSize: 1000, NextPageToken: token,
+			Query: fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", workflows.SyncLoopWorkflow),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list running sync loops: %w", err)
+		}
+		for _, e := range resp.GetExecutions() {
+			v := loopVisibility{state: workflows.StateIdle}
+			fields := e.GetSearchAttributes().GetIndexedFields()
+			if p, ok := fields["SyncState"]; ok {
+				_ = converter.GetDefaultDataConverter().FromPayload(p, &v.state)
+			}
+			if p, ok := fields["SyncNextRunAt"]; ok {
+				var t time.Time
+				if converter.GetDefaultDataConverter().FromPayload(p, &t) == nil {
+					v.nextRunAt = &t
+				}
+			}
+			out[e.GetExecution().GetWorkflowId()] = v
+		}
+		token = resp.GetNextPageToken()
+		if len(token) == 0 {
+			return out, nil
+		}
+	}
+}
+
+// Show returns one object with its live loop status (status query) and
+// its newest cycles.
+func (s *Service) Show(ctx context.Context, k model.ObjectKey, cycles int) (ObjectView, error) {
+	o, err := s.object(ctx, k)
+	if err != nil {
+		return ObjectView{}, err
+	}
+	v := view(o)
+	if v.Records, v.DeletedRecords, err = s.Store.RecordCounts(ctx, o.ID); err != nil {
+		return v, err
+	}
+	if v.Cycles, err = s.Store.ListCycles(ctx, o.ID, max(cycles, 1)); err != nil {
+		return v, err
+	}
+	if len(v.Cycles) > 0 {
+		v.LastCycle = &v.Cycles[0]
+	}
+	if cycles <= 0 {
+		v.Cycles = nil
+	}
+	st, err := s.LoopStatus(ctx, k)
+	switch {
+	case err == nil:
+		v.Loop, v.LoopRunning, v.State, v.NextRunAt = &st, true, st.State, st.NextRunAt
+	case errors.Is(err, errLoopNotRunning):
+	default:
+		return v, err
+	}
+	return v, nil
+}
+
+var errLoopNotRunning = errors.New("loop not running")
+
+// LoopStatus queries a running loop.
+func (s *Service) LoopStatus(ctx context.Context, k model.ObjectKey) (workflows.LoopStatus, error) {
+	var st workflows.LoopStatus
+	desc, err := s.Client.DescribeWorkflowExecution(ctx, k.WorkflowID(), "")
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return st, errLoopNotRunning
+	}
+	if err != nil {
+		return st, fmt.Errorf("describe %s: %w", k.WorkflowID(), err)
+	}
+	if desc.GetWorkflowExecutionInfo().GetStatus().String() != "Running" {
+		return st, errLoopNotRunning
+	}
+	qctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	v, err := s.Client.QueryWorkflow(qctx, k.WorkflowID(), "", workflows.QueryStatus)
+	if err != nil {
+		return st, fmt.Errorf("query %s (is a worker running on task queue %q?): %w", k.WorkflowID(), s.taskQueue(), err)
+	}
+	return st, v.Get(&st)
+}
+
+// Overview is the overall sync status.
+type Overview struct {
+	Objects     []ObjectView `json:"objects"`
+	Total       int          `json:"total"`
+	Running     int          `json:"running"`
+	Paused      int          `json:"paused"`
+	Stopped     int          `json:"stopped"`
+	Failing     int          `json:"failing"`
+	GeneratedAt time.Time    `json:"generated_at"`
+}
+
+// Status summarises every object.
+func (s *Service) Status(ctx context.Context) (Overview, error) {
+	objs, err := s.List(ctx)
+	if err != nil {
+		return Overview{}, err
+	}
+	ov := Overview{Objects: objs, Total: len(objs), GeneratedAt: time.Now().UTC()}
+	for _, o := range objs {
+		switch o.State {
+		case workflows.StateRunning:
+			ov.Running++
+		case workflows.StatePaused:
+			ov.Paused++
+		case StateStopped:
+			ov.Stopped++
+		}
+		if o.LastCycle != nil && o.LastCycle.Status == model.StatusFailed {
+			ov.Failing++
+		}
+	}
+	return ov, nil
+}

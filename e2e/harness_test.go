@@ -1,0 +1,278 @@
+// Package e2e runs syncloop end to end: a real in-process Temporal server,
+// real PostgreSQL (a schema per test), real workers, and the demo CRM over
+// real HTTP.
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/server/temporaltest"
+
+	"github.com/syncloop/syncloop/activities"
+	"github.com/syncloop/syncloop/connectors/demo"
+	"github.com/syncloop/syncloop/control"
+	"github.com/syncloop/syncloop/internal/testenv"
+	"github.com/syncloop/syncloop/model"
+	"github.com/syncloop/syncloop/store"
+	"github.com/syncloop/syncloop/workflows"
+)
+
+var temporal *temporaltest.TestServer
+
+func TestMain(m *testing.M) {
+	if err := testenv.EnsurePostgres(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
+	ts, err := testenv.Temporal(context.Background())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: start Temporal:", err)
+		os.Exit(1)
+	}
+	temporal = ts
+	code := m.Run()
+	ts.Stop()
+	os.Exit(code)
+}
+
+// fastOptions shorten retries so failure paths finish in seconds.
+var fastOptions = workflows.LoopOptions{
+	RetrieveAttempts: 3, ProcessAttempts: 3, RetryInitial: 100 * time.Millisecond, RetryMax: time.Second,
+	HeartbeatTimeout: 3 * time.Second, FailureBackoffBase: 2 * time.Second,
+}
+
+type harness struct {
+	t       *testing.T
+	ctx     context.Context
+	store   *store.Store
+	demo    *demo.Server
+	http    *httptest.Server
+	client  client.Client
+	svc     *control.Service
+	queue   string
+	tenant  string
+	acts    *activities.Activities
+	workers []worker.Worker
+}
+
+type harnessOptions struct {
+	size     int
+	pageSize int
+	loop     workflows.LoopOptions
+}
+
+func newHarness(t *testing.T, o harnessOptions) *harness {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	t.Cleanup(cancel)
+	if o.size == 0 {
+		o.size = 50
+	}
+	srv := demo.NewServer(demo.Options{Size: o.size, Seed: 42})
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	st := testenv.Store(t)
+	c := temporal.NewClientWithOptions(client.Options{
+		Logger: sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))),
+	})
+	t.Cleanup(c.Close)
+	// Workflow IDs are namespace-wide: a tenant per test keeps tests apart.
+	tenant := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
+	if len(tenant) > 60 {
+		tenant = tenant[:60]
+	}
+	tenant = fmt.Sprintf("%s-%d", tenant, time.Now().UnixNano()%100000)
+	h := &harness{
+		t: t, ctx: ctx, store: st, demo: srv, http: hs, client: c, tenant: tenant, queue: "q-" + tenant,
+		acts: &activities.Activities{Store: st, Resolver: &activities.ProviderResolver{Store: st, DemoURL: hs.URL},
+			PageSize: o.pageSize, Overlap: time.Second},
+	}
+	if o.loop == (workflows.LoopOptions{}) {
+		o.loop = fastOptions
+	}
+	h.svc = &control.Service{Store: st, Client: c, Namespace: temporal.GetDefaultNamespace(), TaskQueue: h.queue, LoopOptions: o.loop}
+	t.Cleanup(func() {
+		// Terminate this test's loops so they do not keep the server busy.
+		objs, _ := st.ListObjects(context.Background())
+		for _, obj := range objs {
+			_ = c.TerminateWorkflow(context.Background(), obj.Key.WorkflowID(), "", "test over")
+		}
+		h.stopWorkers()
+	})
+	h.startWorker()
+	return h
+}
+
+func (h *harness) startWorker() {
+	w := worker.New(h.client, h.queue, worker.Options{})
+	workflows.Register(w, h.acts)
+	if err := w.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.workers = append(h.workers, w)
+}
+
+func (h *harness) stopWorkers() {
+	for _, w := range h.workers {
+		w.Stop()
+	}
+	h.workers = nil
+}
+
+func (h *harness) key(objectType string) model.ObjectKey {
+	return model.ObjectKey{Tenant: h.tenant, Provider: "demo", ObjectType: objectType}
+}
+
+func (h *harness) add(objectType string, interval time.Duration) (model.ObjectKey, store.Object) {
+	h.t.Helper()
+	k := h.key(objectType)
+	obj, created, err := h.svc.Add(h.ctx, control.AddRequest{Key: k, Interval: interval})
+	if err != nil || !created {
+		h.t.Fatalf("add %s: created=%v err=%v", k, created, err)
+	}
+	return k, obj
+}
+
+// waitCycles waits until the object has at least n cycles in a final
+// status and returns all its cycles, oldest first.
+func (h *harness) waitCycles(obj store.Object, n int, timeout time.Duration) []store.Cycle {
+	h.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		cycles, err := h.store.ListCycles(h.ctx, obj.ID, 1000)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		final := 0
+		for _, c := range cycles {
+			if c.Status.Final() {
+				final++
+			}
+		}
+		if final >= n {
+			for i, j := 0, len(cycles)-1; i < j; i, j = i+1, j-1 {
+				cycles[i], cycles[j] = cycles[j], cycles[i]
+			}
+			return cycles
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out after %s waiting for %d final cycles of %s; have %s", timeout, n, obj.Key, describeCycles(cycles))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func describeCycles(cs []store.Cycle) string {
+	var b strings.Builder
+	for _, c := range cs {
+		fmt.Fprintf(&b, "[#%d %s %s %q] ", c.Seq, c.Trigger, c.Status, c.Error)
+	}
+	return b.String()
+}
+
+// waitFor polls cond until it holds.
+func (h *harness) waitFor(what string, timeout time.Duration, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (h *harness) loopStatus(k model.ObjectKey) workflows.LoopStatus {
+	h.t.Helper()
+	st, err := h.svc.LoopStatus(h.ctx, k)
+	if err != nil {
+		h.t.Fatalf("status of %s: %v", k, err)
+	}
+	return st
+}
+
+// assertRecordsMatch checks that the live rows in records equal the demo
+// provider's live dataset exactly: same ids, same payloads.
+func (h *harness) assertRecordsMatch(obj store.Object) {
+	h.t.Helper()
+	want := h.demo.Snapshot(obj.Key.ObjectType)
+	rows, err := h.store.Pool.Query(h.ctx, `SELECT external_id, data FROM records WHERE object_id = $1 AND deleted_at IS NULL`, obj.ID)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	got := map[string][]byte{}
+	for rows.Next() {
+		var id string
+		var data []byte
+		if err := rows.Scan(&id, &data); err != nil {
+			h.t.Fatal(err)
+		}
+		got[id] = data
+	}
+	if rows.Err() != nil {
+		h.t.Fatal(rows.Err())
+	}
+	var missing, extra, differ []string
+	for id, w := range want {
+		g, ok := got[id]
+		if !ok {
+			missing = append(missing, id)
+			continue
+		}
+		if !jsonEqual(g, w) {
+			differ = append(differ, id)
+		}
+	}
+	for id := range got {
+		if _, ok := want[id]; !ok {
+			extra = append(extra, id)
+		}
+	}
+	if len(missing)+len(extra)+len(differ) > 0 {
+		h.t.Fatalf("records of %s differ from the provider (%d rows vs %d): missing %v, extra %v, different %v",
+			obj.Key, len(got), len(want), head(missing), head(extra), head(differ))
+	}
+}
+
+func head(s []string) []string {
+	if len(s) > 5 {
+		return append(s[:5:5], fmt.Sprintf("… %d more", len(s)-5))
+	}
+	return s
+}
+
+func jsonEqual(a, b []byte) bool {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+func (h *harness) stepNamed(c store.Cycle, name string) model.Step {
+	h.t.Helper()
+	for _, s := range c.Steps {
+		if s.Name == name {
+			return s
+		}
+	}
+	h.t.Fatalf("cycle #%d has no %s step: %+v", c.Seq, name, c.Steps)
+	return model.Step{}
+}
+
+type (
+	demoRequest = demo.RequestLog
+	demoFault   = demo.Fault
+)

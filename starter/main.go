@@ -1,0 +1,94 @@
+// Command syncloop is the operator CLI: it adds and controls integration
+// objects and reports sync status. Run `syncloop --help`.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/syncloop/syncloop/control"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := newRoot()
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "syncloop: "+oneLine(err))
+		os.Exit(exitCode(err))
+	}
+}
+
+// usageError is a mistake in the command line itself.
+type usageError struct{ error }
+
+func exitCode(err error) int {
+	var ue usageError
+	var ie *control.InputError
+	var nf *control.NotFoundError
+	switch {
+	case errors.As(err, &ue), errors.As(err, &ie):
+		return 2
+	case errors.As(err, &nf):
+		return 3
+	default:
+		return 1
+	}
+}
+
+func oneLine(err error) string {
+	s := err.Error()
+	for i, r := range s {
+		if r == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "syncloop",
+		Short: "Keep SaaS objects in sync with PostgreSQL, one Temporal loop per object",
+		Long: `syncloop controls integration objects: one tenant's one object type at one
+provider (ID <tenant>/<provider>/<object_type>, e.g. acme/demo/accounts).
+
+Connections: DATABASE_URL for PostgreSQL; TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+TEMPORAL_API_KEY, TEMPORAL_TLS_* (or a Temporal config profile) for Temporal;
+SYNCLOOP_TASK_QUEUE (default "syncloop").`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%v (see `%s --help`)", err, c.CommandPath())}
+	})
+	root.AddCommand(objectsCmd(), statusCmd())
+	return root
+}
+
+// exactArgs is cobra.ExactArgs with a message that names the fix.
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageError{fmt.Errorf("%s expects %s (got %d arguments): e.g. `%s`", c.CommandPath(), what, len(args), c.Example)}
+		}
+		return nil
+	}
+}
+
+// withService opens PostgreSQL and Temporal only after the arguments were
+// validated, so bad input fails fast and changes nothing.
+func withService(c *cobra.Command, fn func(ctx context.Context, svc *control.Service) error) error {
+	svc, closeFn, err := control.Open(c.Context(), nil)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	return fn(c.Context(), svc)
+}

@@ -1,0 +1,326 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/syncloop/syncloop/control"
+	"github.com/syncloop/syncloop/model"
+	"github.com/syncloop/syncloop/workflows"
+)
+
+func objectsCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "objects", Short: "Add, inspect and control integration objects"}
+	cmd.AddCommand(addCmd(), listCmd(), showCmd(), setIntervalCmd(),
+		loopUpdateCmd("pause", "Stop starting new cycles (a running cycle finishes)", (*control.Service).Pause),
+		loopUpdateCmd("resume", "Start cycles again; an overdue cycle starts at once", (*control.Service).Resume),
+		syncNowCmd(), removeCmd())
+	return cmd
+}
+
+func addCmd() *cobra.Command {
+	var interval, connection string
+	cmd := &cobra.Command{
+		Use:     "add <tenant>/<provider>/<object_type>",
+		Short:   "Add an object and start its sync loop (adding twice is harmless)",
+		Example: "syncloop objects add acme/demo/accounts --interval 30m",
+		Args:    exactArgs(1, "one object ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			k, err := control.ParseKey(args[0])
+			if err != nil {
+				return err
+			}
+			d, err := model.ParseInterval(interval)
+			if err != nil {
+				return &control.InputError{Err: err}
+			}
+			return withService(c, func(ctx context.Context, svc *control.Service) error {
+				obj, created, err := svc.Add(ctx, control.AddRequest{Key: k, Interval: d, Connection: connection})
+				if err != nil {
+					return err
+				}
+				if created {
+					fmt.Fprintf(c.OutOrStdout(), "added %s (every %s); its loop %s is running the initial sync\n", k, model.FormatInterval(obj.Interval), k.WorkflowID())
+				} else {
+					fmt.Fprintf(c.OutOrStdout(), "%s already exists (every %s); its loop %s is running\n", k, model.FormatInterval(obj.Interval), k.WorkflowID())
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&interval, "interval", model.FormatInterval(model.DefaultInterval), "time between the end of one cycle and the start of the next (1m to 7d)")
+	cmd.Flags().StringVar(&connection, "connection", "", "name of the provider connection to use (see `syncloop connections`)")
+	return cmd
+}
+
+func listCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "list",
+		Short:   "List objects with their loop state and last cycle",
+		Example: "syncloop objects list",
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(c *cobra.Command, _ []string) error {
+			return withService(c, func(ctx context.Context, svc *control.Service) error {
+				objs, err := svc.List(ctx)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(c.OutOrStdout(), objs)
+				}
+				printObjects(c.OutOrStdout(), objs)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printObjects(w io.Writer, objs []control.ObjectView) {
+	if len(objs) == 0 {
+		fmt.Fprintln(w, "no objects yet: add one with `syncloop objects add <tenant>/<provider>/<object_type>`")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "OBJECT\tINTERVAL\tSTATE\tNEXT RUN\tLAST CYCLE\tLAST SUCCESS")
+	for _, o := range objs {
+		last := "-"
+		if c := o.LastCycle; c != nil {
+			last = fmt.Sprintf("#%d %s", c.Seq, c.Status)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", o.Object, o.Interval, o.State, fmtTime(o.NextRunAt), last, fmtTime(o.LastSuccessAt))
+	}
+	tw.Flush()
+}
+
+func fmtTime(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func showCmd() *cobra.Command {
+	var asJSON bool
+	var cycles int
+	cmd := &cobra.Command{
+		Use:     "show <tenant>/<provider>/<object_type>",
+		Short:   "Show an object, its live loop status and its recent cycles",
+		Example: "syncloop objects show acme/demo/accounts",
+		Args:    exactArgs(1, "one object ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			k, err := control.ParseKey(args[0])
+			if err != nil {
+				return err
+			}
+			if cycles < 0 || cycles > 1000 {
+				return &control.InputError{Err: fmt.Errorf("--cycles %d is out of range: use 0 to 1000", cycles)}
+			}
+			return withService(c, func(ctx context.Context, svc *control.Service) error {
+				v, err := svc.Show(ctx, k, cycles)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(c.OutOrStdout(), v)
+				}
+				printObject(c.OutOrStdout(), v)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	cmd.Flags().IntVar(&cycles, "cycles", 10, "how many recent cycles to show")
+	return cmd
+}
+
+func printObject(w io.Writer, v control.ObjectView) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "object\t%s\n", v.Object)
+	fmt.Fprintf(tw, "interval\t%s\n", v.Interval)
+	fmt.Fprintf(tw, "state\t%s\n", v.State)
+	fmt.Fprintf(tw, "next run\t%s\n", fmtTime(v.NextRunAt))
+	fmt.Fprintf(tw, "cursor\t%s\n", fmtTime(v.Cursor))
+	fmt.Fprintf(tw, "last success\t%s\n", fmtTime(v.LastSuccessAt))
+	fmt.Fprintf(tw, "records\t%d live, %d deleted\n", v.Records, v.DeletedRecords)
+	if l := v.Loop; l != nil {
+		fmt.Fprintf(tw, "consecutive failures\t%d\n", l.ConsecutiveFailures)
+		if l.PendingTrigger != nil {
+			fmt.Fprintf(tw, "pending trigger\t%s %s\n", l.PendingTrigger.Trigger, l.PendingTrigger.Reason)
+		}
+		if c := l.CurrentCycle; c != nil {
+			fmt.Fprintf(tw, "current cycle\t#%d (%s) since %s\n", c.Seq, c.Trigger, c.StartedAt.UTC().Format(time.RFC3339))
+		}
+	}
+	tw.Flush()
+	if len(v.Cycles) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CYCLE\tTRIGGER\tSTATUS\tSTARTED\tDURATION\tNEW\tCHANGED\tUNCHANGED\tDELETED\tREJECTED\tERROR")
+	for _, c := range v.Cycles {
+		dur := "-"
+		if c.StartedAt != nil && c.EndedAt != nil {
+			dur = c.EndedAt.Sub(*c.StartedAt).Round(time.Millisecond).String()
+		}
+		kind := string(c.Trigger)
+		if c.Full {
+			kind += " (full)"
+		}
+		fmt.Fprintf(tw, "#%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", c.Seq, kind, c.Status, fmtTime(c.StartedAt), dur,
+			c.Counts.New, c.Counts.Changed, c.Counts.Unchanged, c.Counts.Deleted, c.Counts.Rejected, c.Error)
+	}
+	tw.Flush()
+}
+
+func setIntervalCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "set-interval <tenant>/<provider>/<object_type> <interval>",
+		Short:   "Change an object's interval; the loop re-arms its timer at once",
+		Example: "syncloop objects set-interval acme/demo/accounts 30m",
+		Args:    exactArgs(2, "an object ID and an interval"),
+		RunE: func(c *cobra.Command, args []string) error {
+			k, err := control.ParseKey(args[0])
+			if err != nil {
+				return err
+			}
+			d, err := model.ParseInterval(args[1])
+			if err != nil {
+				return &control.InputError{Err: err}
+			}
+			return withService(c, func(ctx context.Context, svc *control.Service) error {
+				st, err := svc.SetInterval(ctx, k, d)
+				if err != nil {
+					return err
+				}
+				printLoop(c.OutOrStdout(), "interval set", st)
+				return nil
+			})
+		},
+	}
+}
+
+func loopUpdateCmd(verb, short string, op func(*control.Service, context.Context, model.ObjectKey) (workflows.LoopStatus, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:     verb + " <tenant>/<provider>/<object_type>",
+		Short:   short,
+		Example: "syncloop objects " + verb + " acme/demo/accounts",
+		Args:    exactArgs(1, "one object ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			k, err := control.ParseKey(args[0])
+			if err != nil {
+				return err
+			}
+			return withService(c, func(ctx context.Context, svc *control.Service) error {
+				st, err := op(svc, ctx, k)
+				if err != nil {
+					return err
+				}
+				printLoop(c.OutOrStdout(), verb+"d", st)
+				return nil
+			})
+		},
+	}
+}
+
+func syncNowCmd() *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:     "sync-now <tenant>/<provider>/<object_type>",
+		Short:   "Start a cycle now (if one is running, one more runs right after it)",
+		Example: "syncloop objects sync-now acme/demo/accounts --reason 'fixed mapping'",
+		Args:    exactArgs(1, "one object ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			k, err := control.ParseKey(args[0])
+			if err != nil {
+				return err
+			}
+			return withService(c, func(ctx context.Context, svc *control.Service) error {
+				st, err := svc.SyncNow(ctx, k, reason)
+				if err != nil {
+					return err
+				}
+				printLoop(c.OutOrStdout(), "sync requested", st)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded with the trigger")
+	return cmd
+}
+
+func removeCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "remove <tenant>/<provider>/<object_type>",
+		Short:   "Stop the loop and delete the object with its cycles and records",
+		Example: "syncloop objects remove acme/demo/accounts",
+		Args:    exactArgs(1, "one object ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			k, err := control.ParseKey(args[0])
+			if err != nil {
+				return err
+			}
+			return withService(c, func(ctx context.Context, svc *control.Service) error {
+				if err := svc.Remove(ctx, k); err != nil {
+					return err
+				}
+				fmt.Fprintf(c.OutOrStdout(), "removed %s: loop stopped, object, cycles and records deleted\n", k)
+				return nil
+			})
+		},
+	}
+}
+
+func printLoop(w io.Writer, what string, st workflows.LoopStatus) {
+	parts := []string{fmt.Sprintf("%s: %s", what, st.Object), "interval " + st.Interval, "state " + st.State}
+	if st.NextRunAt != nil {
+		parts = append(parts, "next run "+fmtTime(st.NextRunAt))
+	}
+	if st.PendingTrigger != nil {
+		parts = append(parts, "a cycle is queued")
+	}
+	fmt.Fprintln(w, strings.Join(parts, ", "))
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func statusCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "status",
+		Short:   "Overall sync status: every object's loop state and last cycle",
+		Example: "syncloop status",
+		Args:    exactArgs(0, "no arguments"),
+		RunE: func(c *cobra.Command, _ []string) error {
+			return withService(c, func(ctx context.Context, svc *control.Service) error {
+				ov, err := svc.Status(ctx)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(c.OutOrStdout(), ov)
+				}
+				fmt.Fprintf(c.OutOrStdout(), "%d objects: %d running a cycle, %d paused, %d without a loop, %d failing\n\n",
+					ov.Total, ov.Running, ov.Paused, ov.Stopped, ov.Failing)
+				printObjects(c.OutOrStdout(), ov.Objects)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}

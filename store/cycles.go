@@ -1,0 +1,182 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/syncloop/syncloop/model"
+)
+
+// StartCycleParams identifies a cycle start. Key makes the call idempotent.
+type StartCycleParams struct {
+	Object     model.ObjectKey
+	Key        string
+	Trigger    model.Trigger
+	WorkflowID string
+	RunID      string
+}
+
+// CycleStart is what a cycle needs to know about its object.
+type CycleStart struct {
+	CycleID   int64      `json:"cycle_id"`
+	ObjectID  int64      `json:"object_id"`
+	Seq       int        `json:"seq"`
+	Full      bool       `json:"full"`
+	Cursor    *time.Time `json:"cursor,omitempty"`
+	Abandoned int        `json:"abandoned"`
+}
+
+// StartCycle inserts the cycle row as Processing with the next seq. Cycles
+// of the object still open under another key are closed as Failed first:
+// their loop was restarted, and only one loop per object can exist.
+func (s *Store) StartCycle(ctx context.Context, p StartCycleParams) (CycleStart, error) {
+	var out CycleStart
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `SELECT id, cursor IS NULL, cursor FROM integration_objects
+			WHERE tenant = $1 AND provider = $2 AND object_type = $3 FOR UPDATE`,
+			p.Object.Tenant, p.Object.Provider, p.Object.ObjectType).Scan(&out.ObjectID, &out.Full, &out.Cursor); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return ErrNotFound
+			}
+			return err
+		}
+		tag, err := tx.Exec(ctx, `
+			WITH abandoned AS (
+				UPDATE sync_cycles SET status = 'Failed', ended_at = now(),
+					error = 'abandoned: the loop restarted before this cycle finished'
+				WHERE object_id = $1 AND status IN ('Queued', 'Processing') AND cycle_key <> $2
+				RETURNING id)
+			DELETE FROM staged_records WHERE cycle_id IN (SELECT id FROM abandoned)`, out.ObjectID, p.Key)
+		if err != nil {
+			return err
+		}
+		out.Abandoned = int(tag.RowsAffected())
+		return tx.QueryRow(ctx, `
+			INSERT INTO sync_cycles (object_id, seq, cycle_key, trigger, status, full_sync, cursor_before, started_at, workflow_id, run_id)
+			SELECT $1, coalesce(max(seq), 0) + 1, $2, $3, 'Processing', $4, $5, now(), $6, $7
+			FROM sync_cycles WHERE object_id = $1
+			ON CONFLICT (cycle_key) DO UPDATE SET cycle_key = excluded.cycle_key
+			RETURNING id, seq, full_sync, cursor_before`,
+			out.ObjectID, p.Key, string(p.Trigger), out.Full, out.Cursor, p.WorkflowID, p.RunID).
+			Scan(&out.CycleID, &out.Seq, &out.Full, &out.Cursor)
+	})
+	if err != nil {
+		return out, fmt.Errorf("start cycle for %s: %w", p.Object, err)
+	}
+	return out, nil
+}
+
+// FinishCycleParams is a cycle's final state.
+type FinishCycleParams struct {
+	CycleID int64
+	Status  model.Status
+	Steps   []model.Step
+	Error   string
+}
+
+// FinishCycle records the final status and steps. Counts were already
+// accumulated by the batches that wrote them.
+func (s *Store) FinishCycle(ctx context.Context, p FinishCycleParams) (Cycle, error) {
+	if !p.Status.Final() {
+		return Cycle{}, fmt.Errorf("finish cycle %d: status %q is not final", p.CycleID, p.Status)
+	}
+	steps, err := json.Marshal(p.Steps)
+	if err != nil {
+		return Cycle{}, err
+	}
+	// Staged rows of a finished cycle can never be processed any more.
+	if _, err := s.Pool.Exec(ctx, `DELETE FROM staged_records WHERE cycle_id = $1`, p.CycleID); err != nil {
+		return Cycle{}, err
+	}
+	return scanCycle(s.Pool.QueryRow(ctx, `UPDATE sync_cycles SET status = $2, steps = $3, error = $4, ended_at = coalesce(ended_at, now())
+		WHERE id = $1 RETURNING `+cycleColumns, p.CycleID, string(p.Status), steps, p.Error))
+}
+
+// Cycle is one sync_cycles row.
+type Cycle struct {
+	ID           int64         `json:"id"`
+	ObjectID     int64         `json:"object_id"`
+	Seq          int           `json:"seq"`
+	Trigger      model.Trigger `json:"trigger"`
+	Status       model.Status  `json:"status"`
+	Full         bool          `json:"full_sync"`
+	CursorBefore *time.Time    `json:"cursor_before,omitempty"`
+	CursorAfter  *time.Time    `json:"cursor_after,omitempty"`
+	StartedAt    *time.Time    `json:"started_at,omitempty"`
+	EndedAt      *time.Time    `json:"ended_at,omitempty"`
+	Pages        int           `json:"pages"`
+	Counts       model.Counts  `json:"counts"`
+	Steps        []model.Step  `json:"steps"`
+	Error        string        `json:"error,omitempty"`
+}
+
+const cycleColumns = `id, object_id, seq, trigger, status, full_sync, cursor_before, cursor_after, started_at, ended_at,
+	retrieve_pages, retrieve_records, records_new, records_changed, records_unchanged, records_deleted, records_rejected, steps, error`
+
+func scanCycle(row pgx.Row) (Cycle, error) {
+	var c Cycle
+	var steps []byte
+	err := row.Scan(&c.ID, &c.ObjectID, &c.Seq, &c.Trigger, &c.Status, &c.Full, &c.CursorBefore, &c.CursorAfter,
+		&c.StartedAt, &c.EndedAt, &c.Pages, &c.Counts.Retrieved, &c.Counts.New, &c.Counts.Changed, &c.Counts.Unchanged,
+		&c.Counts.Deleted, &c.Counts.Rejected, &steps, &c.Error)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return c, ErrNotFound
+	}
+	if err != nil {
+		return c, err
+	}
+	return c, json.Unmarshal(steps, &c.Steps)
+}
+
+// ListCycles returns an object's newest cycles first.
+func (s *Store) ListCycles(ctx context.Context, objectID int64, limit int) ([]Cycle, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT `+cycleColumns+` FROM sync_cycles WHERE object_id = $1 ORDER BY seq DESC LIMIT $2`, objectID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Cycle
+	for rows.Next() {
+		c, err := scanCycle(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// GetCycle loads one cycle by id.
+func (s *Store) GetCycle(ctx context.Context, id int64) (Cycle, error) {
+	return scanCycle(s.Pool.QueryRow(ctx, `SELECT `+cycleColumns+` FROM sync_cycles WHERE id = $1`, id))
+}
+
+// LatestCycles returns each object's newest cycle, by object id.
+func (s *Store) LatestCycles(ctx context.Context) (map[int64]Cycle, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT DISTINCT ON (object_id) `+cycleColumns+` FROM sync_cycles ORDER BY object_id, seq DESC`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]Cycle{}
+	for rows.Next() {
+		c, err := scanCycle(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[c.ObjectID] = c
+	}
+	return out, rows.Err()
+}
+
+// RecordCounts returns an object's live and deleted record counts.
+func (s *Store) RecordCounts(ctx context.Context, objectID int64) (live, deleted int64, err error) {
+	err = s.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE deleted_at IS NULL), count(*) FILTER (WHERE deleted_at IS NOT NULL)
+		FROM records WHERE object_id = $1`, objectID).Scan(&live, &deleted)
+	return live, deleted, err
+}

@@ -1,0 +1,216 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/syncloop/syncloop/connectors"
+)
+
+// RetrieveProgress is how far a cycle's Retrieve got, as committed.
+type RetrieveProgress struct {
+	Pages   int        `json:"pages"`
+	Records int        `json:"records"`
+	Token   string     `json:"token"`
+	Cursor  *time.Time `json:"cursor,omitempty"`
+	Done    bool       `json:"done"`
+}
+
+// GetRetrieveProgress reads the committed progress of a cycle's Retrieve.
+func (s *Store) GetRetrieveProgress(ctx context.Context, cycleID int64) (RetrieveProgress, error) {
+	var p RetrieveProgress
+	err := s.Pool.QueryRow(ctx, `SELECT retrieve_pages, retrieve_records, retrieve_token, retrieve_cursor, retrieve_done
+		FROM sync_cycles WHERE id = $1`, cycleID).Scan(&p.Pages, &p.Records, &p.Token, &p.Cursor, &p.Done)
+	if err == pgx.ErrNoRows {
+		return p, ErrNotFound
+	}
+	return p, err
+}
+
+// StagePage COPYs one page into staged_records and records the progress
+// (next token, cursor) in the same transaction: a page is either staged
+// with its progress or not at all, so a retry never stages it twice.
+// expectPages guards against two attempts racing: the update only applies
+// if the committed page count is still the one the caller resumed from.
+func (s *Store) StagePage(ctx context.Context, cycleID int64, expectPages int, page connectors.Page) (RetrieveProgress, error) {
+	var out RetrieveProgress
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		var cursor any
+		if !page.Cursor.IsZero() {
+			cursor = page.Cursor
+		}
+		err := tx.QueryRow(ctx, `UPDATE sync_cycles SET retrieve_pages = retrieve_pages + 1,
+				retrieve_records = retrieve_records + $3, retrieve_token = $4,
+				retrieve_cursor = coalesce($5, retrieve_cursor), retrieve_done = $6
+			WHERE id = $1 AND retrieve_pages = $2 AND NOT retrieve_done AND status = 'Processing'
+			RETURNING retrieve_pages, retrieve_records, retrieve_token, retrieve_cursor, retrieve_done`,
+			cycleID, expectPages, len(page.Records), page.NextPageToken, cursor, page.NextPageToken == "").
+			Scan(&out.Pages, &out.Records, &out.Token, &out.Cursor, &out.Done)
+		if err == pgx.ErrNoRows {
+			return fmt.Errorf("cycle %d moved on (another attempt staged page %d, or the cycle was closed)", cycleID, expectPages+1)
+		}
+		if err != nil {
+			return err
+		}
+		pageNo := out.Pages
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"staged_records"},
+			[]string{"cycle_id", "page", "external_id", "modified_at", "deleted", "data", "raw", "reject_reason"},
+			pgx.CopyFromSlice(len(page.Records), func(i int) ([]any, error) {
+				r := page.Records[i]
+				var modified any
+				if !r.ModifiedAt.IsZero() {
+					modified = r.ModifiedAt
+				}
+				id := cleanText(r.ExternalID)
+				data, raw, reason := stageable(r)
+				return []any{cycleID, pageNo, id, modified, r.Deleted, data, raw, reason}, nil
+			}))
+		return err
+	})
+	return out, err
+}
+
+// stageable decides whether a payload can be stored as jsonb. Anything
+// PostgreSQL would refuse is staged as raw text with a reason instead, so
+// one bad record never blocks the page that carries it.
+func stageable(r connectors.Record) (data any, raw any, reason string) {
+	switch {
+	case r.Deleted && len(r.Data) == 0:
+		return []byte("{}"), nil, ""
+	case !json.Valid(r.Data):
+		return nil, cleanText(string(r.Data)), "payload is not valid JSON"
+	case bytes.Contains(r.Data, []byte(`\u0000`)):
+		return nil, cleanText(string(r.Data)), "payload contains a NUL character, which PostgreSQL jsonb cannot store"
+	}
+	return []byte(r.Data), nil, ""
+}
+
+// cleanText makes s storable in a text column.
+func cleanText(s string) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	return strings.ReplaceAll(s, "\x00", "")
+}
+
+// BatchResult is what one ProcessBatch did.
+type BatchResult struct {
+	Staged    int  `json:"staged"`
+	Rejected  int  `json:"rejected"`
+	New       int  `json:"new"`
+	Changed   int  `json:"changed"`
+	Unchanged int  `json:"unchanged"`
+	Deleted   int  `json:"deleted"`
+	Remaining bool `json:"remaining"`
+	// CursorMoved is true when this batch was the last one and moved the
+	// object's cursor.
+	CursorMoved bool `json:"cursor_moved"`
+}
+
+// ProcessBatch applies up to limit staged records of a cycle to records,
+// in one transaction that also deletes them from staging and adds to the
+// cycle's counts. When staging is empty afterwards and cursor is not nil,
+// the object's cursor moves in that same transaction, so it never gets
+// ahead of the records it covers.
+//
+// Rows whose content hash is unchanged are not rewritten. Within a batch
+// the newest version of a record wins; across batches an older version
+// never overwrites a newer one.
+func (s *Store) ProcessBatch(ctx context.Context, cycleID int64, limit int, cursor *time.Time) (BatchResult, error) {
+	var r BatchResult
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		var objectID int64
+		var seq int
+		var status string
+		if err := tx.QueryRow(ctx, `SELECT object_id, seq, status FROM sync_cycles WHERE id = $1 FOR UPDATE`, cycleID).
+			Scan(&objectID, &seq, &status); err != nil {
+			return fmt.Errorf("load cycle %d: %w", cycleID, err)
+		}
+		if status != "Processing" {
+			return fmt.Errorf("cycle %d is %s, not Processing: it was closed (abandoned or finished) and cannot be processed", cycleID, status)
+		}
+		err := tx.QueryRow(ctx, processBatchSQL, cycleID, limit, objectID, seq).
+			Scan(&r.Staged, &r.Rejected, &r.New, &r.Changed, &r.Deleted, &r.Unchanged)
+		if err != nil {
+			return err
+		}
+		r.Unchanged -= r.New + r.Changed
+		if _, err := tx.Exec(ctx, `UPDATE sync_cycles SET records_new = records_new + $2, records_changed = records_changed + $3,
+				records_unchanged = records_unchanged + $4, records_deleted = records_deleted + $5, records_rejected = records_rejected + $6
+			WHERE id = $1`, cycleID, r.New, r.Changed, r.Unchanged, r.Deleted, r.Rejected); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM staged_records WHERE cycle_id = $1)`, cycleID).Scan(&r.Remaining); err != nil {
+			return err
+		}
+		if r.Remaining || cursor == nil {
+			return nil
+		}
+		// Last batch of a complete retrieve: the data is safe, move the cursor.
+		if _, err := tx.Exec(ctx, `UPDATE integration_objects SET cursor = $2, last_success_at = now(), updated_at = now() WHERE id = $1`,
+			objectID, *cursor); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE sync_cycles SET cursor_after = $2 WHERE id = $1`, cycleID, *cursor)
+		r.CursorMoved = true
+		return err
+	})
+	if err != nil {
+		return BatchResult{}, fmt.Errorf("process staged records of cycle %d: %w", cycleID, err)
+	}
+	return r, nil
+}
+
+// One statement per batch keeps the data in the server: staged rows are
+// deleted and returned, invalid ones go to rejected_records, the newest
+// version per id is upserted (skipping equal hashes) or tombstoned.
+const processBatchSQL = `
+WITH batch AS (
+	DELETE FROM staged_records
+	WHERE id IN (SELECT id FROM staged_records WHERE cycle_id = $1 ORDER BY id LIMIT $2)
+	RETURNING id, external_id, modified_at, deleted, data, raw, reject_reason
+), checked AS (
+	SELECT *, CASE
+		WHEN reject_reason <> '' THEN reject_reason
+		WHEN external_id = '' THEN 'record has no id'
+		WHEN data IS NULL OR jsonb_typeof(data) <> 'object' THEN 'payload is not a JSON object'
+		ELSE '' END AS reason
+	FROM batch
+), rejected AS (
+	INSERT INTO rejected_records (object_id, cycle_seq, external_id, reason, payload)
+	SELECT $3, $4, external_id, reason, coalesce(raw, data::text, '') FROM checked WHERE reason <> ''
+	RETURNING 1
+), latest AS (
+	SELECT DISTINCT ON (external_id) external_id, modified_at, deleted, data
+	FROM checked WHERE reason = ''
+	ORDER BY external_id, modified_at DESC NULLS LAST, id DESC
+), upserted AS (
+	INSERT INTO records AS r (object_id, external_id, data, hash, modified_at, cycle_seq)
+	SELECT $3, external_id, data, decode(md5(data::text), 'hex'), modified_at, $4 FROM latest WHERE NOT deleted
+	ON CONFLICT (object_id, external_id) DO UPDATE
+		SET data = excluded.data, hash = excluded.hash, modified_at = excluded.modified_at,
+			deleted_at = NULL, cycle_seq = excluded.cycle_seq, updated_at = now()
+		WHERE (r.hash <> excluded.hash OR r.deleted_at IS NOT NULL)
+			AND (r.modified_at IS NULL OR excluded.modified_at IS NULL OR excluded.modified_at >= r.modified_at)
+	RETURNING (xmax = 0) AS inserted
+), tombstoned AS (
+	UPDATE records r SET deleted_at = now(), updated_at = now(), cycle_seq = $4,
+		modified_at = coalesce(l.modified_at, r.modified_at)
+	FROM latest l
+	WHERE l.deleted AND r.object_id = $3 AND r.external_id = l.external_id AND r.deleted_at IS NULL
+		AND (r.modified_at IS NULL OR l.modified_at IS NULL OR l.modified_at >= r.modified_at)
+	RETURNING 1
+)
+SELECT (SELECT count(*) FROM batch)::int,
+	(SELECT count(*) FROM rejected)::int,
+	(SELECT count(*) FROM upserted WHERE inserted)::int,
+	(SELECT count(*) FROM upserted WHERE NOT inserted)::int,
+	(SELECT count(*) FROM tombstoned)::int,
+	(SELECT count(*) FROM latest WHERE NOT deleted)::int`

@@ -1,0 +1,163 @@
+// Package workflows holds syncloop's deterministic code: the per-object
+// SyncLoop and (later) the Watcher. No I/O here; activities do that.
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/syncloop/syncloop/model"
+	"github.com/syncloop/syncloop/store"
+)
+
+// Stable names (DESIGN.md, Interfaces).
+const (
+	SyncLoopWorkflow = "SyncLoop"
+	DefaultTaskQueue = "syncloop"
+
+	SignalSetInterval = "set-interval"
+	SignalTrigger     = "trigger"
+	SignalPause       = "pause"
+	SignalResume      = "resume"
+	QueryStatus       = "status"
+)
+
+// Loop states, as reported by the status query and the SyncState search
+// attribute.
+const (
+	StateIdle    = "idle"
+	StateRunning = "running"
+	StatePaused  = "paused"
+	StateBackoff = "backoff"
+)
+
+// Search attributes (stable names).
+var (
+	SATenant        = temporal.NewSearchAttributeKeyKeyword("SyncTenant")
+	SAProvider      = temporal.NewSearchAttributeKeyKeyword("SyncProvider")
+	SAObjectType    = temporal.NewSearchAttributeKeyKeyword("SyncObjectType")
+	SAState         = temporal.NewSearchAttributeKeyKeyword("SyncState")
+	SALastSuccessAt = temporal.NewSearchAttributeKeyTime("SyncLastSuccessAt")
+	SANextRunAt     = temporal.NewSearchAttributeKeyTime("SyncNextRunAt")
+)
+
+// ObjectSearchAttributes are set when a loop starts, so operators can list
+// loops by tenant, provider and object type.
+func ObjectSearchAttributes(k model.ObjectKey) temporal.SearchAttributes {
+	return temporal.NewSearchAttributes(
+		SATenant.ValueSet(k.Tenant), SAProvider.ValueSet(k.Provider), SAObjectType.ValueSet(k.ObjectType),
+		SAState.ValueSet(StateIdle))
+}
+
+// SetIntervalRequest is the payload of the set-interval signal and update.
+type SetIntervalRequest struct {
+	Interval string `json:"interval"`
+}
+
+// TriggerRequest is the payload of the trigger signal and update.
+type TriggerRequest struct {
+	Reason string `json:"reason,omitempty"`
+	// Trigger overrides the recorded trigger ("restart", "watcher");
+	// empty means "manual".
+	Trigger model.Trigger `json:"trigger,omitempty"`
+}
+
+// Empty is the payload of pause and resume.
+type Empty struct{}
+
+// LoopInput starts (or continues) a SyncLoop.
+type LoopInput struct {
+	Object model.ObjectKey `json:"object"`
+	// Interval as operators write it ("3h"); empty means the default.
+	Interval string `json:"interval,omitempty"`
+	Paused   bool   `json:"paused,omitempty"`
+	// LastCycleEndedAt is when the object's previous cycle ended (from
+	// sync_cycles) for a loop started again after it stopped; zero runs a
+	// cycle at once.
+	LastCycleEndedAt time.Time `json:"last_cycle_ended_at,omitzero"`
+	// FirstTrigger is recorded on the first cycle of a fresh loop.
+	FirstTrigger model.Trigger `json:"first_trigger,omitempty"`
+	Options      LoopOptions   `json:"options,omitzero"`
+	// Carried is the state crossing continue-as-new.
+	Carried *CarriedState `json:"carried,omitempty"`
+}
+
+// LoopOptions tune retries and history size; zero values mean defaults.
+// Tests shorten them.
+type LoopOptions struct {
+	RetrieveAttempts   int           `json:"retrieve_attempts,omitempty"`
+	ProcessAttempts    int           `json:"process_attempts,omitempty"`
+	RetryInitial       time.Duration `json:"retry_initial,omitempty"`
+	RetryMax           time.Duration `json:"retry_max,omitempty"`
+	HeartbeatTimeout   time.Duration `json:"heartbeat_timeout,omitempty"`
+	FailureBackoffBase time.Duration `json:"failure_backoff_base,omitempty"`
+	// HistoryCap forces continue-as-new past this many events even if the
+	// server does not suggest it yet.
+	HistoryCap int `json:"history_cap,omitempty"`
+}
+
+func (o LoopOptions) withDefaults() LoopOptions {
+	def := func(v *time.Duration, d time.Duration) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if o.RetrieveAttempts <= 0 {
+		o.RetrieveAttempts = 8
+	}
+	if o.ProcessAttempts <= 0 {
+		o.ProcessAttempts = 10
+	}
+	def(&o.RetryInitial, time.Second)
+	def(&o.RetryMax, time.Minute)
+	def(&o.HeartbeatTimeout, time.Minute)
+	def(&o.FailureBackoffBase, time.Minute)
+	if o.HistoryCap <= 0 {
+		o.HistoryCap = 10000
+	}
+	return o
+}
+
+// CarriedState is the small state a loop hands to its next run. The
+// cursor is not here: it lives in PostgreSQL with the records it covers.
+type CarriedState struct {
+	Cycles              int             `json:"cycles"`
+	LastCycle           *CycleInfo      `json:"last_cycle,omitempty"`
+	ConsecutiveFailures int             `json:"consecutive_failures"`
+	PendingTrigger      *TriggerRequest `json:"pending_trigger,omitempty"`
+	LastSuccessAt       *time.Time      `json:"last_success_at,omitempty"`
+}
+
+// CycleInfo summarises one cycle for the status query.
+type CycleInfo struct {
+	Seq       int           `json:"seq"`
+	Trigger   model.Trigger `json:"trigger"`
+	Status    model.Status  `json:"status"`
+	Full      bool          `json:"full_sync"`
+	StartedAt time.Time     `json:"started_at"`
+	EndedAt   *time.Time    `json:"ended_at,omitempty"`
+	Counts    model.Counts  `json:"counts"`
+	Steps     []model.Step  `json:"steps,omitempty"`
+	Error     string        `json:"error,omitempty"`
+}
+
+// LoopStatus is the answer of the status query and of every update.
+type LoopStatus struct {
+	Object              string          `json:"object"`
+	Interval            string          `json:"interval"`
+	State               string          `json:"state"`
+	NextRunAt           *time.Time      `json:"next_run_at,omitempty"`
+	CurrentCycle        *CycleInfo      `json:"current_cycle,omitempty"`
+	LastCycle           *CycleInfo      `json:"last_cycle,omitempty"`
+	ConsecutiveFailures int             `json:"consecutive_failures"`
+	PendingTrigger      *TriggerRequest `json:"pending_trigger,omitempty"`
+	LastSuccessAt       *time.Time      `json:"last_success_at,omitempty"`
+	Cycles              int             `json:"cycles"`
+}
+
+// cycleInfoFrom converts a finished cycle row.
+func cycleInfoFrom(c store.Cycle, startedAt time.Time, endedAt time.Time) *CycleInfo {
+	return &CycleInfo{Seq: c.Seq, Trigger: c.Trigger, Status: c.Status, Full: c.Full, StartedAt: startedAt,
+		EndedAt: &endedAt, Counts: c.Counts, Steps: c.Steps, Error: c.Error}
+}
