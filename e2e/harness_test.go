@@ -12,9 +12,11 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
@@ -75,6 +77,7 @@ type harnessOptions struct {
 
 func newHarness(t *testing.T, o harnessOptions) *harness {
 	t.Helper()
+	logs := newTestWriter(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	t.Cleanup(cancel)
 	if o.size == 0 {
@@ -85,13 +88,14 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	t.Cleanup(hs.Close)
 	st := testenv.Store(t)
 	c := temporal.NewClientWithOptions(client.Options{
-		Logger: sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))),
+		// SDK and worker logs go to the test log: shown on failure or -v.
+		Logger: sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))),
 	})
 	t.Cleanup(c.Close)
 	// Workflow IDs are namespace-wide: a tenant per test keeps tests apart.
 	tenant := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
-	if len(tenant) > 60 {
-		tenant = tenant[:60]
+	if len(tenant) > 50 {
+		tenant = tenant[:50]
 	}
 	tenant = fmt.Sprintf("%s-%d", tenant, time.Now().UnixNano()%100000)
 	h := &harness{
@@ -276,3 +280,35 @@ type (
 	demoRequest = demo.RequestLog
 	demoFault   = demo.Fault
 )
+
+func controlAdd(k model.ObjectKey, d time.Duration) control.AddRequest {
+	return control.AddRequest{Key: k, Interval: d}
+}
+
+func listRequest(h *harness, k model.ObjectKey) *workflowservice.ListWorkflowExecutionsRequest {
+	return &workflowservice.ListWorkflowExecutionsRequest{
+		Namespace: temporal.GetDefaultNamespace(),
+		Query:     fmt.Sprintf("WorkflowId = '%s'", k.WorkflowID()),
+	}
+}
+
+// testWriter sends log lines to t.Log until the test's last cleanup;
+// later lines (from SDK goroutines still winding down) are dropped, since
+// t.Log after a test ends panics.
+type testWriter struct {
+	t    *testing.T
+	done *atomic.Bool
+}
+
+func newTestWriter(t *testing.T) testWriter {
+	w := testWriter{t: t, done: new(atomic.Bool)}
+	t.Cleanup(func() { w.done.Store(true) }) // registered first: runs last
+	return w
+}
+
+func (w testWriter) Write(p []byte) (int, error) {
+	if !w.done.Load() {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}

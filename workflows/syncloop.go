@@ -385,9 +385,15 @@ func (l *loop) updateDetails(ctx workflow.Context) {
 }
 
 func (l *loop) status() LoopStatus {
+	// Handlers change settings before the main coroutine re-plans, so
+	// derive what the loop is about to be rather than what it last was.
+	state, next := l.state, l.nextRunAt
+	if l.current == nil && l.paused {
+		state, next = StatePaused, nil
+	}
 	return LoopStatus{
-		Object: l.in.Object.String(), Interval: model.FormatInterval(l.interval), State: l.state,
-		NextRunAt: l.nextRunAt, CurrentCycle: l.current, LastCycle: l.carried.LastCycle,
+		Object: l.in.Object.String(), Interval: model.FormatInterval(l.interval), State: state,
+		NextRunAt: next, CurrentCycle: l.current, LastCycle: l.carried.LastCycle,
 		ConsecutiveFailures: l.carried.ConsecutiveFailures, PendingTrigger: l.carried.PendingTrigger,
 		LastSuccessAt: l.carried.LastSuccessAt, Cycles: l.carried.Cycles,
 	}
