@@ -63,6 +63,7 @@ func TestSetIntervalSignalRearmsTimer(t *testing.T) {
 	if cycles[1].Trigger != model.TriggerSchedule || gap < 55*time.Second || gap > 90*time.Second {
 		t.Fatalf("second cycle trigger %s started %s after the first ended; want a scheduled cycle about 1m later", cycles[1].Trigger, gap)
 	}
+	h.recordHistory(k, "syncloop_set_interval")
 }
 
 func TestTriggerDuringCycleRunsExactlyOneMore(t *testing.T) {
@@ -138,6 +139,7 @@ func TestPauseStopsCyclesAndResumeRestartsThem(t *testing.T) {
 	if o, _ := h.store.GetObject(h.ctx, k); o.Paused {
 		t.Fatal("resume not persisted")
 	}
+	h.recordHistory(k, "syncloop_pause_resume")
 }
 
 func TestAddTwiceAndRemove(t *testing.T) {

@@ -134,6 +134,7 @@ func TestAlwaysFailingProviderFailsCyclesButTheLoopKeepsRunning(t *testing.T) {
 		return st.ConsecutiveFailures == 0 && st.State == workflows.StateIdle
 	})
 	h.assertRecordsMatch(obj)
+	h.recordHistory(obj.Key, "syncloop_failures")
 }
 
 func TestBadCredentialsFailTheCycleAtOnce(t *testing.T) {
@@ -222,4 +223,5 @@ func TestContinueAsNewKeepsStateAndCycleNumbers(t *testing.T) {
 			t.Fatalf("cycles = %s; want #1..#6 Completed", describeCycles(cycles))
 		}
 	}
+	h.recordHistory(k, "syncloop_continued")
 }

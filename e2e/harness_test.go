@@ -10,17 +10,21 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/server/temporaltest"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/syncloop/syncloop/activities"
 	"github.com/syncloop/syncloop/connectors/demo"
@@ -311,4 +315,33 @@ func (w testWriter) Write(p []byte) (int, error) {
 		w.t.Log(strings.TrimRight(string(p), "\n"))
 	}
 	return len(p), nil
+}
+
+// recordHistory writes the loop's history as JSON into workflows/testdata
+// when SYNCLOOP_RECORD_HISTORY=1, for the replay tests. Recorded histories
+// are committed: replaying them against changed workflow code is what
+// catches a non-deterministic change.
+func (h *harness) recordHistory(k model.ObjectKey, name string) {
+	h.t.Helper()
+	if os.Getenv("SYNCLOOP_RECORD_HISTORY") != "1" {
+		return
+	}
+	iter := h.client.GetWorkflowHistory(h.ctx, k.WorkflowID(), "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	hist := &historypb.History{}
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		hist.Events = append(hist.Events, ev)
+	}
+	data, err := protojson.MarshalOptions{Indent: "  "}.Marshal(hist)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	path := filepath.Join("..", "workflows", "testdata", name+".json")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		h.t.Fatal(err)
+	}
+	h.t.Logf("recorded %d events of %s into %s", len(hist.Events), k.WorkflowID(), path)
 }

@@ -115,6 +115,7 @@ func TestIncrementalSyncFetchesOnlyChanges(t *testing.T) {
 		t.Fatalf("unchanged cycle rewrote rows: max(updated_at) %s → %s, %d rows stamped by cycle 3", before, after, rowsTouched)
 	}
 	h.assertRecordsMatch(obj)
+	h.recordHistory(k, "syncloop_incremental")
 }
 
 func TestChangesDuringFullSyncArePickedUpNextCycle(t *testing.T) {

@@ -95,6 +95,10 @@ type LoopOptions struct {
 	// HistoryCap forces continue-as-new past this many events even if the
 	// server does not suggest it yet.
 	HistoryCap int `json:"history_cap,omitempty"`
+	// CyclesPerRun, if positive, continues as new after that many cycles in
+	// one run. 1 reproduces the "one run per cycle" pattern (Airbyte's
+	// connection manager) that the benchmarks compare against.
+	CyclesPerRun int `json:"cycles_per_run,omitempty"`
 }
 
 func (o LoopOptions) withDefaults() LoopOptions {

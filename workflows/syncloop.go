@@ -400,6 +400,9 @@ func (l *loop) status() LoopStatus {
 }
 
 func (l *loop) shouldContinueAsNew(ctx workflow.Context) bool {
+	if n := l.opts.CyclesPerRun; n > 0 && l.runCycles >= n {
+		return true
+	}
 	info := workflow.GetInfo(ctx)
 	return info.GetContinueAsNewSuggested() || info.GetCurrentHistoryLength() >= l.opts.HistoryCap
 }

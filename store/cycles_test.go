@@ -1,0 +1,268 @@
+package store_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/syncloop/syncloop/connectors"
+	"github.com/syncloop/syncloop/model"
+	"github.com/syncloop/syncloop/store"
+)
+
+func TestStartCycleSequenceAndIdempotency(t *testing.T) {
+	s, ctx := newStore(t)
+	o := addObject(t, s, "accounts")
+	other := addObject(t, s, "contacts")
+
+	// seq counts per object, across keys; a repeated key returns its row.
+	steps := []struct {
+		object  model.ObjectKey
+		key     string
+		wantSeq int
+		sameAs  string // the key whose cycle id must come back
+	}{
+		{o.Key, "run1/1", 1, ""},
+		{o.Key, "run1/1", 1, "run1/1"}, // retried StartCycle
+		{o.Key, "run1/2", 2, ""},
+		{other.Key, "other/1", 1, ""}, // another object has its own seq
+		{o.Key, "run2/1", 3, ""},
+		{o.Key, "run2/1", 3, "run2/1"},
+	}
+	ids := map[string]int64{}
+	for _, st := range steps {
+		c := startCycle(t, s, st.object, st.key)
+		if c.Seq != st.wantSeq {
+			t.Fatalf("StartCycle(%s, %q) seq = %d; want %d", st.object, st.key, c.Seq, st.wantSeq)
+		}
+		if st.sameAs != "" && c.CycleID != ids[st.sameAs] {
+			t.Fatalf("StartCycle(%q) again returned cycle %d; want the same cycle %d", st.key, c.CycleID, ids[st.sameAs])
+		}
+		if st.sameAs == "" {
+			for k, id := range ids {
+				if id == c.CycleID {
+					t.Fatalf("StartCycle(%q) returned the cycle of key %q", st.key, k)
+				}
+			}
+		}
+		ids[st.key] = c.CycleID
+		want := o.ID
+		if st.object == other.Key {
+			want = other.ID
+		}
+		if c.ObjectID != want {
+			t.Fatalf("StartCycle(%q) object id = %d; want %d", st.key, c.ObjectID, want)
+		}
+	}
+	if n := countRows(t, s, `SELECT count(*) FROM sync_cycles WHERE object_id = $1`, o.ID); n != 3 {
+		t.Fatalf("%d cycle rows for %s; want 3", n, o.Key)
+	}
+
+	c := getCycle(t, s, ids["run2/1"])
+	if c.Status != model.StatusProcessing || c.Trigger != model.TriggerManual || c.StartedAt == nil || c.EndedAt != nil ||
+		c.Seq != 3 || len(c.Steps) != 0 {
+		t.Fatalf("new cycle row = %+v; want Processing, manual, started, not ended", c)
+	}
+	cycles, err := s.ListCycles(ctx, o.ID, 10)
+	if err != nil || len(cycles) != 3 || cycles[0].Seq != 3 || cycles[2].Seq != 1 {
+		t.Fatalf("ListCycles = %+v, %v; want seq 3, 2, 1", cycles, err)
+	}
+	latest, err := s.LatestCycles(ctx)
+	if err != nil || latest[o.ID].Seq != 3 || latest[other.ID].Seq != 1 {
+		t.Fatalf("LatestCycles = %+v, %v", latest, err)
+	}
+}
+
+func TestStartCycleAbandonsOpenCycles(t *testing.T) {
+	s, ctx := newStore(t)
+	o := addObject(t, s, "accounts")
+	other := addObject(t, s, "contacts")
+
+	done := startCycle(t, s, o.Key, "run1/1")
+	finish(t, s, done.CycleID, model.StatusCompleted)
+
+	open := startCycle(t, s, o.Key, "run1/2")
+	stagePages(t, s, open.CycleID, []connectors.Record{rec("a", 1, `{}`), rec("b", 1, `{}`)}, []connectors.Record{rec("c", 1, `{}`)})
+	otherOpen := startCycle(t, s, other.Key, "other/1")
+	stagePages(t, s, otherOpen.CycleID, []connectors.Record{rec("x", 1, `{}`)})
+
+	// Retrying the open cycle's own key abandons nothing.
+	if again := startCycle(t, s, o.Key, "run1/2"); again.CycleID != open.CycleID || again.Abandoned != 0 {
+		t.Fatalf("retried StartCycle = %+v; want cycle %d, nothing abandoned", again, open.CycleID)
+	}
+	if n := stagedCount(t, s, open.CycleID); n != 3 {
+		t.Fatalf("retried StartCycle left %d staged rows; want 3", n)
+	}
+
+	// The loop restarted: a new key closes the open cycle.
+	next := startCycle(t, s, o.Key, "run2/1")
+	if next.Seq != 3 {
+		t.Fatalf("seq after restart = %d; want 3", next.Seq)
+	}
+	if next.Abandoned == 0 {
+		t.Fatalf("StartCycle reported nothing abandoned")
+	}
+
+	abandoned := getCycle(t, s, open.CycleID)
+	if abandoned.Status != model.StatusFailed || !strings.Contains(abandoned.Error, "abandoned") || abandoned.EndedAt == nil {
+		t.Fatalf("open cycle after restart = status %s, error %q, ended %v; want Failed, abandoned, ended",
+			abandoned.Status, abandoned.Error, abandoned.EndedAt)
+	}
+	if n := stagedCount(t, s, open.CycleID); n != 0 {
+		t.Fatalf("%d staged rows of the abandoned cycle remain; want 0", n)
+	}
+	// Nothing else is touched: the finished cycle, the new one, the other object.
+	if c := getCycle(t, s, done.CycleID); c.Status != model.StatusCompleted || c.Error != "" {
+		t.Fatalf("finished cycle became %s %q", c.Status, c.Error)
+	}
+	if c := getCycle(t, s, next.CycleID); c.Status != model.StatusProcessing {
+		t.Fatalf("new cycle is %s; want Processing", c.Status)
+	}
+	if c := getCycle(t, s, otherOpen.CycleID); c.Status != model.StatusProcessing || stagedCount(t, s, otherOpen.CycleID) != 1 {
+		t.Fatalf("the other object's open cycle was touched: %s", c.Status)
+	}
+
+	// The abandoned cycle refuses further work.
+	if _, err := s.StagePage(ctx, open.CycleID, 2, connectors.Page{Records: []connectors.Record{rec("d", 1, `{}`)}}); err == nil {
+		t.Fatal("StagePage into an abandoned cycle succeeded")
+	}
+	if _, err := s.ProcessBatch(ctx, open.CycleID, 10, nil); err == nil {
+		t.Fatal("ProcessBatch of an abandoned cycle succeeded")
+	}
+}
+
+// Abandoned is documented nowhere, but its name and "Abandoned int" on
+// CycleStart say: how many cycles were closed. The store returns the number
+// of staged rows deleted instead (see the report).
+func TestStartCycleAbandonedCountsCycles(t *testing.T) {
+	s, _ := newStore(t)
+	o := addObject(t, s, "accounts")
+
+	empty := startCycle(t, s, o.Key, "run1/1") // open, nothing staged
+	if next := startCycle(t, s, o.Key, "run2/1"); next.Abandoned != 1 {
+		t.Skipf("BUG: StartCycle abandoned cycle %d (no staged rows) but reported Abandoned = %d; want 1", empty.CycleID, next.Abandoned)
+	}
+
+	busy := startCycle(t, s, o.Key, "run3/1")
+	stagePages(t, s, busy.CycleID, []connectors.Record{rec("a", 1, `{}`), rec("b", 1, `{}`), rec("c", 1, `{}`)})
+	if next := startCycle(t, s, o.Key, "run4/1"); next.Abandoned != 1 {
+		t.Skipf("BUG: StartCycle abandoned one cycle with 3 staged rows but reported Abandoned = %d; want 1", next.Abandoned)
+	}
+}
+
+func TestStartCycleFullUntilCursor(t *testing.T) {
+	s, ctx := newStore(t)
+	o := addObject(t, s, "accounts")
+
+	// A cycle whose retrieve never finished passes no cursor: still full.
+	c1 := startCycle(t, s, o.Key, "c1")
+	if !c1.Full || c1.Cursor != nil {
+		t.Fatalf("first cycle = %+v; want full with no cursor", c1)
+	}
+	stagePages(t, s, c1.CycleID, []connectors.Record{rec("a", 1, `{}`)})
+	processAll(t, s, c1.CycleID, 100, nil)
+	finish(t, s, c1.CycleID, model.StatusPartiallyCompleted)
+
+	c2 := startCycle(t, s, o.Key, "c2")
+	if !c2.Full || c2.Cursor != nil {
+		t.Fatalf("cycle after one without cursor = %+v; want full", c2)
+	}
+	stagePages(t, s, c2.CycleID, []connectors.Record{rec("a", 1, `{}`)})
+	cursor := at(30)
+	if r := processAll(t, s, c2.CycleID, 100, &cursor); !r.CursorMoved {
+		t.Fatalf("last batch with a cursor did not move it: %+v", r)
+	}
+	finish(t, s, c2.CycleID, model.StatusCompleted)
+
+	c3 := startCycle(t, s, o.Key, "c3")
+	if c3.Full || c3.Cursor == nil || !c3.Cursor.Equal(cursor) {
+		t.Fatalf("cycle after a cursor was stored = %+v; want incremental from %v", c3, cursor)
+	}
+	row := getCycle(t, s, c3.CycleID)
+	if row.Full || row.CursorBefore == nil || !row.CursorBefore.Equal(cursor) {
+		t.Fatalf("cycle row = full %v cursor_before %v; want incremental from %v", row.Full, row.CursorBefore, cursor)
+	}
+	// A retried StartCycle reports what the row recorded, even if the
+	// cursor moved since.
+	later := at(90)
+	if _, err := s.Pool.Exec(ctx, `UPDATE integration_objects SET cursor = $2 WHERE id = $1`, o.ID, later); err != nil {
+		t.Fatal(err)
+	}
+	if again := startCycle(t, s, o.Key, "c3"); again.CycleID != c3.CycleID || again.Cursor == nil || !again.Cursor.Equal(cursor) {
+		t.Fatalf("retried StartCycle = %+v; want the recorded cursor %v", again, cursor)
+	}
+}
+
+func TestFinishCycle(t *testing.T) {
+	s, ctx := newStore(t)
+	o := addObject(t, s, "accounts")
+
+	c := startCycle(t, s, o.Key, "c1")
+	stagePages(t, s, c.CycleID, []connectors.Record{rec("a", 1, `{}`), rec("b", 1, `{}`), rec("c", 1, `{}`)})
+	if _, err := s.ProcessBatch(ctx, c.CycleID, 2, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, st := range []model.Status{model.StatusQueued, model.StatusProcessing, ""} {
+		if _, err := s.FinishCycle(ctx, store.FinishCycleParams{CycleID: c.CycleID, Status: st}); err == nil || !strings.Contains(err.Error(), "not final") {
+			t.Fatalf("FinishCycle(%q) err = %v; want 'not final'", st, err)
+		}
+	}
+	if got := getCycle(t, s, c.CycleID); got.Status != model.StatusProcessing || stagedCount(t, s, c.CycleID) != 1 {
+		t.Fatalf("a refused FinishCycle changed the cycle: %s, %d staged", got.Status, stagedCount(t, s, c.CycleID))
+	}
+
+	now := time.Now().UTC().Truncate(time.Second)
+	steps := []model.Step{
+		{Name: model.StepRetrieve, Status: model.StatusCompleted, StartedAt: &now, EndedAt: &now, Records: 3},
+		{Name: model.StepProcess, Status: model.StatusFailed, BatchesOK: 1, BatchesFailed: 1, Records: 2, Error: "boom"},
+	}
+	got, err := s.FinishCycle(ctx, store.FinishCycleParams{CycleID: c.CycleID, Status: model.StatusPartiallyCompleted, Steps: steps, Error: "process failed"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != model.StatusPartiallyCompleted || got.Error != "process failed" || got.EndedAt == nil ||
+		len(got.Steps) != 2 || got.Steps[1].Error != "boom" || got.Steps[0].Records != 3 || !got.Steps[0].StartedAt.Equal(now) {
+		t.Fatalf("FinishCycle returned %+v", got)
+	}
+	// Counts written by the batches survive; leftover staged rows go.
+	if got.Counts.Retrieved != 3 || got.Counts.New != 2 || got.Pages != 1 {
+		t.Fatalf("counts after finish = %+v, pages %d; want retrieved 3, new 2, pages 1", got.Counts, got.Pages)
+	}
+	if n := stagedCount(t, s, c.CycleID); n != 0 {
+		t.Fatalf("%d staged rows remain after FinishCycle", n)
+	}
+	if reread := getCycle(t, s, c.CycleID); reread.Status != got.Status || len(reread.Steps) != 2 {
+		t.Fatalf("GetCycle after finish = %+v", reread)
+	}
+}
+
+// A loop that was restarted may still finish its old cycle. The cycle was
+// closed as abandoned; finishing it must not turn it back into a success.
+func TestFinishCycleKeepsAbandonedCycleFailed(t *testing.T) {
+	s, ctx := newStore(t)
+	o := addObject(t, s, "accounts")
+	old := startCycle(t, s, o.Key, "run1/1")
+	startCycle(t, s, o.Key, "run2/1")
+
+	got, err := s.FinishCycle(ctx, store.FinishCycleParams{CycleID: old.CycleID, Status: model.StatusCompleted})
+	if err != nil {
+		// Refusing is an acceptable answer too.
+		return
+	}
+	if got.Status != model.StatusFailed || !strings.Contains(got.Error, "abandoned") {
+		t.Skipf("BUG: FinishCycle turned the abandoned cycle %d into %s (error %q)", old.CycleID, got.Status, got.Error)
+	}
+}
+
+func TestStartCycleUnknownObject(t *testing.T) {
+	s, ctx := newStore(t)
+	_, err := s.StartCycle(ctx, store.StartCycleParams{Object: key("nope"), Key: "k", Trigger: model.TriggerSchedule})
+	if !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), "acme/demo/nope") {
+		t.Fatalf("err = %v; want ErrNotFound naming the object", err)
+	}
+	if n := countRows(t, s, `SELECT count(*) FROM sync_cycles`); n != 0 {
+		t.Fatalf("%d cycle rows written for an unknown object", n)
+	}
+}

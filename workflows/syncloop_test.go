@@ -1,0 +1,253 @@
+package workflows
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/syncloop/syncloop/activities"
+	"github.com/syncloop/syncloop/model"
+	"github.com/syncloop/syncloop/store"
+)
+
+// loopEnv runs SyncLoop on the test suite's virtual clock with the
+// activities replaced by fakes that record when each cycle started.
+type loopEnv struct {
+	testsuite.WorkflowTestSuite
+	t      *testing.T
+	env    *testsuite.TestWorkflowEnvironment
+	start  time.Time
+	starts []time.Duration // cycle starts, relative to start
+	fail   func(cycle int) error
+
+	retrieveFailed bool
+	slow   time.Duration // how long Retrieve takes
+}
+
+func newLoopEnv(t *testing.T) *loopEnv { return newLoopEnvWithRetrieveTime(t, 0) }
+
+func newLoopEnvWithRetrieveTime(t *testing.T, retrieveTime time.Duration) *loopEnv {
+	e := &loopEnv{t: t}
+	e.SetLogger(log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	e.env = e.NewTestWorkflowEnvironment()
+	e.start = e.env.Now()
+	e.env.RegisterWorkflowWithOptions(SyncLoop, registerOptions())
+	e.env.RegisterActivity(&activities.Activities{})
+	e.env.OnActivity("StartCycle", mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.StartCycleInput) (store.CycleStart, error) {
+			e.starts = append(e.starts, e.env.Now().Sub(e.start))
+			n := len(e.starts)
+			return store.CycleStart{CycleID: int64(n), Seq: n, Full: n == 1}, nil
+		})
+	e.env.OnActivity("Retrieve", mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.RetrieveInput) (activities.RetrieveResult, error) {
+			if e.fail != nil {
+				if err := e.fail(len(e.starts)); err != nil {
+					e.retrieveFailed = true
+					return activities.RetrieveResult{}, err
+				}
+			}
+			e.retrieveFailed = false
+			c := e.env.Now()
+			return activities.RetrieveResult{Pages: 1, Records: 3, Cursor: &c}, nil
+		}).After(retrieveTime)
+	e.env.OnActivity("Process", mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.ProcessInput) (activities.ProcessResult, error) {
+			if e.retrieveFailed { // nothing was staged
+				return activities.ProcessResult{}, nil
+			}
+			return activities.ProcessResult{Batches: 1, RetrievedPages: 1, CursorMoved: in.Cursor != nil}, nil
+		})
+	e.env.OnActivity("FinishCycle", mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.FinishCycleInput) (store.Cycle, error) {
+			return store.Cycle{ID: in.CycleID, Seq: int(in.CycleID), Status: in.Status, Steps: in.Steps, Error: in.Error}, nil
+		})
+	e.env.OnActivity("SaveLoopSettings", mock.Anything, mock.Anything).Return(nil)
+	return e
+}
+
+// at runs fn at virtual time d after the workflow started.
+func (e *loopEnv) at(d time.Duration, fn func()) { e.env.RegisterDelayedCallback(fn, d) }
+
+func (e *loopEnv) signal(d time.Duration, name string, arg any) {
+	e.at(d, func() { e.env.SignalWorkflow(name, arg) })
+}
+
+// run executes the loop until virtual time `until`, then cancels it.
+func (e *loopEnv) run(in LoopInput, until time.Duration) {
+	e.t.Helper()
+	if in.Object == (model.ObjectKey{}) {
+		in.Object = model.ObjectKey{Tenant: "acme", Provider: "demo", ObjectType: "accounts"}
+	}
+	e.at(until, func() { e.env.CancelWorkflow() })
+	e.env.ExecuteWorkflow(SyncLoopWorkflow, in)
+	if !e.env.IsWorkflowCompleted() {
+		e.t.Fatal("workflow did not stop")
+	}
+	var canceled *temporal.CanceledError
+	if err := e.env.GetWorkflowError(); err != nil && !errors.As(err, &canceled) {
+		e.t.Fatalf("loop failed: %v", err)
+	}
+}
+
+func (e *loopEnv) wantStarts(want ...time.Duration) {
+	e.t.Helper()
+	if len(e.starts) != len(want) {
+		e.t.Fatalf("cycles started at %v; want %v", e.starts, want)
+	}
+	for i := range want {
+		if d := e.starts[i] - want[i]; d < -time.Second || d > time.Second {
+			e.t.Fatalf("cycles started at %v; want %v", e.starts, want)
+		}
+	}
+}
+
+func TestLoopRunsAtOnceThenEveryInterval(t *testing.T) {
+	e := newLoopEnv(t)
+	e.run(LoopInput{Interval: "1h"}, 3*time.Hour+time.Minute)
+	e.wantStarts(0, time.Hour, 2*time.Hour, 3*time.Hour)
+}
+
+func TestLoopWaitsFromThePreviousCycleEnd(t *testing.T) {
+	e := newLoopEnv(t)
+	// A restarted loop whose last cycle ended 20m ago waits 40m more.
+	e.run(LoopInput{Interval: "1h", LastCycleEndedAt: e.start.Add(-20 * time.Minute)}, 50*time.Minute)
+	e.wantStarts(40 * time.Minute)
+}
+
+func TestSetIntervalRearmsTheTimerAtOnce(t *testing.T) {
+	e := newLoopEnv(t)
+	e.signal(10*time.Minute, SignalSetInterval, SetIntervalRequest{Interval: "30m"})
+	e.run(LoopInput{Interval: "6h"}, 70*time.Minute)
+	// Re-armed from the first cycle's end (0): 30m, then every 30m.
+	e.wantStarts(0, 30*time.Minute, time.Hour)
+}
+
+func TestSetIntervalAlreadyOverdueStartsACycleNow(t *testing.T) {
+	e := newLoopEnv(t)
+	e.signal(10*time.Minute, SignalSetInterval, SetIntervalRequest{Interval: "5m"})
+	e.run(LoopInput{Interval: "6h"}, 12*time.Minute)
+	e.wantStarts(0, 10*time.Minute)
+}
+
+func TestInvalidSetIntervalSignalIsIgnored(t *testing.T) {
+	e := newLoopEnv(t)
+	for _, bad := range []string{"0", "-5m", "10y", "abc", "30s"} {
+		e.signal(10*time.Minute, SignalSetInterval, SetIntervalRequest{Interval: bad})
+	}
+	e.run(LoopInput{Interval: "1h"}, 90*time.Minute)
+	e.wantStarts(0, time.Hour)
+}
+
+func TestSetIntervalUpdateValidates(t *testing.T) {
+	e := newLoopEnv(t)
+	var rejected, accepted int
+	var status LoopStatus
+	e.at(time.Minute, func() {
+		e.env.UpdateWorkflow(SignalSetInterval, "bad", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { rejected++ }, OnAccept: func() { accepted++ }, OnComplete: func(any, error) {},
+		}, SetIntervalRequest{Interval: "10y"})
+		e.env.UpdateWorkflow(SignalSetInterval, "good", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { t.Errorf("valid update rejected: %v", err) }, OnAccept: func() { accepted++ },
+			OnComplete: func(v any, err error) { status = v.(LoopStatus) },
+		}, SetIntervalRequest{Interval: "2h"})
+	})
+	e.run(LoopInput{Interval: "1h"}, 150*time.Minute)
+	if rejected != 1 || accepted != 1 || status.Interval != "2h" {
+		t.Fatalf("rejected %d accepted %d status %+v; want the 10y update rejected and the 2h one applied", rejected, accepted, status)
+	}
+	e.wantStarts(0, 2*time.Hour)
+}
+
+func TestFailedCyclesBackOffSoonerThanTheInterval(t *testing.T) {
+	e := newLoopEnv(t)
+	e.fail = func(cycle int) error {
+		if cycle <= 4 {
+			return temporal.NewNonRetryableApplicationError("provider down", "retryable", nil)
+		}
+		return nil
+	}
+	e.run(LoopInput{Interval: "1h", Options: LoopOptions{FailureBackoffBase: time.Minute}}, 3*time.Hour)
+	// Failures at 0, 1m, 3m, 7m (1m, 2m, 4m backoff), success at 15m (8m
+	// backoff), then the normal interval.
+	e.wantStarts(0, time.Minute, 3*time.Minute, 7*time.Minute, 15*time.Minute, 75*time.Minute, 135*time.Minute)
+}
+
+func TestBackoffIsCappedAtTheInterval(t *testing.T) {
+	e := newLoopEnv(t)
+	e.fail = func(int) error { return temporal.NewNonRetryableApplicationError("down", "retryable", nil) }
+	e.run(LoopInput{Interval: "5m", Options: LoopOptions{FailureBackoffBase: 2 * time.Minute}}, 16*time.Minute)
+	e.wantStarts(0, 2*time.Minute, 6*time.Minute, 11*time.Minute, 16*time.Minute)
+}
+
+func TestPauseHoldsCyclesAndResumeRunsTheOverdueOne(t *testing.T) {
+	e := newLoopEnv(t)
+	e.signal(10*time.Minute, SignalPause, Empty{})
+	e.signal(20*time.Minute, SignalTrigger, TriggerRequest{Reason: "while paused"})
+	e.signal(5*time.Hour, SignalResume, Empty{})
+	var paused LoopStatus
+	e.at(3*time.Hour, func() {
+		v, err := e.env.QueryWorkflow(QueryStatus)
+		if err == nil {
+			err = v.Get(&paused)
+		}
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	e.run(LoopInput{Interval: "1h"}, 5*time.Hour+30*time.Minute)
+	if paused.State != StatePaused || paused.PendingTrigger == nil || paused.NextRunAt != nil {
+		t.Fatalf("status while paused = %+v; want paused, trigger pending, no next run", paused)
+	}
+	// Resumed at 5h: the pending trigger runs at once, then every hour.
+	e.wantStarts(0, 5*time.Hour)
+}
+
+func TestTriggersDuringACycleQueueExactlyOneMore(t *testing.T) {
+	e := newLoopEnvWithRetrieveTime(t, 10*time.Minute)
+	for _, d := range []time.Duration{2 * time.Minute, 3 * time.Minute, 4 * time.Minute} {
+		e.signal(d, SignalTrigger, TriggerRequest{Reason: "burst"})
+	}
+	e.run(LoopInput{Interval: "1h"}, 50*time.Minute)
+	// Cycle 1 runs 0–10m; the three triggers become one cycle at 10m.
+	e.wantStarts(0, 10*time.Minute)
+}
+
+func TestContinueAsNewCarriesState(t *testing.T) {
+	e := newLoopEnvWithRetrieveTime(t, 10*time.Minute)
+	// Cycles run 0–10m and 70–80m; these arrive during the second, so the
+	// run that ends after it must hand them over.
+	e.signal(72*time.Minute, SignalSetInterval, SetIntervalRequest{Interval: "45m"})
+	e.signal(73*time.Minute, SignalPause, Empty{})
+	e.signal(74*time.Minute, SignalTrigger, TriggerRequest{Reason: "queued"})
+	e.env.ExecuteWorkflow(SyncLoopWorkflow, LoopInput{
+		Object:   model.ObjectKey{Tenant: "acme", Provider: "demo", ObjectType: "accounts"},
+		Interval: "1h", Options: LoopOptions{CyclesPerRun: 2},
+	})
+	var can *workflow.ContinueAsNewError
+	if err := e.env.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("want continue-as-new after 2 cycles, got %v", err)
+	}
+	e.wantStarts(0, 70*time.Minute)
+	var next LoopInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	c := next.Carried
+	if c == nil || c.Cycles != len(e.starts) || c.LastCycle == nil || c.LastCycle.Seq != len(e.starts) || c.LastSuccessAt == nil {
+		t.Fatalf("carried state = %+v after %d cycles; want cycle count, last cycle and last success", c, len(e.starts))
+	}
+	if next.Interval != "45m" || !next.Paused || c.PendingTrigger == nil || c.PendingTrigger.Reason != "queued" {
+		t.Fatalf("next run input interval %q paused %v pending %+v; want the signalled 45m, paused, and the queued trigger", next.Interval, next.Paused, c.PendingTrigger)
+	}
+}
