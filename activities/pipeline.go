@@ -153,4 +153,3 @@ func (a *Activities) Process(ctx context.Context, in ProcessInput) (ProcessResul
 	out.Counts = c.Counts
 	return out, nil
 }
-

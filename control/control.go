@@ -87,6 +87,18 @@ func (s *Service) Add(ctx context.Context, r AddRequest) (obj store.Object, crea
 	if err := model.ValidateInterval(r.Interval); err != nil {
 		return obj, false, &InputError{err}
 	}
+	if r.Connection != "" {
+		conn, err := s.Store.GetConnection(ctx, r.Connection)
+		if errors.Is(err, store.ErrNotFound) {
+			return obj, false, &InputError{fmt.Errorf("connection %q not found: create it first, or leave --connection out for the demo provider", r.Connection)}
+		}
+		if err != nil {
+			return obj, false, err
+		}
+		if conn.Provider != r.Key.Provider {
+			return obj, false, &InputError{fmt.Errorf("connection %q is for provider %q, not %q: use a %s connection", r.Connection, conn.Provider, r.Key.Provider, r.Key.Provider)}
+		}
+	}
 	obj, created, err = s.Store.AddObject(ctx, store.NewObject{Key: r.Key, Interval: r.Interval, Connection: r.Connection})
 	if err != nil {
 		return obj, false, err
@@ -175,11 +187,26 @@ func (s *Service) SetInterval(ctx context.Context, k model.ObjectKey, d time.Dur
 	if err != nil {
 		return workflows.LoopStatus{}, err
 	}
-	st, err := s.update(ctx, obj, workflows.SignalSetInterval, workflows.SetIntervalRequest{Interval: model.FormatInterval(d)})
-	if err != nil {
-		return st, err
+	changed := obj
+	changed.Interval = d
+	return s.updateWithSettings(ctx, obj, changed, workflows.SignalSetInterval, workflows.SetIntervalRequest{Interval: model.FormatInterval(d)})
+}
+
+// updateWithSettings persists the new settings first, so a loop that the
+// update has to start begins with them (a pause sent to a stopped loop
+// must not run a cycle first), then sends the update; if the update
+// fails, the old settings are restored and nothing has changed.
+func (s *Service) updateWithSettings(ctx context.Context, old, changed store.Object, name string, arg any) (workflows.LoopStatus, error) {
+	if err := s.Store.SaveLoopSettings(ctx, changed.Key, changed.Interval, changed.Paused); err != nil {
+		return workflows.LoopStatus{}, err
 	}
-	return st, s.Store.SetInterval(ctx, k, d)
+	st, err := s.update(ctx, changed, name, arg)
+	if err != nil {
+		if rerr := s.Store.SaveLoopSettings(context.WithoutCancel(ctx), old.Key, old.Interval, old.Paused); rerr != nil {
+			err = fmt.Errorf("%w (and restoring the previous settings failed: %v)", err, rerr)
+		}
+	}
+	return st, err
 }
 
 // Pause stops new cycles (a running one finishes).
@@ -201,11 +228,9 @@ func (s *Service) setPaused(ctx context.Context, k model.ObjectKey, paused bool)
 	if paused {
 		name = workflows.SignalPause
 	}
-	st, err := s.update(ctx, obj, name, workflows.Empty{})
-	if err != nil {
-		return st, err
-	}
-	return st, s.Store.SetPaused(ctx, k, paused)
+	changed := obj
+	changed.Paused = paused
+	return s.updateWithSettings(ctx, obj, changed, name, workflows.Empty{})
 }
 
 // SyncNow asks for a cycle now; one that arrives during a cycle runs right

@@ -36,8 +36,8 @@ type ObjectView struct {
 	DeletedRecords int64                 `json:"deleted_records"`
 }
 
-// StateStopped is shown for an object whose loop is not running (the
-// watcher, `objects restart` or any set-interval/pause/sync-now starts it).
+// StateStopped is shown for an object whose loop is not running; any
+// set-interval, pause, resume or sync-now starts it again.
 const StateStopped = "stopped"
 
 func view(o store.Object) ObjectView {

@@ -280,6 +280,7 @@ func TestBadInputFailsWithOneLineFixAndChangesNothing(t *testing.T) {
 	for _, iv := range []string{"0", "-5m", "10y", "abc", "", " ", "59s", "8d", "7d1s", "1.5", "30", "366d", "d"} {
 		add(usage, intervalFix, "objects", "add", fresh.String(), "--interval", iv)
 		add(usage, intervalFix, "objects", "add", fresh.String(), "--interval="+iv)
+		add(usage, intervalFix, "objects", "add", existing.String(), "--interval="+iv)
 		add(usage, intervalFix, "objects", "set-interval", existing.String(), "--", iv)
 		add(usage, intervalFix, "objects", "set-interval", unknown.String(), "--", iv)
 		if !strings.HasPrefix(iv, "-") {
@@ -336,7 +337,7 @@ func TestBadInputFailsWithOneLineFixAndChangesNothing(t *testing.T) {
 
 	before := snapshot(t, existing)
 	for _, c := range cases {
-		name := strings.Join(c.args, " ")
+		name := strings.ReplaceAll(strings.Join(c.args, " "), tenant, "T")
 		if len(name) > 80 {
 			name = name[:80]
 		}
@@ -388,11 +389,8 @@ func TestAddWithUnknownConnection(t *testing.T) {
 	if strings.ContainsAny(r.err.Error(), "\r\n") {
 		t.Errorf("message %q is not one line", r.err.Error())
 	}
-	if r.code != 2 || !strings.Contains(r.msg, "no-such-connection") {
-		// Known gap: the store's foreign-key violation surfaces as an
-		// internal error that names neither the connection nor the fix.
-		// Logged, not failed, until control.Add checks the connection.
-		t.Logf("exit %d (want 2 for bad input); message: %s", r.code, r.msg)
+	if r.code != 2 || !strings.Contains(r.msg, "no-such-connection") || !strings.Contains(r.msg, "--connection") {
+		t.Errorf("exit %d, message %q; want exit 2 naming the connection and the fix", r.code, r.msg)
 	}
 	var after int
 	if err := testStore.Pool.QueryRow(context.Background(), `SELECT count(*) FROM integration_objects`).Scan(&after); err != nil {
@@ -525,8 +523,7 @@ func TestHappyPath(t *testing.T) {
 		return t2 != nil && t2.Sub(wantNext).Abs() < 5*time.Second
 	}
 	if !strings.Contains(r.out, "next run "+wantNext.UTC().Format("2006-01-02T15:04")) {
-		// The update's answer is computed before the loop re-arms.
-		t.Logf("set-interval output %q: next run is not 45m after the last cycle ended (%s)", r.out, wantNext.UTC().Format(time.RFC3339))
+		t.Errorf("set-interval output %q: next run is not 45m after the last cycle ended (%s)", r.out, wantNext.UTC().Format(time.RFC3339))
 	}
 	waitFor(t, "the loop to re-arm its timer 45m after the last cycle", 10*time.Second, func() bool {
 		r := mustRun(t, "objects", "show", id, "--json")
@@ -557,9 +554,7 @@ func TestHappyPath(t *testing.T) {
 		t.Errorf("resume output %q", r.out)
 	}
 	if strings.Contains(r.out, "state "+workflows.StatePaused) {
-		// Known bug (workflows/syncloop.go, loop.status): the resume
-		// update answers before the loop re-plans and still says paused.
-		t.Logf("resume output still says paused: %q", r.out)
+		t.Errorf("resume output still says paused: %q", r.out)
 	}
 	waitFor(t, "show to report the loop no longer paused", 10*time.Second, func() bool {
 		r := mustRun(t, "objects", "show", id, "--json")
@@ -697,17 +692,14 @@ func TestUnknownCommand(t *testing.T) {
 		if !strings.Contains(r.msg, `unknown command "objecs"`) {
 			t.Errorf("message %q does not name the unknown command", r.msg)
 		}
-		if r.code != 2 || strings.ContainsAny(r.err.Error(), "\r\n") {
-			// Known gap: cobra's error is not a usageError (exit 1), and its
-			// "Did you mean this? objects" hint is on later lines, which
-			// oneLine drops.
-			t.Logf("exit %d (want 2), full message %q", r.code, r.err.Error())
+		if r.code != 2 || strings.ContainsAny(r.err.Error(), "\r\n") || !strings.Contains(r.msg, `did you mean "objects"`) {
+			t.Errorf("exit %d, full message %q; want exit 2 and one line suggesting objects", r.code, r.err.Error())
 		}
 	})
 	t.Run("objects", func(t *testing.T) {
 		r := cli(t, "objects", "lst")
 		if r.err == nil {
-			t.Skipf("known bug: `syncloop objects lst` prints help and exits 0 (objects has no Args/RunE); output %q", r.out)
+			t.Fatalf("`syncloop objects lst` succeeded; output %q", r.out)
 		}
 		if r.code != 2 || strings.ContainsAny(r.err.Error(), "\r\n") || !strings.Contains(r.msg, "lst") {
 			t.Errorf("`objects lst`: %s; want exit 2 with one line naming the unknown command", r)

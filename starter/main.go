@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -66,10 +67,34 @@ SYNCLOOP_TASK_QUEUE (default "syncloop").`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageError{fmt.Errorf("%v (see `%s --help`)", err, c.CommandPath())}
+		hint := ""
+		if strings.Contains(err.Error(), "unknown shorthand flag") && strings.Contains(c.Use, "<interval>") {
+			hint = "; intervals are positive durations between 1m and 7d, e.g. 30m"
+		}
+		return usageError{fmt.Errorf("%v%s (see `%s --help`)", err, hint, c.CommandPath())}
 	})
+	groupCommand(root)
 	root.AddCommand(objectsCmd(), statusCmd())
 	return root
+}
+
+// groupCommand makes a command that only holds subcommands refuse an
+// unknown one with a usage error naming the closest match, instead of
+// printing help and succeeding (or cobra's multi-line message).
+func groupCommand(c *cobra.Command) *cobra.Command {
+	c.SuggestionsMinimumDistance = 2
+	c.Args = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+		if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += fmt.Sprintf("; did you mean %q?", s[0])
+		}
+		return usageError{fmt.Errorf("%s (see `%s --help`)", msg, c.CommandPath())}
+	}
+	c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	return c
 }
 
 // exactArgs is cobra.ExactArgs with a message that names the fix.

@@ -17,7 +17,7 @@ import (
 )
 
 func objectsCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "objects", Short: "Add, inspect and control integration objects"}
+	cmd := groupCommand(&cobra.Command{Use: "objects", Short: "Add, inspect and control integration objects"})
 	cmd.AddCommand(addCmd(), listCmd(), showCmd(), setIntervalCmd(),
 		loopUpdateCmd("pause", "Stop starting new cycles (a running cycle finishes)", (*control.Service).Pause),
 		loopUpdateCmd("resume", "Start cycles again; an overdue cycle starts at once", (*control.Service).Resume),
@@ -56,7 +56,7 @@ func addCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&interval, "interval", model.FormatInterval(model.DefaultInterval), "time between the end of one cycle and the start of the next (1m to 7d)")
-	cmd.Flags().StringVar(&connection, "connection", "", "name of the provider connection to use (see `syncloop connections`)")
+	cmd.Flags().StringVar(&connection, "connection", "", "name of the provider connection (a row in the connections table); demo objects need none")
 	return cmd
 }
 

@@ -45,22 +45,32 @@ func (s *Store) StartCycle(ctx context.Context, p StartCycleParams) (CycleStart,
 			}
 			return err
 		}
-		tag, err := tx.Exec(ctx, `
+		// A retried call (same key) returns its row and closes nothing: the
+		// cycle it started may be finished and a newer one open by now.
+		err := tx.QueryRow(ctx, `SELECT id, seq, full_sync, cursor_before FROM sync_cycles WHERE cycle_key = $1`, p.Key).
+			Scan(&out.CycleID, &out.Seq, &out.Full, &out.Cursor)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return err
+		}
+		err = tx.QueryRow(ctx, `
 			WITH abandoned AS (
 				UPDATE sync_cycles SET status = 'Failed', ended_at = now(),
 					error = 'abandoned: the loop restarted before this cycle finished'
-				WHERE object_id = $1 AND status IN ('Queued', 'Processing') AND cycle_key <> $2
-				RETURNING id)
-			DELETE FROM staged_records WHERE cycle_id IN (SELECT id FROM abandoned)`, out.ObjectID, p.Key)
+				WHERE object_id = $1 AND status IN ('Queued', 'Processing')
+				RETURNING id),
+			unstaged AS (DELETE FROM staged_records WHERE cycle_id IN (SELECT id FROM abandoned) RETURNING 1)
+			SELECT (SELECT count(*) FROM abandoned)::int, (SELECT count(*) FROM unstaged)::int`, out.ObjectID).
+			Scan(&out.Abandoned, new(int))
 		if err != nil {
 			return err
 		}
-		out.Abandoned = int(tag.RowsAffected())
 		return tx.QueryRow(ctx, `
 			INSERT INTO sync_cycles (object_id, seq, cycle_key, trigger, status, full_sync, cursor_before, started_at, workflow_id, run_id)
 			SELECT $1, coalesce(max(seq), 0) + 1, $2, $3, 'Processing', $4, $5, now(), $6, $7
 			FROM sync_cycles WHERE object_id = $1
-			ON CONFLICT (cycle_key) DO UPDATE SET cycle_key = excluded.cycle_key
 			RETURNING id, seq, full_sync, cursor_before`,
 			out.ObjectID, p.Key, string(p.Trigger), out.Full, out.Cursor, p.WorkflowID, p.RunID).
 			Scan(&out.CycleID, &out.Seq, &out.Full, &out.Cursor)
@@ -93,8 +103,14 @@ func (s *Store) FinishCycle(ctx context.Context, p FinishCycleParams) (Cycle, er
 	if _, err := s.Pool.Exec(ctx, `DELETE FROM staged_records WHERE cycle_id = $1`, p.CycleID); err != nil {
 		return Cycle{}, err
 	}
-	return scanCycle(s.Pool.QueryRow(ctx, `UPDATE sync_cycles SET status = $2, steps = $3, error = $4, ended_at = coalesce(ended_at, now())
-		WHERE id = $1 RETURNING `+cycleColumns, p.CycleID, string(p.Status), steps, p.Error))
+	c, err := scanCycle(s.Pool.QueryRow(ctx, `UPDATE sync_cycles SET status = $2, steps = $3, error = $4, ended_at = coalesce(ended_at, now())
+		WHERE id = $1 AND status IN ('Queued', 'Processing') RETURNING `+cycleColumns, p.CycleID, string(p.Status), steps, p.Error))
+	if errors.Is(err, ErrNotFound) {
+		// Already closed (finished by an earlier attempt, or abandoned when
+		// the loop restarted): keep what was recorded.
+		return s.GetCycle(ctx, p.CycleID)
+	}
+	return c, err
 }
 
 // Cycle is one sync_cycles row.

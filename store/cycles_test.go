@@ -141,13 +141,32 @@ func TestStartCycleAbandonedCountsCycles(t *testing.T) {
 
 	empty := startCycle(t, s, o.Key, "run1/1") // open, nothing staged
 	if next := startCycle(t, s, o.Key, "run2/1"); next.Abandoned != 1 {
-		t.Skipf("BUG: StartCycle abandoned cycle %d (no staged rows) but reported Abandoned = %d; want 1", empty.CycleID, next.Abandoned)
+		t.Fatalf("StartCycle abandoned cycle %d (no staged rows) but reported Abandoned = %d; want 1", empty.CycleID, next.Abandoned)
 	}
 
 	busy := startCycle(t, s, o.Key, "run3/1")
 	stagePages(t, s, busy.CycleID, []connectors.Record{rec("a", 1, `{}`), rec("b", 1, `{}`), rec("c", 1, `{}`)})
 	if next := startCycle(t, s, o.Key, "run4/1"); next.Abandoned != 1 {
-		t.Skipf("BUG: StartCycle abandoned one cycle with 3 staged rows but reported Abandoned = %d; want 1", next.Abandoned)
+		t.Fatalf("StartCycle abandoned one cycle with 3 staged rows but reported Abandoned = %d; want 1", next.Abandoned)
+	}
+}
+
+// A StartCycle retried late for an old key (its loop was restarted
+// meanwhile) must not close the loop's current cycle.
+func TestStartCycleLateRetryOfOldKey(t *testing.T) {
+	s, _ := newStore(t)
+	o := addObject(t, s, "accounts")
+	old := startCycle(t, s, o.Key, "run1/1")
+	current := startCycle(t, s, o.Key, "run2/1")
+	stagePages(t, s, current.CycleID, []connectors.Record{rec("a", 1, `{}`)})
+
+	again := startCycle(t, s, o.Key, "run1/1")
+	if again.CycleID != old.CycleID {
+		t.Fatalf("retried StartCycle returned cycle %d; want %d", again.CycleID, old.CycleID)
+	}
+	if c := getCycle(t, s, current.CycleID); c.Status != model.StatusProcessing || stagedCount(t, s, current.CycleID) != 1 {
+		t.Fatalf("a late retry of StartCycle(%q) closed the current cycle %d: status %s, error %q, %d staged rows left",
+			"run1/1", current.CycleID, c.Status, c.Error, stagedCount(t, s, current.CycleID))
 	}
 }
 
@@ -252,7 +271,7 @@ func TestFinishCycleKeepsAbandonedCycleFailed(t *testing.T) {
 		return
 	}
 	if got.Status != model.StatusFailed || !strings.Contains(got.Error, "abandoned") {
-		t.Skipf("BUG: FinishCycle turned the abandoned cycle %d into %s (error %q)", old.CycleID, got.Status, got.Error)
+		t.Fatalf("FinishCycle turned the abandoned cycle %d into %s (error %q)", old.CycleID, got.Status, got.Error)
 	}
 }
 

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/syncloop/syncloop/connectors"
 )
@@ -28,7 +31,7 @@ func (s *Store) GetRetrieveProgress(ctx context.Context, cycleID int64) (Retriev
 	var p RetrieveProgress
 	err := s.Pool.QueryRow(ctx, `SELECT retrieve_pages, retrieve_records, retrieve_token, retrieve_cursor, retrieve_done
 		FROM sync_cycles WHERE id = $1`, cycleID).Scan(&p.Pages, &p.Records, &p.Token, &p.Cursor, &p.Done)
-	if err == pgx.ErrNoRows {
+	if errors.Is(err, pgx.ErrNoRows) {
 		return p, ErrNotFound
 	}
 	return p, err
@@ -53,43 +56,134 @@ func (s *Store) StagePage(ctx context.Context, cycleID int64, expectPages int, p
 			RETURNING retrieve_pages, retrieve_records, retrieve_token, retrieve_cursor, retrieve_done`,
 			cycleID, expectPages, len(page.Records), page.NextPageToken, cursor, page.NextPageToken == "").
 			Scan(&out.Pages, &out.Records, &out.Token, &out.Cursor, &out.Done)
-		if err == pgx.ErrNoRows {
+		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("cycle %d moved on (another attempt staged page %d, or the cycle was closed)", cycleID, expectPages+1)
 		}
 		if err != nil {
 			return err
 		}
-		pageNo := out.Pages
-		_, err = tx.CopyFrom(ctx, pgx.Identifier{"staged_records"},
-			[]string{"cycle_id", "page", "external_id", "modified_at", "deleted", "data", "raw", "reject_reason"},
-			pgx.CopyFromSlice(len(page.Records), func(i int) ([]any, error) {
-				r := page.Records[i]
-				var modified any
-				if !r.ModifiedAt.IsZero() {
-					modified = r.ModifiedAt
-				}
-				id := cleanText(r.ExternalID)
-				data, raw, reason := stageable(r)
-				return []any{cycleID, pageNo, id, modified, r.Deleted, data, raw, reason}, nil
-			}))
-		return err
+		return stageRows(ctx, tx, stagedRows(cycleID, out.Pages, page.Records))
 	})
 	return out, err
 }
 
+var stagedColumns = []string{"cycle_id", "page", "external_id", "modified_at", "deleted", "data", "raw", "reject_reason"}
+
+const (
+	colData   = 5
+	colRaw    = 6
+	colReason = 7
+)
+
+func stagedRows(cycleID int64, pageNo int, records []connectors.Record) [][]any {
+	rows := make([][]any, len(records))
+	for i, r := range records {
+		var modified any
+		if !r.ModifiedAt.IsZero() {
+			modified = r.ModifiedAt
+		}
+		data, raw, reason := stageable(r)
+		id, idReason := stageableID(r.ExternalID)
+		if reason == "" {
+			reason = idReason
+		}
+		rows[i] = []any{cycleID, pageNo, id, modified, r.Deleted, data, raw, reason}
+	}
+	return rows
+}
+
+// stageRows COPYs a page. If PostgreSQL refuses a value the checks above
+// could not foresee (a lone surrogate escape, a number out of jsonb's
+// range), the page is staged row by row instead, each row in its own
+// savepoint, and a refused row is kept as raw text with PostgreSQL's
+// reason: one bad record must never block its page, or every retry fails
+// the same way and the object stops syncing.
+func stageRows(ctx context.Context, tx pgx.Tx, rows [][]any) error {
+	err := copyInSavepoint(ctx, tx, rows)
+	if err == nil || !isDataError(err) {
+		return err
+	}
+	for _, row := range rows {
+		err := copyInSavepoint(ctx, tx, [][]any{row})
+		if err == nil {
+			continue
+		}
+		if !isDataError(err) {
+			return err
+		}
+		refused := slices.Clone(row)
+		refused[colData] = nil
+		if refused[colRaw] == nil {
+			refused[colRaw] = rawText(row[colData])
+		}
+		refused[colReason] = "PostgreSQL refused the payload: " + pgMessage(err)
+		if err := copyInSavepoint(ctx, tx, [][]any{refused}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func copyInSavepoint(ctx context.Context, tx pgx.Tx, rows [][]any) error {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := sp.CopyFrom(ctx, pgx.Identifier{"staged_records"}, stagedColumns, pgx.CopyFromRows(rows)); err != nil {
+		_ = sp.Rollback(ctx)
+		return err
+	}
+	return sp.Commit(ctx)
+}
+
+// isDataError reports PostgreSQL's class 22 (data exception): the value,
+// not the database, is at fault.
+func isDataError(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22")
+}
+
+func pgMessage(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Message
+	}
+	return err.Error()
+}
+
+func rawText(v any) string {
+	if b, ok := v.([]byte); ok {
+		return cleanText(string(b))
+	}
+	return ""
+}
+
 // stageable decides whether a payload can be stored as jsonb. Anything
-// PostgreSQL would refuse is staged as raw text with a reason instead, so
-// one bad record never blocks the page that carries it.
+// PostgreSQL is known to refuse is staged as raw text with a reason
+// instead, and ends in rejected_records.
 func stageable(r connectors.Record) (data any, raw any, reason string) {
 	switch {
-	case r.Deleted && len(r.Data) == 0:
+	case r.Deleted:
+		// A tombstone's payload is not stored; only its id and time matter.
 		return []byte("{}"), nil, ""
+	case !utf8.Valid(r.Data):
+		return nil, cleanText(string(r.Data)), "payload is not valid UTF-8"
 	case !json.Valid(r.Data):
 		return nil, cleanText(string(r.Data)), "payload is not valid JSON"
 	case bytes.Contains(r.Data, []byte(`\u0000`)):
 		return nil, cleanText(string(r.Data)), "payload contains a NUL character, which PostgreSQL jsonb cannot store"
 	}
 	return []byte(r.Data), nil, ""
+}
+
+// stageableID keeps ids exact: cleaning an invalid id could merge two
+// distinct records into one, so such a record is rejected instead (with a
+// readable form of its id).
+func stageableID(id string) (string, string) {
+	if !utf8.ValidString(id) || strings.ContainsRune(id, 0) {
+		return cleanText(id), "id is not valid UTF-8 text"
+	}
+	return id, ""
 }
 
 // cleanText makes s storable in a text column.
@@ -125,12 +219,18 @@ type BatchResult struct {
 // never overwrites a newer one.
 func (s *Store) ProcessBatch(ctx context.Context, cycleID int64, limit int, cursor *time.Time) (BatchResult, error) {
 	var r BatchResult
+	if limit <= 0 {
+		return r, fmt.Errorf("process staged records of cycle %d: batch size %d must be positive", cycleID, limit)
+	}
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		var objectID int64
 		var seq int
 		var status string
 		if err := tx.QueryRow(ctx, `SELECT object_id, seq, status FROM sync_cycles WHERE id = $1 FOR UPDATE`, cycleID).
 			Scan(&objectID, &seq, &status); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return ErrNotFound
+			}
 			return fmt.Errorf("load cycle %d: %w", cycleID, err)
 		}
 		if status != "Processing" {

@@ -47,6 +47,9 @@ func SyncLoop(ctx workflow.Context, in LoopInput) error {
 	if err := l.registerHandlers(ctx); err != nil {
 		return err
 	}
+	// Signals sent with the start (signal-with-start) apply before the
+	// first decision, so e.g. a pause sent with it prevents the first cycle.
+	l.drainSignals(ctx)
 	for {
 		if l.shouldContinueAsNew(ctx) {
 			return l.continueAsNew(ctx)
@@ -94,7 +97,7 @@ func newLoop(ctx workflow.Context, in LoopInput) (*loop, error) {
 }
 
 func (l *loop) registerHandlers(ctx workflow.Context) error {
-	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (LoopStatus, error) { return l.status(), nil }); err != nil {
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (LoopStatus, error) { return l.status(ctx), nil }); err != nil {
 		return err
 	}
 	validateInterval := func(_ workflow.Context, r SetIntervalRequest) error {
@@ -109,19 +112,19 @@ func (l *loop) registerHandlers(ctx workflow.Context) error {
 		{SignalSetInterval, func(ctx workflow.Context, r SetIntervalRequest) (LoopStatus, error) {
 			d, _ := model.ParseInterval(r.Interval) // validated
 			l.setInterval(d)
-			return l.status(), nil
+			return l.status(ctx), nil
 		}, validateInterval},
 		{SignalTrigger, func(ctx workflow.Context, r TriggerRequest) (LoopStatus, error) {
 			l.trigger(r)
-			return l.status(), nil
+			return l.status(ctx), nil
 		}, nil},
 		{SignalPause, func(ctx workflow.Context, _ Empty) (LoopStatus, error) {
 			l.setPaused(true)
-			return l.status(), nil
+			return l.status(ctx), nil
 		}, nil},
 		{SignalResume, func(ctx workflow.Context, _ Empty) (LoopStatus, error) {
 			l.setPaused(false)
-			return l.status(), nil
+			return l.status(ctx), nil
 		}, nil},
 	}
 	for _, u := range updates {
@@ -313,7 +316,7 @@ func (l *loop) persistSettings(ctx workflow.Context) error {
 	if !l.dirty {
 		return nil
 	}
-	lctx := workflow.WithLocalActivityOptions(ctx, localOptions())
+	lctx := workflow.WithLocalActivityOptions(ctx, localOptions(fmt.Sprintf("save interval %s, paused %t", model.FormatInterval(l.interval), l.paused)))
 	err := workflow.ExecuteLocalActivity(lctx, acts.SaveLoopSettings,
 		activities.LoopSettings{Object: l.in.Object, Interval: l.interval, Paused: l.paused}).Get(ctx, nil)
 	if err != nil {
@@ -326,8 +329,9 @@ func (l *loop) persistSettings(ctx workflow.Context) error {
 	return nil
 }
 
-func localOptions() workflow.LocalActivityOptions {
+func localOptions(summary string) workflow.LocalActivityOptions {
 	return workflow.LocalActivityOptions{
+		Summary:                summary,
 		ScheduleToCloseTimeout: 5 * time.Minute,
 		StartToCloseTimeout:    30 * time.Second,
 		RetryPolicy:            &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 30 * time.Second, NonRetryableErrorTypes: activities.NonRetryableErrorTypes},
@@ -384,12 +388,23 @@ func (l *loop) updateDetails(ctx workflow.Context) {
 	workflow.SetCurrentDetails(ctx, s)
 }
 
-func (l *loop) status() LoopStatus {
+func (l *loop) status(ctx workflow.Context) LoopStatus {
 	// Handlers change settings before the main coroutine re-plans, so
-	// derive what the loop is about to be rather than what it last was.
-	state, next := l.state, l.nextRunAt
-	if l.current == nil && l.paused {
+	// report what the loop is about to do, not what it last published.
+	var state string
+	var next *time.Time
+	switch {
+	case l.current != nil:
+		state, next = StateRunning, nil
+	case l.paused:
 		state, next = StatePaused, nil
+	default:
+		now := workflow.Now(ctx)
+		due, s := l.nextDue(now)
+		if l.carried.PendingTrigger != nil || due.Before(now) {
+			due = now
+		}
+		state, next = s, &due
 	}
 	return LoopStatus{
 		Object: l.in.Object.String(), Interval: model.FormatInterval(l.interval), State: state,
@@ -435,7 +450,7 @@ func (l *loop) runCycle(ctx workflow.Context, trigger model.Trigger) error {
 	l.setState(ctx, StateRunning, nil)
 	defer func() { l.current = nil }()
 
-	lctx := workflow.WithLocalActivityOptions(ctx, localOptions())
+	lctx := workflow.WithLocalActivityOptions(ctx, localOptions(fmt.Sprintf("start a cycle (%s)", trigger)))
 	var start store.CycleStart
 	err := workflow.ExecuteLocalActivity(lctx, acts.StartCycle, activities.StartCycleInput{
 		Object: l.in.Object, Key: fmt.Sprintf("%s/%s/%d", info.WorkflowExecution.ID, info.WorkflowExecution.RunID, l.runCycles), Trigger: trigger,
@@ -459,11 +474,12 @@ func (l *loop) runCycle(ctx workflow.Context, trigger model.Trigger) error {
 	status := model.CombineStatuses(stepStatuses(steps)...)
 
 	// FinishCycle must run even if the workflow is being cancelled.
-	fctx, cancel := workflow.NewDisconnectedContext(lctx)
-	defer cancel()
 	if ctx.Err() != nil {
 		status, errText = model.StatusFailed, "cancelled"
 	}
+	fctx, cancel := workflow.NewDisconnectedContext(workflow.WithLocalActivityOptions(ctx,
+		localOptions(fmt.Sprintf("finish cycle #%d: %s", start.Seq, status))))
+	defer cancel()
 	var row store.Cycle
 	err = workflow.ExecuteLocalActivity(fctx, acts.FinishCycle, activities.FinishCycleInput{
 		CycleID: start.CycleID, Status: status, Steps: steps, Error: errText,

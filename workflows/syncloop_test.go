@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -31,7 +31,7 @@ type loopEnv struct {
 	fail   func(cycle int) error
 
 	retrieveFailed bool
-	slow   time.Duration // how long Retrieve takes
+	slow           time.Duration // how long Retrieve takes
 }
 
 func newLoopEnv(t *testing.T) *loopEnv { return newLoopEnvWithRetrieveTime(t, 0) }
