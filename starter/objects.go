@@ -61,28 +61,63 @@ func addCmd() *cobra.Command {
 }
 
 func listCmd() *cobra.Command {
+	return reportCmd("list", "List objects with their loop state and last cycle", "syncloop objects list", (*control.Service).List,
+		func(w io.Writer, objs []control.ObjectView) { printObjects(w, objs) })
+}
+
+// reportCmd is a read-only command without arguments that prints a table,
+// or JSON with --json.
+func reportCmd[T any](use, short, example string, fetch func(*control.Service, context.Context) (T, error), print func(io.Writer, T)) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:     "list",
-		Short:   "List objects with their loop state and last cycle",
-		Example: "syncloop objects list",
+		Use:     use,
+		Short:   short,
+		Example: example,
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) error {
 			return withService(c, func(ctx context.Context, svc *control.Service) error {
-				objs, err := svc.List(ctx)
+				v, err := fetch(svc, ctx)
 				if err != nil {
 					return err
 				}
 				if asJSON {
-					return writeJSON(c.OutOrStdout(), objs)
+					return writeJSON(c.OutOrStdout(), v)
 				}
-				printObjects(c.OutOrStdout(), objs)
+				print(c.OutOrStdout(), v)
 				return nil
 			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+// objectCmd is a command on one object: it validates the ID (and any
+// further arguments, in prepare) before connecting to anything.
+func objectCmd(use, short, example string, extraArgs int, prepare func(args []string) error,
+	run func(c *cobra.Command, ctx context.Context, svc *control.Service, k model.ObjectKey) error) *cobra.Command {
+	what := "one object ID"
+	if extraArgs > 0 {
+		what = "an object ID and an interval"
+	}
+	return &cobra.Command{
+		Use:     use,
+		Short:   short,
+		Example: example,
+		Args:    exactArgs(1+extraArgs, what),
+		RunE: func(c *cobra.Command, args []string) error {
+			k, err := control.ParseKey(args[0])
+			if err != nil {
+				return err
+			}
+			if prepare != nil {
+				if err := prepare(args[1:]); err != nil {
+					return err
+				}
+			}
+			return withService(c, func(ctx context.Context, svc *control.Service) error { return run(c, ctx, svc, k) })
+		},
+	}
 }
 
 func printObjects(w io.Writer, objs []control.ObjectView) {
@@ -112,32 +147,25 @@ func fmtTime(t *time.Time) string {
 func showCmd() *cobra.Command {
 	var asJSON bool
 	var cycles int
-	cmd := &cobra.Command{
-		Use:     "show <tenant>/<provider>/<object_type>",
-		Short:   "Show an object, its live loop status and its recent cycles",
-		Example: "syncloop objects show acme/demo/accounts",
-		Args:    exactArgs(1, "one object ID"),
-		RunE: func(c *cobra.Command, args []string) error {
-			k, err := control.ParseKey(args[0])
-			if err != nil {
-				return err
-			}
+	cmd := objectCmd("show <tenant>/<provider>/<object_type>", "Show an object, its live loop status and its recent cycles",
+		"syncloop objects show acme/demo/accounts", 0,
+		func([]string) error {
 			if cycles < 0 || cycles > 1000 {
 				return &control.InputError{Err: fmt.Errorf("--cycles %d is out of range: use 0 to 1000", cycles)}
 			}
-			return withService(c, func(ctx context.Context, svc *control.Service) error {
-				v, err := svc.Show(ctx, k, cycles)
-				if err != nil {
-					return err
-				}
-				if asJSON {
-					return writeJSON(c.OutOrStdout(), v)
-				}
-				printObject(c.OutOrStdout(), v)
-				return nil
-			})
+			return nil
 		},
-	}
+		func(c *cobra.Command, ctx context.Context, svc *control.Service, k model.ObjectKey) error {
+			v, err := svc.Show(ctx, k, cycles)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(c.OutOrStdout(), v)
+			}
+			printObject(c.OutOrStdout(), v)
+			return nil
+		})
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().IntVar(&cycles, "cycles", 10, "how many recent cycles to show")
 	return cmd
@@ -184,101 +212,57 @@ func printObject(w io.Writer, v control.ObjectView) {
 }
 
 func setIntervalCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:     "set-interval <tenant>/<provider>/<object_type> <interval>",
-		Short:   "Change an object's interval; the loop re-arms its timer at once",
-		Example: "syncloop objects set-interval acme/demo/accounts 30m",
-		Args:    exactArgs(2, "an object ID and an interval"),
-		RunE: func(c *cobra.Command, args []string) error {
-			k, err := control.ParseKey(args[0])
-			if err != nil {
-				return err
-			}
-			d, err := model.ParseInterval(args[1])
-			if err != nil {
+	var d time.Duration
+	return objectCmd("set-interval <tenant>/<provider>/<object_type> <interval>", "Change an object's interval; the loop re-arms its timer at once",
+		"syncloop objects set-interval acme/demo/accounts 30m", 1,
+		func(args []string) (err error) {
+			if d, err = model.ParseInterval(args[0]); err != nil {
 				return &control.InputError{Err: err}
 			}
-			return withService(c, func(ctx context.Context, svc *control.Service) error {
-				st, err := svc.SetInterval(ctx, k, d)
-				if err != nil {
-					return err
-				}
-				printLoop(c.OutOrStdout(), "interval set", st)
-				return nil
-			})
+			return nil
 		},
-	}
+		loopUpdate("interval set", func(svc *control.Service, ctx context.Context, k model.ObjectKey) (workflows.LoopStatus, error) {
+			return svc.SetInterval(ctx, k, d)
+		}))
 }
 
 func loopUpdateCmd(verb, short string, op func(*control.Service, context.Context, model.ObjectKey) (workflows.LoopStatus, error)) *cobra.Command {
-	return &cobra.Command{
-		Use:     verb + " <tenant>/<provider>/<object_type>",
-		Short:   short,
-		Example: "syncloop objects " + verb + " acme/demo/accounts",
-		Args:    exactArgs(1, "one object ID"),
-		RunE: func(c *cobra.Command, args []string) error {
-			k, err := control.ParseKey(args[0])
-			if err != nil {
-				return err
-			}
-			return withService(c, func(ctx context.Context, svc *control.Service) error {
-				st, err := op(svc, ctx, k)
-				if err != nil {
-					return err
-				}
-				printLoop(c.OutOrStdout(), verb+"d", st)
-				return nil
-			})
-		},
+	return objectCmd(verb+" <tenant>/<provider>/<object_type>", short, "syncloop objects "+verb+" acme/demo/accounts", 0, nil, loopUpdate(verb+"d", op))
+}
+
+// loopUpdate runs an operation that answers with the loop's status.
+func loopUpdate(done string, op func(*control.Service, context.Context, model.ObjectKey) (workflows.LoopStatus, error)) func(*cobra.Command, context.Context, *control.Service, model.ObjectKey) error {
+	return func(c *cobra.Command, ctx context.Context, svc *control.Service, k model.ObjectKey) error {
+		st, err := op(svc, ctx, k)
+		if err != nil {
+			return err
+		}
+		printLoop(c.OutOrStdout(), done, st)
+		return nil
 	}
 }
 
 func syncNowCmd() *cobra.Command {
 	var reason string
-	cmd := &cobra.Command{
-		Use:     "sync-now <tenant>/<provider>/<object_type>",
-		Short:   "Start a cycle now (if one is running, one more runs right after it)",
-		Example: "syncloop objects sync-now acme/demo/accounts --reason 'fixed mapping'",
-		Args:    exactArgs(1, "one object ID"),
-		RunE: func(c *cobra.Command, args []string) error {
-			k, err := control.ParseKey(args[0])
-			if err != nil {
-				return err
-			}
-			return withService(c, func(ctx context.Context, svc *control.Service) error {
-				st, err := svc.SyncNow(ctx, k, reason)
-				if err != nil {
-					return err
-				}
-				printLoop(c.OutOrStdout(), "sync requested", st)
-				return nil
-			})
-		},
-	}
+	cmd := objectCmd("sync-now <tenant>/<provider>/<object_type>", "Start a cycle now (if one is running, one more runs right after it)",
+		"syncloop objects sync-now acme/demo/accounts --reason 'fixed mapping'", 0, nil,
+		loopUpdate("sync requested", func(svc *control.Service, ctx context.Context, k model.ObjectKey) (workflows.LoopStatus, error) {
+			return svc.SyncNow(ctx, k, reason)
+		}))
 	cmd.Flags().StringVar(&reason, "reason", "", "why, recorded with the trigger")
 	return cmd
 }
 
 func removeCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:     "remove <tenant>/<provider>/<object_type>",
-		Short:   "Stop the loop and delete the object with its cycles and records",
-		Example: "syncloop objects remove acme/demo/accounts",
-		Args:    exactArgs(1, "one object ID"),
-		RunE: func(c *cobra.Command, args []string) error {
-			k, err := control.ParseKey(args[0])
-			if err != nil {
+	return objectCmd("remove <tenant>/<provider>/<object_type>", "Stop the loop and delete the object with its cycles and records",
+		"syncloop objects remove acme/demo/accounts", 0, nil,
+		func(c *cobra.Command, ctx context.Context, svc *control.Service, k model.ObjectKey) error {
+			if err := svc.Remove(ctx, k); err != nil {
 				return err
 			}
-			return withService(c, func(ctx context.Context, svc *control.Service) error {
-				if err := svc.Remove(ctx, k); err != nil {
-					return err
-				}
-				fmt.Fprintf(c.OutOrStdout(), "removed %s: loop stopped, object, cycles and records deleted\n", k)
-				return nil
-			})
-		},
-	}
+			fmt.Fprintf(c.OutOrStdout(), "removed %s: loop stopped, object, cycles and records deleted\n", k)
+			return nil
+		})
 }
 
 func printLoop(w io.Writer, what string, st workflows.LoopStatus) {
@@ -299,28 +283,10 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 func statusCmd() *cobra.Command {
-	var asJSON bool
-	cmd := &cobra.Command{
-		Use:     "status",
-		Short:   "Overall sync status: every object's loop state and last cycle",
-		Example: "syncloop status",
-		Args:    exactArgs(0, "no arguments"),
-		RunE: func(c *cobra.Command, _ []string) error {
-			return withService(c, func(ctx context.Context, svc *control.Service) error {
-				ov, err := svc.Status(ctx)
-				if err != nil {
-					return err
-				}
-				if asJSON {
-					return writeJSON(c.OutOrStdout(), ov)
-				}
-				fmt.Fprintf(c.OutOrStdout(), "%d objects: %d running a cycle, %d paused, %d without a loop, %d failing\n\n",
-					ov.Total, ov.Running, ov.Paused, ov.Stopped, ov.Failing)
-				printObjects(c.OutOrStdout(), ov.Objects)
-				return nil
-			})
-		},
-	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
-	return cmd
+	return reportCmd("status", "Overall sync status: every object's loop state and last cycle", "syncloop status", (*control.Service).Status,
+		func(w io.Writer, ov control.Overview) {
+			fmt.Fprintf(w, "%d objects: %d running a cycle, %d paused, %d without a loop, %d failing\n\n",
+				ov.Total, ov.Running, ov.Paused, ov.Stopped, ov.Failing)
+			printObjects(w, ov.Objects)
+		})
 }
