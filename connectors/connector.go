@@ -74,6 +74,11 @@ const (
 	// Config errors (unknown object type, bad base URL, missing scope) are
 	// not retried.
 	Config Kind = "config"
+	// ResyncRequired means the provider can no longer answer "what changed
+	// since the cursor" (e.g. Salesforce's deleted-records window has passed
+	// the cursor): the object needs a full resync, after which records not
+	// seen are deleted.
+	ResyncRequired Kind = "resync_required"
 )
 
 // Error is a classified provider error. Its message must never contain a
