@@ -39,10 +39,12 @@ const (
 	ErrTypeRateLimited = "rate_limited"
 	ErrTypeRetryable   = "retryable"
 	ErrTypeNotFound    = "object_not_found"
+	// ErrTypeSyncDisabled: StartCycle refused because `sync off` is in force.
+	ErrTypeSyncDisabled = "sync_disabled"
 )
 
 // NonRetryableErrorTypes fail a cycle at once: retrying cannot help.
-var NonRetryableErrorTypes = []string{ErrTypeAuth, ErrTypeConfig, ErrTypeNotFound}
+var NonRetryableErrorTypes = []string{ErrTypeAuth, ErrTypeConfig, ErrTypeNotFound, ErrTypeSyncDisabled}
 
 func (a *Activities) overlap() time.Duration {
 	if a.Overlap > 0 {
@@ -71,6 +73,9 @@ func (a *Activities) StartCycle(ctx context.Context, in StartCycleInput) (store.
 			fmt.Sprintf("object %s is not in integration_objects (removed?); add it with `syncloop objects add %s`", in.Object, in.Object),
 			ErrTypeNotFound, nil)
 	}
+	if errors.Is(err, store.ErrSyncDisabled) {
+		return out, temporal.NewNonRetryableApplicationError("sync is off (`syncloop sync on` turns it on)", ErrTypeSyncDisabled, nil)
+	}
 	return out, err
 }
 
@@ -80,12 +85,16 @@ type FinishCycleInput struct {
 	Status  model.Status `json:"status"`
 	Steps   []model.Step `json:"steps"`
 	Error   string       `json:"error,omitempty"`
+	// Failing is the error type (auth, config) that failed the cycle and
+	// needs an operator; it raises a `failing` notification once per
+	// episode.
+	Failing string `json:"failing,omitempty"`
 }
 
 // FinishCycle records the cycle's final status (local activity) and
 // returns the row with its counts.
 func (a *Activities) FinishCycle(ctx context.Context, in FinishCycleInput) (store.Cycle, error) {
-	return a.Store.FinishCycle(ctx, store.FinishCycleParams{CycleID: in.CycleID, Status: in.Status, Steps: in.Steps, Error: in.Error})
+	return a.Store.FinishCycle(ctx, store.FinishCycleParams{CycleID: in.CycleID, Status: in.Status, Steps: in.Steps, Error: in.Error, Failing: in.Failing})
 }
 
 // LoopSettings is what the loop persists when a signal changes it.
@@ -93,12 +102,18 @@ type LoopSettings struct {
 	Object   model.ObjectKey `json:"object"`
 	Interval time.Duration   `json:"interval"`
 	Paused   bool            `json:"paused"`
+	// EffectiveInterval is the churn back-off's interval (0: none), kept so
+	// the watcher's stall check uses the interval actually in force.
+	EffectiveInterval time.Duration `json:"effective_interval,omitempty"`
 }
 
 // SaveLoopSettings persists the interval and paused flag (local activity)
 // so a restarted loop keeps what operators set by signal.
 func (a *Activities) SaveLoopSettings(ctx context.Context, in LoopSettings) error {
 	err := a.Store.SaveLoopSettings(ctx, in.Object, in.Interval, in.Paused)
+	if err == nil {
+		err = a.Store.SetEffectiveInterval(ctx, in.Object, in.EffectiveInterval)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("object %s no longer exists", in.Object), ErrTypeNotFound, nil)
 	}

@@ -115,6 +115,9 @@ type ProcessResult struct {
 	Counts         model.Counts `json:"counts"`
 	RetrievedPages int          `json:"retrieved_pages"`
 	CursorMoved    bool         `json:"cursor_moved"`
+	// LiveRecords is the object's live record count after the cycle, for
+	// the churn back-off (counted only when the cycle wrote rows).
+	LiveRecords int `json:"live_records"`
 }
 
 // Process moves staged records into records in transactions of BatchSize.
@@ -151,5 +154,12 @@ func (a *Activities) Process(ctx context.Context, in ProcessInput) (ProcessResul
 		return out, err
 	}
 	out.Counts = c.Counts
+	if out.Counts.Written() > 0 {
+		live, _, err := a.Store.RecordCounts(ctx, c.ObjectID)
+		if err != nil {
+			return out, err
+		}
+		out.LiveRecords = int(live)
+	}
 	return out, nil
 }

@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/api/workflowservice/v1"
-	"go.temporal.io/sdk/converter"
 
 	"github.com/syncloop/syncloop/model"
 	"github.com/syncloop/syncloop/store"
@@ -81,34 +79,11 @@ type loopVisibility struct {
 
 func (s *Service) runningLoops(ctx context.Context) (map[string]loopVisibility, error) {
 	out := map[string]loopVisibility{}
-	var token []byte
-	for {
-		resp, err := s.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			Namespace: s.Namespace, PageSize: 1000, NextPageToken: token,
-			Query: fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", workflows.SyncLoopWorkflow),
-		})
-		if err != nil {
-			return nil, fmt.Errorf("list running sync loops: %w", err)
-		}
-		for _, e := range resp.GetExecutions() {
-			v := loopVisibility{state: workflows.StateIdle}
-			fields := e.GetSearchAttributes().GetIndexedFields()
-			if p, ok := fields["SyncState"]; ok {
-				_ = converter.GetDefaultDataConverter().FromPayload(p, &v.state)
-			}
-			if p, ok := fields["SyncNextRunAt"]; ok {
-				var t time.Time
-				if converter.GetDefaultDataConverter().FromPayload(p, &t) == nil {
-					v.nextRunAt = &t
-				}
-			}
-			out[e.GetExecution().GetWorkflowId()] = v
-		}
-		token = resp.GetNextPageToken()
-		if len(token) == 0 {
-			return out, nil
-		}
-	}
+	err := s.eachLoop(ctx, "", func(wid string, v loopVisibility) error {
+		out[wid] = v
+		return nil
+	})
+	return out, err
 }
 
 // Show returns one object with its live loop status (status query) and
@@ -165,38 +140,4 @@ func (s *Service) LoopStatus(ctx context.Context, k model.ObjectKey) (workflows.
 		return st, fmt.Errorf("query %s (is a worker running on task queue %q?): %w", k.WorkflowID(), s.taskQueue(), err)
 	}
 	return st, v.Get(&st)
-}
-
-// Overview is the overall sync status.
-type Overview struct {
-	Objects     []ObjectView `json:"objects"`
-	Total       int          `json:"total"`
-	Running     int          `json:"running"`
-	Paused      int          `json:"paused"`
-	Stopped     int          `json:"stopped"`
-	Failing     int          `json:"failing"`
-	GeneratedAt time.Time    `json:"generated_at"`
-}
-
-// Status summarises every object.
-func (s *Service) Status(ctx context.Context) (Overview, error) {
-	objs, err := s.List(ctx)
-	if err != nil {
-		return Overview{}, err
-	}
-	ov := Overview{Objects: objs, Total: len(objs), GeneratedAt: time.Now().UTC()}
-	for _, o := range objs {
-		switch o.State {
-		case workflows.StateRunning:
-			ov.Running++
-		case workflows.StatePaused:
-			ov.Paused++
-		case StateStopped:
-			ov.Stopped++
-		}
-		if o.LastCycle != nil && o.LastCycle.Status == model.StatusFailed {
-			ov.Failing++
-		}
-	}
-	return ov, nil
 }

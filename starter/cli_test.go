@@ -578,18 +578,23 @@ func TestHappyPath(t *testing.T) {
 
 	// status, as text and as JSON.
 	r = mustRun(t, "status")
-	if !strings.Contains(r.out, " objects: ") || !strings.Contains(r.out, id) || !strings.Contains(r.out, "#2 Completed") {
-		t.Errorf("status output %q; want a summary and %s with #2 Completed", r.out, id)
+	if !strings.Contains(r.out, "sync: on") || !strings.Contains(r.out, id) || !strings.Contains(r.out, "Completed") {
+		t.Errorf("status output %q; want sync on and %s with its last status", r.out, id)
 	}
 	r = mustRun(t, "status", "--json")
-	var ov control.Overview
-	if err := json.Unmarshal([]byte(r.out), &ov); err != nil {
+	var st control.SyncStatus
+	if err := json.Unmarshal([]byte(r.out), &st); err != nil {
 		t.Fatalf("status --json is not JSON (%v): %q", err, r.out)
 	}
-	sv := findObject(ov.Objects, id)
-	if ov.Total != len(ov.Objects) || ov.Total < 1 || sv == nil || sv.Interval != "45m" || sv.Paused ||
-		sv.LastCycle == nil || sv.LastCycle.Seq != 2 || ov.GeneratedAt.IsZero() {
-		t.Errorf("status --json: %+v; want %s at 45m with last cycle #2", ov, id)
+	var entry *control.RunnerEntry
+	for i := range st.ScheduledRunner {
+		if st.ScheduledRunner[i].Object == id {
+			entry = &st.ScheduledRunner[i]
+		}
+	}
+	if !st.Enabled || entry == nil || entry.Interval != "45m" || entry.Paused || entry.LastStatus != "Completed" ||
+		st.LastExecution == nil || st.GeneratedAt.IsZero() || st.ScheduledWatcher == nil {
+		t.Errorf("status --json: %+v; want sync on, %s at 45m last Completed, a last execution and the watcher entry", st, id)
 	}
 
 	// Adding again is harmless and keeps the object as it is.

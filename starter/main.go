@@ -33,7 +33,10 @@ func exitCode(err error) int {
 	var ue usageError
 	var ie *control.InputError
 	var nf *control.NotFoundError
+	var conflict *control.ConflictError
 	switch {
+	case errors.As(err, &conflict):
+		return 4
 	case errors.As(err, &ue), errors.As(err, &ie):
 		return 2
 	case errors.As(err, &nf):
@@ -74,7 +77,7 @@ SYNCLOOP_TASK_QUEUE (default "syncloop").`,
 		return usageError{fmt.Errorf("%v%s (see `%s --help`)", err, hint, c.CommandPath())}
 	})
 	groupCommand(root)
-	root.AddCommand(objectsCmd(), statusCmd())
+	root.AddCommand(objectsCmd(), statusCmd(), syncCmd())
 	return root
 }
 

@@ -21,7 +21,7 @@ func objectsCmd() *cobra.Command {
 	cmd.AddCommand(addCmd(), listCmd(), showCmd(), setIntervalCmd(),
 		loopUpdateCmd("pause", "Stop starting new cycles (a running cycle finishes)", (*control.Service).Pause),
 		loopUpdateCmd("resume", "Start cycles again; an overdue cycle starts at once", (*control.Service).Resume),
-		syncNowCmd(), removeCmd())
+		syncNowCmd(), restartCmd(), removeCmd())
 	return cmd
 }
 
@@ -283,10 +283,103 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 func statusCmd() *cobra.Command {
-	return reportCmd("status", "Overall sync status: every object's loop state and last cycle", "syncloop status", (*control.Service).Status,
-		func(w io.Writer, ov control.Overview) {
-			fmt.Fprintf(w, "%d objects: %d running a cycle, %d paused, %d without a loop, %d failing\n\n",
-				ov.Total, ov.Running, ov.Paused, ov.Stopped, ov.Failing)
-			printObjects(w, ov.Objects)
+	return reportCmd("status", "Overall sync status (the same content as REST GET /sync/v1/status)", "syncloop status", (*control.Service).SyncStatus, printSyncStatus)
+}
+
+func printSyncStatus(w io.Writer, st control.SyncStatus) {
+	fmt.Fprintf(w, "sync: %s\n", map[bool]string{true: "on", false: "off (no new cycles; `syncloop sync on` resumes)"}[st.Enabled])
+	if ws := st.ScheduledWatcher; ws != nil {
+		switch {
+		case !ws.Exists:
+			fmt.Fprintf(w, "watcher: schedule %s %s\n", ws.ID, ws.Note)
+		default:
+			state := "active"
+			if ws.Paused {
+				state = "paused"
+			}
+			line := fmt.Sprintf("watcher: schedule %s every %s, %s, next run %s", ws.ID, ws.Every, state, fmtTime(ws.NextRunAt))
+			if r := ws.LastRun; r != nil {
+				line += fmt.Sprintf(", last run %s %s", r.StartedAt.UTC().Format(time.RFC3339), r.Status)
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
+	q := st.AsyncQueued
+	fmt.Fprintf(w, "queued: %d (running %s; due %s; held %s)\n", q.Count, listOrDash(q.Running), listOrDash(q.Due), listOrDash(q.Held))
+	if e := st.LastExecution; e != nil {
+		fmt.Fprintf(w, "last execution: %s #%d %s (%s) started %s: %d new, %d changed, %d unchanged, %d deleted, %d rejected\n",
+			e.Object, e.Seq, e.Status, e.Trigger, fmtTime(e.StartedAt), e.Counts.New, e.Counts.Changed, e.Counts.Unchanged, e.Counts.Deleted, e.Counts.Rejected)
+	}
+	fmt.Fprintln(w)
+	if len(st.ScheduledRunner) == 0 {
+		fmt.Fprintln(w, "no objects yet: add one with `syncloop objects add <tenant>/<provider>/<object_type>`")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "OBJECT\tINTERVAL\tSTATE\tNEXT RUN\tLAST STATUS\tLAST SUCCESS")
+	for _, r := range st.ScheduledRunner {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Object, r.Interval, r.State, fmtTime(r.NextRunAt), dash(r.LastStatus), fmtTime(r.LastSuccess))
+	}
+	tw.Flush()
+}
+
+func listOrDash(xs []string) string {
+	if len(xs) == 0 {
+		return "-"
+	}
+	return strings.Join(xs, ", ")
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func syncCmd() *cobra.Command {
+	cmd := groupCommand(&cobra.Command{Use: "sync", Short: "Turn the whole sync on or off"})
+	for _, on := range []bool{true, false} {
+		word := onOff(on)
+		cmd.AddCommand(&cobra.Command{
+			Use:     word,
+			Short:   map[bool]string{true: "Resume every object and the watcher; objects that fell due start promptly", false: "Stop every object from starting new cycles and pause the watcher"}[on],
+			Example: "syncloop sync " + word,
+			Args:    exactArgs(0, "no arguments"),
+			RunE: func(c *cobra.Command, _ []string) error {
+				return withService(c, func(ctx context.Context, svc *control.Service) error {
+					st, err := svc.SetEnabled(ctx, on)
+					if err != nil {
+						return err
+					}
+					printSyncStatus(c.OutOrStdout(), st)
+					return nil
+				})
+			},
 		})
+	}
+	return cmd
+}
+
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
+}
+
+func restartCmd() *cobra.Command {
+	var force bool
+	cmd := objectCmd("restart <tenant>/<provider>/<object_type>", "Replace the object's loop with a fresh one that syncs at once",
+		"syncloop objects restart acme/demo/accounts --force", 0, nil,
+		func(c *cobra.Command, ctx context.Context, svc *control.Service, k model.ObjectKey) error {
+			v, err := svc.RestartObject(ctx, k, force)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.OutOrStdout(), "restarted %s: a new loop is running a cycle (trigger restart)\n", v.Object)
+			return nil
+		})
+	cmd.Flags().BoolVar(&force, "force", false, "cancel a running cycle (recorded Failed, \"cancelled by restart\") instead of refusing")
+	return cmd
 }

@@ -45,6 +45,13 @@ func (s *Store) StartCycle(ctx context.Context, p StartCycleParams) (CycleStart,
 			}
 			return err
 		}
+		var enabled bool
+		if err := tx.QueryRow(ctx, `SELECT coalesce((SELECT value = 'true'::jsonb FROM settings WHERE key = $1), true)`, settingSyncEnabled).Scan(&enabled); err != nil {
+			return err
+		}
+		if !enabled {
+			return ErrSyncDisabled
+		}
 		// A retried call (same key) returns its row and closes nothing: the
 		// cycle it started may be finished and a newer one open by now.
 		err := tx.QueryRow(ctx, `SELECT id, seq, full_sync, cursor_before FROM sync_cycles WHERE cycle_key = $1`, p.Key).
@@ -87,6 +94,9 @@ type FinishCycleParams struct {
 	Status  model.Status
 	Steps   []model.Step
 	Error   string
+	// Failing (auth, config) records a `failing` notification unless the
+	// object's failing episode is already open.
+	Failing string
 }
 
 // FinishCycle records the final status and steps. Counts were already
@@ -103,14 +113,48 @@ func (s *Store) FinishCycle(ctx context.Context, p FinishCycleParams) (Cycle, er
 	if _, err := s.Pool.Exec(ctx, `DELETE FROM staged_records WHERE cycle_id = $1`, p.CycleID); err != nil {
 		return Cycle{}, err
 	}
-	c, err := scanCycle(s.Pool.QueryRow(ctx, `UPDATE sync_cycles SET status = $2, steps = $3, error = $4, ended_at = coalesce(ended_at, now())
-		WHERE id = $1 AND status IN ('Queued', 'Processing') RETURNING `+cycleColumns, p.CycleID, string(p.Status), steps, p.Error))
+	var c Cycle
+	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		var err error
+		c, err = scanCycle(tx.QueryRow(ctx, `UPDATE sync_cycles SET status = $2, steps = $3, error = $4, ended_at = coalesce(ended_at, now())
+			WHERE id = $1 AND status IN ('Queued', 'Processing') RETURNING `+cycleColumns, p.CycleID, string(p.Status), steps, p.Error))
+		if err != nil {
+			return err
+		}
+		return recordFailingEpisode(ctx, tx, c, p.Failing)
+	})
 	if errors.Is(err, ErrNotFound) {
 		// Already closed (finished by an earlier attempt, or abandoned when
 		// the loop restarted): keep what was recorded.
 		return s.GetCycle(ctx, p.CycleID)
 	}
 	return c, err
+}
+
+// recordFailingEpisode opens a failing episode (and its notification) on
+// an auth/config failure, and closes it when a cycle moves the cursor.
+func recordFailingEpisode(ctx context.Context, tx pgx.Tx, c Cycle, failing string) error {
+	if failing == "" {
+		if c.CursorAfter != nil {
+			_, err := tx.Exec(ctx, `UPDATE integration_objects SET failing_since = NULL WHERE id = $1`, c.ObjectID)
+			return err
+		}
+		return nil
+	}
+	var key string
+	err := tx.QueryRow(ctx, `UPDATE integration_objects SET failing_since = now()
+		WHERE id = $1 AND failing_since IS NULL RETURNING tenant || '/' || provider || '/' || object_type`, c.ObjectID).Scan(&key)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // episode already open: one notification per episode
+	}
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO notifications (object_id, object, kind, message, details)
+		VALUES ($1, $2, 'failing', $3, jsonb_build_object('cycle', $4::int, 'error_type', $5::text, 'error', $6::text))`,
+		c.ObjectID, key, fmt.Sprintf("%s: cycle #%d failed with a %s error that retrying cannot fix: %s", key, c.Seq, failing, c.Error),
+		c.Seq, failing, c.Error)
+	return err
 }
 
 // Cycle is one sync_cycles row.
@@ -195,4 +239,59 @@ func (s *Store) RecordCounts(ctx context.Context, objectID int64) (live, deleted
 	err = s.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE deleted_at IS NULL), count(*) FILTER (WHERE deleted_at IS NOT NULL)
 		FROM records WHERE object_id = $1`, objectID).Scan(&live, &deleted)
 	return live, deleted, err
+}
+
+// ObjectsWithOpenCycles lists objects that have a cycle in progress.
+func (s *Store) ObjectsWithOpenCycles(ctx context.Context) ([]model.ObjectKey, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT DISTINCT o.tenant, o.provider, o.object_type FROM sync_cycles c
+		JOIN integration_objects o ON o.id = c.object_id WHERE c.status IN ('Queued', 'Processing') ORDER BY 1, 2, 3`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []model.ObjectKey
+	for rows.Next() {
+		var k model.ObjectKey
+		if err := rows.Scan(&k.Tenant, &k.Provider, &k.ObjectType); err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// CloseOpenCycles marks an object's open cycles Failed with reason (used
+// when no loop is left to record them).
+func (s *Store) CloseOpenCycles(ctx context.Context, k model.ObjectKey, reason string) error {
+	_, err := s.Pool.Exec(ctx, `
+		WITH closed AS (
+			UPDATE sync_cycles c SET status = 'Failed', ended_at = now(), error = $4
+			FROM integration_objects o
+			WHERE o.id = c.object_id AND o.tenant = $1 AND o.provider = $2 AND o.object_type = $3 AND c.status IN ('Queued', 'Processing')
+			RETURNING c.id)
+		DELETE FROM staged_records WHERE cycle_id IN (SELECT id FROM closed)`, k.Tenant, k.Provider, k.ObjectType, reason)
+	return err
+}
+
+// ObjectCycle is a cycle with its object's key.
+type ObjectCycle struct {
+	Object model.ObjectKey
+	Cycle
+}
+
+// NewestCycle returns the most recently started cycle of any object.
+func (s *Store) NewestCycle(ctx context.Context) (ObjectCycle, error) {
+	var oc ObjectCycle
+	var id int64
+	err := s.Pool.QueryRow(ctx, `SELECT c.id, o.tenant, o.provider, o.object_type FROM sync_cycles c
+		JOIN integration_objects o ON o.id = c.object_id ORDER BY c.id DESC LIMIT 1`).
+		Scan(&id, &oc.Object.Tenant, &oc.Object.Provider, &oc.Object.ObjectType)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return oc, ErrNotFound
+	}
+	if err != nil {
+		return oc, err
+	}
+	oc.Cycle, err = s.GetCycle(ctx, id)
+	return oc, err
 }

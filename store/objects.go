@@ -135,3 +135,12 @@ func (s *Store) DeleteObject(ctx context.Context, k model.ObjectKey) error {
 	}
 	return nil
 }
+
+// SetEffectiveInterval records the churn back-off's interval (0: none).
+func (s *Store) SetEffectiveInterval(ctx context.Context, k model.ObjectKey, d time.Duration) error {
+	var secs any
+	if d > 0 {
+		secs = int(d / time.Second)
+	}
+	return s.updateObject(ctx, k, `effective_interval_seconds = $4`, secs)
+}

@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
+	"time"
 
 	"go.temporal.io/sdk/worker"
 
@@ -36,6 +38,10 @@ func run(logger *slog.Logger, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	wcfg, err := watcherConfigFromEnv()
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -55,15 +61,25 @@ func run(logger *slog.Logger, args []string) error {
 	}
 
 	queue := control.TaskQueueFromEnv()
+	svc := &control.Service{Store: st, Client: c, Namespace: ns, TaskQueue: queue}
 	w := worker.New(c, queue, worker.Options{})
 	workflows.Register(w, &activities.Activities{
 		Store:    st,
 		Resolver: &activities.ProviderResolver{Store: st, DemoURL: *demoURL},
 	})
+	workflows.RegisterWatcher(w, &activities.Watcher{
+		Store: st, Temporal: c, Namespace: ns, TaskQueue: queue, Loops: svc, Logger: logger,
+		Notifier: &activities.Notifier{URL: os.Getenv("SYNCLOOP_WEBHOOK_URL"), Secret: os.Getenv("SYNCLOOP_WEBHOOK_SECRET"), Logger: logger},
+	})
 	logger.Info("worker starting", "task_queue", queue, "namespace", ns, "database", store.Redact(store.URLFromEnv()))
 	if err := w.Start(); err != nil {
 		return fmt.Errorf("start worker on task queue %q: %w", queue, err)
 	}
+	if err := svc.EnsureWatcherSchedule(ctx, wcfg.every, wcfg.options); err != nil {
+		w.Stop()
+		return err
+	}
+	logger.Info("watcher schedule ready", "schedule", workflows.WatcherScheduleID, "every", wcfg.every.String())
 	<-ctx.Done()
 	logger.Info("shutting down: waiting for running activities to stop")
 	w.Stop()
@@ -75,4 +91,45 @@ func envOr(name, def string) string {
 		return v
 	}
 	return def
+}
+
+type watcherConfig struct {
+	every   time.Duration
+	options workflows.WatcherOptions
+}
+
+// watcherConfigFromEnv reads SYNCLOOP_WATCHER_INTERVAL (5m),
+// SYNCLOOP_STALL_GRACE (10m), SYNCLOOP_CYCLE_RETENTION (100) and
+// SYNCLOOP_STALE_FACTOR (3).
+func watcherConfigFromEnv() (watcherConfig, error) {
+	cfg := watcherConfig{every: 5 * time.Minute}
+	dur := func(name string, into *time.Duration) error {
+		if v := os.Getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("%s=%q is not a positive duration: use e.g. 5m", name, v)
+			}
+			*into = d
+		}
+		return nil
+	}
+	num := func(name string, into *int) error {
+		if v := os.Getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return fmt.Errorf("%s=%q is not a positive whole number", name, v)
+			}
+			*into = n
+		}
+		return nil
+	}
+	for _, err := range []error{
+		dur("SYNCLOOP_WATCHER_INTERVAL", &cfg.every), dur("SYNCLOOP_STALL_GRACE", &cfg.options.Grace),
+		num("SYNCLOOP_CYCLE_RETENTION", &cfg.options.Retention), num("SYNCLOOP_STALE_FACTOR", &cfg.options.StaleFactor),
+	} {
+		if err != nil {
+			return cfg, err
+		}
+	}
+	return cfg, nil
 }

@@ -21,6 +21,14 @@ const (
 	SignalPause       = "pause"
 	SignalResume      = "resume"
 	QueryStatus       = "status"
+
+	// Internal (not part of the stable contract): the watcher and control
+	// use them.
+	// SignalWake makes a loop re-check its state now (after `sync on`).
+	SignalWake = "wake"
+	// UpdateCancelCycle cancels the running cycle (restart --force); the
+	// cycle is recorded Failed with the given reason and the loop goes on.
+	UpdateCancelCycle = "cancel-cycle"
 )
 
 // Loop states, as reported by the status query and the SyncState search
@@ -30,6 +38,9 @@ const (
 	StateRunning = "running"
 	StatePaused  = "paused"
 	StateBackoff = "backoff"
+	// StateDisabled: the whole sync is off (`sync off`); the loop starts no
+	// cycle until it is turned on again.
+	StateDisabled = "disabled"
 )
 
 // Search attributes (stable names).
@@ -66,6 +77,11 @@ type TriggerRequest struct {
 // Empty is the payload of pause and resume.
 type Empty struct{}
 
+// CancelCycleRequest is the payload of cancel-cycle.
+type CancelCycleRequest struct {
+	Reason string `json:"reason"`
+}
+
 // LoopInput starts (or continues) a SyncLoop.
 type LoopInput struct {
 	Object model.ObjectKey `json:"object"`
@@ -99,6 +115,14 @@ type LoopOptions struct {
 	// one run. 1 reproduces the "one run per cycle" pattern (Airbyte's
 	// connection manager) that the benchmarks compare against.
 	CyclesPerRun int `json:"cycles_per_run,omitempty"`
+
+	// Churn back-off (seed: "every three hours → once a day"): when
+	// ChurnCycles incremental cycles in a row rewrite more than
+	// ChurnThreshold of the object's records, the effective interval
+	// doubles, up to ChurnCap; each calm cycle halves it back.
+	ChurnThreshold float64       `json:"churn_threshold,omitempty"`
+	ChurnCycles    int           `json:"churn_cycles,omitempty"`
+	ChurnCap       time.Duration `json:"churn_cap,omitempty"`
 }
 
 func (o LoopOptions) withDefaults() LoopOptions {
@@ -120,6 +144,13 @@ func (o LoopOptions) withDefaults() LoopOptions {
 	if o.HistoryCap <= 0 {
 		o.HistoryCap = 10000
 	}
+	if o.ChurnThreshold <= 0 {
+		o.ChurnThreshold = 0.5
+	}
+	if o.ChurnCycles <= 0 {
+		o.ChurnCycles = 3
+	}
+	def(&o.ChurnCap, 24*time.Hour)
 	return o
 }
 
@@ -131,6 +162,10 @@ type CarriedState struct {
 	ConsecutiveFailures int             `json:"consecutive_failures"`
 	PendingTrigger      *TriggerRequest `json:"pending_trigger,omitempty"`
 	LastSuccessAt       *time.Time      `json:"last_success_at,omitempty"`
+	// EffectiveInterval is set while the churn back-off is in force.
+	EffectiveInterval time.Duration `json:"effective_interval,omitempty"`
+	ChurnStreak       int           `json:"churn_streak,omitempty"`
+	BackoffReason     string        `json:"backoff_reason,omitempty"`
 }
 
 // CycleInfo summarises one cycle for the status query.
@@ -158,6 +193,10 @@ type LoopStatus struct {
 	PendingTrigger      *TriggerRequest `json:"pending_trigger,omitempty"`
 	LastSuccessAt       *time.Time      `json:"last_success_at,omitempty"`
 	Cycles              int             `json:"cycles"`
+	// EffectiveInterval differs from Interval while the churn back-off
+	// holds; BackoffReason says why.
+	EffectiveInterval string `json:"effective_interval"`
+	BackoffReason     string `json:"backoff_reason,omitempty"`
 }
 
 // cycleInfoFrom converts a finished cycle row.
@@ -165,3 +204,9 @@ func cycleInfoFrom(c store.Cycle, startedAt time.Time, endedAt time.Time) *Cycle
 	return &CycleInfo{Seq: c.Seq, Trigger: c.Trigger, Status: c.Status, Full: c.Full, StartedAt: startedAt,
 		EndedAt: &endedAt, Counts: c.Counts, Steps: c.Steps, Error: c.Error}
 }
+
+// The watcher (stable names).
+const (
+	WatcherWorkflow   = "Watcher"
+	WatcherScheduleID = "syncloop-watcher"
+)

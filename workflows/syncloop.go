@@ -35,6 +35,13 @@ type loop struct {
 
 	wake  bool // a handler changed something the wait depends on
 	dirty bool // interval or paused changed and must be persisted
+
+	failing             string              // auth/config error type of this cycle, if any
+	lastLive            int                 // live records after the cycle's Process; -1 if unknown
+	disabled            bool                // the global sync is off
+	cancelCycle         workflow.CancelFunc // cancels the running cycle
+	cancelReason        string              // why it was cancelled
+	cancelledByOperator bool
 }
 
 // SyncLoop loops retrieve → process → sleep(interval) for one object,
@@ -126,6 +133,17 @@ func (l *loop) registerHandlers(ctx workflow.Context) error {
 			l.setPaused(false)
 			return l.status(ctx), nil
 		}, nil},
+		{UpdateCancelCycle, func(ctx workflow.Context, r CancelCycleRequest) (LoopStatus, error) {
+			if l.current != nil && l.cancelCycle != nil {
+				l.cancelReason = r.Reason
+				l.cancelCycle()
+				// Answer once the cycle is recorded, so callers can rely on it.
+				if err := workflow.Await(ctx, func() bool { return l.current == nil }); err != nil {
+					return LoopStatus{}, err
+				}
+			}
+			return l.status(ctx), nil
+		}, nil},
 	}
 	for _, u := range updates {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, u.name, u.handler, workflow.UpdateHandlerOptions{Validator: u.validate}); err != nil {
@@ -141,6 +159,13 @@ func (l *loop) registerHandlers(ctx workflow.Context) error {
 			var r SetIntervalRequest
 			ch.Receive(ctx, &r)
 			l.applySetIntervalSignal(ctx, r)
+		}
+	})
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		ch := workflow.GetSignalChannel(ctx, SignalWake)
+		for {
+			ch.Receive(ctx, nil)
+			l.wake = true
 		}
 	})
 	workflow.Go(ctx, func(ctx workflow.Context) {
@@ -183,6 +208,9 @@ func (l *loop) drainSignals(ctx workflow.Context) {
 		}
 		l.trigger(r)
 	}
+	for workflow.GetSignalChannel(ctx, SignalWake).ReceiveAsync(nil) {
+		l.wake = true
+	}
 	// Pause and resume have separate channels, so their relative order is
 	// not known here; both are applied, resume last, so a loop is never left
 	// paused by a signal an operator already countermanded.
@@ -215,7 +243,54 @@ func (l *loop) setInterval(d time.Duration) {
 		l.interval = d
 		l.dirty = true
 	}
+	// An operator's explicit interval always wins over the churn back-off.
+	if l.carried.EffectiveInterval != 0 || l.carried.ChurnStreak != 0 {
+		l.carried.EffectiveInterval, l.carried.ChurnStreak, l.carried.BackoffReason = 0, 0, ""
+		l.dirty = true
+	}
 	l.wake = true
+}
+
+// effectiveInterval is the interval in force: the configured one, or the
+// churn back-off's longer one.
+func (l *loop) effectiveInterval() time.Duration {
+	if e := l.carried.EffectiveInterval; e > l.interval {
+		return e
+	}
+	return l.interval
+}
+
+// adaptToChurn applies the churn back-off after an incremental cycle that
+// wrote `written` record rows of an object that now has `live` records.
+func (l *loop) adaptToChurn(written, live int) {
+	o, c := l.opts, &l.carried
+	eff := l.effectiveInterval()
+	ratio := float64(written) / float64(max(live, 1))
+	if ratio > o.ChurnThreshold {
+		c.ChurnStreak++
+		if c.ChurnStreak < o.ChurnCycles {
+			return
+		}
+		c.ChurnStreak = 0
+		next := min(eff*2, max(o.ChurnCap, l.interval))
+		if next > eff {
+			c.EffectiveInterval = next
+			c.BackoffReason = fmt.Sprintf("%d cycles in a row rewrote more than %.0f%% of the records (last %.0f%%): interval backed off from %s to %s",
+				o.ChurnCycles, o.ChurnThreshold*100, ratio*100, model.FormatInterval(l.interval), model.FormatInterval(next))
+			l.dirty = true
+		}
+		return
+	}
+	c.ChurnStreak = 0
+	if eff > l.interval {
+		next := max(eff/2, l.interval)
+		c.EffectiveInterval, c.BackoffReason = next, fmt.Sprintf("changes subsided (%.0f%% last cycle): returning toward %s, now %s",
+			ratio*100, model.FormatInterval(l.interval), model.FormatInterval(next))
+		if next == l.interval {
+			c.EffectiveInterval, c.BackoffReason = 0, ""
+		}
+		l.dirty = true
+	}
 }
 
 func (l *loop) setPaused(p bool) {
@@ -250,7 +325,7 @@ func (l *loop) nextDue(now time.Time) (time.Time, string) {
 	} else {
 		return now, StateIdle // never ran: run now
 	}
-	wait, state := l.interval, StateIdle
+	wait, state := l.effectiveInterval(), StateIdle
 	if n := l.carried.ConsecutiveFailures; n > 0 {
 		backoff := l.opts.FailureBackoffBase
 		for i := 1; i < n && backoff < l.interval; i++ {
@@ -278,6 +353,20 @@ func (l *loop) waitUntilDue(ctx workflow.Context) (model.Trigger, error) {
 			}
 			continue
 		}
+		if l.disabled {
+			// The whole sync is off. `sync on` wakes loops (through the
+			// watcher); the interval is a fallback re-check.
+			l.setState(ctx, StateDisabled, nil)
+			timerCtx, cancel := workflow.WithCancel(ctx)
+			timer := workflow.NewTimerWithOptions(timerCtx, l.interval, workflow.TimerOptions{Summary: "sync is off: wait for `sync on`"})
+			err := workflow.Await(ctx, func() bool { return timer.IsReady() || l.wake })
+			cancel()
+			if err != nil {
+				return "", err
+			}
+			l.disabled = false
+			continue
+		}
 		if p := l.carried.PendingTrigger; p != nil {
 			l.carried.PendingTrigger = nil
 			return p.Trigger, nil
@@ -295,7 +384,10 @@ func (l *loop) waitUntilDue(ctx workflow.Context) (model.Trigger, error) {
 		}
 		l.setState(ctx, state, &due)
 		timerCtx, cancel := workflow.WithCancel(ctx)
-		what := "sleep " + model.FormatInterval(l.interval)
+		what := "sleep " + model.FormatInterval(l.effectiveInterval())
+		if l.carried.EffectiveInterval > l.interval {
+			what += " (churn back-off; configured " + model.FormatInterval(l.interval) + ")"
+		}
 		if state == StateBackoff {
 			what = fmt.Sprintf("back off after %d failed cycles", l.carried.ConsecutiveFailures)
 		}
@@ -318,7 +410,7 @@ func (l *loop) persistSettings(ctx workflow.Context) error {
 	}
 	lctx := workflow.WithLocalActivityOptions(ctx, localOptions(fmt.Sprintf("save interval %s, paused %t", model.FormatInterval(l.interval), l.paused)))
 	err := workflow.ExecuteLocalActivity(lctx, acts.SaveLoopSettings,
-		activities.LoopSettings{Object: l.in.Object, Interval: l.interval, Paused: l.paused}).Get(ctx, nil)
+		activities.LoopSettings{Object: l.in.Object, Interval: l.interval, Paused: l.paused, EffectiveInterval: l.carried.EffectiveInterval}).Get(ctx, nil)
 	if err != nil {
 		// The loop keeps working with the new setting; it is retried at the
 		// next wait. A restarted loop would lose it, so say so.
@@ -385,6 +477,9 @@ func (l *loop) updateDetails(ctx workflow.Context) {
 	if n := l.carried.ConsecutiveFailures; n > 0 {
 		s += fmt.Sprintf("\n\n%d consecutive failed cycles", n)
 	}
+	if r := l.carried.BackoffReason; r != "" {
+		s += "\n\nback-off: " + r
+	}
 	workflow.SetCurrentDetails(ctx, s)
 }
 
@@ -396,6 +491,8 @@ func (l *loop) status(ctx workflow.Context) LoopStatus {
 	switch {
 	case l.current != nil:
 		state, next = StateRunning, nil
+	case l.disabled:
+		state, next = StateDisabled, nil
 	case l.paused:
 		state, next = StatePaused, nil
 	default:
@@ -411,6 +508,7 @@ func (l *loop) status(ctx workflow.Context) LoopStatus {
 		NextRunAt: next, CurrentCycle: l.current, LastCycle: l.carried.LastCycle,
 		ConsecutiveFailures: l.carried.ConsecutiveFailures, PendingTrigger: l.carried.PendingTrigger,
 		LastSuccessAt: l.carried.LastSuccessAt, Cycles: l.carried.Cycles,
+		EffectiveInterval: model.FormatInterval(l.effectiveInterval()), BackoffReason: l.carried.BackoffReason,
 	}
 }
 
@@ -463,6 +561,13 @@ func (l *loop) runCycle(ctx workflow.Context, trigger model.Trigger) error {
 			workflow.GetLogger(ctx).Info("object removed; sync loop ends", "object", l.in.Object.String())
 			return errObjectRemoved
 		}
+		if errors.As(err, &app) && app.Type() == activities.ErrTypeSyncDisabled {
+			// Not a failure: the cycle is owed, and runs once sync is on.
+			l.disabled = true
+			l.trigger(TriggerRequest{Trigger: trigger, Reason: "owed while sync was off"})
+			l.state = ""
+			return nil
+		}
 		// No row could be written (database down): count a failure so the
 		// next attempt backs off, and keep looping.
 		l.finish(ctx, nil, errorMessage(err))
@@ -470,20 +575,33 @@ func (l *loop) runCycle(ctx workflow.Context, trigger model.Trigger) error {
 	}
 	l.current.Seq, l.current.Full = start.Seq, start.Full
 
-	steps, errText := l.runSteps(ctx, start)
+	cycleCtx, cancelCycle := workflow.WithCancel(ctx)
+	l.cancelCycle, l.cancelReason = cancelCycle, ""
+	steps, errText := l.runSteps(cycleCtx, start)
+	cycleCancelled := cycleCtx.Err() != nil
+	l.cancelCycle = nil
+	cancelCycle()
 	status := model.CombineStatuses(stepStatuses(steps)...)
 
 	// FinishCycle must run even if the workflow is being cancelled.
-	if ctx.Err() != nil {
+	switch {
+	case ctx.Err() != nil:
 		status, errText = model.StatusFailed, "cancelled"
+	case cycleCancelled:
+		l.cancelledByOperator = true
+		status, errText = model.StatusFailed, l.cancelReason
+		if errText == "" {
+			errText = "cancelled"
+		}
 	}
 	fctx, cancel := workflow.NewDisconnectedContext(workflow.WithLocalActivityOptions(ctx,
 		localOptions(fmt.Sprintf("finish cycle #%d: %s", start.Seq, status))))
 	defer cancel()
 	var row store.Cycle
 	err = workflow.ExecuteLocalActivity(fctx, acts.FinishCycle, activities.FinishCycleInput{
-		CycleID: start.CycleID, Status: status, Steps: steps, Error: errText,
+		CycleID: start.CycleID, Status: status, Steps: steps, Error: errText, Failing: l.failing,
 	}).Get(fctx, &row)
+	l.failing = ""
 	if err != nil {
 		// The row stays Processing; the next StartCycle closes it as
 		// abandoned. The loop records the outcome it knows.
@@ -504,13 +622,23 @@ func (l *loop) finish(ctx workflow.Context, row *store.Cycle, msg string) {
 	info := cycleInfoFrom(*row, l.current.StartedAt, now)
 	l.carried.LastCycle = info
 	l.carried.Cycles++
-	if row.Status == model.StatusFailed {
+	switch {
+	case l.cancelledByOperator:
+		// An operator cancelled it (restart --force): not a provider
+		// failure, so no failure back-off.
+		l.cancelledByOperator = false
+	case row.Status == model.StatusFailed:
 		l.carried.ConsecutiveFailures++
-	} else {
+	default:
 		l.carried.ConsecutiveFailures = 0
 	}
 	if row.CursorAfter != nil || (row.Status == model.StatusCompleted) {
 		l.carried.LastSuccessAt = &now
+	}
+	// Histories recorded before the churn back-off replay without it.
+	if workflow.GetVersion(ctx, "churn-backoff", workflow.DefaultVersion, 1) >= 1 &&
+		row.Status != model.StatusFailed && !row.Full && l.lastLive >= 0 {
+		l.adaptToChurn(row.Counts.Written(), l.lastLive)
 	}
 	l.state = "" // force the next setState to publish
 }
@@ -541,8 +669,16 @@ func (l *loop) runSteps(ctx workflow.Context, start store.CycleStart) ([]model.S
 	retrieve := model.Step{Name: model.StepRetrieve, Status: model.StatusCompleted, StartedAt: &retrieveStarted, EndedAt: &retrieveEnded,
 		BatchesOK: rr.Pages, Records: rr.Records}
 	if ctx.Err() != nil {
-		retrieve.Status, retrieve.Error = model.StatusFailed, "cancelled"
-		return []model.Step{retrieve}, "cancelled"
+		reason := l.cancelReason
+		if reason == "" {
+			reason = "cancelled"
+		}
+		retrieve.Status, retrieve.Error = model.StatusFailed, reason
+		return []model.Step{retrieve}, reason
+	}
+	var app *temporal.ApplicationError
+	if errors.As(rerr, &app) && (app.Type() == activities.ErrTypeAuth || app.Type() == activities.ErrTypeConfig) {
+		l.failing = app.Type()
 	}
 
 	// Process runs even after a failed Retrieve: the pages it did stage are
@@ -562,6 +698,10 @@ func (l *loop) runSteps(ctx workflow.Context, start store.CycleStart) ([]model.S
 	var pr activities.ProcessResult
 	perr := workflow.ExecuteActivity(pctx, acts.Process, activities.ProcessInput{CycleID: start.CycleID, Cursor: cursor}).Get(ctx, &pr)
 	processEnded := workflow.Now(ctx)
+	l.lastLive = -1
+	if perr == nil {
+		l.lastLive = pr.LiveRecords
+	}
 
 	var errs []string
 	if rerr != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +30,12 @@ type loopEnv struct {
 	start  time.Time
 	starts []time.Duration // cycle starts, relative to start
 	fail   func(cycle int) error
+	// written, if set, gives the rows each cycle wrote (for the churn
+	// back-off); live is the object's record count.
+	written  func(cycle int) int
+	live     int
+	disabled func(cycle int) bool
+	finished []activities.FinishCycleInput
 
 	retrieveFailed bool
 	slow           time.Duration // how long Retrieve takes
@@ -45,6 +52,9 @@ func newLoopEnvWithRetrieveTime(t *testing.T, retrieveTime time.Duration) *loopE
 	e.env.RegisterActivity(&activities.Activities{})
 	e.env.OnActivity("StartCycle", mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.StartCycleInput) (store.CycleStart, error) {
+			if e.disabled != nil && e.disabled(len(e.starts)+1) {
+				return store.CycleStart{}, temporal.NewNonRetryableApplicationError("sync is off", activities.ErrTypeSyncDisabled, nil)
+			}
 			e.starts = append(e.starts, e.env.Now().Sub(e.start))
 			n := len(e.starts)
 			return store.CycleStart{CycleID: int64(n), Seq: n, Full: n == 1}, nil
@@ -66,11 +76,16 @@ func newLoopEnvWithRetrieveTime(t *testing.T, retrieveTime time.Duration) *loopE
 			if e.retrieveFailed { // nothing was staged
 				return activities.ProcessResult{}, nil
 			}
-			return activities.ProcessResult{Batches: 1, RetrievedPages: 1, CursorMoved: in.Cursor != nil}, nil
+			return activities.ProcessResult{Batches: 1, RetrievedPages: 1, CursorMoved: in.Cursor != nil, LiveRecords: e.live}, nil
 		})
 	e.env.OnActivity("FinishCycle", mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.FinishCycleInput) (store.Cycle, error) {
-			return store.Cycle{ID: in.CycleID, Seq: int(in.CycleID), Status: in.Status, Steps: in.Steps, Error: in.Error}, nil
+			e.finished = append(e.finished, in)
+			c := store.Cycle{ID: in.CycleID, Seq: int(in.CycleID), Status: in.Status, Steps: in.Steps, Error: in.Error, Full: in.CycleID == 1}
+			if e.written != nil {
+				c.Counts.Changed = e.written(int(in.CycleID))
+			}
+			return c, nil
 		})
 	e.env.OnActivity("SaveLoopSettings", mock.Anything, mock.Anything).Return(nil)
 	return e
@@ -186,7 +201,7 @@ func TestFailedCyclesBackOffSoonerThanTheInterval(t *testing.T) {
 func TestBackoffIsCappedAtTheInterval(t *testing.T) {
 	e := newLoopEnv(t)
 	e.fail = func(int) error { return temporal.NewNonRetryableApplicationError("down", "retryable", nil) }
-	e.run(LoopInput{Interval: "5m", Options: LoopOptions{FailureBackoffBase: 2 * time.Minute}}, 16*time.Minute)
+	e.run(LoopInput{Interval: "5m", Options: LoopOptions{FailureBackoffBase: 2 * time.Minute}}, 16*time.Minute+30*time.Second)
 	e.wantStarts(0, 2*time.Minute, 6*time.Minute, 11*time.Minute, 16*time.Minute)
 }
 
@@ -250,4 +265,85 @@ func TestContinueAsNewCarriesState(t *testing.T) {
 	if next.Interval != "45m" || !next.Paused || c.PendingTrigger == nil || c.PendingTrigger.Reason != "queued" {
 		t.Fatalf("next run input interval %q paused %v pending %+v; want the signalled 45m, paused, and the queued trigger", next.Interval, next.Paused, c.PendingTrigger)
 	}
+}
+
+func TestChurnBacksOffAndComesBack(t *testing.T) {
+	e := newLoopEnv(t)
+	e.live = 100
+	e.written = func(cycle int) int {
+		if cycle <= 7 {
+			return 100 // every record rewritten (cycle 1 is the full sync: ignored)
+		}
+		return 5
+	}
+	var backedOff LoopStatus
+	e.at(10*time.Hour, func() {
+		v, err := e.env.QueryWorkflow(QueryStatus)
+		if err == nil {
+			err = v.Get(&backedOff)
+		}
+		if err != nil {
+			t.Error(err)
+		}
+	})
+	e.run(LoopInput{Interval: "1h"}, 16*time.Hour+30*time.Minute)
+	// 1h ×3 churn → 2h; 2h ×3 churn → 4h; calm → 2h → 1h.
+	e.wantStarts(0, time.Hour, 2*time.Hour, 3*time.Hour, 5*time.Hour, 7*time.Hour, 9*time.Hour, 13*time.Hour, 15*time.Hour, 16*time.Hour)
+	if backedOff.EffectiveInterval != "4h" || backedOff.Interval != "1h" || !strings.Contains(backedOff.BackoffReason, "backed off from 1h to 4h") {
+		t.Fatalf("status during the back-off = %+v; want effective 4h with the reason", backedOff)
+	}
+}
+
+func TestSetIntervalResetsTheChurnBackoff(t *testing.T) {
+	e := newLoopEnv(t)
+	e.live = 10
+	e.written = func(int) int { return 10 }
+	e.signal(5*time.Hour+30*time.Minute, SignalSetInterval, SetIntervalRequest{Interval: "1h"})
+	e.run(LoopInput{Interval: "1h"}, 7*time.Hour+10*time.Minute)
+	// Backed off to 2h after cycle 4 (3h); the explicit set-interval at
+	// 5h30 re-arms to 1h from the 3h cycle's end: due at once.
+	e.wantStarts(0, time.Hour, 2*time.Hour, 3*time.Hour, 5*time.Hour, 6*time.Hour, 7*time.Hour)
+}
+
+func TestSyncOffHoldsTheCycleUntilWoken(t *testing.T) {
+	e := newLoopEnv(t)
+	off := true
+	e.disabled = func(cycle int) bool { return cycle == 2 && off }
+	var held LoopStatus
+	e.at(90*time.Minute, func() {
+		v, _ := e.env.QueryWorkflow(QueryStatus)
+		_ = v.Get(&held)
+		off = false
+	})
+	e.signal(100*time.Minute, SignalWake, nil)
+	e.run(LoopInput{Interval: "1h"}, 110*time.Minute)
+	if held.State != StateDisabled {
+		t.Fatalf("state while sync is off = %q; want disabled", held.State)
+	}
+	// The owed cycle (due at 1h) runs as soon as the loop is woken.
+	e.wantStarts(0, 100*time.Minute)
+	if len(e.finished) != 2 {
+		t.Fatalf("a refused StartCycle must not count as a cycle: %d finished", len(e.finished))
+	}
+}
+
+func TestCancelCycleRecordsTheReasonAndTheLoopGoesOn(t *testing.T) {
+	e := newLoopEnvWithRetrieveTime(t, 10*time.Minute)
+	var answered bool
+	e.at(2*time.Minute, func() {
+		e.env.UpdateWorkflow(UpdateCancelCycle, "c", &testsuite.TestUpdateCallback{
+			OnReject: func(err error) { t.Errorf("rejected: %v", err) }, OnAccept: func() {},
+			OnComplete: func(v any, err error) { answered = err == nil },
+		}, CancelCycleRequest{Reason: "cancelled by restart"})
+	})
+	e.run(LoopInput{Interval: "1h"}, 75*time.Minute)
+	if !answered || len(e.finished) < 1 {
+		t.Fatalf("cancel-cycle answered %v, %d cycles finished", answered, len(e.finished))
+	}
+	f := e.finished[0]
+	if f.Status != model.StatusFailed || f.Error != "cancelled by restart" {
+		t.Fatalf("cancelled cycle recorded %s %q; want Failed \"cancelled by restart\"", f.Status, f.Error)
+	}
+	// The loop continues: the next cycle comes an interval after the cancelled one ended.
+	e.wantStarts(0, 62*time.Minute)
 }

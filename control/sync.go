@@ -1,0 +1,207 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/syncloop/syncloop/model"
+	"github.com/syncloop/syncloop/store"
+	"github.com/syncloop/syncloop/workflows"
+)
+
+// ConflictError is returned when an operation would interrupt running
+// cycles and force was not given (REST 412).
+type ConflictError struct {
+	Reason  string   `json:"reason"`
+	Running []string `json:"running"`
+}
+
+func (e *ConflictError) Error() string { return e.Reason }
+
+// CancelledByRestart is the error recorded on cycles a forced restart
+// cancels.
+const CancelledByRestart = "cancelled by restart"
+
+// SetEnabled turns the whole sync on or off. Off: no object starts a new
+// cycle (running ones finish) and the watcher schedule is paused. On: the
+// schedule resumes and runs at once, waking every loop that was held, so
+// objects that fell due while off start promptly.
+func (s *Service) SetEnabled(ctx context.Context, on bool) (SyncStatus, error) {
+	if err := s.Store.SetSyncEnabled(ctx, on); err != nil {
+		return SyncStatus{}, err
+	}
+	h := s.Client.ScheduleClient().GetHandle(ctx, workflows.WatcherScheduleID)
+	var err error
+	if on {
+		err = h.Unpause(ctx, client.ScheduleUnpauseOptions{Note: "sync on"})
+		if err == nil {
+			err = h.Trigger(ctx, client.ScheduleTriggerOptions{})
+		}
+	} else {
+		err = h.Pause(ctx, client.SchedulePauseOptions{Note: "sync off"})
+	}
+	var nf *serviceerror.NotFound
+	if err != nil && !errors.As(err, &nf) {
+		// The switch in PostgreSQL is what loops obey; the schedule only
+		// follows it, and the worker re-applies it when it starts.
+		return SyncStatus{}, fmt.Errorf("sync is %s, but the watcher schedule could not follow: %w", onOff(on), err)
+	}
+	if on {
+		// Do not wait for the watcher: wake held loops now.
+		if _, _, err := s.WakeDisabledLoops(ctx); err != nil {
+			return SyncStatus{}, err
+		}
+	}
+	return s.SyncStatus(ctx)
+}
+
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
+}
+
+// WakeDisabledLoops signals every loop that is holding because sync was
+// off (found through visibility, a page at a time). It returns how many it
+// woke and the Temporal calls it made.
+func (s *Service) WakeDisabledLoops(ctx context.Context) (woken, calls int, err error) {
+	lists, err := s.eachLoopCounted(ctx, fmt.Sprintf("SyncState = '%s'", workflows.StateDisabled), func(wid string, _ loopVisibility) error {
+		err := s.Client.SignalWorkflow(ctx, wid, "", workflows.SignalWake, nil)
+		var nf *serviceerror.NotFound
+		if err != nil && !errors.As(err, &nf) {
+			return fmt.Errorf("wake %s: %w", wid, err)
+		}
+		woken++
+		return nil
+	})
+	return woken, lists + woken, err
+}
+
+// RunningLoops maps the workflow ID of every running loop to its state.
+func (s *Service) RunningLoops(ctx context.Context) (map[string]string, int, error) {
+	out := map[string]string{}
+	calls, err := s.eachLoopCounted(ctx, "", func(wid string, v loopVisibility) error {
+		out[wid] = v.state
+		return nil
+	})
+	return out, calls, err
+}
+
+// runningCycles lists objects with a cycle in progress (from sync_cycles).
+func (s *Service) runningCycles(ctx context.Context, only *model.ObjectKey) ([]model.ObjectKey, error) {
+	keys, err := s.Store.ObjectsWithOpenCycles(ctx)
+	if err != nil || only == nil {
+		return keys, err
+	}
+	for _, k := range keys {
+		if k == *only {
+			return []model.ObjectKey{k}, nil
+		}
+	}
+	return nil, nil
+}
+
+// Restart turns the sync off and on again. With cycles running it refuses
+// (ConflictError) unless force is set; then the running cycles are
+// cancelled and recorded Failed "cancelled by restart" first.
+func (s *Service) Restart(ctx context.Context, force bool) (SyncStatus, error) {
+	running, err := s.runningCycles(ctx, nil)
+	if err != nil {
+		return SyncStatus{}, err
+	}
+	if len(running) > 0 && !force {
+		return SyncStatus{}, &ConflictError{Reason: fmt.Sprintf("%d cycles are running; retry with force=true to cancel them", len(running)), Running: keyStrings(running)}
+	}
+	if _, err := s.SetEnabled(ctx, false); err != nil {
+		return SyncStatus{}, err
+	}
+	for _, k := range running {
+		if err := s.cancelCycle(ctx, k); err != nil {
+			return SyncStatus{}, err
+		}
+	}
+	return s.SetEnabled(ctx, true)
+}
+
+// RestartObject replaces the object's loop with a fresh one that runs a
+// cycle at once (trigger "restart"): the cure for a loop stuck on a bad
+// workflow task. A running cycle makes it refuse unless force is set.
+func (s *Service) RestartObject(ctx context.Context, k model.ObjectKey, force bool) (ObjectView, error) {
+	obj, err := s.object(ctx, k)
+	if err != nil {
+		return ObjectView{}, err
+	}
+	running, err := s.runningCycles(ctx, &k)
+	if err != nil {
+		return ObjectView{}, err
+	}
+	if len(running) > 0 {
+		if !force {
+			return ObjectView{}, &ConflictError{Reason: fmt.Sprintf("a cycle of %s is running; retry with force=true to cancel it", k), Running: keyStrings(running)}
+		}
+		if err := s.cancelCycle(ctx, k); err != nil {
+			return ObjectView{}, err
+		}
+	}
+	err = s.Client.TerminateWorkflow(ctx, k.WorkflowID(), "", "restarted by operator")
+	var nf *serviceerror.NotFound
+	if err != nil && !errors.As(err, &nf) {
+		return ObjectView{}, fmt.Errorf("stop loop %s: %w", k.WorkflowID(), err)
+	}
+	// A restarted loop must not wait out the interval: it starts with a cycle.
+	in, err := s.loopInput(ctx, obj, model.TriggerRestart)
+	if err != nil {
+		return ObjectView{}, err
+	}
+	in.LastCycleEndedAt = time.Time{}
+	if _, err := s.Client.ExecuteWorkflow(ctx, s.startOptions(k, obj.Interval), workflows.SyncLoopWorkflow, in); err != nil {
+		return ObjectView{}, fmt.Errorf("start loop %s: %w", k.WorkflowID(), err)
+	}
+	return s.Show(ctx, k, 1)
+}
+
+// cancelCycle cancels an object's running cycle and waits until it is
+// recorded. If the loop is gone, the open row is closed directly.
+func (s *Service) cancelCycle(ctx context.Context, k model.ObjectKey) error {
+	h, err := s.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: k.WorkflowID(), UpdateName: workflows.UpdateCancelCycle,
+		Args: []any{workflows.CancelCycleRequest{Reason: CancelledByRestart}}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = h.Get(ctx, nil)
+	}
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return s.Store.CloseOpenCycles(ctx, k, CancelledByRestart)
+	}
+	if err != nil {
+		return fmt.Errorf("cancel the running cycle of %s: %w", k, err)
+	}
+	return nil
+}
+
+func keyStrings(keys []model.ObjectKey) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k.String()
+	}
+	return out
+}
+
+// ListCycles returns an object's newest cycles with their steps.
+func (s *Service) ListCycles(ctx context.Context, k model.ObjectKey, limit int) ([]store.Cycle, error) {
+	if limit <= 0 || limit > 1000 {
+		return nil, &InputError{fmt.Errorf("limit %d is out of range: use 1 to 1000", limit)}
+	}
+	obj, err := s.object(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	return s.Store.ListCycles(ctx, obj.ID, limit)
+}
