@@ -5,14 +5,18 @@ package e2e
 
 import (
 	"context"
+	"crypto/hmac"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -70,7 +74,10 @@ type harness struct {
 	queue   string
 	tenant  string
 	acts    *activities.Activities
+	watcher *activities.Watcher
 	workers []worker.Worker
+	// webhook receives the watcher's notifications (HMAC checked).
+	webhook *webhookReceiver
 }
 
 type harnessOptions struct {
@@ -111,6 +118,9 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		o.loop = fastOptions
 	}
 	h.svc = &control.Service{Store: st, Client: c, Namespace: temporal.GetDefaultNamespace(), TaskQueue: h.queue, LoopOptions: o.loop}
+	h.webhook = newWebhookReceiver(t, "test-secret")
+	h.watcher = &activities.Watcher{Store: st, Temporal: c, Namespace: temporal.GetDefaultNamespace(), TaskQueue: h.queue, Loops: h.svc,
+		Notifier: &activities.Notifier{URL: h.webhook.url, Secret: "test-secret"}, PollerSilence: time.Second}
 	t.Cleanup(func() {
 		// Terminate this test's loops so they do not keep the server busy.
 		objs, _ := st.ListObjects(context.Background())
@@ -124,12 +134,34 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 }
 
 func (h *harness) startWorker() {
-	w := worker.New(h.client, h.queue, worker.Options{})
+	h.startWorkerOn(h.queue)
+}
+
+// startWorkerOn starts a worker with the loop and the watcher on a queue.
+func (h *harness) startWorkerOn(queue string) {
+	w := worker.New(h.client, queue, worker.Options{})
 	workflows.Register(w, h.acts)
+	workflows.RegisterWatcher(w, h.watcher)
 	if err := w.Start(); err != nil {
 		h.t.Fatal(err)
 	}
 	h.workers = append(h.workers, w)
+}
+
+// runWatcher runs one Watcher workflow on queue and returns its result.
+func (h *harness) runWatcher(queue string, o workflows.WatcherOptions) workflows.WatcherResult {
+	h.t.Helper()
+	run, err := h.client.ExecuteWorkflow(h.ctx, client.StartWorkflowOptions{
+		ID: "watcher-" + h.tenant + fmt.Sprint(time.Now().UnixNano()), TaskQueue: queue,
+	}, workflows.WatcherWorkflow, workflows.WatcherInput{Options: o})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	var r workflows.WatcherResult
+	if err := run.Get(h.ctx, &r); err != nil {
+		h.t.Fatal(err)
+	}
+	return r
 }
 
 func (h *harness) stopWorkers() {
@@ -344,4 +376,51 @@ func (h *harness) recordHistory(k model.ObjectKey, name string) {
 		h.t.Fatal(err)
 	}
 	h.t.Logf("recorded %d events of %s into %s", len(hist.Events), k.WorkflowID(), path)
+}
+
+// webhookReceiver is the test's webhook endpoint: it verifies each
+// notification's HMAC and records it.
+type webhookReceiver struct {
+	url    string
+	secret string
+	mu     sync.Mutex
+	got    []activities.WebhookPayload
+	bad    int
+}
+
+func newWebhookReceiver(t *testing.T, secret string) *webhookReceiver {
+	r := &webhookReceiver{secret: secret}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if !hmac.Equal([]byte(req.Header.Get(activities.SignatureHeader)), []byte(activities.Sign(r.secret, body))) {
+			r.bad++
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var p activities.WebhookPayload
+		if err := json.Unmarshal(body, &p); err != nil {
+			r.bad++
+			http.Error(w, "bad body", http.StatusBadRequest)
+			return
+		}
+		r.got = append(r.got, p)
+	}))
+	t.Cleanup(srv.Close)
+	r.url = srv.URL
+	return r
+}
+
+// kinds returns the kinds received for object, in order.
+func (r *webhookReceiver) kinds(object string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, p := range r.got {
+		if p.Object == object {
+			out = append(out, p.Kind)
+		}
+	}
+	return out
 }
