@@ -40,6 +40,9 @@ type Watcher struct {
 	Loops     LoopController
 	Notifier  *Notifier
 	Logger    *slog.Logger
+	// PollerSilence: a poller not seen for this long counts as gone
+	// (default 2m; workers long-poll for up to about a minute).
+	PollerSilence time.Duration
 }
 
 // ReconcileResult is what Reconcile did.
@@ -159,7 +162,16 @@ func (w *Watcher) stallCause(ctx context.Context, o store.OverdueObject, pollers
 	if *pollers == nil {
 		calls++
 		tq, err := w.Temporal.DescribeTaskQueue(ctx, w.TaskQueue, enums.TASK_QUEUE_TYPE_WORKFLOW)
-		has := err == nil && len(tq.GetPollers()) > 0
+		silence := w.PollerSilence
+		if silence <= 0 {
+			silence = 2 * time.Minute
+		}
+		has := false
+		for _, p := range tq.GetPollers() {
+			if err == nil && time.Since(p.GetLastAccessTime().AsTime()) < silence {
+				has = true
+			}
+		}
 		*pollers = &has
 	}
 	if !**pollers {

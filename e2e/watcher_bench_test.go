@@ -79,7 +79,9 @@ func running(ctx context.Context, svc *control.Service) map[string]string {
 	return m
 }
 
-func containsTenant(wid, tenant string) bool { return len(wid) > 5+len(tenant) && wid[5:5+len(tenant)] == tenant }
+func containsTenant(wid, tenant string) bool {
+	return len(wid) > 5+len(tenant) && wid[5:5+len(tenant)] == tenant
+}
 
 func countTenant(m map[string]string, tenant string) int {
 	n := 0
