@@ -129,7 +129,7 @@ func asActivityError(err error) error {
 	switch ce.Kind {
 	case connectors.Auth:
 		return temporal.NewNonRetryableApplicationError(msg, ErrTypeAuth, nil)
-	case connectors.Config:
+	case connectors.Config, connectors.ResyncRequired:
 		return temporal.NewNonRetryableApplicationError(msg, ErrTypeConfig, nil)
 	case connectors.RateLimited:
 		return temporal.NewApplicationErrorWithOptions(msg, ErrTypeRateLimited, temporal.ApplicationErrorOptions{NextRetryDelay: ce.RetryAfter})

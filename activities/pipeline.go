@@ -9,6 +9,7 @@ import (
 
 	"github.com/syncloop/syncloop/connectors"
 	"github.com/syncloop/syncloop/model"
+	"github.com/syncloop/syncloop/store"
 )
 
 // RetrieveInput asks for one cycle's data.
@@ -61,7 +62,7 @@ func (a *Activities) Retrieve(ctx context.Context, in RetrieveInput) (RetrieveRe
 		return RetrieveResult{}, asActivityError(err)
 	}
 	var since time.Time
-	if in.Cursor != nil {
+	if in.Cursor != nil && !prog.Full {
 		since = in.Cursor.Add(-a.overlap())
 	}
 	pageSize := a.PageSize
@@ -75,6 +76,16 @@ func (a *Activities) Retrieve(ctx context.Context, in RetrieveInput) (RetrieveRe
 		if err != nil {
 			if ctx.Err() != nil {
 				return RetrieveResult{}, ctx.Err()
+			}
+			if ce := connectors.Classify(err); ce.Kind == connectors.ResyncRequired && !since.IsZero() {
+				// The provider cannot tell what changed since the cursor any
+				// more: list everything and delete what is not seen.
+				logger.Warn("provider requires a full resync; restarting retrieve as a snapshot", "object", in.Object.String(), "reason", ce.Message)
+				if err := a.Store.RestartAsSnapshot(ctx, in.CycleID); err != nil {
+					return RetrieveResult{}, err
+				}
+				prog, since = store.RetrieveProgress{Full: true}, time.Time{}
+				continue
 			}
 			return RetrieveResult{}, asActivityError(err)
 		}

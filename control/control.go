@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/syncloop/syncloop/model"
+	"github.com/syncloop/syncloop/secrets"
 	"github.com/syncloop/syncloop/store"
 	"github.com/syncloop/syncloop/workflows"
 )
@@ -28,6 +29,9 @@ type Service struct {
 	// LoopOptions are passed to loops this service starts (tests shorten
 	// retries; zero means the defaults).
 	LoopOptions workflows.LoopOptions
+	// Secrets encrypts connection credentials (nil without
+	// SYNCLOOP_SECRET_KEY: connections with a token cannot be added).
+	Secrets *secrets.Box
 }
 
 // NotFoundError says an object does not exist, and how to fix that.

@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"go.temporal.io/sdk/contrib/envconfig"
 	sdklog "go.temporal.io/sdk/log"
 
+	"github.com/syncloop/syncloop/secrets"
 	"github.com/syncloop/syncloop/store"
 	"github.com/syncloop/syncloop/workflows"
 )
@@ -65,5 +67,12 @@ func Open(ctx context.Context, logger *slog.Logger) (svc *Service, closeFn func(
 		return nil, nil, err
 	}
 	svc = &Service{Store: st, Client: c, Namespace: ns, TaskQueue: TaskQueueFromEnv()}
+	if box, err := secrets.FromEnv(); err == nil {
+		svc.Secrets = box
+	} else if !errors.Is(err, secrets.ErrNoKey) {
+		c.Close()
+		st.Close()
+		return nil, nil, err
+	}
 	return svc, func() { c.Close(); st.Close() }, nil
 }

@@ -6,6 +6,7 @@ package e2e
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -35,6 +36,7 @@ import (
 	"github.com/syncloop/syncloop/control"
 	"github.com/syncloop/syncloop/internal/testenv"
 	"github.com/syncloop/syncloop/model"
+	"github.com/syncloop/syncloop/secrets"
 	"github.com/syncloop/syncloop/store"
 	"github.com/syncloop/syncloop/workflows"
 )
@@ -78,6 +80,8 @@ type harness struct {
 	workers []worker.Worker
 	// webhook receives the watcher's notifications (HMAC checked).
 	webhook *webhookReceiver
+	// logs has every SDK and worker log line of the test.
+	logs testWriter
 }
 
 type harnessOptions struct {
@@ -109,15 +113,23 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		tenant = tenant[:50]
 	}
 	tenant = fmt.Sprintf("%s-%d", tenant, time.Now().UnixNano()%100000)
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	box, err := secrets.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
 	h := &harness{
-		t: t, ctx: ctx, store: st, demo: srv, http: hs, client: c, tenant: tenant, queue: "q-" + tenant,
-		acts: &activities.Activities{Store: st, Resolver: &activities.ProviderResolver{Store: st, DemoURL: hs.URL},
+		t: t, ctx: ctx, store: st, demo: srv, http: hs, client: c, tenant: tenant, queue: "q-" + tenant, logs: logs,
+		acts: &activities.Activities{Store: st, Resolver: &activities.ProviderResolver{Store: st, DemoURL: hs.URL, Secrets: box},
 			PageSize: o.pageSize, Overlap: time.Second},
 	}
 	if o.loop == (workflows.LoopOptions{}) {
 		o.loop = fastOptions
 	}
-	h.svc = &control.Service{Store: st, Client: c, Namespace: temporal.GetDefaultNamespace(), TaskQueue: h.queue, LoopOptions: o.loop}
+	h.svc = &control.Service{Store: st, Client: c, Namespace: temporal.GetDefaultNamespace(), TaskQueue: h.queue, LoopOptions: o.loop, Secrets: box}
 	h.webhook = newWebhookReceiver(t, "test-secret")
 	h.watcher = &activities.Watcher{Store: st, Temporal: c, Namespace: temporal.GetDefaultNamespace(), TaskQueue: h.queue, Loops: h.svc,
 		Notifier: &activities.Notifier{URL: h.webhook.url, Secret: "test-secret"}, PollerSilence: time.Second}
@@ -247,7 +259,13 @@ func (h *harness) loopStatus(k model.ObjectKey) workflows.LoopStatus {
 // provider's live dataset exactly: same ids, same payloads.
 func (h *harness) assertRecordsMatch(obj store.Object) {
 	h.t.Helper()
-	want := h.demo.Snapshot(obj.Key.ObjectType)
+	h.assertRecordsEqual(obj, h.demo.Snapshot(obj.Key.ObjectType))
+}
+
+// assertRecordsEqual checks the live rows of records against a provider's
+// snapshot (id → the JSON its connector delivers).
+func (h *harness) assertRecordsEqual(obj store.Object, want map[string]json.RawMessage) {
+	h.t.Helper()
 	rows, err := h.store.Pool.Query(h.ctx, `SELECT external_id, data FROM records WHERE object_id = $1 AND deleted_at IS NULL`, obj.ID)
 	if err != nil {
 		h.t.Fatal(err)
@@ -334,15 +352,27 @@ func listRequest(h *harness, k model.ObjectKey) *workflowservice.ListWorkflowExe
 type testWriter struct {
 	t    *testing.T
 	done *atomic.Bool
+	mu   *sync.Mutex
+	all  *strings.Builder
 }
 
 func newTestWriter(t *testing.T) testWriter {
-	w := testWriter{t: t, done: new(atomic.Bool)}
+	w := testWriter{t: t, done: new(atomic.Bool), mu: new(sync.Mutex), all: new(strings.Builder)}
 	t.Cleanup(func() { w.done.Store(true) }) // registered first: runs last
 	return w
 }
 
+// String returns everything logged so far.
+func (w testWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.all.String()
+}
+
 func (w testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	w.all.Write(p)
+	w.mu.Unlock()
 	if !w.done.Load() {
 		w.t.Log(strings.TrimRight(string(p), "\n"))
 	}

@@ -24,13 +24,16 @@ type RetrieveProgress struct {
 	Token   string     `json:"token"`
 	Cursor  *time.Time `json:"cursor,omitempty"`
 	Done    bool       `json:"done"`
+	// Full is true when the cycle lists everything (initial sync, or a
+	// resync after the provider lost track of changes).
+	Full bool `json:"full"`
 }
 
 // GetRetrieveProgress reads the committed progress of a cycle's Retrieve.
 func (s *Store) GetRetrieveProgress(ctx context.Context, cycleID int64) (RetrieveProgress, error) {
 	var p RetrieveProgress
-	err := s.Pool.QueryRow(ctx, `SELECT retrieve_pages, retrieve_records, retrieve_token, retrieve_cursor, retrieve_done
-		FROM sync_cycles WHERE id = $1`, cycleID).Scan(&p.Pages, &p.Records, &p.Token, &p.Cursor, &p.Done)
+	err := s.Pool.QueryRow(ctx, `SELECT retrieve_pages, retrieve_records, retrieve_token, retrieve_cursor, retrieve_done, full_sync
+		FROM sync_cycles WHERE id = $1`, cycleID).Scan(&p.Pages, &p.Records, &p.Token, &p.Cursor, &p.Done, &p.Full)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, ErrNotFound
 	}
@@ -53,9 +56,9 @@ func (s *Store) StagePage(ctx context.Context, cycleID int64, expectPages int, p
 				retrieve_records = retrieve_records + $3, retrieve_token = $4,
 				retrieve_cursor = coalesce($5, retrieve_cursor), retrieve_done = $6
 			WHERE id = $1 AND retrieve_pages = $2 AND NOT retrieve_done AND status = 'Processing'
-			RETURNING retrieve_pages, retrieve_records, retrieve_token, retrieve_cursor, retrieve_done`,
+			RETURNING retrieve_pages, retrieve_records, retrieve_token, retrieve_cursor, retrieve_done, full_sync`,
 			cycleID, expectPages, len(page.Records), page.NextPageToken, cursor, page.NextPageToken == "").
-			Scan(&out.Pages, &out.Records, &out.Token, &out.Cursor, &out.Done)
+			Scan(&out.Pages, &out.Records, &out.Token, &out.Cursor, &out.Done, &out.Full)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("cycle %d moved on (another attempt staged page %d, or the cycle was closed)", cycleID, expectPages+1)
 		}
@@ -226,8 +229,9 @@ func (s *Store) ProcessBatch(ctx context.Context, cycleID int64, limit int, curs
 		var objectID int64
 		var seq int
 		var status string
-		if err := tx.QueryRow(ctx, `SELECT object_id, seq, status FROM sync_cycles WHERE id = $1 FOR UPDATE`, cycleID).
-			Scan(&objectID, &seq, &status); err != nil {
+		var snapshot bool
+		if err := tx.QueryRow(ctx, `SELECT object_id, seq, status, snapshot FROM sync_cycles WHERE id = $1 FOR UPDATE`, cycleID).
+			Scan(&objectID, &seq, &status, &snapshot); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return ErrNotFound
 			}
@@ -236,7 +240,7 @@ func (s *Store) ProcessBatch(ctx context.Context, cycleID int64, limit int, curs
 		if status != "Processing" {
 			return fmt.Errorf("cycle %d is %s, not Processing: it was closed (abandoned or finished) and cannot be processed", cycleID, status)
 		}
-		err := tx.QueryRow(ctx, processBatchSQL, cycleID, limit, objectID, seq).
+		err := tx.QueryRow(ctx, processBatchSQL, cycleID, limit, objectID, seq, snapshot).
 			Scan(&r.Staged, &r.Rejected, &r.New, &r.Changed, &r.Deleted, &r.Unchanged)
 		if err != nil {
 			return err
@@ -254,6 +258,22 @@ func (s *Store) ProcessBatch(ctx context.Context, cycleID int64, limit int, curs
 			return nil
 		}
 		// Last batch of a complete retrieve: the data is safe, move the cursor.
+		if snapshot {
+			// A complete, error-free full listing: what it did not see is gone.
+			tag, err := tx.Exec(ctx, `UPDATE records r SET deleted_at = now(), updated_at = now(), cycle_seq = $3
+				WHERE r.object_id = $1 AND r.deleted_at IS NULL
+					AND NOT EXISTS (SELECT 1 FROM resync_seen s WHERE s.cycle_id = $2 AND s.external_id = r.external_id)`, objectID, cycleID, seq)
+			if err != nil {
+				return err
+			}
+			r.Deleted += int(tag.RowsAffected())
+			if _, err := tx.Exec(ctx, `UPDATE sync_cycles SET records_deleted = records_deleted + $2 WHERE id = $1`, cycleID, tag.RowsAffected()); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `DELETE FROM resync_seen WHERE cycle_id = $1`, cycleID); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.Exec(ctx, `UPDATE integration_objects SET cursor = $2, last_success_at = now(), updated_at = now() WHERE id = $1`,
 			objectID, *cursor); err != nil {
 			return err
@@ -291,6 +311,11 @@ WITH batch AS (
 	SELECT DISTINCT ON (external_id) external_id, modified_at, deleted, data
 	FROM checked WHERE reason = ''
 	ORDER BY external_id, modified_at DESC NULLS LAST, id DESC
+), seen AS (
+	INSERT INTO resync_seen (cycle_id, external_id)
+	SELECT $1, external_id FROM latest WHERE $5 AND NOT deleted
+	ON CONFLICT DO NOTHING
+	RETURNING 1
 ), upserted AS (
 	INSERT INTO records AS r (object_id, external_id, data, hash, modified_at, cycle_seq)
 	SELECT $3, external_id, data, decode(md5(data::text), 'hex'), modified_at, $4 FROM latest WHERE NOT deleted
@@ -314,3 +339,34 @@ SELECT (SELECT count(*) FROM batch)::int,
 	(SELECT count(*) FROM upserted WHERE NOT inserted)::int,
 	(SELECT count(*) FROM tombstoned)::int,
 	(SELECT count(*) FROM latest WHERE NOT deleted)::int`
+
+// RestartAsSnapshot turns a cycle's Retrieve into a full listing from the
+// first page (the provider can no longer say what changed since the
+// cursor): what was staged is discarded, and the cycle becomes a snapshot,
+// so records the listing does not see are deleted once it completes.
+func (s *Store) RestartAsSnapshot(ctx context.Context, cycleID int64) error {
+	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE sync_cycles SET full_sync = true, snapshot = true, retrieve_pages = 0, retrieve_records = 0,
+				retrieve_token = '', retrieve_cursor = NULL, retrieve_done = false
+			WHERE id = $1 AND status = 'Processing'`, cycleID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("cycle %d is no longer Processing", cycleID)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM staged_records WHERE cycle_id = $1`, cycleID); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM resync_seen WHERE cycle_id = $1`, cycleID)
+		return err
+	})
+}
+
+// IsSnapshot reports whether a cycle lists the whole object over existing
+// records (its Retrieve must then not use the cursor).
+func (s *Store) IsSnapshot(ctx context.Context, cycleID int64) (bool, error) {
+	var snap bool
+	err := s.Pool.QueryRow(ctx, `SELECT snapshot FROM sync_cycles WHERE id = $1`, cycleID).Scan(&snap)
+	return snap, err
+}

@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/syncloop/syncloop/activities"
 	"github.com/syncloop/syncloop/control"
+	"github.com/syncloop/syncloop/secrets"
 	"github.com/syncloop/syncloop/store"
 	"github.com/syncloop/syncloop/workflows"
 )
@@ -63,9 +65,16 @@ func run(logger *slog.Logger, args []string) error {
 	queue := control.TaskQueueFromEnv()
 	svc := &control.Service{Store: st, Client: c, Namespace: ns, TaskQueue: queue}
 	w := worker.New(c, queue, worker.Options{})
+	box, err := secrets.FromEnv()
+	if err != nil && !errors.Is(err, secrets.ErrNoKey) {
+		return err
+	}
+	if box == nil {
+		logger.Warn("SYNCLOOP_SECRET_KEY is not set: connections with stored credentials will fail until it is")
+	}
 	workflows.Register(w, &activities.Activities{
 		Store:    st,
-		Resolver: &activities.ProviderResolver{Store: st, DemoURL: *demoURL},
+		Resolver: &activities.ProviderResolver{Store: st, Secrets: box, DemoURL: *demoURL},
 	})
 	workflows.RegisterWatcher(w, &activities.Watcher{
 		Store: st, Temporal: c, Namespace: ns, TaskQueue: queue, Loops: svc, Logger: logger,

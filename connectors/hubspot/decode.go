@@ -1,0 +1,174 @@
+package hubspot
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/syncloop/syncloop/connectors"
+)
+
+// object is one record of a response as the connector understood it.
+type object struct {
+	rec connectors.Record
+	// modified is the modified property's value (zero if absent or
+	// invalid): what search filters and sorts on, so the only time the
+	// search keyset may use. rec.ModifiedAt falls back to updatedAt.
+	modified time.Time
+	// archivedAt is zero if absent or invalid.
+	archivedAt time.Time
+}
+
+// decodedPage is a list or search response.
+type decodedPage struct {
+	objects []object
+	// next is paging.next.after: empty on the last page.
+	next string
+}
+
+// decodeListResponse parses a list response (objects or owners). modProp
+// is the modified property; "" for owners, whose time is updatedAt.
+//
+// It never panics. A body it cannot trust as a whole page is a Retryable
+// error, since a truncated or mangled response (proxy error page, dropped
+// connection) is usually transient. A single bad record is not an error:
+// it is returned with what could be read (no id if none) so that the
+// pipeline rejects it visibly.
+func decodeListResponse(body []byte, modProp string) (decodedPage, error) {
+	page, _, err := decodeResponse(body, modProp)
+	return page, err
+}
+
+// decodeSearchResponse parses a search response, which is a list response
+// with a "total".
+func decodeSearchResponse(body []byte, modProp string) (decodedPage, error) {
+	page, envelope, err := decodeResponse(body, modProp)
+	if err != nil {
+		return decodedPage{}, err
+	}
+	if raw, ok := envelope["total"]; ok {
+		var total json.Number
+		if json.Unmarshal(raw, &total) != nil {
+			return decodedPage{}, malformed(`"total" is not a number`)
+		}
+	}
+	return page, nil
+}
+
+func decodeResponse(body []byte, modProp string) (decodedPage, map[string]json.RawMessage, error) {
+	trimmed := bytes.TrimLeft(body, " \t\r\n\ufeff")
+	switch {
+	case len(trimmed) == 0:
+		return decodedPage{}, nil, malformed("the response body is empty")
+	case trimmed[0] == '<':
+		return decodedPage{}, nil, errHTML()
+	case !json.Valid(body):
+		return decodedPage{}, nil, malformed("the response is not valid JSON (truncated?)")
+	}
+	var envelope map[string]json.RawMessage
+	if err := json.Unmarshal(body, &envelope); err != nil || envelope == nil {
+		return decodedPage{}, nil, malformed("the response is not a JSON object")
+	}
+
+	// Demand an actual array: a missing or null results field must not read
+	// as an empty last page, or a broken response would end a sync early.
+	rawResults := bytes.TrimSpace(envelope["results"])
+	var elems []json.RawMessage
+	if len(rawResults) == 0 || rawResults[0] != '[' || json.Unmarshal(rawResults, &elems) != nil {
+		return decodedPage{}, nil, malformed(`"results" is not an array`)
+	}
+
+	var page decodedPage
+	if raw, ok := envelope["paging"]; ok && !isNull(raw) {
+		var paging map[string]json.RawMessage
+		if json.Unmarshal(raw, &paging) != nil || paging == nil {
+			return decodedPage{}, nil, malformed(`"paging" is not an object`)
+		}
+		if raw, ok := paging["next"]; ok && !isNull(raw) {
+			var next map[string]json.RawMessage
+			if json.Unmarshal(raw, &next) != nil || next == nil {
+				return decodedPage{}, nil, malformed(`"paging.next" is not an object`)
+			}
+			if json.Unmarshal(next["after"], &page.next) != nil || page.next == "" {
+				return decodedPage{}, nil, malformed(`"paging.next.after" is not a non-empty string`)
+			}
+		}
+	}
+
+	page.objects = make([]object, len(elems))
+	for i, raw := range elems {
+		page.objects[i] = decodeObject(raw, modProp)
+	}
+	return page, envelope, nil
+}
+
+func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
+
+// decodeObject maps one record. Data is always the record's bytes exactly
+// as received; fields that are missing or of the wrong type are left zero.
+func decodeObject(raw json.RawMessage, modProp string) object {
+	o := object{rec: connectors.Record{Data: raw}}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(raw, &fields) != nil {
+		return o // not an object: no id, so the pipeline rejects it
+	}
+	var id string
+	if json.Unmarshal(fields["id"], &id) == nil {
+		o.rec.ExternalID = id
+	}
+	if modProp != "" {
+		var props map[string]json.RawMessage
+		if json.Unmarshal(fields["properties"], &props) == nil {
+			o.modified = timeField(props[modProp])
+		}
+	}
+	o.rec.ModifiedAt = o.modified
+	if o.rec.ModifiedAt.IsZero() {
+		o.rec.ModifiedAt = timeField(fields["updatedAt"])
+	}
+	o.archivedAt = timeField(fields["archivedAt"])
+	return o
+}
+
+// timeField reads a HubSpot time: an RFC 3339 string (as v3 sends), or
+// epoch milliseconds as a string or number (as older APIs and some
+// properties do). It returns zero for anything else.
+func timeField(raw json.RawMessage) time.Time {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		var n json.Number
+		if json.Unmarshal(raw, &n) != nil {
+			return time.Time{}
+		}
+		s = n.String()
+	}
+	return parseTime(s)
+}
+
+func parseTime(s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		// Far outside any real time (±300,000 years).
+		if ms < -1e16 || ms > 1e16 {
+			return time.Time{}
+		}
+		return time.UnixMilli(ms).UTC()
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil || t.Year() < 1 || t.Year() > 9999 {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func errHTML() *connectors.Error {
+	return connectors.Errorf(connectors.Retryable,
+		"HubSpot returned an HTML page instead of JSON (a proxy or gateway error?)")
+}
+
+func malformed(what string) *connectors.Error {
+	return connectors.Errorf(connectors.Retryable, "HubSpot sent a malformed response: %s", what)
+}

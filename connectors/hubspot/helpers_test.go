@@ -1,0 +1,167 @@
+package hubspot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/syncloop/syncloop/connectors"
+	"github.com/syncloop/syncloop/connectors/hubspot/hstest"
+)
+
+const testToken = "pat-na1-test-7f3c9a"
+
+var epoch = time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
+
+// startServer serves a fake HubSpot over real HTTP for the test's life.
+func startServer(t *testing.T, opts hstest.Options) (*hstest.Server, string) {
+	t.Helper()
+	if opts.Token == "" {
+		opts.Token = testToken
+	}
+	srv := hstest.NewServer(opts)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return srv, ts.URL
+}
+
+func newConnector(t *testing.T, cfg Config) *Connector {
+	t.Helper()
+	if cfg.AccessToken == "" {
+		cfg.AccessToken = testToken
+	}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return c
+}
+
+func pageReq(objectType string, since time.Time, pageSize int) connectors.PageRequest {
+	return connectors.PageRequest{ObjectType: objectType, Since: since, PageSize: pageSize}
+}
+
+// listAll follows a listing to its end and returns every page.
+func listAll(t *testing.T, c *Connector, req connectors.PageRequest) []connectors.Page {
+	t.Helper()
+	var pages []connectors.Page
+	for {
+		page, err := c.FetchPage(context.Background(), req)
+		if err != nil {
+			t.Fatalf("page %d: %v", len(pages)+1, err)
+		}
+		pages = append(pages, page)
+		if page.NextPageToken == "" {
+			return pages
+		}
+		if len(pages) > 5000 {
+			t.Fatal("listing does not end")
+		}
+		req.PageToken = page.NextPageToken
+	}
+}
+
+func records(pages []connectors.Page) []connectors.Record {
+	var out []connectors.Record
+	for _, p := range pages {
+		out = append(out, p.Records...)
+	}
+	return out
+}
+
+// store mimics how the pipeline applies records: per id, the record with
+// the latest ModifiedAt wins (a later one on ties); tombstones delete.
+type store map[string]connectors.Record
+
+func (s store) apply(recs []connectors.Record) {
+	for _, r := range recs {
+		if old, ok := s[r.ExternalID]; ok && old.ModifiedAt.After(r.ModifiedAt) {
+			continue
+		}
+		s[r.ExternalID] = r
+	}
+}
+
+// live returns the stored records that are not tombstones.
+func (s store) live() map[string]json.RawMessage {
+	out := map[string]json.RawMessage{}
+	for id, r := range s {
+		if !r.Deleted {
+			out[id] = r.Data
+		}
+	}
+	return out
+}
+
+// sameData compares a synced state with a server snapshot.
+func sameData(t *testing.T, what string, got, want map[string]json.RawMessage) {
+	t.Helper()
+	bad := 0
+	for id, w := range want {
+		if g, ok := got[id]; !ok || string(g) != string(w) {
+			if bad++; bad <= 5 {
+				t.Errorf("%s: %s is %s, want %s", what, id, g, w)
+			}
+		}
+	}
+	for id := range got {
+		if _, ok := want[id]; !ok {
+			if bad++; bad <= 5 {
+				t.Errorf("%s: %s should not be there", what, id)
+			}
+		}
+	}
+	if bad > 5 {
+		t.Errorf("%s: %d differences in all", what, bad)
+	}
+}
+
+// wantKind asserts that err is a classified error of the given kind.
+func wantKind(t *testing.T, err error, kind connectors.Kind) *connectors.Error {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want %s", kind)
+	}
+	var ce *connectors.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("error %v (%T) is not a *connectors.Error", err, err)
+	}
+	if ce.Kind != kind {
+		t.Fatalf("error %q has kind %s, want %s", err, ce.Kind, kind)
+	}
+	return ce
+}
+
+// shared is a value written by a fault hook (on the server's goroutine)
+// and read by the test.
+type shared[T any] struct {
+	mu sync.Mutex
+	v  T
+}
+
+func (s *shared[T]) set(v T) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.v = v
+}
+
+func (s *shared[T]) get() T {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.v
+}
+
+// searches returns the logged search requests.
+func searches(srv *hstest.Server) []hstest.RequestLog {
+	var out []hstest.RequestLog
+	for _, r := range srv.Requests() {
+		if r.Search != nil {
+			out = append(out, r)
+		}
+	}
+	return out
+}

@@ -1,0 +1,545 @@
+// Package hstest is an in-memory fake of the parts of HubSpot's CRM v3 API
+// that syncloop reads: the object list endpoints (live and archived), the
+// search endpoints and the owners endpoint, for companies, contacts, deals,
+// tickets and owners.
+//
+// It behaves like HubSpot where a sync cares:
+//
+//   - ids are numeric strings; timestamps have millisecond precision and
+//     mutations stamp strictly increasing times (server-wide), except
+//     ChangeAllAt and ChangeAt, which make records share one timestamp;
+//   - lists are ordered by id and paged with an opaque "after" cursor;
+//   - search supports filter groups (OR of ANDed filters) with EQ, NEQ, LT,
+//     LTE, GT, GTE, HAS_PROPERTY and NOT_HAS_PROPERTY, one sort, limit ≤ 200
+//     and an offset "after"; like HubSpot it refuses (HTTP 400) to page past
+//     Options.SearchLimit results. Records sharing a sort value come out in
+//     an arbitrary (but deterministic) order, not by id;
+//   - archived records leave search and the default list, and appear in
+//     ?archived=true listings with archivedAt;
+//   - bearer-token auth, X-HubSpot-RateLimit-* headers and a rolling-window
+//     rate limit answering 429 with Retry-After, and injectable faults.
+//
+// All times come from Options.Now, except the rate-limit window, which is
+// real time (it paces real requests).
+package hstest
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+)
+
+const (
+	defaultSize         = 50
+	defaultSearchLimit  = 10_000
+	defaultRateInterval = 10 * time.Second
+	// seedWindow is how far back seeded timestamps are spread.
+	seedWindow = 30 * 24 * time.Hour
+	// stampResolution is HubSpot's: milliseconds.
+	stampResolution = time.Millisecond
+)
+
+// Options configures a Server.
+type Options struct {
+	// Size is the number of records seeded per object type (owners
+	// included): 50 if 0, none if negative.
+	Size int
+	// Seed fixes the dataset: the same Seed and clock give the same records.
+	Seed int64
+	// Token, if non-empty, is required as "Authorization: Bearer <Token>".
+	Token string
+	// Now is the server's clock; time.Now if nil. It stamps mutations and
+	// sets the Date header.
+	Now func() time.Time
+	// SearchLimit is how many results a search query can page through
+	// (after+limit); 10,000 (HubSpot's limit) if 0.
+	SearchLimit int
+	// RateLimit, if positive, allows that many API requests per
+	// RateInterval (a rolling window of real time); more are answered 429
+	// with Retry-After. Responses then carry X-HubSpot-RateLimit-Max,
+	// -Remaining and -Interval-Milliseconds. Zero: no limit, no headers.
+	RateLimit int
+	// RateInterval is the rate-limit window; 10 s (HubSpot's) if 0.
+	RateInterval time.Duration
+}
+
+// Server is the fake HubSpot. It implements http.Handler; all methods are
+// safe for concurrent use.
+type Server struct {
+	token        string
+	now          func() time.Time
+	searchLimit  int
+	rateLimit    int
+	rateInterval time.Duration
+	mux          *http.ServeMux
+	created      time.Time
+	tables       map[string]*table // the map itself is never modified after NewServer
+
+	mu        sync.Mutex // guards everything below and the tables' contents
+	rng       *rand.Rand
+	tieSalt   uint64
+	lastStamp time.Time
+	requests  []*RequestLog
+	seq       int
+	fault     func(RequestLog) Fault
+	window    []time.Time // real times of the requests in the rate window
+	ownerIDs  []int64     // every owner's id, for hubspot_owner_id values
+}
+
+// record is one CRM object or owner.
+type record struct {
+	id    int64
+	idStr string
+	// props holds the properties (for owners: the owner's fields). A nil
+	// value is a property without a value, served as null.
+	props      map[string]*string
+	created    time.Time
+	updated    time.Time // also the modified property's value
+	archived   bool
+	archivedAt time.Time
+	// tie orders records that share a sort value: arbitrary, not by id.
+	tie uint64
+	// raw is the record rendered with every property; nil when stale.
+	raw json.RawMessage
+}
+
+type table struct {
+	spec   *typeSpec
+	byID   []*record // ascending id, archived records included
+	index  map[string]*record
+	nextID int64
+	// byMod holds the live records ordered by (modified, tie, id); nil
+	// when stale.
+	byMod []*record
+}
+
+// NewServer returns a server seeded with opts.Size records per object type,
+// their timestamps spread over the 30 days before now.
+func NewServer(opts Options) *Server {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	size := opts.Size
+	switch {
+	case size == 0:
+		size = defaultSize
+	case size < 0:
+		size = 0
+	}
+	s := &Server{
+		token:        opts.Token,
+		now:          now,
+		searchLimit:  opts.SearchLimit,
+		rateLimit:    opts.RateLimit,
+		rateInterval: opts.RateInterval,
+		tables:       make(map[string]*table, len(objectTypes)),
+		rng:          rand.New(rand.NewPCG(uint64(opts.Seed), 0x4b5b_5e7)),
+	}
+	if s.searchLimit <= 0 {
+		s.searchLimit = defaultSearchLimit
+	}
+	if s.rateInterval <= 0 {
+		s.rateInterval = defaultRateInterval
+	}
+	s.tieSalt = s.rng.Uint64()
+	s.created = s.clock()
+	s.seed(size)
+	s.mux = s.routes()
+	return s
+}
+
+// clock is the server's time at HubSpot's resolution.
+func (s *Server) clock() time.Time { return s.now().UTC().Truncate(stampResolution) }
+
+func (s *Server) generator() *generator {
+	return &generator{
+		rng:    s.rng,
+		base:   s.created,
+		owners: func() []int64 { return s.ownerIDs },
+	}
+}
+
+func (s *Server) seed(size int) {
+	for _, name := range objectTypes {
+		s.tables[name] = &table{spec: specs[name], index: map[string]*record{}, nextID: specs[name].idBase}
+	}
+	stamps := s.seedStamps(size * len(objectTypes))
+	s.rng.Shuffle(len(stamps), func(i, j int) { stamps[i], stamps[j] = stamps[j], stamps[i] })
+	g := s.generator()
+	// Owners first, so that other records can reference them.
+	n := 0
+	for _, name := range []string{"owners", "companies", "contacts", "deals", "tickets"} {
+		t := s.tables[name]
+		for range size {
+			created := stamps[n].Add(-time.Duration(s.rng.Int64N(int64(7*24*time.Hour/stampResolution))) * stampResolution)
+			s.insert(t, g, created, stamps[n])
+			n++
+		}
+	}
+	if len(stamps) > 0 {
+		s.lastStamp = slices.MaxFunc(stamps, time.Time.Compare)
+	}
+}
+
+// seedStamps returns n distinct stamps in the seed window, all before the
+// creation time: seeded data is never in the future.
+func (s *Server) seedStamps(n int) []time.Time {
+	window := int64(seedWindow / stampResolution)
+	seen := make(map[int64]bool, n)
+	stamps := make([]time.Time, 0, n)
+	start := s.created.Add(-seedWindow)
+	for len(stamps) < n {
+		o := s.rng.Int64N(window)
+		if !seen[o] {
+			seen[o] = true
+			stamps = append(stamps, start.Add(time.Duration(o)*stampResolution))
+		}
+	}
+	return stamps
+}
+
+// insert creates a record in t. Callers hold s.mu (or are NewServer).
+func (s *Server) insert(t *table, g *generator, created, modified time.Time) *record {
+	t.nextID += 1 + s.rng.Int64N(t.spec.idStep)
+	r := &record{id: t.nextID, idStr: strconv.FormatInt(t.nextID, 10), props: map[string]*string{}}
+	r.tie = splitmix(uint64(r.id) ^ s.tieSalt)
+	t.spec.fill(g, r.props)
+	r.created = created
+	if t.spec.modProp != "" {
+		set(r.props, "hs_object_id", r.idStr)
+		set(r.props, "createdate", formatTime(created))
+	}
+	t.stamp(r, modified)
+	t.byID = append(t.byID, r)
+	t.index[r.idStr] = r
+	if t.spec.name == "owners" {
+		s.ownerIDs = append(s.ownerIDs, r.id)
+	}
+	return r
+}
+
+// stamp sets r's modified time (updatedAt and the modified property).
+func (t *table) stamp(r *record, at time.Time) {
+	r.updated = at
+	if t.spec.modProp != "" {
+		set(r.props, t.spec.modProp, formatTime(at))
+	}
+	r.raw = nil
+	t.byMod = nil
+}
+
+// nextStamp returns the time for a mutation: the current time, or just after
+// the previous stamp if the clock has not moved past it. Callers hold s.mu.
+func (s *Server) nextStamp() time.Time {
+	at := s.clock()
+	if !at.After(s.lastStamp) {
+		at = s.lastStamp.Add(stampResolution)
+	}
+	s.lastStamp = at
+	return at
+}
+
+// serverTime is the time reported in the Date header: no later mutation
+// gets a stamp before it. Callers hold s.mu.
+func (s *Server) serverTime() time.Time {
+	if s.lastStamp.After(s.clock()) {
+		return s.lastStamp
+	}
+	return s.clock()
+}
+
+func (t *table) live() []*record {
+	out := make([]*record, 0, len(t.byID))
+	for _, r := range t.byID {
+		if !r.archived {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// pickLive returns n distinct random live records (all of them, shuffled,
+// if there are fewer).
+func (t *table) pickLive(rng *rand.Rand, n int) []*record {
+	live := t.live()
+	rng.Shuffle(len(live), func(i, j int) { live[i], live[j] = live[j], live[i] })
+	return live[:min(n, len(live))]
+}
+
+// liveByModified returns the live records ordered by (modified, tie, id).
+func (t *table) liveByModified() []*record {
+	if t.byMod == nil {
+		t.byMod = t.live()
+		sort.Slice(t.byMod, func(i, j int) bool { return lessByModified(t.byMod[i], t.byMod[j]) })
+	}
+	return t.byMod
+}
+
+func lessByModified(a, b *record) bool {
+	if !a.updated.Equal(b.updated) {
+		return a.updated.Before(b.updated)
+	}
+	if a.tie != b.tie {
+		return a.tie < b.tie
+	}
+	return a.id < b.id
+}
+
+// Change modifies n random live records of objectType (one field each, and
+// the modified time) and returns their ids; nil for an unknown type.
+func (s *Server) Change(objectType string, n int) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tables[objectType]
+	if t == nil || n <= 0 {
+		return nil
+	}
+	return s.change(t, t.pickLive(s.rng, n), s.nextStamp)
+}
+
+// ChangeAt modifies n random live records of objectType so that they all
+// share the modified time at (truncated to milliseconds), and returns their
+// ids. Later mutations are stamped after at.
+func (s *Server) ChangeAt(objectType string, n int, at time.Time) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tables[objectType]
+	if t == nil || n <= 0 {
+		return nil
+	}
+	return s.changeAt(t, t.pickLive(s.rng, n), at)
+}
+
+// ChangeAllAt modifies every live record of objectType so that they all
+// share the modified time at (truncated to milliseconds), as a bulk import
+// or workflow does, and returns their ids in id order. Later mutations are
+// stamped after at.
+func (s *Server) ChangeAllAt(objectType string, at time.Time) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tables[objectType]
+	if t == nil {
+		return nil
+	}
+	return s.changeAt(t, t.live(), at)
+}
+
+func (s *Server) changeAt(t *table, recs []*record, at time.Time) []string {
+	at = at.UTC().Truncate(stampResolution)
+	if at.After(s.lastStamp) {
+		s.lastStamp = at
+	}
+	return s.change(t, recs, func() time.Time { return at })
+}
+
+func (s *Server) change(t *table, recs []*record, stamp func() time.Time) []string {
+	g := s.generator()
+	ids := make([]string, 0, len(recs))
+	for _, r := range recs {
+		t.spec.mutate(g, r.props)
+		t.stamp(r, stamp())
+		ids = append(ids, r.idStr)
+	}
+	return ids
+}
+
+// Add creates n records of objectType and returns their ids; nil for an
+// unknown type.
+func (s *Server) Add(objectType string, n int) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tables[objectType]
+	if t == nil || n <= 0 {
+		return nil
+	}
+	g := s.generator()
+	ids := make([]string, 0, n)
+	for range n {
+		at := s.nextStamp()
+		ids = append(ids, s.insert(t, g, at, at).idStr)
+	}
+	return ids
+}
+
+// Delete archives n random live records of objectType (as HubSpot's
+// DELETE does) and returns their ids; nil for an unknown type. Archived
+// records leave search and the default listing; they are listed with
+// ?archived=true, with archivedAt (and updatedAt) set to the archive time.
+func (s *Server) Delete(objectType string, n int) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tables[objectType]
+	if t == nil || n <= 0 {
+		return nil
+	}
+	var ids []string
+	for _, r := range t.pickLive(s.rng, n) {
+		at := s.nextStamp()
+		r.archived, r.archivedAt = true, at
+		t.stamp(r, at)
+		ids = append(ids, r.idStr)
+	}
+	return ids
+}
+
+// Snapshot returns the live records of objectType by id, each rendered
+// with every stored property (see Properties): exactly the Data a client
+// that reads all properties gets. It returns nil for an unknown type.
+func (s *Server) Snapshot(objectType string) map[string]json.RawMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tables[objectType]
+	if t == nil {
+		return nil
+	}
+	out := make(map[string]json.RawMessage, len(t.byID))
+	for _, r := range t.byID {
+		if !r.archived {
+			out[r.idStr] = slices.Clone(t.render(r, nil))
+		}
+	}
+	return out
+}
+
+// Archived returns the archived records of objectType with their archive
+// times; nil for an unknown type.
+func (s *Server) Archived(objectType string) map[string]time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tables[objectType]
+	if t == nil {
+		return nil
+	}
+	out := map[string]time.Time{}
+	for _, r := range t.byID {
+		if r.archived {
+			out[r.idStr] = r.archivedAt
+		}
+	}
+	return out
+}
+
+// Modified returns the modified time of the record objectType/id, and
+// whether it exists (live or archived).
+func (s *Server) Modified(objectType, id string) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.tables[objectType]
+	if t == nil {
+		return time.Time{}, false
+	}
+	r := t.index[id]
+	if r == nil {
+		return time.Time{}, false
+	}
+	return r.updated, true
+}
+
+// Start serves s on addr (e.g. "127.0.0.1:0") and returns its base URL and
+// a function that shuts it down.
+func (s *Server) Start(addr string) (url string, stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }() // returns once stop shuts it down
+	stop = sync.OnceFunc(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if srv.Shutdown(ctx) != nil {
+			srv.Close()
+		}
+	})
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port), stop, nil
+}
+
+// objectJSON is a CRM object as HubSpot serves it.
+type objectJSON struct {
+	ID         string             `json:"id"`
+	Properties map[string]*string `json:"properties"`
+	CreatedAt  string             `json:"createdAt"`
+	UpdatedAt  string             `json:"updatedAt"`
+	Archived   bool               `json:"archived"`
+	ArchivedAt string             `json:"archivedAt,omitempty"`
+}
+
+// ownerJSON is an owner as HubSpot serves it.
+type ownerJSON struct {
+	ID        string `json:"id"`
+	Email     string `json:"email"`
+	Type      string `json:"type"`
+	FirstName string `json:"firstName"`
+	LastName  string `json:"lastName"`
+	UserID    int64  `json:"userId"`
+	CreatedAt string `json:"createdAt"`
+	UpdatedAt string `json:"updatedAt"`
+	Archived  bool   `json:"archived"`
+}
+
+// render returns r's JSON with the properties in sel (nil: all of them).
+// Callers hold s.mu.
+func (t *table) render(r *record, sel map[string]bool) json.RawMessage {
+	if sel == nil && r.raw != nil {
+		return r.raw
+	}
+	var v any
+	if t.spec.modProp == "" {
+		str := func(k string) string {
+			if p := r.props[k]; p != nil {
+				return *p
+			}
+			return ""
+		}
+		userID, _ := strconv.ParseInt(str("userId"), 10, 64)
+		v = ownerJSON{
+			ID: r.idStr, Email: str("email"), Type: str("type"), FirstName: str("firstName"), LastName: str("lastName"),
+			UserID: userID, CreatedAt: formatTime(r.created), UpdatedAt: formatTime(r.updated), Archived: r.archived,
+		}
+	} else {
+		props := r.props
+		if sel != nil {
+			props = make(map[string]*string, len(sel))
+			for k, val := range r.props {
+				if sel[k] {
+					props[k] = val
+				}
+			}
+		}
+		o := objectJSON{ID: r.idStr, Properties: props, CreatedAt: formatTime(r.created), UpdatedAt: formatTime(r.updated), Archived: r.archived}
+		if r.archived {
+			o.ArchivedAt = formatTime(r.archivedAt)
+		}
+		v = o
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("hstest: rendering a record: " + err.Error()) // strings and numbers only: cannot happen
+	}
+	if sel == nil {
+		r.raw = b
+	}
+	return b
+}
+
+// formatTime renders a time as HubSpot does: UTC, milliseconds, "Z".
+func formatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+func splitmix(x uint64) uint64 {
+	x += 0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	return x ^ (x >> 31)
+}

@@ -1,0 +1,523 @@
+package hstest
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+var epoch = time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
+
+func start(t *testing.T, opts Options) (*Server, string) {
+	t.Helper()
+	srv := NewServer(opts)
+	ts := httptest.NewServer(srv)
+	t.Cleanup(ts.Close)
+	return srv, ts.URL
+}
+
+type result struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func call(t *testing.T, method, url, token string, body any) result {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading %s: %v", url, err)
+	}
+	return result{resp.StatusCode, resp.Header, b}
+}
+
+// page is a decoded list or search response.
+type page struct {
+	Total   *int              `json:"total"`
+	Results []json.RawMessage `json:"results"`
+	Paging  *struct {
+		Next struct {
+			After string `json:"after"`
+		} `json:"next"`
+	} `json:"paging"`
+}
+
+func (r result) page(t *testing.T) page {
+	t.Helper()
+	if r.status != 200 {
+		t.Fatalf("HTTP %d: %s", r.status, r.body)
+	}
+	var p page
+	if err := json.Unmarshal(r.body, &p); err != nil {
+		t.Fatalf("decoding %s: %v", r.body, err)
+	}
+	return p
+}
+
+func (p page) next() string {
+	if p.Paging == nil {
+		return ""
+	}
+	return p.Paging.Next.After
+}
+
+type obj struct {
+	ID         string             `json:"id"`
+	Properties map[string]*string `json:"properties"`
+	UpdatedAt  string             `json:"updatedAt"`
+	Archived   bool               `json:"archived"`
+	ArchivedAt string             `json:"archivedAt"`
+}
+
+func decodeObj(t *testing.T, raw json.RawMessage) obj {
+	t.Helper()
+	var o obj
+	if err := json.Unmarshal(raw, &o); err != nil {
+		t.Fatalf("decoding %s: %v", raw, err)
+	}
+	return o
+}
+
+func ids(t *testing.T, raws []json.RawMessage) []string {
+	var out []string
+	for _, r := range raws {
+		out = append(out, decodeObj(t, r).ID)
+	}
+	return out
+}
+
+func numericLess(a, b string) bool {
+	x, _ := strconv.ParseInt(a, 10, 64)
+	y, _ := strconv.ParseInt(b, 10, 64)
+	return x < y
+}
+
+func numericCmp(a, b string) int {
+	x, _ := strconv.ParseInt(a, 10, 64)
+	y, _ := strconv.ParseInt(b, 10, 64)
+	return cmp3(x, y)
+}
+
+func TestSeedIsDeterministic(t *testing.T) {
+	t.Parallel()
+	a := NewServer(Options{Size: 30, Seed: 7, Now: NewClock(epoch).Now})
+	b := NewServer(Options{Size: 30, Seed: 7, Now: NewClock(epoch).Now})
+	c := NewServer(Options{Size: 30, Seed: 8, Now: NewClock(epoch).Now})
+	for _, typ := range ObjectTypes() {
+		sa, sb, sc := a.Snapshot(typ), b.Snapshot(typ), c.Snapshot(typ)
+		if len(sa) != 30 {
+			t.Errorf("%s: %d records, want 30", typ, len(sa))
+		}
+		if !maps.EqualFunc(sa, sb, func(x, y json.RawMessage) bool { return bytes.Equal(x, y) }) {
+			t.Errorf("%s: same seed, different data", typ)
+		}
+		if maps.EqualFunc(sa, sc, func(x, y json.RawMessage) bool { return bytes.Equal(x, y) }) {
+			t.Errorf("%s: different seeds, same data", typ)
+		}
+		for id, raw := range sa {
+			o := decodeObj(t, raw)
+			mod, _ := a.Modified(typ, id)
+			if o.ID != id || o.Archived || o.UpdatedAt != formatTime(mod) || !mod.Before(epoch) || mod.Before(epoch.Add(-seedWindow)) {
+				t.Errorf("%s %s: %s (modified %s)", typ, id, raw, mod)
+			}
+			if typ != "owners" && (*o.Properties["hs_object_id"] != id || *o.Properties[ModifiedProperty(typ)] != o.UpdatedAt) {
+				t.Errorf("%s %s: properties disagree with id/updatedAt: %s", typ, id, raw)
+			}
+		}
+	}
+	if s := NewServer(Options{Size: -1}); len(s.Snapshot("contacts")) != 0 {
+		t.Error("negative Size seeded records")
+	}
+	if s := NewServer(Options{}); len(s.Snapshot("deals")) != defaultSize {
+		t.Errorf("default Size seeded %d", len(s.Snapshot("deals")))
+	}
+}
+
+func TestListPagesMatchSnapshot(t *testing.T) {
+	t.Parallel()
+	clock := NewClock(epoch)
+	srv, base := start(t, Options{Size: 40, Seed: 1, Token: "tok", Now: clock.Now})
+	deleted := srv.Delete("contacts", 5)
+	all := strings.Join(Properties("contacts"), ",")
+
+	var got []json.RawMessage
+	after := ""
+	for n := 0; ; n++ {
+		url := base + "/crm/v3/objects/contacts?limit=7&properties=" + all
+		if after != "" {
+			url += "&after=" + after
+		}
+		r := call(t, "GET", url, "tok", nil)
+		if d, _ := http.ParseTime(r.header.Get("Date")); !d.Equal(srv.serverTimeForTest().Truncate(time.Second)) {
+			t.Errorf("Date %s, want the server clock %s", r.header.Get("Date"), clock.Now())
+		}
+		p := r.page(t)
+		got = append(got, p.Results...)
+		if after = p.next(); after == "" {
+			break
+		}
+		if len(p.Results) != 7 || n > 10 {
+			t.Fatalf("page %d has %d results", n, len(p.Results))
+		}
+	}
+	snap := srv.Snapshot("contacts")
+	if len(got) != 35 || len(snap) != 35 {
+		t.Fatalf("listed %d, snapshot %d, want 35", len(got), len(snap))
+	}
+	listed := ids(t, got)
+	if !slices.IsSortedFunc(listed, numericCmp) {
+		t.Errorf("list not in id order: %v", listed)
+	}
+	for i, raw := range got {
+		if !bytes.Equal(raw, snap[listed[i]]) {
+			t.Errorf("%s: listed %s, snapshot %s", listed[i], raw, snap[listed[i]])
+		}
+	}
+
+	// Archived listing: exactly the deleted records, with archivedAt.
+	p := call(t, "GET", base+"/crm/v3/objects/contacts?archived=true&limit=100", "tok", nil).page(t)
+	arch := srv.Archived("contacts")
+	var archivedIDs []string
+	for _, raw := range p.Results {
+		o := decodeObj(t, raw)
+		archivedIDs = append(archivedIDs, o.ID)
+		if !o.Archived || o.ArchivedAt != formatTime(arch[o.ID]) {
+			t.Errorf("archived record %s", raw)
+		}
+	}
+	slices.Sort(archivedIDs)
+	slices.Sort(deleted)
+	if !slices.Equal(archivedIDs, deleted) {
+		t.Errorf("archived listing %v, want %v", archivedIDs, deleted)
+	}
+
+	// Without properties, HubSpot's defaults (plus the always-returned ones).
+	o := decodeObj(t, call(t, "GET", base+"/crm/v3/objects/contacts?limit=1", "tok", nil).page(t).Results[0])
+	keys := slices.Sorted(maps.Keys(o.Properties))
+	if want := []string{"createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"}; !slices.Equal(keys, want) {
+		t.Errorf("default properties %v, want %v", keys, want)
+	}
+	o = decodeObj(t, call(t, "GET", base+"/crm/v3/objects/contacts?limit=1&properties=phone&properties=nosuch", "tok", nil).page(t).Results[0])
+	keys = slices.Sorted(maps.Keys(o.Properties))
+	if want := []string{"createdate", "hs_object_id", "lastmodifieddate", "phone"}; !slices.Equal(keys, want) {
+		t.Errorf("properties for phone %v, want %v", keys, want)
+	}
+
+	for _, q := range []string{"limit=101", "limit=0", "limit=x", "after=bm9wZQ", "after=-1", "archived=maybe"} {
+		if r := call(t, "GET", base+"/crm/v3/objects/contacts?"+q, "tok", nil); r.status != 400 {
+			t.Errorf("?%s: HTTP %d, want 400", q, r.status)
+		}
+	}
+	for _, path := range []string{"/crm/v3/objects/widgets", "/crm/v3/objects/owners", "/crm/v4/objects/contacts"} {
+		if r := call(t, "GET", base+path, "tok", nil); r.status != 404 {
+			t.Errorf("%s: HTTP %d, want 404", path, r.status)
+		}
+	}
+}
+
+func (s *Server) serverTimeForTest() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.serverTime()
+}
+
+func search(t *testing.T, base, typ string, body SearchRequest) result {
+	t.Helper()
+	return call(t, "POST", base+"/crm/v3/objects/"+typ+"/search", "", body)
+}
+
+func TestSearch(t *testing.T) {
+	t.Parallel()
+	clock := NewClock(epoch)
+	srv, base := start(t, Options{Size: 60, Seed: 2, Now: clock.Now, SearchLimit: 50})
+	since := clock.Advance(time.Minute)
+	changed := srv.Change("deals", 25)
+	srv.Delete("deals", 3) // archived records never match
+	mod := ModifiedProperty("deals")
+	ms := strconv.FormatInt(since.UnixMilli(), 10)
+
+	// GTE on the modified time, sorted ascending: the changed (and not
+	// deleted) records, in modified order, paged by offset.
+	var got []string
+	var stamps []time.Time
+	after := ""
+	total := -1
+	for {
+		p := search(t, base, "deals", SearchRequest{
+			FilterGroups: []FilterGroup{{Filters: []Filter{{PropertyName: mod, Operator: "GTE", Value: FilterValue(ms)}}}},
+			Sorts:        []Sort{{PropertyName: mod, Direction: "ASCENDING"}},
+			Properties:   []string{"dealname"},
+			Limit:        10, After: after,
+		}).page(t)
+		if total >= 0 && *p.Total != total {
+			t.Errorf("total changed from %d to %d", total, *p.Total)
+		}
+		total = *p.Total
+		for _, raw := range p.Results {
+			o := decodeObj(t, raw)
+			got = append(got, o.ID)
+			at, _ := time.Parse(time.RFC3339, *o.Properties[mod])
+			stamps = append(stamps, at)
+		}
+		if after = p.next(); after == "" {
+			break
+		}
+	}
+	archived := srv.Archived("deals")
+	var want []string
+	for _, id := range changed {
+		if _, gone := archived[id]; !gone {
+			want = append(want, id)
+		}
+	}
+	if len(got) != len(want) || total != len(want) {
+		t.Fatalf("search returned %d (total %d), want %d", len(got), total, len(want))
+	}
+	if !slices.IsSortedFunc(stamps, time.Time.Compare) {
+		t.Errorf("results not sorted by %s", mod)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("search returned %v, want %v", got, want)
+	}
+
+	// Numeric comparison on hs_object_id, descending sort, OR of groups.
+	live := slices.SortedFunc(maps.Keys(srv.Snapshot("deals")), numericCmp)
+	pivot := live[10]
+	p := search(t, base, "deals", SearchRequest{
+		FilterGroups: []FilterGroup{
+			{Filters: []Filter{{PropertyName: "hs_object_id", Operator: "LT", Value: FilterValue(pivot)}}},
+			{Filters: []Filter{{PropertyName: "hs_object_id", Operator: "EQ", Value: FilterValue(live[20])}}},
+		},
+		Sorts: []Sort{{PropertyName: "hs_object_id", Direction: "DESCENDING"}},
+		Limit: 50,
+	}).page(t)
+	wantIDs := []string{live[20]}
+	for i := 9; i >= 0; i-- {
+		wantIDs = append(wantIDs, live[i])
+	}
+	if got := ids(t, p.Results); !slices.Equal(got, wantIDs) {
+		t.Errorf("LT/EQ by id descending: %v, want %v", got, wantIDs)
+	}
+
+	// Requests HubSpot refuses.
+	for name, body := range map[string]SearchRequest{
+		"past the search limit": {Limit: 10, After: "41"},
+		"limit too big":         {Limit: 201},
+		"bad operator":          {FilterGroups: []FilterGroup{{Filters: []Filter{{PropertyName: mod, Operator: "NEAR", Value: "1"}}}}},
+		"unknown property":      {FilterGroups: []FilterGroup{{Filters: []Filter{{PropertyName: "nosuch", Operator: "EQ", Value: "1"}}}}},
+		"bad date":              {FilterGroups: []FilterGroup{{Filters: []Filter{{PropertyName: mod, Operator: "GTE", Value: "soon"}}}}},
+		"two sorts":             {Sorts: []Sort{{PropertyName: mod}, {PropertyName: "hs_object_id"}}},
+	} {
+		if r := search(t, base, "deals", body); r.status != 400 || !strings.Contains(string(r.body), `"category":"VALIDATION_ERROR"`) {
+			t.Errorf("%s: HTTP %d %s, want 400", name, r.status, r.body)
+		}
+	}
+	if r := search(t, base, "deals", SearchRequest{Limit: 10, After: "40"}); r.status != 200 {
+		t.Errorf("after+limit = SearchLimit: HTTP %d, want 200", r.status)
+	}
+	if r := call(t, "POST", base+"/crm/v3/objects/deals/search", "", map[string]any{"limit": 5, "bogus": 1}); r.status != 400 {
+		t.Errorf("unknown field: HTTP %d, want 400", r.status)
+	}
+	// Numbers are accepted as filter values, as HubSpot does.
+	if r := call(t, "POST", base+"/crm/v3/objects/deals/search", "", map[string]any{
+		"filterGroups": []any{map[string]any{"filters": []any{map[string]any{"propertyName": mod, "operator": "GTE", "value": since.UnixMilli()}}}},
+	}); r.status != 200 || *r.page(t).Total != len(want) {
+		t.Errorf("numeric filter value: HTTP %d %s", r.status, r.body)
+	}
+
+	reqs := srv.Requests()
+	if r := reqs[0]; r.Method != "POST" || r.Path != "/crm/v3/objects/deals/search" || r.ObjectType != "deals" ||
+		r.Search == nil || r.Search.FilterGroups[0].Filters[0].Value != FilterValue(ms) || r.Status != 200 || r.Results != 10 {
+		t.Errorf("request log %+v", r)
+	}
+}
+
+// TestSearchTies checks that records sharing a timestamp are not returned
+// in id order (so a client cannot rely on it by accident), and that EQ and
+// GT select them.
+func TestSearchTies(t *testing.T) {
+	t.Parallel()
+	clock := NewClock(epoch)
+	srv, base := start(t, Options{Size: 50, Now: clock.Now})
+	at := clock.Advance(time.Hour)
+	tied := srv.ChangeAllAt("tickets", at)
+	later := srv.Change("tickets", 3)
+	if len(tied) != 50 {
+		t.Fatalf("ChangeAllAt changed %d", len(tied))
+	}
+	for _, id := range later {
+		if m, _ := srv.Modified("tickets", id); !m.After(at) {
+			t.Errorf("%s changed after ChangeAllAt is stamped %s, not after %s", id, m, at)
+		}
+	}
+	ms := FilterValue(strconv.FormatInt(at.UnixMilli(), 10))
+	p := search(t, base, "tickets", SearchRequest{
+		FilterGroups: []FilterGroup{{Filters: []Filter{{PropertyName: "hs_lastmodifieddate", Operator: "EQ", Value: ms}}}},
+		Sorts:        []Sort{{PropertyName: "hs_lastmodifieddate", Direction: "ASCENDING"}},
+		Limit:        100,
+	}).page(t)
+	got := ids(t, p.Results)
+	if len(got) != 47 {
+		t.Fatalf("EQ at the shared time: %d results, want 47", len(got))
+	}
+	if slices.IsSortedFunc(got, numericCmp) {
+		t.Error("ties came out in id order")
+	}
+	p = search(t, base, "tickets", SearchRequest{
+		FilterGroups: []FilterGroup{{Filters: []Filter{{PropertyName: "hs_lastmodifieddate", Operator: "GT", Value: ms}}}},
+	}).page(t)
+	if got := ids(t, p.Results); len(got) != 3 {
+		t.Errorf("GT the shared time: %v, want the 3 later changes", got)
+	}
+	if ids := srv.ChangeAt("tickets", 5, at.Add(-time.Minute)); len(ids) != 5 {
+		t.Errorf("ChangeAt changed %d", len(ids))
+	}
+}
+
+func TestOwners(t *testing.T) {
+	t.Parallel()
+	srv, base := start(t, Options{Size: 12, Token: "tok"})
+	gone := srv.Delete("owners", 2)
+	p := call(t, "GET", base+"/crm/v3/owners?limit=500", "tok", nil).page(t)
+	snap := srv.Snapshot("owners")
+	if len(p.Results) != 10 || len(snap) != 10 {
+		t.Fatalf("%d owners listed, snapshot %d, want 10", len(p.Results), len(snap))
+	}
+	for _, raw := range p.Results {
+		var o struct {
+			ID     string `json:"id"`
+			Email  string `json:"email"`
+			UserID int64  `json:"userId"`
+		}
+		if err := json.Unmarshal(raw, &o); err != nil || o.Email == "" || o.UserID == 0 || !bytes.Equal(raw, snap[o.ID]) {
+			t.Errorf("owner %s", raw)
+		}
+	}
+	p = call(t, "GET", base+"/crm/v3/owners/?archived=true", "tok", nil).page(t)
+	if got := ids(t, p.Results); len(got) != 2 || !slices.Contains(gone, got[0]) || !slices.Contains(gone, got[1]) {
+		t.Errorf("archived owners %v, want %v", got, gone)
+	}
+	if r := call(t, "POST", base+"/crm/v3/objects/owners/search", "tok", SearchRequest{}); r.status != 404 {
+		t.Errorf("owners search: HTTP %d, want 404", r.status)
+	}
+	if r := call(t, "GET", base+"/crm/v3/owners?limit=501", "tok", nil); r.status != 400 {
+		t.Errorf("owners limit 501: HTTP %d, want 400", r.status)
+	}
+}
+
+func TestAuthRateLimitAndFaults(t *testing.T) {
+	t.Parallel()
+	srv, base := start(t, Options{Size: 5, Token: "secret", RateLimit: 2, RateInterval: 3 * time.Second})
+	url := base + "/crm/v3/objects/companies"
+	for _, tok := range []string{"", "wrong"} {
+		if r := call(t, "GET", url, tok, nil); r.status != 401 || !strings.Contains(string(r.body), "INVALID_AUTHENTICATION") {
+			t.Errorf("token %q: HTTP %d %s", tok, r.status, r.body)
+		}
+	}
+	r := call(t, "GET", url, "secret", nil)
+	if r.status != 200 || r.header.Get("X-HubSpot-RateLimit-Remaining") != "1" || r.header.Get("X-HubSpot-RateLimit-Max") != "2" ||
+		r.header.Get("X-HubSpot-RateLimit-Interval-Milliseconds") != "3000" {
+		t.Errorf("first request: HTTP %d, headers %v", r.status, r.header)
+	}
+	call(t, "GET", url, "secret", nil)
+	r = call(t, "GET", url, "secret", nil)
+	if r.status != 429 || r.header.Get("Retry-After") != "3" || r.header.Get("X-HubSpot-RateLimit-Remaining") != "0" {
+		t.Errorf("third request: HTTP %d, headers %v", r.status, r.header)
+	}
+	if last := srv.Requests()[4]; last.Status != 429 || last.RetryAfter != 3*time.Second {
+		t.Errorf("logged %+v", last)
+	}
+
+	srv2, base2 := start(t, Options{Size: 5})
+	srv2.SetFault(func(r RequestLog) Fault {
+		switch r.Seq {
+		case 1:
+			return Fault{Status: 503, RetryAfter: 1500 * time.Millisecond, Header: http.Header{"X-Test": {"yes"}}}
+		case 2:
+			return Fault{Body: "<html>oops</html>"}
+		case 3:
+			return Fault{Truncate: true}
+		}
+		return Fault{Delay: 5 * time.Second}
+	})
+	url2 := base2 + "/crm/v3/objects/companies"
+	if r := call(t, "GET", url2, "", nil); r.status != 503 || r.header.Get("Retry-After") != "2" || r.header.Get("X-Test") != "yes" {
+		t.Errorf("injected 503: %d %v", r.status, r.header)
+	}
+	if r := call(t, "GET", url2, "", nil); r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
+		t.Errorf("injected HTML: %d %v", r.status, r.header)
+	}
+	resp, err := http.Get(url2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(resp.Body); err == nil {
+		t.Error("truncated body read without error")
+	}
+	resp.Body.Close()
+	client := &http.Client{Timeout: 50 * time.Millisecond}
+	if _, err := client.Get(url2); err == nil {
+		t.Error("delayed request did not time out")
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for srv2.Requests()[3].Status != statusClientClosed && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if s := srv2.Requests()[3].Status; s != statusClientClosed {
+		t.Errorf("abandoned request logged with status %d", s)
+	}
+}
+
+func TestMutationsStampInOrder(t *testing.T) {
+	t.Parallel()
+	clock := NewClock(epoch)
+	srv := NewServer(Options{Size: 20, Now: clock.Now})
+	// The clock does not move: stamps must still increase.
+	var prev time.Time
+	for _, id := range slices.Concat(srv.Change("companies", 5), srv.Add("companies", 3), srv.Delete("companies", 2)) {
+		m, ok := srv.Modified("companies", id)
+		if !ok || !m.After(prev) || m.Before(epoch) || m.Truncate(time.Millisecond) != m {
+			t.Errorf("%s stamped %s after %s", id, m, prev)
+		}
+		prev = m
+	}
+	added := srv.Add("companies", 1)[0]
+	for id := range srv.Snapshot("companies") {
+		if id != added && !numericLess(id, added) {
+			t.Errorf("new id %s is not above existing %s", added, id)
+		}
+	}
+	if srv.Change("nosuch", 1) != nil || srv.Snapshot("nosuch") != nil || srv.ChangeAllAt("nosuch", epoch) != nil {
+		t.Error("unknown type mutated")
+	}
+}

@@ -1,0 +1,345 @@
+package salesforce
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/syncloop/syncloop/connectors"
+)
+
+// respInfo is what a successful response says besides its body.
+type respInfo struct {
+	date    time.Time     // the Date header; zero if absent or invalid
+	sent    time.Time     // Config.Now just before the request was sent
+	elapsed time.Duration // from sending the request to its response headers
+}
+
+// errInvalidLocator marks a 400 INVALID_QUERY_LOCATOR, which the query
+// phase recovers from by querying again.
+var errInvalidLocator = errors.New("query locator is invalid or expired")
+
+// get performs a GET and returns the body of a 200 response, or a
+// classified error. The token is only ever in the Authorization header, and
+// provider messages are scrubbed of it, so no error contains it.
+func (c *Connector) get(ctx context.Context, target string, batchSize int, doing string) ([]byte, respInfo, error) {
+	var info respInfo
+	if err := c.throttle(ctx); err != nil {
+		return nil, info, transportError(ctx, doing, err)
+	}
+	if c.limiter != nil {
+		if err := c.limiter.Wait(ctx); err != nil {
+			return nil, info, transportError(ctx, doing, fmt.Errorf("waiting for the connection's rate limiter: %w", err))
+		}
+	}
+	httpReq, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	if err != nil {
+		return nil, info, &connectors.Error{Kind: connectors.Config, Message: "building the Salesforce request for " + doing, Err: err}
+	}
+	httpReq.Header.Set("Authorization", "Bearer "+c.token)
+	httpReq.Header.Set("Accept", "application/json")
+	httpReq.Header.Set("User-Agent", "syncloop-salesforce-connector")
+	if batchSize > 0 {
+		httpReq.Header.Set("Sforce-Query-Options", "batchSize="+strconv.Itoa(batchSize))
+	}
+
+	info.sent = c.now()
+	t0 := time.Now()
+	resp, err := c.client.Do(httpReq)
+	info.elapsed = time.Since(t0)
+	if err != nil {
+		return nil, info, transportError(ctx, doing, err)
+	}
+	defer func() {
+		// Drain a little so the connection can be reused.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBodyBytes))
+		resp.Body.Close()
+	}()
+	c.recordUsage(resp.Header.Get("Sforce-Limit-Info"))
+	if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+		info.date = d.UTC()
+	}
+
+	if resp.StatusCode != http.StatusOK {
+		return nil, info, c.statusError(resp, doing)
+	}
+	if isHTML(resp.Header) {
+		return nil, info, errHTML()
+	}
+	if resp.ContentLength > c.maxBody {
+		return nil, info, c.tooLarge()
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
+	if err != nil {
+		return nil, info, transportError(ctx, "reading the response to "+doing, err)
+	}
+	if int64(len(body)) > c.maxBody {
+		return nil, info, c.tooLarge()
+	}
+	return body, info, nil
+}
+
+func (c *Connector) tooLarge() error {
+	limit := fmt.Sprintf("%d bytes", c.maxBody)
+	if c.maxBody%(1<<20) == 0 {
+		limit = fmt.Sprintf("%d MiB", c.maxBody>>20)
+	}
+	// Retrying would fetch the same batch; fewer or smaller fields would not.
+	return connectors.Errorf(connectors.Config,
+		"Salesforce response exceeds %s; select fewer or smaller fields (long text areas) for this object", limit)
+}
+
+// transportError classifies a failure to get a response: all Retryable, but
+// a done context is reported as such.
+func transportError(ctx context.Context, doing string, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return &connectors.Error{Kind: connectors.Retryable, Message: doing + " interrupted", Err: ctxErr}
+	}
+	var netErr interface{ Timeout() bool }
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return &connectors.Error{Kind: connectors.Retryable, Message: doing + " timed out", Err: err}
+	}
+	return &connectors.Error{Kind: connectors.Retryable, Message: doing + " failed", Err: err}
+}
+
+func isHTML(h http.Header) bool {
+	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
+	return mt == "text/html"
+}
+
+// sfError is the first entry of a Salesforce error body.
+type sfError struct {
+	Code    string
+	Message string
+	Fields  []string
+}
+
+// parseSFError reads [{"message":…,"errorCode":…,"fields":[…]}], or the
+// OAuth form {"error":…,"error_description":…}. Missing parts stay empty.
+func parseSFError(b []byte) sfError {
+	var list []struct {
+		Message   string   `json:"message"`
+		ErrorCode string   `json:"errorCode"`
+		Fields    []string `json:"fields"`
+	}
+	if json.Unmarshal(b, &list) == nil && len(list) > 0 {
+		return sfError{Code: list[0].ErrorCode, Message: list[0].Message, Fields: list[0].Fields}
+	}
+	var obj struct {
+		Message     string `json:"message"`
+		ErrorCode   string `json:"errorCode"`
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if json.Unmarshal(b, &obj) == nil {
+		if obj.ErrorCode != "" || obj.Message != "" {
+			return sfError{Code: obj.ErrorCode, Message: obj.Message}
+		}
+		return sfError{Code: obj.Error, Message: obj.Description}
+	}
+	return sfError{}
+}
+
+var (
+	errorCodeRE   = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,63}$`)
+	noSuchFieldRE = regexp.MustCompile(`No such column '([^']{1,200})'`)
+)
+
+// clean makes provider text safe and short for an error message: no token,
+// one line, at most 300 characters.
+func (c *Connector) clean(s string) string {
+	if c.token != "" {
+		s = strings.ReplaceAll(s, c.token, "[redacted]")
+	}
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > 300 {
+		s = string(r[:300]) + "…"
+	}
+	return s
+}
+
+// statusError classifies a non-200 response.
+func (c *Connector) statusError(resp *http.Response, doing string) error {
+	status := resp.StatusCode
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
+	e := parseSFError(b)
+	if !errorCodeRE.MatchString(e.Code) {
+		e.Code = ""
+	}
+	msg := c.clean(e.Message)
+	detail := func() string { // "(CODE: message)" or "(HTTP 400)"
+		switch {
+		case e.Code != "" && msg != "":
+			return fmt.Sprintf("(%s: %s)", e.Code, msg)
+		case e.Code != "":
+			return "(" + e.Code + ")"
+		case msg != "":
+			return fmt.Sprintf("(HTTP %d: %s)", status, msg)
+		}
+		return fmt.Sprintf("(HTTP %d)", status)
+	}
+	classified := func(kind connectors.Kind, format string, args ...any) *connectors.Error {
+		return connectors.Errorf(kind, format, args...)
+	}
+
+	switch {
+	case status == http.StatusUnauthorized:
+		code := e.Code
+		if code == "" {
+			code = "HTTP 401"
+		}
+		return classified(connectors.Auth, "Salesforce rejected the access token (%s); reconnect the connection", code)
+
+	case status == http.StatusForbidden && e.Code == "REQUEST_LIMIT_EXCEEDED",
+		status == http.StatusTooManyRequests:
+		retryAfter := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		if retryAfter == 0 {
+			retryAfter = defaultRetryAfter
+			if strings.Contains(e.Message, "TotalRequests") {
+				retryAfter = dailyLimitRetryAfter
+			}
+		}
+		ce := classified(connectors.RateLimited, "Salesforce is limiting requests %s while %s", detail(), doing)
+		ce.RetryAfter = retryAfter
+		return ce
+
+	case status == http.StatusForbidden:
+		// Missing permissions (INSUFFICIENT_ACCESS, API_DISABLED_FOR_ORG…)
+		// are fixed in Salesforce's setup, not by reconnecting: Config.
+		return classified(connectors.Config,
+			"Salesforce refused access while %s %s; check the connected user's permissions and API access", doing, detail())
+
+	case status == http.StatusBadRequest:
+		switch e.Code {
+		case "INVALID_QUERY_LOCATOR":
+			return &connectors.Error{Kind: connectors.Config, Message: "Salesforce query locator expired while " + doing, Err: errInvalidLocator}
+		case "INVALID_FIELD":
+			field := ""
+			if m := noSuchFieldRE.FindStringSubmatch(e.Message); m != nil {
+				field = c.clean(m[1])
+			} else if len(e.Fields) > 0 {
+				field = c.clean(e.Fields[0])
+			}
+			if field != "" {
+				return classified(connectors.Config, "Salesforce has no field %q (INVALID_FIELD) while %s; fix the field list: %s", field, doing, msg)
+			}
+			return classified(connectors.Config, "Salesforce rejected a field while %s %s; fix the field list", doing, detail())
+		case "INVALID_TYPE":
+			return classified(connectors.Config, "Salesforce does not offer this object to the connected user while %s %s", doing, detail())
+		case "INVALID_REPLICATION_DATE", "EXCEEDED_ID_LIMIT":
+			return classified(connectors.ResyncRequired,
+				"Salesforce cannot list the deletions since the cursor %s; a full resync is needed", detail())
+		case "QUERY_TIMEOUT":
+			return classified(connectors.Retryable, "Salesforce timed out %s %s", doing, detail())
+		}
+		return classified(connectors.Config, "Salesforce rejected the request while %s %s", doing, detail())
+
+	case status == http.StatusNotFound:
+		return classified(connectors.Config,
+			"Salesforce answered 404 while %s %s; check the instance URL and API version %s", doing, detail(), c.version)
+
+	case status == http.StatusRequestTimeout || status >= 500:
+		ce := classified(connectors.Retryable, "Salesforce returned HTTP %d while %s", status, doing)
+		if isHTML(resp.Header) {
+			ce.Message += " (an HTML error page)"
+		} else if e.Code != "" || msg != "" {
+			ce.Message += " " + detail()
+		}
+		return ce
+
+	case status >= 300 && status < 400:
+		return classified(connectors.Config,
+			"Salesforce redirected the request (HTTP %d) while %s; check the instance URL (use the org's My Domain URL)", status, doing)
+	}
+	return classified(connectors.Config, "Salesforce returned unexpected HTTP %d while %s %s", status, doing, detail())
+}
+
+// parseRetryAfter reads a Retry-After header in seconds or as an HTTP date.
+// It returns 0 when the header is absent, invalid or in the past.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		if secs >= int64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
+		return time.Duration(secs) * time.Second
+	}
+	if at, err := http.ParseTime(v); err == nil {
+		return min(max(at.Sub(now), 0), maxRetryAfter)
+	}
+	return 0
+}
+
+var apiUsageRE = regexp.MustCompile(`(?:^|[\s,;])api-usage=([0-9]{1,12})/([0-9]{1,12})(?:$|[\s,;])`)
+
+// recordUsage remembers the api-usage of a Sforce-Limit-Info header.
+func (c *Connector) recordUsage(header string) {
+	m := apiUsageRE.FindStringSubmatch(header)
+	if m == nil {
+		return
+	}
+	used, err1 := strconv.Atoi(m[1])
+	limit, err2 := strconv.Atoi(m[2])
+	if err1 != nil || err2 != nil || limit <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.usage.Used, c.usage.Max, c.usage.At = used, limit, c.now()
+}
+
+// throttleDelay is the pause before a request at the given usage: none up
+// to 80% of the limit, then growing linearly to maxThrottle at 100%.
+func throttleDelay(used, limit int, maxThrottle time.Duration) time.Duration {
+	if limit <= 0 || maxThrottle <= 0 || used < 0 {
+		return 0
+	}
+	// (used/limit - 0.8) / 0.2, in integers up to the final division.
+	excess := 5*int64(used) - 4*int64(limit)
+	switch {
+	case excess <= 0:
+		return 0
+	case excess >= int64(limit):
+		return maxThrottle
+	}
+	return time.Duration(math.Round(float64(excess) / float64(limit) * float64(maxThrottle)))
+}
+
+// throttle pauses before a request when the last seen API usage is high,
+// so that syncing leaves room for the org's other integrations.
+func (c *Connector) throttle(ctx context.Context) error {
+	c.mu.Lock()
+	d := throttleDelay(c.usage.Used, c.usage.Max, c.maxThrottle)
+	c.usage.Throttled += d
+	c.mu.Unlock()
+	if d <= 0 {
+		return nil
+	}
+	return c.sleep(ctx, d)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,528 @@
+package sftest
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Request kinds in RequestLog.Kind.
+const (
+	KindQuery     = "query"     // GET …/query?q=
+	KindQueryMore = "queryMore" // GET …/query/<locator>
+	KindDeleted   = "deleted"   // GET …/sobjects/<SObject>/deleted/
+	KindOther     = "other"     // anything else (answered 404 or 405)
+)
+
+// statusClientClosed is logged when the client went away during an
+// injected delay (nginx's convention); it is never sent.
+const statusClientClosed = 499
+
+// RequestLog describes one request.
+type RequestLog struct {
+	// Seq numbers requests from 1, counting from NewServer or the last
+	// ResetRequests, so that a fault can target "the 3rd request".
+	Seq    int
+	Method string
+	Path   string
+	Kind   string
+	// APIVersion is the path's version, e.g. "v60.0".
+	APIVersion string
+	// ObjectType is syncloop's name of the SObject concerned ("accounts"),
+	// when known.
+	ObjectType string
+	// SOQL is the decoded q parameter of a query.
+	SOQL string
+	// Since is the query's WHERE SystemModstamp >= literal; zero if none or
+	// unparseable.
+	Since time.Time
+	// Locator is the last path element of a queryMore, e.g.
+	// "01gSy0000000000001-2000".
+	Locator string
+	// Start and End are the deleted records resource's parameters as parsed
+	// (zero if missing or invalid), before truncation.
+	Start, End time.Time
+	// BatchSize is the batchSize of the Sforce-Query-Options header; 0 if
+	// absent.
+	BatchSize int
+	// Status is the HTTP status sent: 0 while in flight, 499 if the client
+	// left during an injected delay.
+	Status int
+	// ErrorCode is the errorCode of an error response.
+	ErrorCode string
+	// Records is the number of records (or deleted records) sent.
+	Records int
+	// At is the server clock when the request arrived.
+	At time.Time
+}
+
+// Fault tells the server how to misbehave for one request. The zero Fault
+// serves the request normally.
+type Fault struct {
+	// Status, if non-zero, is sent instead of serving the request, with Body
+	// or else a Salesforce-style JSON error body.
+	Status int
+	// Body, if non-empty, is sent instead of the real response (with Status,
+	// or 200), e.g. an HTML maintenance page. Its Content-Type is sniffed.
+	Body string
+	// RetryAfter, if positive, sets the Retry-After header (whole seconds,
+	// rounded up).
+	RetryAfter time.Duration
+	// Delay is waited before answering; a client that gives up earlier ends
+	// the wait.
+	Delay time.Duration
+	// Truncate announces the full Content-Length but sends only the first
+	// half of the body, as when a connection drops mid-response.
+	Truncate bool
+}
+
+// SetFault installs f, called for every request before it is served to
+// decide how to misbehave. f runs without the server's lock held, so it may
+// call Change and friends (e.g. to modify records mid-listing). nil clears.
+// Faulted requests are not counted against the API limit.
+func (s *Server) SetFault(f func(r RequestLog) Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fault = f
+}
+
+// Requests returns the requests served so far, in arrival order.
+func (s *Server) Requests() []RequestLog {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]RequestLog, len(s.requests))
+	for i, r := range s.requests {
+		out[i] = *r
+	}
+	return out
+}
+
+// ResetRequests clears the request log and restarts Seq at 1.
+func (s *Server) ResetRequests() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests, s.seq = nil, 0
+}
+
+var (
+	apiVersionRE  = regexp.MustCompile(`^v[0-9]{2,3}\.[0-9]$`)
+	locatorRE     = regexp.MustCompile(`^(01g[A-Za-z0-9]{15})-([0-9]{1,9})$`)
+	batchOptionRE = regexp.MustCompile(`(?i)(?:^|[,;\s])batchSize\s*=\s*([0-9]+)`)
+)
+
+// parsed is what the server understood of a request before serving it.
+type parsed struct {
+	kind       string
+	apiVersion string
+	soql       soqlQuery
+	soqlErr    *apiError
+	table      *table // for deleted
+	start, end time.Time
+	paramErr   string // for deleted
+	locatorID  string
+	offset     int
+}
+
+func (s *Server) parse(r *http.Request, entry *RequestLog) parsed {
+	p := parsed{kind: KindOther}
+	rest, ok := strings.CutPrefix(r.URL.Path, "/services/data/")
+	if !ok {
+		return p
+	}
+	parts := strings.Split(rest, "/")
+	if !apiVersionRE.MatchString(parts[0]) {
+		return p
+	}
+	p.apiVersion = parts[0]
+	entry.APIVersion = p.apiVersion
+	parts = parts[1:]
+	if n := len(parts); n > 1 && parts[n-1] == "" {
+		parts = parts[:n-1] // a trailing slash
+	}
+	switch {
+	case len(parts) == 1 && parts[0] == "query":
+		p.kind = KindQuery
+		q := r.URL.Query().Get("q")
+		entry.SOQL = q
+		if strings.TrimSpace(q) == "" {
+			p.soqlErr = malformed("A query string has to be specified")
+			break
+		}
+		p.soql, p.soqlErr = s.parseSOQL(q)
+		entry.Since = p.soql.since
+		if p.soql.table != nil {
+			entry.ObjectType = p.soql.table.spec.objectType
+		}
+	case len(parts) == 2 && parts[0] == "query":
+		p.kind = KindQueryMore
+		entry.Locator = parts[1]
+		if m := locatorRE.FindStringSubmatch(parts[1]); m != nil {
+			p.locatorID = m[1]
+			p.offset, _ = strconv.Atoi(m[2])
+		}
+	case len(parts) == 3 && parts[0] == "sobjects" && parts[2] == "deleted":
+		p.kind = KindDeleted
+		p.table = s.byName[lower(parts[1])]
+		if p.table == nil {
+			p.paramErr = fmt.Sprintf("The requested resource does not exist: sObject type '%s' is not supported", parts[1])
+			break
+		}
+		entry.ObjectType = p.table.spec.objectType
+		var errs []string
+		for _, name := range []string{"start", "end"} {
+			v := r.URL.Query().Get(name)
+			t, err := parseISOTime(v)
+			if err != nil {
+				errs = append(errs, fmt.Sprintf("%s: %q is not a valid ISO 8601 dateTime", name, v))
+				continue
+			}
+			if name == "start" {
+				p.start, entry.Start = t, t
+			} else {
+				p.end, entry.End = t, t
+			}
+		}
+		p.paramErr = strings.Join(errs, "; ")
+	}
+	if m := batchOptionRE.FindStringSubmatch(r.Header.Get("Sforce-Query-Options")); m != nil {
+		entry.BatchSize, _ = strconv.Atoi(m[1])
+	}
+	return p
+}
+
+// parseISOTime reads the deleted resource's start and end parameters.
+func parseISOTime(v string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999Z0700"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("invalid dateTime %q", v)
+}
+
+// ServeHTTP serves the REST API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	entry := &RequestLog{Method: r.Method, Path: r.URL.Path, At: s.clock()}
+	p := s.parse(r, entry) // reads only what never changes after NewServer
+	entry.Kind = p.kind
+	s.mu.Lock()
+	s.seq++
+	entry.Seq = s.seq
+	s.requests = append(s.requests, entry)
+	decide := s.fault
+	s.mu.Unlock()
+
+	var fault Fault
+	if decide != nil {
+		fault = decide(*entry)
+	}
+	out := &responder{w: w, fault: fault}
+	s.serve(out, r, p)
+	out.flush()
+
+	s.mu.Lock()
+	entry.Status, entry.ErrorCode, entry.Records = out.status, out.code, out.records
+	s.mu.Unlock()
+}
+
+func (s *Server) serve(out *responder, r *http.Request, p parsed) {
+	if d := out.fault.Delay; d > 0 {
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-r.Context().Done():
+			out.status = statusClientClosed
+			return
+		}
+	}
+	if out.fault.Status != 0 || out.fault.Body != "" {
+		out.injected(s.dateNow())
+		return
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out.date = s.serverTime()
+
+	// Authenticate before anything else, so that a caller without a token
+	// learns nothing. Refused requests are not counted.
+	if !s.authorizedLocked(r) {
+		out.w.Header().Set("WWW-Authenticate", `Token`)
+		out.error(&apiError{status: http.StatusUnauthorized, code: "INVALID_SESSION_ID", msg: "Session expired or invalid"})
+		return
+	}
+	s.trimCallsLocked()
+	if len(s.apiCalls) >= s.apiLimit {
+		out.limitInfo = s.limitInfoLocked()
+		out.error(&apiError{status: http.StatusForbidden, code: "REQUEST_LIMIT_EXCEEDED", msg: "TotalRequests Limit exceeded."})
+		return
+	}
+	s.apiCalls = append(s.apiCalls, s.clock())
+	out.limitInfo = s.limitInfoLocked()
+
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		out.w.Header().Set("Allow", "GET, HEAD")
+		out.error(&apiError{status: http.StatusMethodNotAllowed, code: "METHOD_NOT_ALLOWED",
+			msg: fmt.Sprintf("HTTP Method '%s' not allowed. Allowed are GET,HEAD", r.Method)})
+		return
+	}
+	switch p.kind {
+	case KindQuery:
+		s.serveQueryLocked(out, r, p)
+	case KindQueryMore:
+		s.serveQueryMoreLocked(out, p)
+	case KindDeleted:
+		s.serveDeletedLocked(out, p)
+	default:
+		out.error(&apiError{status: http.StatusNotFound, code: "NOT_FOUND", msg: "The requested resource does not exist"})
+	}
+}
+
+func (s *Server) dateNow() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.serverTime()
+}
+
+func (s *Server) authorizedLocked(r *http.Request) bool {
+	if s.token == "" {
+		return true
+	}
+	h := r.Header.Get("Authorization")
+	got, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok {
+		got, ok = strings.CutPrefix(h, "OAuth ")
+	}
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) == 1
+}
+
+func (s *Server) trimCallsLocked() {
+	cutoff := s.clock().Add(-24 * time.Hour)
+	i := 0
+	for i < len(s.apiCalls) && !s.apiCalls[i].After(cutoff) {
+		i++
+	}
+	s.apiCalls = s.apiCalls[i:]
+}
+
+func (s *Server) limitInfoLocked() string {
+	return fmt.Sprintf("api-usage=%d/%d", len(s.apiCalls), s.apiLimit)
+}
+
+// locator is an open query cursor: the query's result as of the query.
+type locator struct {
+	id         string
+	table      *table
+	fields     []string
+	versions   []*version
+	batch      int
+	apiVersion string
+	lastUsed   time.Time
+}
+
+func (s *Server) batchSize(r *http.Request) int {
+	n := s.pageSize
+	if m := batchOptionRE.FindStringSubmatch(r.Header.Get("Sforce-Query-Options")); m != nil {
+		if b, err := strconv.Atoi(m[1]); err == nil {
+			n = min(n, max(200, min(b, 2000)))
+		}
+	}
+	return n
+}
+
+func (s *Server) serveQueryLocked(out *responder, r *http.Request, p parsed) {
+	if p.soqlErr != nil {
+		out.error(p.soqlErr)
+		return
+	}
+	s.pruneLocatorsLocked()
+	s.locSeq++
+	loc := &locator{
+		id:         fmt.Sprintf("01gSy0%012d", s.locSeq),
+		table:      p.soql.table,
+		fields:     p.soql.fields,
+		versions:   p.soql.table.match(p.soql.since),
+		batch:      s.batchSize(r),
+		apiVersion: p.apiVersion,
+	}
+	s.serveBatchLocked(out, loc, 0)
+}
+
+func (s *Server) serveQueryMoreLocked(out *responder, p parsed) {
+	s.pruneLocatorsLocked()
+	loc := s.locators[p.locatorID]
+	if loc == nil || p.offset <= 0 || p.offset >= len(loc.versions) {
+		out.error(&apiError{status: http.StatusBadRequest, code: "INVALID_QUERY_LOCATOR", msg: "invalid query locator"})
+		return
+	}
+	s.serveBatchLocked(out, loc, p.offset)
+}
+
+// serveBatchLocked sends the batch of loc starting at offset, keeping loc
+// open if more batches follow.
+func (s *Server) serveBatchLocked(out *responder, loc *locator, offset int) {
+	end := min(offset+loc.batch, len(loc.versions))
+	var buf bytes.Buffer
+	buf.WriteString(`{"totalSize":`)
+	buf.WriteString(strconv.Itoa(len(loc.versions)))
+	if end < len(loc.versions) {
+		loc.lastUsed = s.clock()
+		s.locators[loc.id] = loc
+		next, _ := json.Marshal(fmt.Sprintf("/services/data/%s/query/%s-%d", loc.apiVersion, loc.id, end))
+		buf.WriteString(`,"done":false,"nextRecordsUrl":`)
+		buf.Write(next)
+	} else {
+		buf.WriteString(`,"done":true`)
+	}
+	buf.WriteString(`,"records":[`)
+	for i, v := range loc.versions[offset:end] {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		v.encode(&buf, loc.table.spec, loc.apiVersion, loc.fields)
+	}
+	buf.WriteString("]}")
+	out.records = end - offset
+	out.send(http.StatusOK, "application/json;charset=UTF-8", buf.Bytes())
+}
+
+func (s *Server) pruneLocatorsLocked() {
+	now := s.clock()
+	var oldest *locator
+	for id, loc := range s.locators {
+		if now.Sub(loc.lastUsed) > locatorTTL {
+			delete(s.locators, id)
+		} else if oldest == nil || loc.lastUsed.Before(oldest.lastUsed) {
+			oldest = loc
+		}
+	}
+	if len(s.locators) >= maxLocators && oldest != nil {
+		delete(s.locators, oldest.id)
+	}
+}
+
+type deletedResponse struct {
+	DeletedRecords        []deletedRecord `json:"deletedRecords"`
+	EarliestDateAvailable string          `json:"earliestDateAvailable"`
+	LatestDateCovered     string          `json:"latestDateCovered"`
+}
+
+type deletedRecord struct {
+	ID          string `json:"id"`
+	DeletedDate string `json:"deletedDate"`
+}
+
+func (s *Server) serveDeletedLocked(out *responder, p parsed) {
+	if p.table == nil {
+		out.error(&apiError{status: http.StatusNotFound, code: "NOT_FOUND", msg: p.paramErr})
+		return
+	}
+	if p.paramErr != "" {
+		out.error(&apiError{status: http.StatusBadRequest, code: "INVALID_REPLICATION_DATE", msg: p.paramErr})
+		return
+	}
+	now := s.clock()
+	start, end := p.start.Truncate(s.granularity), p.end.Truncate(s.granularity)
+	switch {
+	case !end.After(start.Add(time.Minute)):
+		out.error(&apiError{status: http.StatusBadRequest, code: "INVALID_REPLICATION_DATE",
+			msg: "startDate must chronologically precede endDate by more than one minute"})
+		return
+	case start.Before(now.Add(-maxReplicationAge)):
+		out.error(&apiError{status: http.StatusBadRequest, code: "INVALID_REPLICATION_DATE",
+			msg: "startDate cannot be more than 30 days ago"})
+		return
+	}
+	covered := end
+	if cap := now.Truncate(s.granularity); cap.Before(covered) {
+		covered = cap
+	}
+	resp := deletedResponse{
+		DeletedRecords:        []deletedRecord{},
+		EarliestDateAvailable: formatSFTime(s.earliest),
+		LatestDateCovered:     formatSFTime(covered),
+	}
+	for _, d := range p.table.deletedBetween(later(start, s.earliest), covered) {
+		resp.DeletedRecords = append(resp.DeletedRecords, deletedRecord{ID: d.id, DeletedDate: formatSFTime(d.at)})
+	}
+	body, _ := json.Marshal(resp) // strings only: cannot fail
+	out.records = len(resp.DeletedRecords)
+	out.send(http.StatusOK, "application/json;charset=UTF-8", body)
+}
+
+// responder writes one response, applying the Fault, and remembers what it
+// sent for the request log.
+type responder struct {
+	w           http.ResponseWriter
+	fault       Fault
+	date        time.Time
+	limitInfo   string
+	status      int
+	contentType string
+	body        []byte
+	code        string
+	records     int
+}
+
+func (o *responder) send(status int, contentType string, body []byte) {
+	o.status, o.contentType, o.body = status, contentType, body
+}
+
+// flush writes the response prepared by send. It runs without the server's
+// lock, so a slow client holds up no one else.
+func (o *responder) flush() {
+	if o.status == 0 || o.status == statusClientClosed {
+		return
+	}
+	h := o.w.Header()
+	h.Set("Content-Type", o.contentType)
+	h.Set("Content-Length", strconv.Itoa(len(o.body)))
+	if !o.date.IsZero() {
+		h.Set("Date", o.date.UTC().Format(http.TimeFormat))
+	}
+	if o.limitInfo != "" {
+		h.Set("Sforce-Limit-Info", o.limitInfo)
+	}
+	if d := o.fault.RetryAfter; d > 0 {
+		h.Set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10))
+	}
+	o.w.WriteHeader(o.status)
+	body := o.body
+	if o.fault.Truncate {
+		// The server closes the connection when a handler writes less than
+		// its Content-Length, so the client sees a cut-off body.
+		body = body[:len(body)/2]
+	}
+	_, _ = o.w.Write(body) // a client that left cannot be told anything
+}
+
+func (o *responder) error(e *apiError) {
+	body, _ := json.Marshal([]map[string]string{{"message": e.msg, "errorCode": e.code}})
+	o.code = e.code
+	o.records = 0
+	o.send(e.status, "application/json;charset=UTF-8", body)
+}
+
+// injected sends the Fault's status and body.
+func (o *responder) injected(date time.Time) {
+	o.date = date
+	status := o.fault.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if o.fault.Body == "" {
+		code := strings.ToUpper(strings.ReplaceAll(http.StatusText(status), " ", "_"))
+		o.error(&apiError{status: status, code: code, msg: http.StatusText(status)})
+		return
+	}
+	body := []byte(o.fault.Body)
+	o.send(status, http.DetectContentType(body), body)
+}

@@ -1,0 +1,310 @@
+package sftest
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"time"
+)
+
+// sobjectSpec describes one SObject of the fake org. Field values are only
+// strings, float64s, ints, bools and nil, so encoding them cannot fail.
+type sobjectSpec struct {
+	objectType string // syncloop's name, e.g. "accounts"
+	name       string // the SObject's API name, e.g. "Account"
+	prefix     string // the Id key prefix, e.g. "001"
+	// fields lists every field in the order Salesforce describes them; the
+	// connector's default field list selects all of them.
+	fields []string
+	// deletable is false for User: Salesforce users are deactivated, never
+	// deleted, so the object has no deleted records.
+	deletable bool
+	// newFields returns the business fields of a new record (no Id, dates
+	// or IsDeleted).
+	newFields func(g *generator) map[string]any
+	// mutate edits one or two business fields in place, as a user would.
+	mutate func(g *generator, f map[string]any)
+}
+
+// objectTypes lists syncloop's object types in a fixed order; seeding walks
+// them in this order so that a Seed always produces the same data.
+var objectTypes = []string{"accounts", "contacts", "opportunities", "tasks", "notes", "users"}
+
+// systemFields are set by the server, never by newFields or mutate.
+const (
+	fieldID               = "Id"
+	fieldCreatedDate      = "CreatedDate"
+	fieldLastModifiedDate = "LastModifiedDate"
+	fieldSystemModstamp   = "SystemModstamp"
+	fieldIsDeleted        = "IsDeleted"
+)
+
+var specs = map[string]*sobjectSpec{
+	"accounts": {
+		objectType: "accounts", name: "Account", prefix: "001", deletable: true,
+		fields: []string{"Id", "Name", "Industry", "AnnualRevenue", "NumberOfEmployees", "Website", "OwnerId",
+			"CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"},
+		newFields: func(g *generator) map[string]any {
+			name := g.company()
+			website := any("https://www." + slug(name) + ".example.com")
+			if g.rng.IntN(6) == 0 {
+				website = nil
+			}
+			return map[string]any{
+				"Name":              name,
+				"Industry":          g.pick(industries),
+				"AnnualRevenue":     g.revenue(),
+				"NumberOfEmployees": 1 + g.rng.IntN(20000),
+				"Website":           website,
+				"OwnerId":           g.ref("users"),
+			}
+		},
+		mutate: func(g *generator, f map[string]any) {
+			switch g.rng.IntN(3) {
+			case 0:
+				f["Industry"] = g.pick(industries)
+			case 1:
+				f["AnnualRevenue"] = g.revenue()
+			default:
+				f["NumberOfEmployees"] = 1 + g.rng.IntN(20000)
+			}
+		},
+	},
+	"contacts": {
+		objectType: "contacts", name: "Contact", prefix: "003", deletable: true,
+		fields: []string{"Id", "FirstName", "LastName", "Email", "Phone", "Title", "AccountId", "OwnerId",
+			"CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"},
+		newFields: func(g *generator) map[string]any {
+			first, last := g.pick(firstNames), g.pick(lastNames)
+			return map[string]any{
+				"FirstName": first,
+				"LastName":  last,
+				"Email":     g.email(first, last),
+				"Phone":     g.phone(),
+				"Title":     g.pick(titles),
+				"AccountId": g.ref("accounts"),
+				"OwnerId":   g.ref("users"),
+			}
+		},
+		mutate: func(g *generator, f map[string]any) {
+			if g.rng.IntN(2) == 0 {
+				f["Title"] = g.pick(titles)
+			} else {
+				f["Phone"] = g.phone()
+			}
+		},
+	},
+	"opportunities": {
+		objectType: "opportunities", name: "Opportunity", prefix: "006", deletable: true,
+		fields: []string{"Id", "Name", "AccountId", "Amount", "StageName", "CloseDate", "Probability", "IsClosed", "IsWon",
+			"OwnerId", "CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"},
+		newFields: func(g *generator) map[string]any {
+			f := map[string]any{
+				"Name":      g.company() + " - " + g.pick(dealKinds),
+				"AccountId": g.ref("accounts"),
+				"Amount":    g.amount(),
+				"CloseDate": g.date(-60, 120),
+				"OwnerId":   g.ref("users"),
+			}
+			setStage(f, g.rng.IntN(len(stages)))
+			return f
+		},
+		mutate: func(g *generator, f map[string]any) {
+			switch g.rng.IntN(3) {
+			case 0:
+				setStage(f, g.rng.IntN(len(stages)))
+			case 1:
+				f["Amount"] = g.amount()
+			default:
+				f["CloseDate"] = g.date(-60, 120)
+			}
+		},
+	},
+	"tasks": {
+		objectType: "tasks", name: "Task", prefix: "00T", deletable: true,
+		fields: []string{"Id", "Subject", "Status", "Priority", "ActivityDate", "WhoId", "WhatId", "OwnerId", "IsClosed",
+			"CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"},
+		newFields: func(g *generator) map[string]any {
+			status := g.pick(taskStatuses)
+			return map[string]any{
+				"Subject":      g.pick(taskVerbs) + " " + g.pick(firstNames) + " " + g.pick(lastNames),
+				"Status":       status,
+				"Priority":     g.pick(priorities),
+				"ActivityDate": g.date(-14, 30),
+				"WhoId":        g.ref("contacts"),
+				"WhatId":       g.ref(g.pick([]string{"accounts", "opportunities"})),
+				"OwnerId":      g.ref("users"),
+				"IsClosed":     status == "Completed",
+			}
+		},
+		mutate: func(g *generator, f map[string]any) {
+			switch g.rng.IntN(3) {
+			case 0:
+				f["Status"] = g.pick(taskStatuses)
+				f["IsClosed"] = f["Status"] == "Completed"
+			case 1:
+				f["ActivityDate"] = g.date(-14, 30)
+			default:
+				f["Priority"] = g.pick(priorities)
+			}
+		},
+	},
+	"notes": {
+		objectType: "notes", name: "Note", prefix: "002", deletable: true,
+		fields: []string{"Id", "Title", "Body", "ParentId", "OwnerId", "IsPrivate",
+			"CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"},
+		newFields: func(g *generator) map[string]any {
+			return map[string]any{
+				"Title":     g.pick(noteTitles),
+				"Body":      g.sentences(),
+				"ParentId":  g.ref(g.pick([]string{"accounts", "contacts", "opportunities"})),
+				"OwnerId":   g.ref("users"),
+				"IsPrivate": g.rng.IntN(8) == 0,
+			}
+		},
+		mutate: func(g *generator, f map[string]any) {
+			// Replace rather than append so churn never grows a note.
+			f["Body"] = g.sentences()
+		},
+	},
+	"users": {
+		objectType: "users", name: "User", prefix: "005", deletable: false,
+		fields: []string{"Id", "Username", "Name", "FirstName", "LastName", "Email", "IsActive", "Title",
+			"CreatedDate", "LastModifiedDate", "SystemModstamp"},
+		newFields: func(g *generator) map[string]any {
+			first, last := g.pick(firstNames), g.pick(lastNames)
+			email := g.email(first, last)
+			return map[string]any{
+				"Username":  email + ".acme",
+				"Name":      first + " " + last,
+				"FirstName": first,
+				"LastName":  last,
+				"Email":     email,
+				"IsActive":  g.rng.IntN(10) != 0,
+				"Title":     g.pick(titles),
+			}
+		},
+		mutate: func(g *generator, f map[string]any) {
+			if g.rng.IntN(2) == 0 {
+				active, _ := f["IsActive"].(bool)
+				f["IsActive"] = !active
+			} else {
+				f["Title"] = g.pick(titles)
+			}
+		},
+	},
+}
+
+func setStage(f map[string]any, i int) {
+	f["StageName"] = stages[i]
+	f["Probability"] = stageProbability[i]
+	f["IsClosed"] = stages[i] == "Closed Won" || stages[i] == "Closed Lost"
+	f["IsWon"] = stages[i] == "Closed Won"
+}
+
+// generator produces plausible field values from the server's seeded rng
+// only, so that a Seed fixes the dataset.
+type generator struct {
+	rng  *rand.Rand
+	base time.Time // the server's creation time; dates are spread around it
+	// table returns an object type's table, so that references point at
+	// records that exist (or existed).
+	table func(objectType string) *table
+}
+
+func (g *generator) pick(list []string) string { return list[g.rng.IntN(len(list))] }
+
+func (g *generator) company() string { return g.pick(companyStems) + " " + g.pick(companySuffixes) }
+
+// revenue is a whole-dollar annual revenue.
+func (g *generator) revenue() float64 { return float64(100_000 * (1 + g.rng.IntN(50_000))) }
+
+// amount is a deal value in whole cents.
+func (g *generator) amount() float64 {
+	return math.Round((500+g.rng.Float64()*300_000)*100) / 100
+}
+
+func (g *generator) phone() string {
+	return fmt.Sprintf("(%03d) %03d-%04d", 200+g.rng.IntN(700), 200+g.rng.IntN(700), g.rng.IntN(10000))
+}
+
+// date is a calendar date between minDays and maxDays around the base time.
+func (g *generator) date(minDays, maxDays int) string {
+	d := minDays + g.rng.IntN(maxDays-minDays+1)
+	return g.base.AddDate(0, 0, d).Format(time.DateOnly)
+}
+
+func (g *generator) email(first, last string) string {
+	local := strings.ToLower(first + "." + last)
+	if g.rng.IntN(3) == 0 {
+		local += fmt.Sprint(g.rng.IntN(100))
+	}
+	return local + "@" + g.pick(mailDomains)
+}
+
+// ref returns the Id of a random record of objectType, or nil when that type
+// has no records.
+func (g *generator) ref(objectType string) any {
+	t := g.table(objectType)
+	if t.issued == 0 {
+		return nil
+	}
+	return formatID(t.spec.prefix, 1+g.rng.IntN(t.issued))
+}
+
+func (g *generator) sentences() string {
+	parts := make([]string, 1+g.rng.IntN(3))
+	for i := range parts {
+		parts[i] = g.pick(noteSentences)
+	}
+	return strings.Join(parts, " ")
+}
+
+// formatID returns the n-th 18-character Salesforce Id with the given key
+// prefix: a 15-character case-sensitive Id plus the 3-character suffix that
+// encodes the case of its letters.
+func formatID(prefix string, n int) string {
+	id15 := fmt.Sprintf("%sSy0%09d", prefix, n)
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+	suffix := make([]byte, 3)
+	for chunk := range 3 {
+		bits := 0
+		for i := range 5 {
+			if c := id15[chunk*5+i]; c >= 'A' && c <= 'Z' {
+				bits |= 1 << i
+			}
+		}
+		suffix[chunk] = alphabet[bits]
+	}
+	return id15 + string(suffix)
+}
+
+func slug(s string) string { return strings.ToLower(strings.ReplaceAll(s, " ", "")) }
+
+var (
+	companyStems     = []string{"Acme", "Northwind", "Bluefin", "Copperleaf", "Granite", "Helios", "Juniper", "Keystone", "Lumen", "Meridian", "Nimbus", "Orchard", "Pinnacle", "Quarry", "Redwood", "Summit", "Tidewater", "Vantage", "Willow", "Zephyr"}
+	companySuffixes  = []string{"Logistics", "Analytics", "Foods", "Labs", "Systems", "Partners", "Health", "Energy", "Robotics", "Media", "Capital", "Outfitters"}
+	industries       = []string{"Technology", "Manufacturing", "Retail", "Healthcare", "Banking", "Transportation", "Energy", "Education", "Hospitality", "Media"}
+	firstNames       = []string{"Ada", "Ben", "Chloe", "Diego", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kira", "Luca", "Maya", "Noah", "Olga", "Priya", "Quinn", "Rosa", "Sam", "Tariq"}
+	lastNames        = []string{"Anders", "Brooks", "Castillo", "Dubois", "Eriksen", "Fischer", "Garcia", "Haddad", "Ito", "Jensen", "Kowalski", "Lopez", "Moreau", "Nakamura", "Okafor", "Petrov", "Rossi", "Schmidt", "Tanaka", "Weber"}
+	titles           = []string{"CEO", "CFO", "VP Sales", "Head of Operations", "Procurement Manager", "IT Director", "Account Executive", "Sales Engineer", "Office Manager", "Analyst"}
+	mailDomains      = []string{"example.com", "example.org", "example.net"}
+	dealKinds        = []string{"New Business", "Renewal", "Expansion", "Pilot", "Upsell"}
+	stages           = []string{"Prospecting", "Qualification", "Needs Analysis", "Proposal/Price Quote", "Negotiation/Review", "Closed Won", "Closed Lost"}
+	stageProbability = []int{10, 20, 30, 75, 90, 100, 0}
+	taskVerbs        = []string{"Call", "Email", "Send proposal to", "Follow up with", "Book demo for", "Review contract with"}
+	taskStatuses     = []string{"Not Started", "In Progress", "Waiting on someone else", "Deferred", "Completed"}
+	priorities       = []string{"High", "Normal", "Low"}
+	noteTitles       = []string{"Call summary", "Meeting notes", "Pricing discussion", "Onboarding", "Escalation", "Quarterly review"}
+	noteSentences    = []string{
+		"Customer asked for a revised quote.",
+		"Budget approved for next quarter.",
+		"Needs SSO before rollout.",
+		"Champion is moving to a new team.",
+		"Legal review is in progress.",
+		"Asked for a reference customer in the same industry.",
+		"Renewal risk: usage dropped last month.",
+		"Agreed on a two-week pilot.",
+	}
+)

@@ -1,0 +1,219 @@
+package sftest
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// apiError is a Salesforce error response: [{"message":…,"errorCode":…}].
+type apiError struct {
+	status int
+	code   string
+	msg    string
+}
+
+func malformed(format string, args ...any) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "MALFORMED_QUERY", msg: fmt.Sprintf(format, args...)}
+}
+
+// soqlQuery is a parsed query of the supported subset.
+type soqlQuery struct {
+	table  *table
+	fields []string  // canonical names, in SELECT order
+	since  time.Time // WHERE SystemModstamp >= since; zero if no WHERE
+}
+
+var (
+	identRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
+	// soqlDateTimeRE is a SOQL dateTime literal: seconds, optional
+	// milliseconds, and Z or an offset.
+	soqlDateTimeRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?(Z|[+-]\d{2}:\d{2})$`)
+)
+
+const supported = "sftest supports only SELECT fields FROM SObject [WHERE SystemModstamp >= dateTime] ORDER BY SystemModstamp, Id"
+
+// parseSOQL parses q. On error it returns what it parsed so far, for the
+// request log.
+func (s *Server) parseSOQL(q string) (soqlQuery, *apiError) {
+	var out soqlQuery
+	toks := tokenize(q)
+	pos := 0
+	peek := func() string {
+		if pos < len(toks) {
+			return toks[pos]
+		}
+		return ""
+	}
+	next := func() string { tok := peek(); pos++; return tok }
+	expect := func(words ...string) *apiError {
+		for _, w := range words {
+			tok := next()
+			if tok == "" {
+				return malformed("unexpected end of query, expected %s; %s", strings.ToUpper(w), supported)
+			}
+			if !strings.EqualFold(tok, w) {
+				return malformed("unexpected token: '%s'; %s", tok, supported)
+			}
+		}
+		return nil
+	}
+
+	if err := expect("SELECT"); err != nil {
+		return out, err
+	}
+	var names []string
+	for {
+		tok := next()
+		switch {
+		case tok == "":
+			return out, malformed("unexpected end of query in the field list")
+		case !identRE.MatchString(tok):
+			if strings.Contains(tok, ".") || strings.Contains(tok, "(") {
+				return out, malformed("unexpected token: '%s'; relationship fields, subqueries and functions are not supported by sftest", tok)
+			}
+			return out, malformed("unexpected token: '%s'", tok)
+		}
+		names = append(names, tok)
+		if !strings.EqualFold(peek(), ",") {
+			break
+		}
+		pos++
+	}
+	if err := expect("FROM"); err != nil {
+		return out, err
+	}
+	from := next()
+	if from == "" {
+		return out, malformed("unexpected end of query, expected an SObject name")
+	}
+	out.table = s.byName[lower(from)]
+	if out.table == nil {
+		return out, &apiError{status: http.StatusBadRequest, code: "INVALID_TYPE",
+			msg: fmt.Sprintf("sObject type '%s' is not supported.", from)}
+	}
+	seen := map[string]bool{}
+	for _, name := range names {
+		canonical := out.table.field(name)
+		if canonical == "" {
+			return out, invalidField(name, out.table)
+		}
+		if seen[canonical] {
+			return out, malformed("duplicate field selected: %s", canonical)
+		}
+		seen[canonical] = true
+		out.fields = append(out.fields, canonical)
+	}
+
+	if strings.EqualFold(peek(), "WHERE") {
+		pos++
+		field, op, lit := next(), next(), next()
+		switch canonical := out.table.field(field); {
+		case field == "" || op == "" || lit == "":
+			return out, malformed("unexpected end of query in the WHERE clause")
+		case identRE.MatchString(field) && canonical == "":
+			return out, invalidField(field, out.table)
+		case canonical != fieldSystemModstamp || op != ">=":
+			return out, malformed("unexpected condition '%s %s %s'; %s", field, op, lit, supported)
+		}
+		if !soqlDateTimeRE.MatchString(lit) {
+			return out, malformed("value of filter criterion for field 'SystemModstamp' must be of type dateTime and should not be enclosed in quotes: %s", lit)
+		}
+		t, err := time.Parse(time.RFC3339Nano, lit)
+		if err != nil {
+			return out, malformed("invalid dateTime literal %s", lit)
+		}
+		out.since = t.UTC()
+	}
+
+	if err := expect("ORDER", "BY"); err != nil {
+		return out, err
+	}
+	for i, want := range []string{fieldSystemModstamp, fieldID} {
+		if i > 0 {
+			if err := expect(","); err != nil {
+				return out, err
+			}
+		}
+		tok := next()
+		if tok == "" {
+			return out, malformed("unexpected end of query in ORDER BY; %s", supported)
+		}
+		if out.table.field(tok) == "" && identRE.MatchString(tok) {
+			return out, invalidField(tok, out.table)
+		}
+		if out.table.field(tok) != want {
+			return out, malformed("unexpected token: '%s'; %s", tok, supported)
+		}
+		if strings.EqualFold(peek(), "ASC") {
+			pos++
+		}
+	}
+	if tok := peek(); tok != "" {
+		return out, malformed("unexpected token: '%s'; %s", tok, supported)
+	}
+	return out, nil
+}
+
+func invalidField(name string, t *table) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: "INVALID_FIELD",
+		msg: fmt.Sprintf("No such column '%s' on entity '%s'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name.", name, t.spec.name)}
+}
+
+// field returns the canonical name of a field (SOQL names are
+// case-insensitive), or "".
+func (t *table) field(name string) string {
+	for _, f := range t.spec.fields {
+		if strings.EqualFold(f, name) {
+			return f
+		}
+	}
+	return ""
+}
+
+// tokenize splits a query into words, commas, parentheses, quoted strings
+// and comparison operators.
+func tokenize(q string) []string {
+	var toks []string
+	isOp := func(c byte) bool { return c == '<' || c == '>' || c == '=' || c == '!' }
+	for i := 0; i < len(q); {
+		c := q[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			i++
+		case c == ',' || c == '(' || c == ')':
+			toks = append(toks, string(c))
+			i++
+		case c == '\'':
+			j := i + 1
+			for j < len(q) && q[j] != '\'' {
+				if q[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			j = min(j+1, len(q))
+			toks = append(toks, q[i:j])
+			i = j
+		case isOp(c):
+			j := i
+			for j < len(q) && isOp(q[j]) {
+				j++
+			}
+			toks = append(toks, q[i:j])
+			i = j
+		default:
+			j := i
+			for j < len(q) && !strings.ContainsRune(" \t\r\n,()'<>=!", rune(q[j])) {
+				j++
+			}
+			toks = append(toks, q[i:j])
+			i = j
+		}
+	}
+	return toks
+}
+
+func lower(s string) string { return strings.ToLower(s) }

@@ -1,0 +1,282 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	enums "go.temporal.io/api/enums/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	historypb "go.temporal.io/api/history/v1"
+
+	"github.com/syncloop/syncloop/connectors/hubspot/hstest"
+	"github.com/syncloop/syncloop/connectors/salesforce/sftest"
+	"github.com/syncloop/syncloop/control"
+	"github.com/syncloop/syncloop/model"
+	"github.com/syncloop/syncloop/store"
+)
+
+const (
+	sfToken = "00Dxx0000001gPF!AQ4AQFake.SalesforceToken.9f3b2c"
+	hsToken = "pat-na1-11111111-2222-3333-4444-fakehubspot55"
+)
+
+// addConnected registers a connection to a provider test server and adds
+// an object that uses it.
+func (h *harness) addConnected(provider, conn, baseURL, token, objectType string, interval time.Duration) (model.ObjectKey, store.Object) {
+	h.t.Helper()
+	if _, err := h.svc.AddConnection(h.ctx, control.NewConnection{Name: conn, Provider: provider, BaseURL: baseURL, Token: token}); err != nil {
+		h.t.Fatal(err)
+	}
+	k := model.ObjectKey{Tenant: h.tenant, Provider: provider, ObjectType: objectType}
+	obj, created, err := h.svc.Add(h.ctx, control.AddRequest{Key: k, Interval: interval, Connection: conn})
+	if err != nil || !created {
+		h.t.Fatalf("add %s: %v", k, err)
+	}
+	return k, obj
+}
+
+func TestSalesforceFullIncrementalAndDeletes(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	sf := sftest.NewServer(sftest.Options{Size: 300, Seed: 7, Token: sfToken, PageSize: 200, DeletedGranularity: time.Millisecond})
+	srv := httptest.NewServer(sf)
+	t.Cleanup(srv.Close)
+	k, obj := h.addConnected("salesforce", "acme-sf", srv.URL, sfToken, "accounts", time.Hour)
+	cycles := h.waitCycles(obj, 1, time.Minute)
+	if cycles[0].Status != model.StatusCompleted || cycles[0].Counts.New != 300 {
+		t.Fatalf("full sync: %s %+v", describeCycles(cycles), cycles[0].Counts)
+	}
+	h.assertRecordsEqual(obj, sf.Snapshot("accounts"))
+	o, _ := h.store.GetObject(h.ctx, k)
+
+	sf.Change("accounts", 4)
+	sf.Add("accounts", 3)
+	deleted := sf.Delete("accounts", 2)
+	// The listing's start time comes from the HTTP Date header (whole
+	// seconds, minus the response time): deletions in the last second or
+	// two before a listing are read by the next cycle.
+	time.Sleep(2100 * time.Millisecond)
+	if _, err := h.svc.SyncNow(h.ctx, k, "incremental"); err != nil {
+		t.Fatal(err)
+	}
+	cycles = h.waitCycles(obj, 2, time.Minute)
+	c := cycles[1]
+	if c.Status != model.StatusCompleted || c.Full || c.Counts.New != 3 || c.Counts.Changed != 4 || c.Counts.Deleted != 2 {
+		t.Fatalf("incremental cycle: %s %+v; want 3 new, 4 changed, 2 deleted", describeCycles(cycles), c.Counts)
+	}
+	// The query asked only for changes since the cursor (minus the overlap).
+	var sawQuery bool
+	for _, r := range sf.Requests() {
+		if r.SOQL != "" && r.At.After(*cycles[0].EndedAt) {
+			sawQuery = true
+			if !r.Since.Equal(o.Cursor.Add(-time.Second).Truncate(time.Millisecond)) || !strings.Contains(r.SOQL, "WHERE SystemModstamp >=") {
+				t.Errorf("incremental SOQL %q since %s; want WHERE SystemModstamp >= cursor-overlap (%s)", r.SOQL, r.Since, o.Cursor.Add(-time.Second))
+			}
+		}
+	}
+	if !sawQuery {
+		t.Fatal("no incremental query reached the server")
+	}
+	h.assertRecordsEqual(obj, sf.Snapshot("accounts"))
+	var gone int
+	_ = h.store.Pool.QueryRow(h.ctx, `SELECT count(*) FROM records WHERE object_id = $1 AND deleted_at IS NOT NULL AND external_id = ANY($2)`, obj.ID, deleted).Scan(&gone)
+	if gone != 2 {
+		t.Fatalf("%d of the 2 deleted accounts are marked deleted", gone)
+	}
+}
+
+func TestSalesforceResyncAfterTheDeletedWindowPassed(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	sf := sftest.NewServer(sftest.Options{Size: 120, Seed: 8, Token: sfToken, PageSize: 200, DeletedGranularity: time.Millisecond})
+	srv := httptest.NewServer(sf)
+	t.Cleanup(srv.Close)
+	k, obj := h.addConnected("salesforce", "acme-sf", srv.URL, sfToken, "contacts", time.Hour)
+	h.waitCycles(obj, 1, time.Minute)
+	// Deletions older than the window are lost to the deleted endpoint:
+	// only a full listing can find them.
+	deleted := sf.Delete("contacts", 5)
+	sf.SetEarliestDeleted(time.Now().Add(time.Hour))
+	if _, err := h.svc.SyncNow(h.ctx, k, "window passed"); err != nil {
+		t.Fatal(err)
+	}
+	cycles := h.waitCycles(obj, 2, time.Minute)
+	if c := cycles[1]; c.Status != model.StatusCompleted || !c.Full || c.Counts.Deleted != len(deleted) {
+		t.Fatalf("resync cycle %s %+v; want a Completed full resync deleting the %d unseen records", describeCycles(cycles), c.Counts, len(deleted))
+	}
+	h.assertRecordsEqual(obj, sf.Snapshot("contacts"))
+}
+
+func TestSalesforceRateLimitRetriesAfterTheAdvertisedDelay(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	sf := sftest.NewServer(sftest.Options{Size: 50, Seed: 9, Token: sfToken})
+	srv := httptest.NewServer(sf)
+	t.Cleanup(srv.Close)
+	sf.SetFault(func(r sftest.RequestLog) sftest.Fault {
+		if r.Seq == 1 {
+			return sftest.Fault{Status: http.StatusForbidden, RetryAfter: 2 * time.Second,
+				Body: `[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]`}
+		}
+		return sftest.Fault{}
+	})
+	_, obj := h.addConnected("salesforce", "acme-sf", srv.URL, sfToken, "users", time.Hour)
+	cycles := h.waitCycles(obj, 1, time.Minute)
+	if cycles[0].Status != model.StatusCompleted {
+		t.Fatalf("cycle after the rate limit: %s", describeCycles(cycles))
+	}
+	reqs := sf.Requests()
+	if gap := reqs[1].At.Sub(reqs[0].At); gap < 2*time.Second || gap > 4*time.Second {
+		t.Fatalf("retry came %s after REQUEST_LIMIT_EXCEEDED with Retry-After 2s; want about 2s", gap)
+	}
+	h.assertRecordsEqual(obj, sf.Snapshot("users"))
+}
+
+func TestHubSpotSyncsAChangeSetLargerThanTheSearchLimit(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{pageSize: 100})
+	hs := hstest.NewServer(hstest.Options{Size: 200, Seed: 3, Token: hsToken})
+	srv := httptest.NewServer(hs)
+	t.Cleanup(srv.Close)
+	k, obj := h.addConnected("hubspot", "acme-hs", srv.URL, hsToken, "companies", time.Hour)
+	h.waitCycles(obj, 1, time.Minute)
+	h.assertRecordsEqual(obj, hs.Snapshot("companies"))
+	changed := hs.Change("companies", 50)
+	deleted := hs.Delete("companies", 3)
+	hs.Add("companies", 10500) // more than one search query may page through
+	if _, err := h.svc.SyncNow(h.ctx, k, "big change set"); err != nil {
+		t.Fatal(err)
+	}
+	cycles := h.waitCycles(obj, 2, 3*time.Minute)
+	c := cycles[1]
+	stillThere := 0
+	for _, id := range changed {
+		if !slices.Contains(deleted, id) {
+			stillThere++
+		}
+	}
+	if c.Status != model.StatusCompleted || c.Full || c.Counts.New != 10500 || c.Counts.Changed != stillThere || c.Counts.Deleted != len(deleted) {
+		t.Fatalf("incremental cycle: %s %+v; want 10500 new, %d changed, %d deleted", describeCycles(cycles), c.Counts, stillThere, len(deleted))
+	}
+	h.assertRecordsEqual(obj, hs.Snapshot("companies"))
+}
+
+func TestHubSpot429RetriesAfterRetryAfter(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	hs := hstest.NewServer(hstest.Options{Size: 30, Seed: 4, Token: hsToken})
+	srv := httptest.NewServer(hs)
+	t.Cleanup(srv.Close)
+	hs.SetFault(func(r hstest.RequestLog) hstest.Fault {
+		if r.Seq == 1 {
+			return hstest.Fault{Status: http.StatusTooManyRequests, RetryAfter: 3 * time.Second}
+		}
+		return hstest.Fault{}
+	})
+	_, obj := h.addConnected("hubspot", "acme-hs", srv.URL, hsToken, "deals", time.Hour)
+	cycles := h.waitCycles(obj, 1, time.Minute)
+	reqs := hs.Requests()
+	if cycles[0].Status != model.StatusCompleted || len(reqs) < 2 {
+		t.Fatalf("cycle: %s", describeCycles(cycles))
+	}
+	if gap := reqs[1].At.Sub(reqs[0].At); gap < 3*time.Second || gap > 5*time.Second {
+		t.Fatalf("retry came %s after a 429 with Retry-After: 3; want about 3s", gap)
+	}
+	h.assertRecordsEqual(obj, hs.Snapshot("deals"))
+}
+
+func TestRejectedTokenFailsAtOnceNamingTheConnection(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	sf := sftest.NewServer(sftest.Options{Size: 10, Seed: 1, Token: "the-real-token"})
+	srv := httptest.NewServer(sf)
+	t.Cleanup(srv.Close)
+	_, obj := h.addConnected("salesforce", "acme-sf", srv.URL, sfToken, "accounts", time.Hour)
+	cycles := h.waitCycles(obj, 1, 30*time.Second)
+	c := cycles[0]
+	if c.Status != model.StatusFailed || !strings.Contains(c.Error, `connection "acme-sf"`) || strings.Contains(c.Error, sfToken) {
+		t.Fatalf("cycle = %s; want Failed naming connection acme-sf (and not the token)", describeCycles(cycles))
+	}
+	if n := len(sf.Requests()); n != 1 {
+		t.Fatalf("%d requests; a rejected token must not be retried", n)
+	}
+}
+
+func TestProviderOutageIsRetriedThenFailsAndPartialPagesAreKept(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{pageSize: 50})
+	hs := hstest.NewServer(hstest.Options{Size: 150, Seed: 5, Token: hsToken})
+	srv := httptest.NewServer(hs)
+	t.Cleanup(srv.Close)
+	hs.SetFault(func(r hstest.RequestLog) hstest.Fault {
+		if r.Seq >= 2 { // the first page succeeds, then the provider is down
+			return hstest.Fault{Status: http.StatusServiceUnavailable}
+		}
+		return hstest.Fault{}
+	})
+	_, obj := h.addConnected("hubspot", "acme-hs", srv.URL, hsToken, "tickets", time.Hour)
+	cycles := h.waitCycles(obj, 1, time.Minute)
+	c := cycles[0]
+	if c.Status != model.StatusPartiallyCompleted || len(hs.Requests()) != 1+fastOptions.RetrieveAttempts {
+		t.Fatalf("cycle %s after %d requests; want Partially_Completed after 1 + %d attempts", describeCycles(cycles), len(hs.Requests()), fastOptions.RetrieveAttempts)
+	}
+	if c.Counts.New == 0 {
+		t.Fatal("the page retrieved before the outage was not stored")
+	}
+}
+
+func TestSecretsNeverReachHistoryOrLogs(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	sf := sftest.NewServer(sftest.Options{Size: 40, Seed: 2, Token: sfToken})
+	srv := httptest.NewServer(sf)
+	t.Cleanup(srv.Close)
+	// A failing request too, so error paths are covered.
+	sf.SetFault(func(r sftest.RequestLog) sftest.Fault {
+		if r.Seq == 1 {
+			return sftest.Fault{Status: http.StatusInternalServerError}
+		}
+		return sftest.Fault{}
+	})
+	k, obj := h.addConnected("salesforce", "acme-sf", srv.URL, sfToken, "opportunities", time.Hour)
+	cycles := h.waitCycles(obj, 1, time.Minute)
+	if cycles[0].Status != model.StatusCompleted {
+		t.Fatalf("cycle: %s", describeCycles(cycles))
+	}
+	iter := h.client.GetWorkflowHistory(h.ctx, k.WorkflowID(), "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	hist := &historypb.History{}
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		hist.Events = append(hist.Events, ev)
+	}
+	raw, err := protojson.Marshal(hist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, leak := range []string{sfToken, "AQ4AQFake"} {
+		if strings.Contains(string(raw), leak) {
+			t.Fatalf("the workflow history (%d events) contains the secret", len(hist.Events))
+		}
+		if strings.Contains(h.logs.String(), leak) {
+			t.Fatal("the worker log contains the secret")
+		}
+	}
+	var stored []byte
+	_ = h.store.Pool.QueryRow(h.ctx, `SELECT secret FROM connections WHERE name = 'acme-sf'`).Scan(&stored)
+	if len(stored) == 0 || strings.Contains(string(stored), sfToken) {
+		t.Fatal("the token is not stored encrypted")
+	}
+	if !strings.Contains(h.logs.String(), "Retrieve") || len(hist.Events) < 10 {
+		t.Fatalf("the check saw too little: %d events, %d bytes of log", len(hist.Events), len(h.logs.String()))
+	}
+	_ = fmt.Sprint
+}
