@@ -7,6 +7,12 @@ cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local
 bash scripts/ensure-postgres.sh
 go test -count=1 -timeout 40m ./...
-# Short fuzz runs: regressions found earlier live in testdata/fuzz and run
-# with the plain tests above.
-go test -run '^$' -fuzz '^FuzzDecodePage$' -fuzztime 10s ./connectors/demo/
+# Short fuzz runs over everything that decodes untrusted input; inputs
+# that once failed live in testdata/fuzz and run with the plain tests.
+fuzz() { go test -run '^$' -fuzz "^$1\$" -fuzztime "${FUZZTIME:-5s}" "$2" | tail -n 1; }
+fuzz FuzzDecodePage ./connectors/demo/
+fuzz FuzzDecodeQueryResponse ./connectors/salesforce/
+fuzz FuzzDecodeDeletedResponse ./connectors/salesforce/
+fuzz FuzzDecodePageToken ./connectors/salesforce/
+fuzz FuzzDecodeListResponse ./connectors/hubspot/
+fuzz FuzzDecodeSearchResponse ./connectors/hubspot/
