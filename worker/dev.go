@@ -107,7 +107,7 @@ func runDev(ctx context.Context, logger *slog.Logger, args []string) error {
 		WebhookURL: os.Getenv("SYNCLOOP_WEBHOOK_URL"), WebhookSecret: os.Getenv("SYNCLOOP_WEBHOOK_SECRET"),
 	}
 	if *verbose {
-		cfg.TemporalLogLevel = slog.LevelInfo - 1 // anything but the zero value
+		cfg.TemporalLogLevel = slog.LevelInfo
 	}
 
 	stack, err := devstack.Start(ctx, cfg)

@@ -35,7 +35,13 @@ func main() {
 }
 
 func run(logger *slog.Logger, args []string) error {
+	if rest, dev := devMode(args); dev {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return runDev(ctx, logger, rest)
+	}
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.Bool("dev", false, "run the whole local stack (embedded Temporal + UI, demo CRM, REST API); -dev -h lists its flags")
 	demoURL := fs.String("demo-url", envOr("SYNCLOOP_DEMO_URL", activities.DefaultDemoURL), "base URL of the demo CRM for demo objects without a connection (env SYNCLOOP_DEMO_URL)")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -643,22 +643,113 @@ func (l *loop) finish(ctx workflow.Context, row *store.Cycle, msg string) {
 	l.state = "" // force the next setState to publish
 }
 
-// runSteps runs Retrieve and Process and returns their step records and
+// runSteps runs the cycle's activities and returns the step records and
 // the cycle's error text.
 func (l *loop) runSteps(ctx workflow.Context, start store.CycleStart) ([]model.Step, string) {
+	// Loops of this version apply each page as it arrives; histories of
+	// older versions replay their separate Process activity.
+	if workflow.GetVersion(ctx, "apply-pages", workflow.DefaultVersion, 1) >= 1 {
+		return l.runApplySteps(ctx, start)
+	}
+	return l.runStagedSteps(ctx, start)
+}
+
+func (l *loop) retryPolicy(attempts int) *temporal.RetryPolicy {
 	o := l.opts
-	retry := func(attempts int) *temporal.RetryPolicy {
-		return &temporal.RetryPolicy{InitialInterval: o.RetryInitial, BackoffCoefficient: 2, MaximumInterval: o.RetryMax,
-			MaximumAttempts: int32(attempts), NonRetryableErrorTypes: activities.NonRetryableErrorTypes}
-	}
+	return &temporal.RetryPolicy{InitialInterval: o.RetryInitial, BackoffCoefficient: 2, MaximumInterval: o.RetryMax,
+		MaximumAttempts: int32(attempts), NonRetryableErrorTypes: activities.NonRetryableErrorTypes}
+}
+
+func (l *loop) retrieveSummary(start store.CycleStart, verb string) string {
 	objType := l.in.Object.ObjectType
-	what := fmt.Sprintf("retrieve all %s (initial full sync)", objType)
 	if start.Cursor != nil {
-		what = fmt.Sprintf("retrieve %s changed since %s", objType, start.Cursor.UTC().Format(time.RFC3339))
+		return fmt.Sprintf("cycle #%d: %s %s changed since %s", start.Seq, verb, objType, start.Cursor.UTC().Format(time.RFC3339))
 	}
+	return fmt.Sprintf("cycle #%d: %s all %s (initial full sync)", start.Seq, verb, objType)
+}
+
+// cancelled records a cycle cancelled while Retrieve ran.
+func (l *loop) cancelled(retrieve model.Step) ([]model.Step, string) {
+	reason := l.cancelReason
+	if reason == "" {
+		reason = "cancelled"
+	}
+	retrieve.Status, retrieve.Error = model.StatusFailed, reason
+	return []model.Step{retrieve}, reason
+}
+
+// noteFailing remembers an auth/config failure for the notification.
+func (l *loop) noteFailing(err error) {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && (app.Type() == activities.ErrTypeAuth || app.Type() == activities.ErrTypeConfig) {
+		l.failing = app.Type()
+	}
+}
+
+// runApplySteps runs one Retrieve that fetches and applies every page.
+// The cycle row still gets both steps: Retrieve (pages fetched) and
+// Process (pages applied), which run interleaved in the same window.
+func (l *loop) runApplySteps(ctx workflow.Context, start store.CycleStart) ([]model.Step, string) {
+	rctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 12 * time.Hour, HeartbeatTimeout: l.opts.HeartbeatTimeout,
+		RetryPolicy: l.retryPolicy(l.opts.RetrieveAttempts), Summary: l.retrieveSummary(start, "retrieve and apply"),
+	})
+	started := workflow.Now(ctx)
+	var rr activities.RetrieveResult
+	rerr := workflow.ExecuteActivity(rctx, acts.Retrieve, activities.RetrieveInput{
+		CycleID: start.CycleID, Object: l.in.Object, Cursor: start.Cursor, Apply: true,
+	}).Get(ctx, &rr)
+	ended := workflow.Now(ctx)
+	retrieve := model.Step{Name: model.StepRetrieve, Status: model.StatusCompleted, StartedAt: &started, EndedAt: &ended, BatchesOK: rr.Pages, Records: rr.Records}
+	process := model.Step{Name: model.StepProcess, Status: model.StatusCompleted, StartedAt: &started, EndedAt: &ended, BatchesOK: rr.Pages, Records: rr.Records}
+	l.lastLive = -1
+	if ctx.Err() != nil {
+		return l.cancelled(retrieve)
+	}
+	if rerr == nil {
+		l.lastLive = rr.LiveRecords
+		if n := rr.Counts.Rejected; n > 0 {
+			process.Status, process.Error = model.StatusPartiallyCompleted, fmt.Sprintf("%d records rejected (see rejected_records)", n)
+			return []model.Step{retrieve, process}, process.Error
+		}
+		return []model.Step{retrieve, process}, ""
+	}
+	l.noteFailing(rerr)
+	// How far did it get? The cycle row knows: every applied page is in it.
+	var row store.Cycle
+	lctx := workflow.WithLocalActivityOptions(ctx, localOptions(fmt.Sprintf("read how far cycle #%d got", start.Seq)))
+	if err := workflow.ExecuteLocalActivity(lctx, acts.LoadCycle, start.CycleID).Get(ctx, &row); err != nil {
+		workflow.GetLogger(ctx).Warn("could not read the cycle's progress", "seq", start.Seq, "error", err)
+	}
+	msg := errorMessage(rerr)
+	retrieve.BatchesOK, retrieve.Records, retrieve.BatchesFailed = row.Pages, row.Counts.Retrieved, 1
+	process.BatchesOK, process.Records = row.Pages, row.Counts.Retrieved
+	retrieve.Status = model.StatusFailed
+	if row.Pages > 0 {
+		retrieve.Status = model.StatusPartiallyCompleted
+	}
+	var app *temporal.ApplicationError
+	if errors.As(rerr, &app) && app.Type() == activities.ErrTypeApply {
+		// Fetching worked; writing to PostgreSQL did not.
+		process.Status, process.Error, process.BatchesFailed = model.StatusFailed, msg, 1
+		return []model.Step{retrieve, process}, "process: " + msg
+	}
+	retrieve.Error = msg
+	if row.Pages == 0 {
+		return []model.Step{retrieve}, "retrieve: " + msg // nothing was applied
+	}
+	return []model.Step{retrieve, process}, "retrieve: " + msg
+}
+
+// runStagedSteps runs Retrieve (staging) and then Process, as loops
+// started by versions before apply-pages did.
+func (l *loop) runStagedSteps(ctx workflow.Context, start store.CycleStart) ([]model.Step, string) {
+	o := l.opts
+	retry := l.retryPolicy
+	objType := l.in.Object.ObjectType
 	rctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 12 * time.Hour, HeartbeatTimeout: o.HeartbeatTimeout,
-		RetryPolicy: retry(o.RetrieveAttempts), Summary: fmt.Sprintf("cycle #%d: %s", start.Seq, what),
+		RetryPolicy: retry(o.RetrieveAttempts), Summary: l.retrieveSummary(start, "retrieve"),
 	})
 	retrieveStarted := workflow.Now(ctx)
 	var rr activities.RetrieveResult
@@ -669,17 +760,9 @@ func (l *loop) runSteps(ctx workflow.Context, start store.CycleStart) ([]model.S
 	retrieve := model.Step{Name: model.StepRetrieve, Status: model.StatusCompleted, StartedAt: &retrieveStarted, EndedAt: &retrieveEnded,
 		BatchesOK: rr.Pages, Records: rr.Records}
 	if ctx.Err() != nil {
-		reason := l.cancelReason
-		if reason == "" {
-			reason = "cancelled"
-		}
-		retrieve.Status, retrieve.Error = model.StatusFailed, reason
-		return []model.Step{retrieve}, reason
+		return l.cancelled(retrieve)
 	}
-	var app *temporal.ApplicationError
-	if errors.As(rerr, &app) && (app.Type() == activities.ErrTypeAuth || app.Type() == activities.ErrTypeConfig) {
-		l.failing = app.Type()
-	}
+	l.noteFailing(rerr)
 
 	// Process runs even after a failed Retrieve: the pages it did stage are
 	// stored, but the cursor stays, so the next cycle re-reads the rest.
@@ -763,4 +846,23 @@ func errorMessage(err error) string {
 		return "cancelled"
 	}
 	return err.Error()
+}
+
+// SyncOnce runs exactly one cycle for an object and returns it. It is
+// what "one Temporal Schedule per object" looks like with syncloop's own
+// activities: the benchmarks run it as that baseline. The product uses
+// SyncLoop.
+func SyncOnce(ctx workflow.Context, in LoopInput) (*CycleInfo, error) {
+	l, err := newLoop(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	trigger := in.FirstTrigger
+	if trigger == "" {
+		trigger = model.TriggerSchedule
+	}
+	if err := l.runCycle(ctx, trigger); err != nil && !errors.Is(err, errObjectRemoved) {
+		return nil, err
+	}
+	return l.carried.LastCycle, nil
 }

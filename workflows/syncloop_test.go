@@ -69,7 +69,7 @@ func newLoopEnvWithRetrieveTime(t *testing.T, retrieveTime time.Duration) *loopE
 			}
 			e.retrieveFailed = false
 			c := e.env.Now()
-			return activities.RetrieveResult{Pages: 1, Records: 3, Cursor: &c}, nil
+			return activities.RetrieveResult{Pages: 1, Records: 3, Cursor: &c, Applied: true, CursorMoved: true, LiveRecords: e.live}, nil
 		}).After(retrieveTime)
 	e.env.OnActivity("Process", mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.ProcessInput) (activities.ProcessResult, error) {
@@ -88,6 +88,7 @@ func newLoopEnvWithRetrieveTime(t *testing.T, retrieveTime time.Duration) *loopE
 			return c, nil
 		})
 	e.env.OnActivity("SaveLoopSettings", mock.Anything, mock.Anything).Return(nil)
+	e.env.OnActivity("LoadCycle", mock.Anything, mock.Anything).Return(store.Cycle{}, nil)
 	return e
 }
 

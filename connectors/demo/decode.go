@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/syncloop/syncloop/connectors"
@@ -27,28 +28,36 @@ func decodePage(body []byte) (decodedPage, error) {
 		return decodedPage{}, malformed("the response body is empty")
 	case trimmed[0] == '<':
 		return decodedPage{}, errHTML()
-	case !json.Valid(body):
-		return decodedPage{}, malformed("the response is not valid JSON (truncated?)")
-	}
-
-	var envelope map[string]json.RawMessage
-	if err := json.Unmarshal(body, &envelope); err != nil || envelope == nil {
+	case trimmed[0] != '{':
+		if !json.Valid(trimmed) {
+			return decodedPage{}, malformed("the response is not valid JSON (truncated?)")
+		}
 		return decodedPage{}, malformed("the response is not a JSON object")
 	}
-
+	// One pass over the body validates it and splits out the records; the
+	// fields stay raw so each type error gets its own message.
+	var envelope struct {
+		Records    *[]json.RawMessage `json:"records"`
+		Next       json.RawMessage    `json:"next"`
+		ServerTime json.RawMessage    `json:"server_time"`
+	}
+	if err := json.Unmarshal(body, &envelope); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field == "records" {
+			return decodedPage{}, malformed(`"records" is not an array`)
+		}
+		return decodedPage{}, malformed("the response is not valid JSON (truncated?)")
+	}
 	// Demand an actual array: a missing or null records field must not read
 	// as an empty last page, or a broken response would end a sync early.
-	rawRecords := bytes.TrimSpace(envelope["records"])
-	var elems []json.RawMessage
-	if len(rawRecords) == 0 || rawRecords[0] != '[' || json.Unmarshal(rawRecords, &elems) != nil {
+	if envelope.Records == nil {
 		return decodedPage{}, malformed(`"records" is not an array`)
 	}
-
 	var page decodedPage
-	if raw, ok := envelope["next"]; ok && json.Unmarshal(raw, &page.next) != nil {
+	if raw := envelope.Next; len(raw) > 0 && json.Unmarshal(raw, &page.next) != nil {
 		return decodedPage{}, malformed(`"next" is not a string`)
 	}
-	if raw, ok := envelope["server_time"]; ok {
+	if raw := envelope.ServerTime; len(raw) > 0 {
 		var s string
 		if json.Unmarshal(raw, &s) != nil {
 			return decodedPage{}, malformed(`"server_time" is not a string`)
@@ -61,7 +70,7 @@ func decodePage(body []byte) (decodedPage, error) {
 			page.serverTime = t.UTC()
 		}
 	}
-
+	elems := *envelope.Records
 	page.records = make([]connectors.Record, len(elems))
 	for i, raw := range elems {
 		page.records[i] = decodeRecord(raw)
@@ -69,26 +78,37 @@ func decodePage(body []byte) (decodedPage, error) {
 	return page, nil
 }
 
-// decodeRecord maps one record. Data is always the record's bytes exactly as
-// received; fields that are missing or of the wrong type are left zero.
+// recordKeys are the fields syncloop reads; the payload stays as received.
+type recordKeys struct {
+	ID         json.RawMessage `json:"id"`
+	ModifiedAt json.RawMessage `json:"modified_at"`
+	Deleted    json.RawMessage `json:"deleted"`
+}
+
 func decodeRecord(raw json.RawMessage) connectors.Record {
 	rec := connectors.Record{Data: raw}
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(raw, &fields) != nil {
-		return rec // not an object: no id, so the pipeline rejects it
+	var keys recordKeys
+	if json.Unmarshal(raw, &keys) != nil {
+		// Not an object (or a field of another type): read what can be
+		// read; without an id the pipeline rejects it.
+		var fields map[string]json.RawMessage
+		if json.Unmarshal(raw, &fields) != nil {
+			return rec
+		}
+		keys = recordKeys{ID: fields["id"], ModifiedAt: fields["modified_at"], Deleted: fields["deleted"]}
 	}
 	var id string
-	if json.Unmarshal(fields["id"], &id) == nil {
+	if json.Unmarshal(keys.ID, &id) == nil {
 		rec.ExternalID = id
 	}
 	var modifiedAt string
-	if json.Unmarshal(fields["modified_at"], &modifiedAt) == nil {
+	if json.Unmarshal(keys.ModifiedAt, &modifiedAt) == nil {
 		if t, err := time.Parse(time.RFC3339Nano, modifiedAt); err == nil {
 			rec.ModifiedAt = t.UTC()
 		}
 	}
 	var deleted bool
-	if json.Unmarshal(fields["deleted"], &deleted) == nil {
+	if json.Unmarshal(keys.Deleted, &deleted) == nil {
 		rec.Deleted = deleted
 	}
 	return rec

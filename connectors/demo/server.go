@@ -38,6 +38,9 @@ type Options struct {
 	Token string
 	// Now is the server's clock; time.Now if nil.
 	Now func() time.Time
+	// Sizes overrides Size per object type (e.g. one large type for an
+	// ingest benchmark and none of the others).
+	Sizes map[string]int
 }
 
 // ObjectTypes returns the object types the demo CRM serves.
@@ -81,7 +84,14 @@ func NewServer(opts Options) *Server {
 		rng:    rand.New(rand.NewPCG(uint64(opts.Seed), 0x5eed_de30)),
 	}
 	s.created = s.clock()
-	s.seed(size)
+	sizes := make(map[string]int, len(objectTypes))
+	for _, name := range objectTypes {
+		sizes[name] = size
+		if n, ok := opts.Sizes[name]; ok {
+			sizes[name] = max(n, 0)
+		}
+	}
+	s.seed(sizes)
 	s.mux = s.routes()
 	return s
 }
@@ -97,15 +107,17 @@ func (s *Server) generator() *generator {
 	}
 }
 
-func (s *Server) seed(size int) {
+func (s *Server) seed(sizes map[string]int) {
+	total := 0
 	for _, name := range objectTypes {
 		t := newTable(specs[name])
 		// Reserve every id up front so references from any type can point at
 		// any seeded record.
-		t.issued = size
+		t.issued = sizes[name]
+		total += sizes[name]
 		s.tables[name] = t
 	}
-	stamps := s.seedStamps(size * len(objectTypes))
+	stamps := s.seedStamps(total)
 	// Hand stamps out in random order so each type is spread over the window.
 	s.rng.Shuffle(len(stamps), func(i, j int) { stamps[i], stamps[j] = stamps[j], stamps[i] })
 
@@ -117,7 +129,7 @@ func (s *Server) seed(size int) {
 	g := s.generator()
 	for _, name := range objectTypes {
 		t := s.tables[name]
-		for n := 1; n <= size; n++ {
+		for n := 1; n <= sizes[name]; n++ {
 			r := &record{id: formatID(t.spec.prefix, n), fields: t.spec.newFields(g), modifiedAt: stamps[len(all)]}
 			all = append(all, seeded{t, r})
 		}

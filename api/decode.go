@@ -1,0 +1,278 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/syncloop/syncloop/control"
+	"github.com/syncloop/syncloop/model"
+)
+
+// The request decoders below are pure (no I/O besides the reader they are
+// given), so they can be fuzzed. Every error they return is an *apiError.
+
+// DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes
+// is not set.
+const DefaultMaxBodyBytes int64 = 64 << 10
+
+// Limits on user-supplied strings.
+const (
+	maxReasonLen     = 500 // as control.SyncNow enforces
+	maxConnectionLen = 200
+	defaultCycles    = 10 // GET /objects/{…}: cycles shown with the object
+	defaultLimit     = 50 // GET …/cycles
+	maxLimit         = 1000
+)
+
+// addObjectBody is POST /sync/v1/objects.
+type addObjectBody struct {
+	Object     string `json:"object"`
+	Interval   string `json:"interval"`
+	Connection string `json:"connection"`
+}
+
+// intervalBody is PUT …/interval.
+type intervalBody struct {
+	Interval string `json:"interval"`
+}
+
+// triggerBody is POST …/trigger (optional).
+type triggerBody struct {
+	Reason string `json:"reason"`
+}
+
+const (
+	addExample      = `{"object":"acme/demo/accounts","interval":"30m"}`
+	intervalExample = `{"interval":"30m"}`
+	triggerExample  = `{"reason":"fixed the mapping"}`
+)
+
+// decodeAddObject decodes and validates an add-object request.
+func decodeAddObject(r io.Reader, max int64) (control.AddRequest, error) {
+	var b addObjectBody
+	if err := decodeJSON(r, max, &b, false, addExample, []string{"object", "interval", "connection"}); err != nil {
+		return control.AddRequest{}, err
+	}
+	if b.Object == "" {
+		return control.AddRequest{}, badRequest(`field "object" is required: send e.g. %s`, addExample)
+	}
+	k, err := control.ParseKey(b.Object)
+	if err != nil {
+		return control.AddRequest{}, badRequest("%s", clip(err.Error(), 400))
+	}
+	req := control.AddRequest{Key: k, Connection: b.Connection}
+	if b.Interval != "" {
+		if req.Interval, err = parseInterval(b.Interval); err != nil {
+			return control.AddRequest{}, err
+		}
+	}
+	if len(b.Connection) > maxConnectionLen || strings.ContainsFunc(b.Connection, isControl) {
+		return control.AddRequest{}, badRequest(`field "connection" must be a connection name of at most %d printable characters`, maxConnectionLen)
+	}
+	return req, nil
+}
+
+// decodeInterval decodes a set-interval request.
+func decodeInterval(r io.Reader, max int64) (time.Duration, error) {
+	var b intervalBody
+	if err := decodeJSON(r, max, &b, false, intervalExample, []string{"interval"}); err != nil {
+		return 0, err
+	}
+	if b.Interval == "" {
+		return 0, badRequest(`field "interval" is required: send e.g. %s`, intervalExample)
+	}
+	return parseInterval(b.Interval)
+}
+
+// decodeTrigger decodes a trigger request; the body is optional.
+func decodeTrigger(r io.Reader, max int64) (string, error) {
+	var b triggerBody
+	if err := decodeJSON(r, max, &b, true, triggerExample, []string{"reason"}); err != nil {
+		return "", err
+	}
+	if utf8.RuneCountInString(b.Reason) > maxReasonLen {
+		return "", badRequest(`field "reason" is longer than %d characters: shorten it`, maxReasonLen)
+	}
+	return b.Reason, nil
+}
+
+func parseInterval(s string) (time.Duration, error) {
+	d, err := model.ParseInterval(s)
+	if err != nil {
+		return 0, badRequest("%s", clip(err.Error(), 300))
+	}
+	return d, nil
+}
+
+// parseObjectPath validates the {tenant}/{provider}/{object} path values.
+// Each part is checked on its own, so an escaped slash inside a part
+// ("acme%2Fx") is refused rather than shifting the parts.
+func parseObjectPath(tenant, provider, object string) (model.ObjectKey, error) {
+	k := model.ObjectKey{Tenant: tenant, Provider: provider, ObjectType: object}
+	if err := k.Validate(); err != nil {
+		return k, badRequest("%s", clip(err.Error(), 400))
+	}
+	return k, nil
+}
+
+// parseForce parses the force query parameter: absent means false; true,
+// false, 1 and 0 are accepted.
+func parseForce(s string) (bool, error) {
+	switch s {
+	case "", "false", "0":
+		return false, nil
+	case "true", "1":
+		return true, nil
+	}
+	return false, badRequest("query parameter force=%q is not a boolean: use force=true or leave it out", clip(s, 40))
+}
+
+// parseLimit parses a count query parameter: absent means def; otherwise
+// an integer from min to max.
+func parseLimit(name, s string, def, min, max int) (int, error) {
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < min || n > max {
+		return 0, badRequest("query parameter %s=%q is invalid: use an integer from %d to %d", name, clip(s, 40), min, max)
+	}
+	return n, nil
+}
+
+// checkQuery refuses query parameters the route does not know, and
+// repeated ones, so a typo (?forse=true) is an error rather than ignored.
+func checkQuery(q url.Values, allowed []string) error {
+	names := make([]string, 0, len(q))
+	for name := range q {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if !slices.Contains(allowed, name) {
+			if len(allowed) == 0 {
+				return badRequest("unknown query parameter %q: this route takes none", clip(name, 40))
+			}
+			return badRequest("unknown query parameter %q: this route accepts %s", clip(name, 40), strings.Join(allowed, ", "))
+		}
+		if len(q[name]) > 1 {
+			return badRequest("query parameter %q is given %d times: give it once", name, len(q[name]))
+		}
+	}
+	return nil
+}
+
+// checkContentType accepts a missing Content-Type (curl -d with -H is the
+// norm, but scripts often send none) and any JSON media type; anything
+// else is 415.
+func checkContentType(ct string) error {
+	if ct == "" {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err == nil && (mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))) {
+		return nil
+	}
+	return &apiError{status: http.StatusUnsupportedMediaType, code: codeUnsupportedMedia,
+		msg: fmt.Sprintf("Content-Type %q is not JSON: send the body as JSON with Content-Type: application/json", clip(ct, 80))}
+}
+
+// decodeJSON reads at most max bytes from r and decodes one JSON object
+// into dst, refusing unknown fields and trailing data. An empty body is
+// an error unless allowEmpty.
+func decodeJSON(r io.Reader, max int64, dst any, allowEmpty bool, example string, fields []string) error {
+	if max <= 0 {
+		max = DefaultMaxBodyBytes
+	}
+	data, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return tooLarge(max)
+		}
+		return badRequest("cannot read the request body: %s", clip(err.Error(), 200))
+	}
+	if int64(len(data)) > max {
+		return tooLarge(max)
+	}
+	data = bytes.Trim(data, " \t\r\n") // JSON's whitespace only
+	if len(data) == 0 {
+		if allowEmpty {
+			return nil
+		}
+		return badRequest("request body is empty: send a JSON object such as %s", example)
+	}
+	if data[0] != '{' {
+		return badRequest("request body must be a JSON object such as %s", example)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return badRequest("%s", describeJSONError(err, example, fields))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return badRequest("request body has data after the JSON object: send one object such as %s", example)
+	}
+	return nil
+}
+
+func describeJSONError(err error, example string, fields []string) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("malformed JSON at byte %d (%s): send e.g. %s", syn.Offset, clip(syn.Error(), 100), example)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			return fmt.Sprintf("request body must be a JSON object such as %s", example)
+		}
+		return fmt.Sprintf("field %q must be a %s, not a JSON %s: send e.g. %s", clip(field, 40), typeName(typ), typ.Value, example)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Sprintf("truncated JSON: send a complete object such as %s", example)
+	}
+	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+		if unq, err := strconv.Unquote(name); err == nil {
+			name = unq
+		}
+		return fmt.Sprintf("unknown field %q: this request accepts %s", clip(name, 40), strings.Join(fields, ", "))
+	}
+	return fmt.Sprintf("invalid JSON (%s): send e.g. %s", clip(err.Error(), 100), example)
+}
+
+func typeName(e *json.UnmarshalTypeError) string {
+	if e.Type == nil {
+		return "value"
+	}
+	return e.Type.Kind().String()
+}
+
+func tooLarge(max int64) *apiError {
+	return &apiError{status: http.StatusRequestEntityTooLarge, code: codeBodyTooLarge,
+		msg: fmt.Sprintf("request body is larger than %d bytes: send a smaller body", max)}
+}
+
+// clip shortens user input echoed in error messages.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }

@@ -1,0 +1,109 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"go.temporal.io/api/serviceerror"
+
+	"github.com/syncloop/syncloop/control"
+)
+
+// Error codes: the "code" of every error body.
+const (
+	codeBadRequest       = "bad_request"
+	codeUnauthorized     = "unauthorized"
+	codeNotFound         = "not_found"
+	codeMethodNotAllowed = "method_not_allowed"
+	codeCycleRunning     = "cycle_running"
+	codeBodyTooLarge     = "body_too_large"
+	codeUnsupportedMedia = "unsupported_media_type"
+	codeInternal         = "internal"
+	codeUnavailable      = "unavailable"
+	codeClientClosed     = "client_closed"
+)
+
+// statusClientClosed is logged when the client went away before the answer
+// (nginx's 499); the client never sees it.
+const statusClientClosed = 499
+
+// apiError is an error with its HTTP status and code.
+type apiError struct {
+	status  int
+	code    string
+	msg     string
+	running []string
+	// detail is logged, never sent.
+	detail string
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) *apiError {
+	return &apiError{status: http.StatusBadRequest, code: codeBadRequest, msg: fmt.Sprintf(format, args...)}
+}
+
+// errorBody is the JSON of every error response.
+type errorBody struct {
+	Error     string   `json:"error"`
+	Code      string   `json:"code"`
+	RequestID string   `json:"request_id,omitempty"`
+	Running   []string `json:"running,omitempty"`
+}
+
+// classify maps an error from control (or from the decoders) to its HTTP
+// status. Unknown errors are 500: their text may name hosts or queries, so
+// it is logged and the client gets a generic message with the request id.
+func classify(err error, requestID string) *apiError {
+	var ae *apiError
+	var ie *control.InputError
+	var nf *control.NotFoundError
+	var ce *control.ConflictError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.As(err, &ie):
+		return &apiError{status: http.StatusBadRequest, code: codeBadRequest, msg: clip(ie.Error(), 500)}
+	case errors.As(err, &nf):
+		return &apiError{status: http.StatusNotFound, code: codeNotFound,
+			msg: fmt.Sprintf("object %s not found: add it with POST /sync/v1/objects, or see GET /sync/v1/objects", nf.Key)}
+	case errors.As(err, &ce):
+		running := ce.Running
+		if running == nil {
+			running = []string{}
+		}
+		return &apiError{status: http.StatusPreconditionFailed, code: codeCycleRunning, msg: ce.Reason, running: running}
+	case errors.Is(err, context.Canceled):
+		return &apiError{status: statusClientClosed, code: codeClientClosed, msg: "the client closed the request", detail: err.Error()}
+	}
+	if dep, ok := unavailable(err); ok {
+		return &apiError{status: http.StatusServiceUnavailable, code: codeUnavailable, detail: err.Error(),
+			msg: fmt.Sprintf("%s; retry later (request id %s)", dep, requestID)}
+	}
+	return &apiError{status: http.StatusInternalServerError, code: codeInternal, detail: err.Error(),
+		msg: fmt.Sprintf("internal error: the server log has the details under request id %s", requestID)}
+}
+
+// unavailable recognises errors that mean PostgreSQL or Temporal (or a
+// worker answering a query) could not be reached in time.
+func unavailable(err error) (string, bool) {
+	var pgConn *pgconn.ConnectError
+	var tUnavail *serviceerror.Unavailable
+	var tDeadline *serviceerror.DeadlineExceeded
+	var netErr *net.OpError
+	switch {
+	case errors.As(err, &pgConn):
+		return "PostgreSQL is unreachable", true
+	case errors.As(err, &tUnavail):
+		return "Temporal is unreachable", true
+	case errors.As(err, &tDeadline), errors.Is(err, context.DeadlineExceeded):
+		return "PostgreSQL, Temporal or the worker did not answer in time", true
+	case errors.As(err, &netErr):
+		return "a dependency is unreachable", true
+	}
+	return "", false
+}

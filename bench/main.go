@@ -1,0 +1,97 @@
+// Command bench measures syncloop against its alternatives, side by side
+// in one run, and writes BENCHMARKS.md:
+//
+//	go run ./bench                 # everything (tens of minutes)
+//	go run ./bench -quick          # small sizes, a few minutes
+//	go run ./bench -only ingest    # one part: ingest, schedule, watcher
+//
+// It needs the local PostgreSQL (started if down) and nothing else: the
+// Temporal server runs in process, the worker as a child process.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	out := flag.String("out", "BENCHMARKS.md", "where to write the report")
+	only := flag.String("only", "", "run one part: ingest, schedule or watcher")
+	quick := flag.Bool("quick", false, "small sizes (a smoke run, not the published numbers)")
+	records := flag.String("records", "100000,1000000", "ingest dataset sizes")
+	objects := flag.String("objects", "100,1000,5000", "scheduling benchmark object counts")
+	scheduleFor := flag.Duration("schedule-window", 4*time.Minute, "how long each scheduling run measures")
+	flag.Parse()
+	if *quick {
+		*records, *objects, *scheduleFor = "20000", "50,200", 2*time.Minute
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	logf := func(format string, args ...any) { log.Printf(format, args...) }
+
+	dir, err := os.MkdirTemp("", "syncloop-bench-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	bin, err := buildWorker(dir, "./worker")
+	if err != nil {
+		log.Fatal(err)
+	}
+	benchBin, err := buildWorker(dir, "./bench/worker")
+	if err != nil {
+		log.Fatal(err)
+	}
+	rep := &report{started: time.Now(), command: "go run ./bench " + strings.Join(os.Args[1:], " ")}
+	if *only == "" || *only == "ingest" {
+		for _, n := range ints(*records) {
+			r, err := runIngest(ctx, bin, n, logf)
+			if err != nil {
+				log.Fatalf("ingest %d: %v", n, err)
+			}
+			logf("ingest %d: %.0f rec/s vs COPY %.0f rec/s (%.0f%%), peak worker RSS %.0f MiB", n, r.FullRate, r.CopyRate, 100*r.FractionOfCopy, r.WorkerPeakMiB)
+			rep.ingest = append(rep.ingest, r)
+		}
+	}
+	if *only == "" || *only == "schedule" {
+		for _, n := range ints(*objects) {
+			rs, err := runSchedule(ctx, benchBin, n, *scheduleFor, logf)
+			if err != nil {
+				log.Fatalf("schedule %d: %v", n, err)
+			}
+			rep.schedule = append(rep.schedule, rs...)
+		}
+	}
+	if *only == "" || *only == "watcher" {
+		for _, n := range []int{1000, 10000} {
+			r, err := runWatcher(ctx, n, logf)
+			if err != nil {
+				log.Fatalf("watcher %d: %v", n, err)
+			}
+			rep.watcher = append(rep.watcher, r)
+		}
+	}
+	if err := os.WriteFile(*out, []byte(rep.markdown()), 0o644); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("wrote", *out)
+}
+
+func ints(csv string) []int {
+	var out []int
+	for _, f := range strings.Split(csv, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			log.Fatalf("%q is not a list of positive numbers", csv)
+		}
+		out = append(out, n)
+	}
+	return out
+}

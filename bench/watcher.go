@@ -1,0 +1,66 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/syncloop/syncloop/activities"
+	"github.com/syncloop/syncloop/control"
+)
+
+// watcherResult is the cost of the watcher's reconcile at one size.
+type watcherResult struct {
+	Objects                 int
+	FirstCalls, SteadyCalls int
+	FirstTime, SteadyTime   time.Duration
+}
+
+// runWatcher measures one reconcile with every loop missing (the first run
+// after an outage: one start per object) and one with every loop running
+// (the steady state: one visibility page per 1000 loops, nothing else).
+// No worker polls the loops' queue: they start and wait, which is all a
+// reconcile sees.
+func runWatcher(ctx context.Context, n int, logf func(string, ...any)) (watcherResult, error) {
+	r := watcherResult{Objects: n}
+	e, err := newEnv(ctx)
+	if err != nil {
+		return r, err
+	}
+	defer e.close()
+	if _, err := e.store.Pool.Exec(ctx, `INSERT INTO integration_objects (tenant, provider, object_type)
+		SELECT 'w' || g, 'demo', 'accounts' FROM generate_series(1, $1) g`, n); err != nil {
+		return r, err
+	}
+	c := e.ts.GetDefaultClient()
+	svc := &control.Service{Store: e.store, Client: c, Namespace: e.ts.GetDefaultNamespace(), TaskQueue: fmt.Sprintf("bench-watcher-%d", n)}
+	w := &activities.Watcher{Store: e.store, Temporal: c, Namespace: svc.Namespace, TaskQueue: svc.TaskQueue, Loops: svc}
+	logf("watcher %d: first reconcile (starts every loop)", n)
+	start := time.Now()
+	first, err := w.Reconcile(ctx)
+	if err != nil || len(first.Started) != n {
+		return r, fmt.Errorf("first reconcile started %d of %d: %v %s", len(first.Started), n, err, strings.Join(first.Failed, "; "))
+	}
+	r.FirstTime, r.FirstCalls = time.Since(start), first.Calls
+	// Visibility is eventually consistent: wait until it lists them all.
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		running, _, err := svc.RunningLoops(ctx)
+		if err == nil && len(running) >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			return r, fmt.Errorf("visibility lists %d of %d loops", len(running), n)
+		}
+		time.Sleep(time.Second)
+	}
+	logf("watcher %d: steady reconcile", n)
+	start = time.Now()
+	steady, err := w.Reconcile(ctx)
+	if err != nil || len(steady.Started) != 0 {
+		return r, fmt.Errorf("steady reconcile started %d: %v", len(steady.Started), err)
+	}
+	r.SteadyTime, r.SteadyCalls = time.Since(start), steady.Calls
+	return r, nil
+}
