@@ -194,7 +194,7 @@ func TestSyncOffHoldsEveryLoopAndOnResumesThem(t *testing.T) {
 	if _, err := h.svc.SyncNow(h.ctx, k, "while off"); err != nil {
 		t.Fatal(err)
 	}
-	h.waitFor("the loop to hold", 10*time.Second, func() bool { return h.loopStatus(k).State == workflows.StateDisabled })
+	h.waitFor("the loop to hold", 30*time.Second, func() bool { return h.loopStatus(k).State == workflows.StateDisabled })
 	time.Sleep(2 * time.Second)
 	if cycles := h.waitCycles(obj, 1, time.Second); len(cycles) != 1 {
 		t.Fatalf("a cycle started while sync was off: %s", describeCycles(cycles))
@@ -204,7 +204,7 @@ func TestSyncOffHoldsEveryLoopAndOnResumesThem(t *testing.T) {
 		t.Fatalf("sync on: %+v %v", st, err)
 	}
 	// The cycle owed while off starts promptly, without waiting an interval.
-	h.waitCycles(obj, 2, 15*time.Second)
+	h.waitCycles(obj, 2, 45*time.Second)
 	// The schedule applies the unpause asynchronously.
 	h.waitFor("the schedule to resume", 10*time.Second, func() bool {
 		desc, err := h.client.ScheduleClient().GetHandle(h.ctx, workflows.WatcherScheduleID).Describe(h.ctx)

@@ -75,9 +75,10 @@ func (s *Store) StartCycle(ctx context.Context, p StartCycleParams) (CycleStart,
 			return err
 		}
 		return tx.QueryRow(ctx, `
-			INSERT INTO sync_cycles (object_id, seq, cycle_key, trigger, status, full_sync, snapshot, cursor_before, started_at, workflow_id, run_id)
+			INSERT INTO sync_cycles (object_id, seq, cycle_key, trigger, status, full_sync, snapshot, fresh, cursor_before, started_at, workflow_id, run_id)
 			SELECT $1, coalesce(max(seq), 0) + 1, $2, $3, 'Processing', $4,
-				$4 AND EXISTS (SELECT 1 FROM records WHERE object_id = $1 AND deleted_at IS NULL), $5, now(), $6, $7
+				$4 AND EXISTS (SELECT 1 FROM records WHERE object_id = $1 AND deleted_at IS NULL),
+				$4 AND NOT EXISTS (SELECT 1 FROM records WHERE object_id = $1), $5, now(), $6, $7
 			FROM sync_cycles WHERE object_id = $1
 			RETURNING id, seq, full_sync, cursor_before`,
 			out.ObjectID, p.Key, string(p.Trigger), out.Full, out.Cursor, p.WorkflowID, p.RunID).

@@ -377,7 +377,7 @@ SELECT (SELECT count(*) FROM batch)::int,
 // so records the listing does not see are deleted once it completes.
 func (s *Store) RestartAsSnapshot(ctx context.Context, cycleID int64) error {
 	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE sync_cycles SET full_sync = true, snapshot = true, retrieve_pages = 0, retrieve_records = 0,
+		tag, err := tx.Exec(ctx, `UPDATE sync_cycles SET full_sync = true, snapshot = true, fresh = false, retrieve_pages = 0, retrieve_records = 0,
 				retrieve_token = '', retrieve_cursor = NULL, retrieve_done = false
 			WHERE id = $1 AND status = 'Processing'`, cycleID)
 		if err != nil {
@@ -547,22 +547,31 @@ func (s *Store) ApplyPagesOrdered(ctx context.Context, cycleID int64, expectPage
 		}
 		var objectID int64
 		var seq int
-		var snapshot bool
+		var snapshot, fresh bool
 		closed := func(err error) error {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return fmt.Errorf("cycle %d is not Processing any more (closed by a restart or finished): not applying its pages", cycleID)
 			}
 			return err
 		}
-		if err := tx.QueryRow(ctx, `SELECT object_id, seq, snapshot FROM sync_cycles WHERE id = $1 AND status = 'Processing'`, cycleID).
-			Scan(&objectID, &seq, &snapshot); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT object_id, seq, snapshot, fresh FROM sync_cycles WHERE id = $1 AND status = 'Processing'`, cycleID).
+			Scan(&objectID, &seq, &snapshot, &fresh); err != nil {
 			return closed(err)
 		}
 		r := &out.Batch
-		if err := applyArrays(ctx, tx, cols, cycleID, objectID, seq, snapshot, r); err != nil {
-			return err
+		copied := false
+		if fresh {
+			var err error
+			if copied, err = copyFresh(ctx, tx, cols, objectID, seq, r); err != nil {
+				return err
+			}
 		}
-		r.Unchanged -= r.New + r.Changed
+		if !copied {
+			if err := applyArrays(ctx, tx, cols, cycleID, objectID, seq, snapshot, r); err != nil {
+				return err
+			}
+			r.Unchanged -= r.New + r.Changed
+		}
 		if inOrder != nil {
 			if err := inOrder(); err != nil {
 				return err
@@ -649,4 +658,86 @@ func contentHash(data []byte) []byte {
 	}
 	sum := md5.Sum(data)
 	return sum[:]
+}
+
+// copyFresh is the initial load's fast path: every row of a fresh cycle
+// is new, so the batch is COPYed straight into records (newest version per
+// id, invalid rows to rejected_records). If an id is already there — a
+// record that moved during the listing and comes round again — the COPY
+// is rolled back and the batch takes the ordinary upsert path (false).
+func copyFresh(ctx context.Context, tx pgx.Tx, a *arrays, objectID int64, seq int, r *BatchResult) (bool, error) {
+	newest := map[string]int{}
+	var rejects []int
+	for i, id := range a.ids {
+		switch {
+		case a.deleted[i]:
+			return false, nil // tombstones take the ordinary path
+		case a.reasons[i] != "" || id == "" || a.data[i] == nil || !isJSONObject(*a.data[i]):
+			rejects = append(rejects, i)
+		default:
+			if j, ok := newest[id]; !ok || !older(a.modified[i], a.modified[j]) {
+				newest[id] = i
+			}
+		}
+	}
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	rows := make([][]any, 0, len(newest))
+	for i, id := range a.ids {
+		if j, ok := newest[id]; ok && j == i {
+			rows = append(rows, []any{objectID, id, *a.data[i], a.hashes[i], a.modified[i], seq})
+		}
+	}
+	if _, err := sp.CopyFrom(ctx, pgx.Identifier{"records"}, []string{"object_id", "external_id", "data", "hash", "modified_at", "cycle_seq"}, pgx.CopyFromRows(rows)); err != nil {
+		_ = sp.Rollback(ctx)
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && (pgErr.Code == "23505" || strings.HasPrefix(pgErr.Code, "22")) {
+			return false, nil // duplicate id or a payload jsonb refuses: the careful path handles both
+		}
+		return false, err
+	}
+	if err := sp.Commit(ctx); err != nil {
+		return false, err
+	}
+	for _, i := range rejects {
+		reason := a.reasons[i]
+		switch {
+		case reason != "":
+		case a.ids[i] == "":
+			reason = "record has no id"
+		default:
+			reason = "payload is not a JSON object"
+		}
+		payload := ""
+		if a.raw[i] != nil {
+			payload = *a.raw[i]
+		} else if a.data[i] != nil {
+			payload = *a.data[i]
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO rejected_records (object_id, cycle_seq, external_id, reason, payload) VALUES ($1, $2, $3, $4, $5)`,
+			objectID, seq, a.ids[i], reason, payload); err != nil {
+			return false, err
+		}
+	}
+	*r = BatchResult{Staged: len(a.ids), New: len(rows), Rejected: len(rejects)}
+	return true, nil
+}
+
+// isJSONObject reports whether valid JSON text is an object.
+func isJSONObject(s string) bool {
+	t := strings.TrimLeft(s, " \t\r\n")
+	return t != "" && t[0] == '{'
+}
+
+// older reports a < b for optional times (unknown is oldest).
+func older(a, b *time.Time) bool {
+	switch {
+	case a == nil:
+		return b != nil
+	case b == nil:
+		return false
+	}
+	return a.Before(*b)
 }
