@@ -29,7 +29,7 @@ type Activities struct {
 	Resolver  Resolver
 	Overlap   time.Duration // re-read window below the cursor (default 1m)
 	PageSize  int           // provider page size hint (default 1000)
-	BatchSize int           // staged records per Process transaction (default 5000)
+	BatchSize int           // staged records per Process transaction (default 10000)
 }
 
 // Error types workflows and retry policies match on.

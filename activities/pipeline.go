@@ -274,7 +274,7 @@ func (a *Activities) batchSize() int {
 	if a.BatchSize > 0 {
 		return a.BatchSize
 	}
-	return 5000
+	return 10000
 }
 
 // orderedApplier applies batches of pages with up to cap(sem) in flight;

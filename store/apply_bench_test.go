@@ -21,7 +21,7 @@ import (
 // of the ceiling.
 func BenchmarkApplyVsCopy(b *testing.B) {
 	ctx := context.Background()
-	const n, pageSize, perTx = 100000, 1000, 20
+	const n, pageSize, perTx = 100000, 1000, 5
 	recs := make([]connectors.Record, n)
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	for i := range recs {

@@ -82,19 +82,16 @@ const (
 
 func stagedRows(cycleID int64, pageNo int, records []connectors.Record) [][]any {
 	rows := make([][]any, len(records))
+	var buf bytes.Buffer
 	for i, r := range records {
 		var modified any
 		if !r.ModifiedAt.IsZero() {
 			modified = r.ModifiedAt
 		}
-		data, raw, reason := stageable(r)
+		data, raw, reason, hash := stageable(r, &buf)
 		id, idReason := stageableID(r.ExternalID)
 		if reason == "" {
 			reason = idReason
-		}
-		var hash any
-		if reason == "" {
-			hash = contentHash(r.Data)
 		}
 		rows[i] = []any{cycleID, pageNo, id, modified, r.Deleted, data, raw, reason, hash}
 	}
@@ -178,19 +175,29 @@ func rawText(v any) string {
 // stageable decides whether a payload can be stored as jsonb. Anything
 // PostgreSQL is known to refuse is staged as raw text with a reason
 // instead, and ends in rejected_records.
-func stageable(r connectors.Record) (data any, raw any, reason string) {
-	switch {
-	case r.Deleted:
+//
+// It also returns the content hash that decides "changed or not": md5 of
+// the payload with insignificant whitespace removed (one pass both
+// validates and compacts). Key order counts: providers send a stable
+// order (the Salesforce connector sorts keys), and hashing here instead
+// of canonicalising jsonb in SQL keeps a full sync near COPY speed.
+func stageable(r connectors.Record, buf *bytes.Buffer) (data any, raw any, reason string, hash any) {
+	if r.Deleted {
 		// A tombstone's payload is not stored; only its id and time matter.
-		return []byte("{}"), nil, ""
-	case !utf8.Valid(r.Data):
-		return nil, cleanText(string(r.Data)), "payload is not valid UTF-8"
-	case !json.Valid(r.Data):
-		return nil, cleanText(string(r.Data)), "payload is not valid JSON"
-	case bytes.Contains(r.Data, []byte(`\u0000`)):
-		return nil, cleanText(string(r.Data)), "payload contains a NUL character, which PostgreSQL jsonb cannot store"
+		return []byte("{}"), nil, "", nil
 	}
-	return []byte(r.Data), nil, ""
+	if !utf8.Valid(r.Data) {
+		return nil, cleanText(string(r.Data)), "payload is not valid UTF-8", nil
+	}
+	buf.Reset()
+	if json.Compact(buf, r.Data) != nil {
+		return nil, cleanText(string(r.Data)), "payload is not valid JSON", nil
+	}
+	if bytes.Contains(r.Data, []byte(`\u0000`)) {
+		return nil, cleanText(string(r.Data)), "payload contains a NUL character, which PostgreSQL jsonb cannot store", nil
+	}
+	sum := md5.Sum(buf.Bytes())
+	return []byte(r.Data), nil, "", sum[:]
 }
 
 // stageableID keeps ids exact: cleaning an invalid id could merge two
@@ -407,7 +414,7 @@ type arrays struct {
 	ids      []string
 	modified []*time.Time
 	deleted  []bool
-	data     []*string
+	data     [][]byte // nil: NULL
 	raw      []*string
 	reasons  []string
 	hashes   [][]byte
@@ -423,11 +430,8 @@ func pageArrays(rows [][]any) *arrays {
 		}
 		a.modified = append(a.modified, m)
 		a.deleted = append(a.deleted, row[4].(bool))
-		var d, raw *string
-		if b, ok := row[colData].([]byte); ok {
-			s := string(b)
-			d = &s
-		}
+		var raw *string
+		d, _ := row[colData].([]byte)
 		if s, ok := row[colRaw].(string); ok {
 			raw = &s
 		}
@@ -469,12 +473,12 @@ func applyArrays(ctx context.Context, tx pgx.Tx, a *arrays, cycleID, objectID in
 			return err
 		}
 		var ok bool
-		if err := sp.QueryRow(ctx, `SELECT $1::text::jsonb IS NOT NULL`, *d).Scan(&ok); err != nil {
+		if err := sp.QueryRow(ctx, `SELECT $1::text::jsonb IS NOT NULL`, string(d)).Scan(&ok); err != nil {
 			_ = sp.Rollback(ctx)
 			if !isDataError(err) {
 				return err
 			}
-			raw := cleanText(*d)
+			raw := cleanText(string(d))
 			a.data[i], a.raw[i], a.hashes[i] = nil, &raw, nil
 			a.reasons[i] = "PostgreSQL refused the payload: " + pgMessage(err)
 			continue
@@ -646,20 +650,6 @@ func addCounts(ctx context.Context, tx pgx.Tx, cycleID int64, r *BatchResult) er
 	return err
 }
 
-// contentHash decides "changed or not": md5 of the payload with
-// insignificant whitespace removed. Key order counts: providers send a
-// stable order (the Salesforce connector sorts keys), and hashing here
-// instead of canonicalising jsonb in SQL keeps a full sync near COPY speed.
-func contentHash(data []byte) []byte {
-	var buf bytes.Buffer
-	buf.Grow(len(data))
-	if json.Compact(&buf, data) == nil {
-		data = buf.Bytes()
-	}
-	sum := md5.Sum(data)
-	return sum[:]
-}
-
 // copyFresh is the initial load's fast path: every row of a fresh cycle
 // is new, so the batch is COPYed straight into records (newest version per
 // id, invalid rows to rejected_records). If an id is already there — a
@@ -672,7 +662,7 @@ func copyFresh(ctx context.Context, tx pgx.Tx, a *arrays, objectID int64, seq in
 		switch {
 		case a.deleted[i]:
 			return false, nil // tombstones take the ordinary path
-		case a.reasons[i] != "" || id == "" || a.data[i] == nil || !isJSONObject(*a.data[i]):
+		case a.reasons[i] != "" || id == "" || a.data[i] == nil || !isJSONObject(a.data[i]):
 			rejects = append(rejects, i)
 		default:
 			if j, ok := newest[id]; !ok || !older(a.modified[i], a.modified[j]) {
@@ -687,7 +677,7 @@ func copyFresh(ctx context.Context, tx pgx.Tx, a *arrays, objectID int64, seq in
 	rows := make([][]any, 0, len(newest))
 	for i, id := range a.ids {
 		if j, ok := newest[id]; ok && j == i {
-			rows = append(rows, []any{objectID, id, *a.data[i], a.hashes[i], a.modified[i], seq})
+			rows = append(rows, []any{objectID, id, a.data[i], a.hashes[i], a.modified[i], seq})
 		}
 	}
 	if _, err := sp.CopyFrom(ctx, pgx.Identifier{"records"}, []string{"object_id", "external_id", "data", "hash", "modified_at", "cycle_seq"}, pgx.CopyFromRows(rows)); err != nil {
@@ -714,7 +704,7 @@ func copyFresh(ctx context.Context, tx pgx.Tx, a *arrays, objectID int64, seq in
 		if a.raw[i] != nil {
 			payload = *a.raw[i]
 		} else if a.data[i] != nil {
-			payload = *a.data[i]
+			payload = string(a.data[i])
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO rejected_records (object_id, cycle_seq, external_id, reason, payload) VALUES ($1, $2, $3, $4, $5)`,
 			objectID, seq, a.ids[i], reason, payload); err != nil {
@@ -726,9 +716,9 @@ func copyFresh(ctx context.Context, tx pgx.Tx, a *arrays, objectID int64, seq in
 }
 
 // isJSONObject reports whether valid JSON text is an object.
-func isJSONObject(s string) bool {
-	t := strings.TrimLeft(s, " \t\r\n")
-	return t != "" && t[0] == '{'
+func isJSONObject(b []byte) bool {
+	t := bytes.TrimLeft(b, " \t\r\n")
+	return len(t) > 0 && t[0] == '{'
 }
 
 // older reports a < b for optional times (unknown is oldest).
