@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"fmt"
+	"sort"
 
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
@@ -22,26 +23,38 @@ var SearchAttributes = map[string]enums.IndexedValueType{
 // EnsureSearchAttributes registers the missing search attributes in the
 // namespace (idempotent). Without them, loops cannot record their state.
 func EnsureSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	_, err := AddMissingSearchAttributes(ctx, c, namespace)
+	return err
+}
+
+// AddMissingSearchAttributes registers the search attributes the
+// namespace lacks and returns their names (none: already set up).
+func AddMissingSearchAttributes(ctx context.Context, c client.Client, namespace string) ([]string, error) {
 	existing, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
 	if err != nil {
-		return fmt.Errorf("list search attributes of namespace %q: %w", namespace, err)
+		return nil, fmt.Errorf("list search attributes of namespace %q: %w", namespace, err)
 	}
 	missing := map[string]enums.IndexedValueType{}
 	for name, typ := range SearchAttributes {
 		if have, ok := existing.GetCustomAttributes()[name]; ok {
 			if have != typ {
-				return fmt.Errorf("search attribute %s exists in namespace %q with type %s, syncloop needs %s: remove it or use another namespace", name, namespace, have, typ)
+				return nil, fmt.Errorf("search attribute %s exists in namespace %q with type %s, syncloop needs %s: remove it or use another namespace", name, namespace, have, typ)
 			}
 			continue
 		}
 		missing[name] = typ
 	}
 	if len(missing) == 0 {
-		return nil
+		return nil, nil
 	}
 	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: missing})
 	if err != nil {
-		return fmt.Errorf("register search attributes in namespace %q (needs operator rights; on Temporal Cloud add them with tcld): %w", namespace, err)
+		return nil, fmt.Errorf("register search attributes in namespace %q (needs operator rights; on Temporal Cloud add them with tcld): %w", namespace, err)
 	}
-	return nil
+	names := make([]string, 0, len(missing))
+	for name := range missing {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names, nil
 }

@@ -7,7 +7,10 @@ import (
 	"time"
 
 	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/sdk/converter"
 
+	"github.com/syncloop/syncloop/activities"
 	"github.com/syncloop/syncloop/model"
 	"github.com/syncloop/syncloop/store"
 	"github.com/syncloop/syncloop/workflows"
@@ -139,5 +142,30 @@ func (s *Service) LoopStatus(ctx context.Context, k model.ObjectKey) (workflows.
 	if err != nil {
 		return st, fmt.Errorf("query %s (is a worker running on task queue %q?): %w", k.WorkflowID(), s.taskQueue(), err)
 	}
-	return st, v.Get(&st)
+	if err := v.Get(&st); err != nil {
+		return st, err
+	}
+	if st.CurrentCycle != nil {
+		st.CurrentCycle.Progress = retrieveProgress(desc.GetPendingActivities())
+	}
+	return st, nil
+}
+
+// retrieveProgress reads the running Retrieve's last heartbeat.
+func retrieveProgress(pending []*workflowpb.PendingActivityInfo) *workflows.CycleProgress {
+	for _, a := range pending {
+		if a.GetActivityType().GetName() != "Retrieve" {
+			continue
+		}
+		p := &workflows.CycleProgress{Attempt: a.GetAttempt(), LastFailure: a.GetLastFailure().GetMessage()}
+		if hb := a.GetLastHeartbeatTime(); hb != nil {
+			p.LastHeartbeat = hb.AsTime()
+		}
+		var details activities.Progress
+		if d := a.GetHeartbeatDetails(); d != nil && converter.GetDefaultDataConverter().FromPayloads(d, &details) == nil {
+			p.Pages, p.Records = details.Pages, details.Records
+		}
+		return p
+	}
+	return nil
 }

@@ -168,3 +168,34 @@ func TestAddTwiceAndRemove(t *testing.T) {
 		t.Fatalf("rows left after remove: %d %v", n, err)
 	}
 }
+
+func TestStatusShowsTheRunningCyclesProgress(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{size: 5000, pageSize: 100})
+	h.acts.BatchSize = 100 // commit (and heartbeat) every page
+	// 50 pages at 150 ms: long enough for several heartbeats, which the SDK
+	// sends at most every 0.8 × the heartbeat timeout (3 s here).
+	h.demo.SetFault(func(r demoRequest) demoFault { return demoFault{Delay: 150 * time.Millisecond} })
+	k, obj := h.add("contacts", time.Hour)
+	var seen []int
+	h.waitFor("progress from the heartbeats", time.Minute, func() bool {
+		st, err := h.svc.LoopStatus(h.ctx, k)
+		if err != nil || st.CurrentCycle == nil || st.CurrentCycle.Progress == nil {
+			return false
+		}
+		p := st.CurrentCycle.Progress
+		if len(seen) == 0 || p.Records != seen[len(seen)-1] {
+			seen = append(seen, p.Records)
+		}
+		return len(seen) >= 2 && p.Pages > 0
+	})
+	for i := 1; i < len(seen); i++ {
+		if seen[i] < seen[i-1] {
+			t.Fatalf("progress went backwards: %v", seen)
+		}
+	}
+	h.waitCycles(obj, 1, time.Minute)
+	if st := h.loopStatus(k); st.CurrentCycle != nil {
+		t.Fatalf("a finished cycle still shows progress: %+v", st.CurrentCycle)
+	}
+}

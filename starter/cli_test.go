@@ -711,3 +711,14 @@ func TestUnknownCommand(t *testing.T) {
 		}
 	})
 }
+
+// TestSetupIsIdempotent: the namespace already has the search attributes
+// (TestMain registered them), so setup reports that and changes nothing.
+func TestSetupIsIdempotent(t *testing.T) {
+	for i := 0; i < 2; i++ {
+		r := mustRun(t, "setup")
+		if !strings.Contains(r.out, "already has syncloop's search attributes") {
+			t.Fatalf("setup output %q", r.out)
+		}
+	}
+}

@@ -77,7 +77,7 @@ SYNCLOOP_TASK_QUEUE (default "syncloop").`,
 		return usageError{fmt.Errorf("%v%s (see `%s --help`)", err, hint, c.CommandPath())}
 	})
 	groupCommand(root)
-	root.AddCommand(objectsCmd(), connectionsCmd(), statusCmd(), syncCmd(), serveCmd())
+	root.AddCommand(objectsCmd(), connectionsCmd(), statusCmd(), syncCmd(), serveCmd(), setupCmd())
 	return root
 }
 

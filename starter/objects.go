@@ -145,7 +145,7 @@ func fmtTime(t *time.Time) string {
 }
 
 func showCmd() *cobra.Command {
-	var asJSON bool
+	var asJSON, watch bool
 	var cycles int
 	cmd := objectCmd("show <tenant>/<provider>/<object_type>", "Show an object, its live loop status and its recent cycles",
 		"syncloop objects show acme/demo/accounts", 0,
@@ -156,6 +156,9 @@ func showCmd() *cobra.Command {
 			return nil
 		},
 		func(c *cobra.Command, ctx context.Context, svc *control.Service, k model.ObjectKey) error {
+			if watch {
+				return watchCycle(ctx, c.OutOrStdout(), svc, k, time.Second)
+			}
 			v, err := svc.Show(ctx, k, cycles)
 			if err != nil {
 				return err
@@ -168,7 +171,67 @@ func showCmd() *cobra.Command {
 		})
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().IntVar(&cycles, "cycles", 10, "how many recent cycles to show")
+	cmd.Flags().BoolVar(&watch, "watch", false, "follow the running cycle's progress until it ends")
 	return cmd
+}
+
+// watchCycle renders the running cycle as a live progress line (pages and
+// records from Retrieve's heartbeats) and returns when it ends.
+func watchCycle(ctx context.Context, w io.Writer, svc *control.Service, k model.ObjectKey, every time.Duration) error {
+	st, err := svc.LoopStatus(ctx, k)
+	if err != nil {
+		return err
+	}
+	cur := st.CurrentCycle
+	if cur == nil {
+		fmt.Fprintf(w, "no cycle of %s is running (state %s, next run %s); `syncloop objects sync-now %s` starts one\n", k, st.State, fmtTime(st.NextRunAt), k)
+		return nil
+	}
+	seq := cur.Seq
+	width := 0
+	for {
+		line := fmt.Sprintf("cycle #%d (%s) running %s", seq, cur.Trigger, time.Since(cur.StartedAt).Round(time.Second))
+		if p := cur.Progress; p != nil {
+			line += fmt.Sprintf(": %d pages, %d records", p.Pages, p.Records)
+			if secs := time.Since(cur.StartedAt).Seconds(); secs > 0 && p.Records > 0 {
+				line += fmt.Sprintf(" (%.0f rec/s)", float64(p.Records)/secs)
+			}
+			if p.Attempt > 1 {
+				line += fmt.Sprintf(", attempt %d after: %s", p.Attempt, p.LastFailure)
+			}
+		}
+		pad := max(width-len(line), 0)
+		width = len(line)
+		fmt.Fprintf(w, "\r%s%s", line, strings.Repeat(" ", pad))
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(w)
+			return ctx.Err()
+		case <-time.After(every):
+		}
+		if st, err = svc.LoopStatus(ctx, k); err != nil {
+			fmt.Fprintln(w)
+			return err
+		}
+		if st.CurrentCycle == nil || st.CurrentCycle.Seq != seq {
+			break
+		}
+		cur = st.CurrentCycle
+	}
+	fmt.Fprintln(w)
+	if l := st.LastCycle; l != nil && l.Seq == seq {
+		dur := "-"
+		if l.EndedAt != nil {
+			dur = l.EndedAt.Sub(l.StartedAt).Round(time.Millisecond).String()
+		}
+		fmt.Fprintf(w, "cycle #%d %s in %s: %d new, %d changed, %d unchanged, %d deleted, %d rejected", seq, l.Status, dur,
+			l.Counts.New, l.Counts.Changed, l.Counts.Unchanged, l.Counts.Deleted, l.Counts.Rejected)
+		if l.Error != "" {
+			fmt.Fprintf(w, " — %s", l.Error)
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
 }
 
 func printObject(w io.Writer, v control.ObjectView) {

@@ -43,8 +43,18 @@ func run(logger *slog.Logger, args []string) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.Bool("dev", false, "run the whole local stack (embedded Temporal + UI, demo CRM, REST API); -dev -h lists its flags")
 	demoURL := fs.String("demo-url", envOr("SYNCLOOP_DEMO_URL", activities.DefaultDemoURL), "base URL of the demo CRM for demo objects without a connection (env SYNCLOOP_DEMO_URL)")
+	maxActivities := fs.Int("max-concurrent-activities", envInt("SYNCLOOP_MAX_CONCURRENT_ACTIVITIES", 0), "activities this worker runs at once; 0 = SDK default (env SYNCLOOP_MAX_CONCURRENT_ACTIVITIES)")
+	queueRate := fs.Float64("task-queue-activities-per-second", envFloat("SYNCLOOP_TASK_QUEUE_ACTIVITIES_PER_SECOND", 0), "activities started per second across all workers of the task queue; 0 = unlimited (env SYNCLOOP_TASK_QUEUE_ACTIVITIES_PER_SECOND)")
+	pageSize := fs.Int("page-size", envInt("SYNCLOOP_PAGE_SIZE", 0), "records asked per provider page; 0 = 1000 (env SYNCLOOP_PAGE_SIZE)")
+	batchSize := fs.Int("batch-size", envInt("SYNCLOOP_BATCH_SIZE", 0), "records written per transaction; 0 = 10000 (env SYNCLOOP_BATCH_SIZE)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if len(envErrs) > 0 {
+		return errors.Join(envErrs...)
+	}
+	if *maxActivities < 0 || *queueRate < 0 || *pageSize < 0 || *batchSize < 0 {
+		return fmt.Errorf("worker tuning flags must not be negative (see `go run ./worker -h`)")
 	}
 	wcfg, err := watcherConfigFromEnv()
 	if err != nil {
@@ -70,7 +80,10 @@ func run(logger *slog.Logger, args []string) error {
 
 	queue := control.TaskQueueFromEnv()
 	svc := &control.Service{Store: st, Client: c, Namespace: ns, TaskQueue: queue}
-	w := worker.New(c, queue, worker.Options{})
+	w := worker.New(c, queue, worker.Options{
+		MaxConcurrentActivityExecutionSize: *maxActivities,
+		TaskQueueActivitiesPerSecond:       *queueRate,
+	})
 	box, err := secrets.FromEnv()
 	if err != nil && !errors.Is(err, secrets.ErrNoKey) {
 		return err
@@ -79,8 +92,10 @@ func run(logger *slog.Logger, args []string) error {
 		logger.Warn("SYNCLOOP_SECRET_KEY is not set: connections with stored credentials will fail until it is")
 	}
 	workflows.Register(w, &activities.Activities{
-		Store:    st,
-		Resolver: &activities.ProviderResolver{Store: st, Secrets: box, DemoURL: *demoURL},
+		Store:     st,
+		Resolver:  &activities.ProviderResolver{Store: st, Secrets: box, DemoURL: *demoURL},
+		PageSize:  *pageSize,
+		BatchSize: *batchSize,
 	})
 	workflows.RegisterWatcher(w, &activities.Watcher{
 		Store: st, Temporal: c, Namespace: ns, TaskQueue: queue, Loops: svc, Logger: logger,
@@ -147,4 +162,27 @@ func watcherConfigFromEnv() (watcherConfig, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// envErrs collects malformed tuning variables, reported after parsing.
+var envErrs []error
+
+func envInt(name string, def int) int {
+	if v := os.Getenv(name); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+		envErrs = append(envErrs, fmt.Errorf("%s=%q is not a whole number", name, v))
+	}
+	return def
+}
+
+func envFloat(name string, def float64) float64 {
+	if v := os.Getenv(name); v != "" {
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			return f
+		}
+		envErrs = append(envErrs, fmt.Errorf("%s=%q is not a number", name, v))
+	}
+	return def
 }

@@ -179,6 +179,18 @@ type CycleInfo struct {
 	Counts    model.Counts  `json:"counts"`
 	Steps     []model.Step  `json:"steps,omitempty"`
 	Error     string        `json:"error,omitempty"`
+	// Progress of a running cycle, from Retrieve's last heartbeat (filled
+	// in by control; the workflow itself does not see heartbeats).
+	Progress *CycleProgress `json:"progress,omitempty"`
+}
+
+// CycleProgress is how far a running cycle's Retrieve has got.
+type CycleProgress struct {
+	Pages         int       `json:"pages"`
+	Records       int       `json:"records"`
+	LastHeartbeat time.Time `json:"last_heartbeat"`
+	Attempt       int32     `json:"attempt"`
+	LastFailure   string    `json:"last_failure,omitempty"`
 }
 
 // LoopStatus is the answer of the status query and of every update.
