@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/syncloop/syncloop/connectors"
+	"github.com/syncloop/syncloop/metrics"
 	"github.com/syncloop/syncloop/model"
 	"github.com/syncloop/syncloop/store"
 )
@@ -27,9 +28,10 @@ type Resolver interface {
 type Activities struct {
 	Store     *store.Store
 	Resolver  Resolver
-	Overlap   time.Duration // re-read window below the cursor (default 1m)
-	PageSize  int           // provider page size hint (default 1000)
-	BatchSize int           // staged records per Process transaction (default 10000)
+	Overlap   time.Duration    // re-read window below the cursor (default 1m)
+	PageSize  int              // provider page size hint (default 1000)
+	BatchSize int              // staged records per Process transaction (default 10000)
+	Metrics   *metrics.Metrics // nil: no metrics
 }
 
 // Error types workflows and retry policies match on.
@@ -61,6 +63,8 @@ type StartCycleInput struct {
 	Object  model.ObjectKey `json:"object"`
 	Key     string          `json:"key"`
 	Trigger model.Trigger   `json:"trigger"`
+	// DueAt is when a scheduled cycle was due, for the schedule-lag metric.
+	DueAt *time.Time `json:"due_at,omitempty"`
 }
 
 // StartCycle inserts the cycle row (local activity).
@@ -78,6 +82,9 @@ func (a *Activities) StartCycle(ctx context.Context, in StartCycleInput) (store.
 	if errors.Is(err, store.ErrSyncDisabled) {
 		return out, temporal.NewNonRetryableApplicationError("sync is off (`syncloop sync on` turns it on)", ErrTypeSyncDisabled, nil)
 	}
+	if err == nil && in.DueAt != nil && activity.GetInfo(ctx).Attempt == 1 {
+		a.Metrics.ScheduleLag(in.Object.Provider, time.Since(*in.DueAt))
+	}
 	return out, err
 }
 
@@ -91,12 +98,19 @@ type FinishCycleInput struct {
 	// needs an operator; it raises a `failing` notification once per
 	// episode.
 	Failing string `json:"failing,omitempty"`
+	// Object labels the cycle's metrics.
+	Object model.ObjectKey `json:"object,omitzero"`
 }
 
 // FinishCycle records the cycle's final status (local activity) and
 // returns the row with its counts.
 func (a *Activities) FinishCycle(ctx context.Context, in FinishCycleInput) (store.Cycle, error) {
-	return a.Store.FinishCycle(ctx, store.FinishCycleParams{CycleID: in.CycleID, Status: in.Status, Steps: in.Steps, Error: in.Error, Failing: in.Failing})
+	c, err := a.Store.FinishCycle(ctx, store.FinishCycleParams{CycleID: in.CycleID, Status: in.Status, Steps: in.Steps, Error: in.Error, Failing: in.Failing})
+	if err == nil && c.StartedAt != nil && c.EndedAt != nil {
+		a.Metrics.CycleFinished(in.Object.Provider, in.Object.ObjectType, string(c.Status), c.EndedAt.Sub(*c.StartedAt),
+			c.Counts.New, c.Counts.Changed, c.Counts.Deleted, c.Counts.Rejected)
+	}
+	return c, err
 }
 
 // LoopSettings is what the loop persists when a signal changes it.

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 
+	"github.com/syncloop/syncloop/metrics"
 	"github.com/syncloop/syncloop/model"
 	"github.com/syncloop/syncloop/store"
 )
@@ -43,6 +44,7 @@ type Watcher struct {
 	// PollerSilence: a poller not seen for this long counts as gone
 	// (default 2m; workers long-poll for up to about a minute).
 	PollerSilence time.Duration
+	Metrics       *metrics.Metrics
 }
 
 // ReconcileResult is what Reconcile did.
@@ -226,6 +228,13 @@ func (w *Watcher) CheckStale(ctx context.Context, factor int) (StaleResult, erro
 	var err error
 	if r.Stale, r.Recovered, err = w.Store.CheckStale(ctx, factor); err != nil {
 		return r, err
+	}
+	if w.Metrics != nil {
+		n, err := w.Store.StaleCount(ctx)
+		if err != nil {
+			return r, err
+		}
+		w.Metrics.StaleObjects(n)
 	}
 	return r, nil
 }

@@ -28,6 +28,11 @@ func TaskQueueFromEnv() string {
 // Dial connects to Temporal with the envconfig settings (TEMPORAL_ADDRESS,
 // TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, profiles).
 func Dial(ctx context.Context, logger *slog.Logger) (client.Client, string, error) {
+	return DialWithMetrics(ctx, logger, nil)
+}
+
+// DialWithMetrics is Dial with the SDK's metrics sent to handler.
+func DialWithMetrics(ctx context.Context, logger *slog.Logger, handler client.MetricsHandler) (client.Client, string, error) {
 	opts, err := envconfig.LoadDefaultClientOptions()
 	if err != nil {
 		return nil, "", fmt.Errorf("read Temporal client settings (TEMPORAL_* env vars or the config file): %w", err)
@@ -44,6 +49,9 @@ func Dial(ctx context.Context, logger *slog.Logger) (client.Client, string, erro
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	opts.Logger = sdklog.NewStructuredLogger(logger)
+	if handler != nil {
+		opts.MetricsHandler = handler
+	}
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	c, err := client.DialContext(dctx, opts)

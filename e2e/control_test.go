@@ -64,6 +64,17 @@ func TestSetIntervalSignalRearmsTimer(t *testing.T) {
 		t.Fatalf("second cycle trigger %s started %s after the first ended; want a scheduled cycle about 1m later", cycles[1].Trigger, gap)
 	}
 	h.recordHistory(k, "syncloop_set_interval")
+	// The scheduled cycle's lag and both cycles are in the metrics.
+	m := h.scrape()
+	for _, want := range []string{
+		`syncloop_schedule_lag_seconds_count{provider="demo"} 1`,
+		`syncloop_cycles_total{object_type="users",provider="demo",status="Completed"} 2`,
+		`syncloop_records_synced_total{kind="new",object_type="users",provider="demo"} 20`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
 }
 
 func TestTriggerDuringCycleRunsExactlyOneMore(t *testing.T) {

@@ -35,6 +35,7 @@ import (
 	"github.com/syncloop/syncloop/connectors/demo"
 	"github.com/syncloop/syncloop/control"
 	"github.com/syncloop/syncloop/internal/testenv"
+	"github.com/syncloop/syncloop/metrics"
 	"github.com/syncloop/syncloop/model"
 	"github.com/syncloop/syncloop/secrets"
 	"github.com/syncloop/syncloop/store"
@@ -124,7 +125,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	h := &harness{
 		t: t, ctx: ctx, store: st, demo: srv, http: hs, client: c, tenant: tenant, queue: "q-" + tenant, logs: logs,
 		acts: &activities.Activities{Store: st, Resolver: &activities.ProviderResolver{Store: st, DemoURL: hs.URL, Secrets: box},
-			PageSize: o.pageSize, Overlap: time.Second},
+			PageSize: o.pageSize, Overlap: time.Second, Metrics: metrics.New()},
 	}
 	if o.loop == (workflows.LoopOptions{}) {
 		o.loop = fastOptions
@@ -453,4 +454,12 @@ func (r *webhookReceiver) kinds(object string) []string {
 		}
 	}
 	return out
+}
+
+// scrape returns the harness worker's Prometheus exposition text.
+func (h *harness) scrape() string {
+	h.t.Helper()
+	rec := httptest.NewRecorder()
+	h.acts.Metrics.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	return rec.Body.String()
 }

@@ -179,3 +179,10 @@ func (s *Store) NotificationFailed(ctx context.Context, id int64, msg string) er
 	_, err := s.Pool.Exec(ctx, `UPDATE notifications SET attempts = attempts + 1, last_error = $2 WHERE id = $1`, id, msg)
 	return err
 }
+
+// StaleCount is the number of objects in an open stale episode.
+func (s *Store) StaleCount(ctx context.Context) (int, error) {
+	var n int
+	err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM integration_objects WHERE stale_since IS NOT NULL`).Scan(&n)
+	return n, err
+}

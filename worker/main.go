@@ -10,6 +10,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/syncloop/syncloop/activities"
 	"github.com/syncloop/syncloop/control"
+	"github.com/syncloop/syncloop/metrics"
 	"github.com/syncloop/syncloop/secrets"
 	"github.com/syncloop/syncloop/store"
 	"github.com/syncloop/syncloop/workflows"
@@ -68,7 +71,12 @@ func run(logger *slog.Logger, args []string) error {
 		return err
 	}
 	defer st.Close()
-	c, ns, err := control.Dial(ctx, logger)
+	m := metrics.New()
+	defer m.Close()
+	if err := serveMetrics(ctx, logger, m); err != nil {
+		return err
+	}
+	c, ns, err := control.DialWithMetrics(ctx, logger, m.SDKHandler())
 	if err != nil {
 		return err
 	}
@@ -96,9 +104,10 @@ func run(logger *slog.Logger, args []string) error {
 		Resolver:  &activities.ProviderResolver{Store: st, Secrets: box, DemoURL: *demoURL},
 		PageSize:  *pageSize,
 		BatchSize: *batchSize,
+		Metrics:   m,
 	})
 	workflows.RegisterWatcher(w, &activities.Watcher{
-		Store: st, Temporal: c, Namespace: ns, TaskQueue: queue, Loops: svc, Logger: logger,
+		Store: st, Temporal: c, Namespace: ns, TaskQueue: queue, Loops: svc, Logger: logger, Metrics: m,
 		Notifier: &activities.Notifier{URL: os.Getenv("SYNCLOOP_WEBHOOK_URL"), Secret: os.Getenv("SYNCLOOP_WEBHOOK_SECRET"), Logger: logger},
 	})
 	logger.Info("worker starting", "task_queue", queue, "namespace", ns, "database", store.Redact(store.URLFromEnv()))
@@ -185,4 +194,35 @@ func envFloat(name string, def float64) float64 {
 		envErrs = append(envErrs, fmt.Errorf("%s=%q is not a number", name, v))
 	}
 	return def
+}
+
+// serveMetrics serves Prometheus metrics on SYNCLOOP_METRICS_ADDR
+// (default :9090; "off" disables them).
+func serveMetrics(ctx context.Context, logger *slog.Logger, m *metrics.Metrics) error {
+	addr, explicit := os.LookupEnv("SYNCLOOP_METRICS_ADDR")
+	if !explicit {
+		addr = ":9090"
+	}
+	if addr == "off" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil && !explicit {
+		// A second worker on the same host: run without its own endpoint.
+		logger.Warn("metrics endpoint not started: default port busy; set SYNCLOOP_METRICS_ADDR", "addr", addr, "error", err.Error())
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("serve metrics on %s: %v; set SYNCLOOP_METRICS_ADDR to a free address (or off)", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	logger.Info("metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	return nil
 }

@@ -38,6 +38,7 @@ type loop struct {
 
 	failing             string              // auth/config error type of this cycle, if any
 	lastLive            int                 // live records after the cycle's Process; -1 if unknown
+	dueAt               *time.Time          // when the next scheduled cycle is due (for the lag metric)
 	disabled            bool                // the global sync is off
 	cancelCycle         workflow.CancelFunc // cancels the running cycle
 	cancelReason        string              // why it was cancelled
@@ -373,6 +374,7 @@ func (l *loop) waitUntilDue(ctx workflow.Context) (model.Trigger, error) {
 		}
 		now := workflow.Now(ctx)
 		due, state := l.nextDue(now)
+		l.dueAt = &due
 		if !due.After(now) {
 			if l.carried.LastCycle == nil && l.in.FirstTrigger != "" {
 				return l.in.FirstTrigger, nil
@@ -550,8 +552,13 @@ func (l *loop) runCycle(ctx workflow.Context, trigger model.Trigger) error {
 
 	lctx := workflow.WithLocalActivityOptions(ctx, localOptions(fmt.Sprintf("start a cycle (%s)", trigger)))
 	var start store.CycleStart
+	var due *time.Time
+	if trigger == model.TriggerSchedule {
+		due = l.dueAt
+	}
 	err := workflow.ExecuteLocalActivity(lctx, acts.StartCycle, activities.StartCycleInput{
 		Object: l.in.Object, Key: fmt.Sprintf("%s/%s/%d", info.WorkflowExecution.ID, info.WorkflowExecution.RunID, l.runCycles), Trigger: trigger,
+		DueAt: due,
 	}).Get(ctx, &start)
 	if err != nil {
 		var app *temporal.ApplicationError
@@ -599,7 +606,7 @@ func (l *loop) runCycle(ctx workflow.Context, trigger model.Trigger) error {
 	defer cancel()
 	var row store.Cycle
 	err = workflow.ExecuteLocalActivity(fctx, acts.FinishCycle, activities.FinishCycleInput{
-		CycleID: start.CycleID, Status: status, Steps: steps, Error: errText, Failing: l.failing,
+		CycleID: start.CycleID, Status: status, Steps: steps, Error: errText, Failing: l.failing, Object: l.in.Object,
 	}).Get(fctx, &row)
 	l.failing = ""
 	if err != nil {
