@@ -16,3 +16,6 @@ fuzz FuzzDecodeDeletedResponse ./connectors/salesforce/
 fuzz FuzzDecodePageToken ./connectors/salesforce/
 fuzz FuzzDecodeListResponse ./connectors/hubspot/
 fuzz FuzzDecodeSearchResponse ./connectors/hubspot/
+fuzz FuzzDecodeAddObject ./api/
+fuzz FuzzParseObjectPath ./api/
+fuzz FuzzParseQuery ./api/
