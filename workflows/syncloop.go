@@ -39,6 +39,7 @@ type loop struct {
 	failing             string              // auth/config error type of this cycle, if any
 	lastLive            int                 // live records after the cycle's Process; -1 if unknown
 	dueAt               *time.Time          // when the next scheduled cycle is due (for the lag metric)
+	realNow             time.Time           // latest real time known in this task (a local activity's result)
 	disabled            bool                // the global sync is off
 	cancelCycle         workflow.CancelFunc // cancels the running cycle
 	cancelReason        string              // why it was cancelled
@@ -373,6 +374,9 @@ func (l *loop) waitUntilDue(ctx workflow.Context) (model.Trigger, error) {
 			return p.Trigger, nil
 		}
 		now := workflow.Now(ctx)
+		if l.realNow.After(now) {
+			now = l.realNow // see finish: the timer must not start late
+		}
 		due, state := l.nextDue(now)
 		l.dueAt = &due
 		if !due.After(now) {
@@ -623,6 +627,15 @@ func (l *loop) runCycle(ctx workflow.Context, trigger model.Trigger) error {
 // written, msg says why).
 func (l *loop) finish(ctx workflow.Context, row *store.Cycle, msg string) {
 	now := workflow.Now(ctx)
+	// Workflow time stands still while a task runs its local activities,
+	// so it is behind by FinishCycle's duration here. The row's end (from
+	// the local activity's recorded result, so replay-safe) is the real
+	// end: measuring the interval from it keeps scheduled cycles on time.
+	if row != nil && row.EndedAt != nil && row.EndedAt.After(now) && row.EndedAt.Sub(now) < time.Minute &&
+		workflow.GetVersion(ctx, "end-from-row", workflow.DefaultVersion, 1) >= 1 {
+		now = *row.EndedAt
+		l.realNow = now
+	}
 	if row == nil {
 		row = &store.Cycle{Trigger: l.current.Trigger, Status: model.StatusFailed, Error: msg}
 	}

@@ -1,16 +1,15 @@
 package demo
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/syncloop/syncloop/connectors/internal/fake"
 )
 
 const (
@@ -18,9 +17,6 @@ const (
 	maxLimit     = 1000
 	// maxAdminBatch bounds one admin mutation so a typo cannot exhaust memory.
 	maxAdminBatch = 10000
-	// statusClientClosed is logged when the client went away during an
-	// injected delay (nginx's convention); it is never sent.
-	statusClientClosed = 499
 )
 
 // RequestLog describes one API request (admin requests are not logged).
@@ -60,28 +56,16 @@ type Fault struct {
 // SetFault installs f, called for every API request before it is served to
 // decide how to misbehave. f runs without the server's lock held, so it may
 // call Change and friends (e.g. to modify a record mid-listing). nil clears.
-func (s *Server) SetFault(f func(r RequestLog) Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fault = f
-}
+func (s *Server) SetFault(f func(r RequestLog) Fault) { s.log.SetFault(f) }
 
 // Requests returns the API requests served so far, in arrival order.
-func (s *Server) Requests() []RequestLog {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]RequestLog, len(s.requests))
-	for i, r := range s.requests {
-		out[i] = *r
-	}
-	return out
-}
+func (s *Server) Requests() []RequestLog { return s.log.Requests() }
 
 // ResetRequests clears the request log and restarts Seq at 1.
-func (s *Server) ResetRequests() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.requests, s.seq = nil, 0
+func (s *Server) ResetRequests() { s.log.Reset() }
+
+func (f Fault) common() fake.Fault {
+	return fake.Fault{Status: f.Status, Body: f.Body, RetryAfter: f.RetryAfter, Delay: f.Delay, Truncate: f.Truncate}
 }
 
 // ServeHTTP serves the API (/api/v1/...) and the admin endpoints
@@ -107,50 +91,31 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	objectType := r.PathValue("type")
 	query, queryErr := parseListQuery(r.URL.Query())
 
-	s.mu.Lock()
-	s.seq++
 	entry := &RequestLog{
-		Seq:           s.seq,
 		ObjectType:    objectType,
 		ModifiedSince: query.since,
 		After:         r.URL.Query().Get("after"),
 		Limit:         query.limit,
-		At:            s.clock(),
+		At:            s.stamps.Clock(),
 	}
-	s.requests = append(s.requests, entry)
-	decide := s.fault
-	s.mu.Unlock()
-
-	var fault Fault
-	if decide != nil {
-		fault = decide(*entry) // entry's fields are not written again until below
-	}
-	status, records := s.serveList(w, r, objectType, query, queryErr, fault)
-
-	s.mu.Lock()
-	entry.Status, entry.Records = status, records
-	s.mu.Unlock()
+	fault := s.log.Add(entry, &entry.Seq)
+	status, records := s.serveList(w, r, objectType, query, queryErr, fault.common())
+	s.log.Update(func() { entry.Status, entry.Records = status, records })
 }
 
 // serveList answers a listing request and returns the status and record
 // count it sent.
-func (s *Server) serveList(w http.ResponseWriter, r *http.Request, objectType string, query listQuery, queryErr error, fault Fault) (status, records int) {
-	if fault.Delay > 0 {
-		timer := time.NewTimer(fault.Delay)
-		defer timer.Stop()
-		select {
-		case <-timer.C:
-		case <-r.Context().Done():
-			return statusClientClosed, 0
-		}
+func (s *Server) serveList(w http.ResponseWriter, r *http.Request, objectType string, query listQuery, queryErr error, fault fake.Fault) (status, records int) {
+	if !fault.Wait(r.Context()) {
+		return fake.StatusClientClosed, 0
 	}
 	out := responder{w: w, fault: fault}
-	if fault.Status != 0 || fault.Body != "" {
+	if fault.Injected() {
 		return out.injected(), 0
 	}
 	// Authenticate before anything else so that callers without a token
 	// learn nothing, not even which object types exist.
-	if !s.authorized(r) {
+	if !fake.Authorized(r, s.token, "Bearer") {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="demo"`)
 		return out.error(http.StatusUnauthorized, "invalid token"), 0
 	}
@@ -164,7 +129,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, objectType st
 
 	s.mu.Lock()
 	page, more := t.list(query)
-	serverTime := formatTime(s.serverTime())
+	serverTime := formatTime(s.stamps.ServerTime())
 	var next string
 	if more {
 		last := page[len(page)-1]
@@ -192,14 +157,6 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, objectType st
 	body = strconv.AppendQuote(body, serverTime)
 	body = append(body, '}')
 	return out.send(http.StatusOK, "application/json", body), len(page)
-}
-
-func (s *Server) authorized(r *http.Request) bool {
-	if s.token == "" {
-		return true
-	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) == 1
 }
 
 // parseListQuery reads the listing parameters. On error it still returns
@@ -238,23 +195,11 @@ func parseListQuery(q url.Values) (listQuery, error) {
 // responder writes a response, applying the Fault's header and truncation.
 type responder struct {
 	w     http.ResponseWriter
-	fault Fault
+	fault fake.Fault
 }
 
 func (o responder) send(status int, contentType string, body []byte) int {
-	h := o.w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	if d := o.fault.RetryAfter; d > 0 {
-		h.Set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10))
-	}
-	o.w.WriteHeader(status)
-	if o.fault.Truncate {
-		// The server closes the connection when a handler writes less than
-		// its Content-Length, so the client sees a cut-off body.
-		body = body[:len(body)/2]
-	}
-	_, _ = o.w.Write(body) // a client that left cannot be told anything
+	o.fault.Send(o.w, status, contentType, body)
 	return status
 }
 
@@ -265,15 +210,11 @@ func (o responder) error(status int, msg string) int {
 
 // injected sends the Fault's status and body.
 func (o responder) injected() int {
-	status := o.fault.Status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	if o.fault.Body == "" {
+	status, contentType, body := o.fault.Injection()
+	if body == nil {
 		return o.error(status, http.StatusText(status))
 	}
-	body := []byte(o.fault.Body)
-	return o.send(status, http.DetectContentType(body), body)
+	return o.send(status, contentType, body)
 }
 
 func writeError(w http.ResponseWriter, status int, msg string) {

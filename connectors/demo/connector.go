@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/syncloop/syncloop/connectors"
+	"github.com/syncloop/syncloop/connectors/internal/httpx"
 )
 
 const (
@@ -23,10 +23,7 @@ const (
 	maxBodyBytes = 64 << 20
 	// maxErrorBodyBytes bounds how much of an error response is read.
 	maxErrorBodyBytes = 4 << 10
-	// maxRetryAfter caps a provider's Retry-After so a silly value cannot
-	// park a sync for days.
-	maxRetryAfter  = 24 * time.Hour
-	defaultTimeout = 30 * time.Second
+	defaultTimeout    = 30 * time.Second
 )
 
 // Connector reads the demo CRM's API. It implements connectors.Connector.
@@ -202,58 +199,25 @@ func (c *Connector) get(ctx context.Context, rawURL, objectType string) ([]byte,
 
 	resp, err := c.client.Do(httpReq)
 	if err != nil {
-		return nil, transportError(ctx, "requesting "+objectType, err)
+		return nil, httpx.TransportError(ctx, "requesting "+objectType, err)
 	}
-	defer func() {
-		// Drain a little so the connection can be reused.
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBodyBytes))
-		resp.Body.Close()
-	}()
+	defer httpx.DrainClose(resp.Body, maxErrorBodyBytes)
 
 	if resp.StatusCode != http.StatusOK {
 		return nil, c.statusError(resp, objectType)
 	}
-	if isHTML(resp.Header) {
+	if httpx.IsHTML(resp.Header) {
 		return nil, errHTML()
 	}
-	if resp.ContentLength > c.maxBody {
-		return nil, c.tooLarge()
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
-	if err != nil {
-		return nil, transportError(ctx, "reading the "+objectType+" response", err)
-	}
-	if int64(len(body)) > c.maxBody {
-		return nil, c.tooLarge()
+	body, err := httpx.ReadBody(resp, c.maxBody)
+	switch {
+	case errors.Is(err, httpx.ErrTooLarge):
+		// Retrying would fetch the same oversized page; a smaller page size may help.
+		return nil, connectors.Errorf(connectors.Config, "demo provider response exceeds %s; lower the page size", httpx.SizeLimit(c.maxBody))
+	case err != nil:
+		return nil, httpx.TransportError(ctx, "reading the "+objectType+" response", err)
 	}
 	return body, nil
-}
-
-func (c *Connector) tooLarge() error {
-	// Retrying would fetch the same oversized page; a smaller page size may help.
-	limit := fmt.Sprintf("%d bytes", c.maxBody)
-	if c.maxBody%(1<<20) == 0 {
-		limit = fmt.Sprintf("%d MiB", c.maxBody>>20)
-	}
-	return connectors.Errorf(connectors.Config, "demo provider response exceeds %s; lower the page size", limit)
-}
-
-// transportError classifies a failure to get a response: all Retryable, but
-// a done context is reported as such so callers can tell it apart.
-func transportError(ctx context.Context, doing string, err error) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return &connectors.Error{Kind: connectors.Retryable, Message: doing + " interrupted", Err: ctxErr}
-	}
-	var netErr interface{ Timeout() bool }
-	if errors.As(err, &netErr) && netErr.Timeout() {
-		return &connectors.Error{Kind: connectors.Retryable, Message: doing + " timed out", Err: err}
-	}
-	return &connectors.Error{Kind: connectors.Retryable, Message: doing + " failed", Err: err}
-}
-
-func isHTML(h http.Header) bool {
-	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
-	return mt == "text/html"
 }
 
 // statusError classifies a non-200 response.
@@ -272,11 +236,11 @@ func (c *Connector) statusError(resp *http.Response, objectType string) error {
 		return connectors.Errorf(connectors.Config, "demo provider rejected the request for %s: %s", objectType, msg)
 	case status == http.StatusTooManyRequests:
 		e := connectors.Errorf(connectors.RateLimited, "demo provider is rate limiting requests")
-		e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		e.RetryAfter = httpx.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		return e
 	case status == http.StatusRequestTimeout || status >= 500:
 		e := connectors.Errorf(connectors.Retryable, "demo provider returned HTTP %d for %s", status, objectType)
-		if isHTML(resp.Header) {
+		if httpx.IsHTML(resp.Header) {
 			e.Message += " (an HTML error page, likely from a proxy)"
 		}
 		return e
@@ -295,34 +259,5 @@ func (c *Connector) errorMessage(body io.Reader) string {
 	if json.Unmarshal(b, &e) != nil {
 		return ""
 	}
-	msg := e.Error
-	if c.token != "" {
-		msg = strings.ReplaceAll(msg, c.token, "[redacted]")
-	}
-	if r := []rune(msg); len(r) > 300 {
-		msg = string(r[:300]) + "…"
-	}
-	return msg
-}
-
-// parseRetryAfter reads a Retry-After header, in seconds or as an HTTP
-// date. It returns 0 ("use backoff") when the header is absent or invalid.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		if secs > int64(maxRetryAfter/time.Second) {
-			return maxRetryAfter
-		}
-		d = time.Duration(secs) * time.Second
-	} else if at, err := http.ParseTime(v); err == nil {
-		d = at.Sub(now)
-	}
-	return min(max(d, 0), maxRetryAfter)
+	return httpx.Truncate(httpx.Redact(e.Error, c.token), 300)
 }

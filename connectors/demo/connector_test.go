@@ -12,15 +12,12 @@ import (
 	"time"
 
 	"github.com/syncloop/syncloop/connectors"
+	"github.com/syncloop/syncloop/connectors/internal/testutil"
 )
-
-func pageReq(objectType string, since time.Time, pageSize int) connectors.PageRequest {
-	return connectors.PageRequest{ObjectType: objectType, Since: since, PageSize: pageSize}
-}
 
 func TestConnectorFullListingMatchesSnapshot(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testutil.NewClock()
 	srv, base := startServer(t, Options{Size: 230, Seed: 3, Token: "tok", Now: clock.Now})
 	srv.Delete("accounts", 5) // tombstones must not appear in a full listing
 
@@ -36,7 +33,7 @@ func TestConnectorFullListingMatchesSnapshot(t *testing.T) {
 	})
 
 	c := NewConnector(base+"/", "tok", nil) // trailing slash must not matter
-	pages := listAll(context.Background(), t, c, pageReq("accounts", time.Time{}, 50))
+	pages := testutil.ListAll(t, c, testutil.PageReq("accounts", time.Time{}, 50))
 	if len(pages) != 5 {
 		t.Errorf("%d pages, want 5 (225 records by 50)", len(pages))
 	}
@@ -47,7 +44,7 @@ func TestConnectorFullListingMatchesSnapshot(t *testing.T) {
 	}
 
 	snap := srv.Snapshot("accounts")
-	recs := records(pages)
+	recs := testutil.Records(pages)
 	if len(recs) != len(snap) || len(snap) != 225 {
 		t.Fatalf("listed %d records, snapshot has %d, want 225", len(recs), len(snap))
 	}
@@ -71,7 +68,7 @@ func TestConnectorFullListingMatchesSnapshot(t *testing.T) {
 
 func TestConnectorIncremental(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testutil.NewClock()
 	srv, base := startServer(t, Options{Size: 40, Token: "tok", Now: clock.Now})
 	since := clock.Advance(time.Second)
 	clock.Advance(time.Second)
@@ -82,8 +79,8 @@ func TestConnectorIncremental(t *testing.T) {
 	srv.Change("accounts", 4)            // other types stay out
 
 	c := NewConnector(base, "tok", nil)
-	pages := listAll(context.Background(), t, c, pageReq("contacts", since, 2))
-	recs := records(pages)
+	pages := testutil.ListAll(t, c, testutil.PageReq("contacts", since, 2))
+	recs := testutil.Records(pages)
 
 	var want []string
 	for _, id := range slices.Concat(changed, added, deleted) {
@@ -124,7 +121,7 @@ func TestConnectorIncremental(t *testing.T) {
 	}
 
 	// Nothing changed since: no records and a zero ("no change") Cursor.
-	page, err := c.FetchPage(context.Background(), pageReq("contacts", clock.Advance(time.Hour), 10))
+	page, err := c.FetchPage(context.Background(), testutil.PageReq("contacts", clock.Advance(time.Hour), 10))
 	if err != nil || len(page.Records) != 0 || !page.Cursor.IsZero() || page.NextPageToken != "" {
 		t.Errorf("empty incremental page: %+v, %v", page, err)
 	}
@@ -136,7 +133,7 @@ func TestConnectorIncremental(t *testing.T) {
 func TestConnectorRecordChangedMidListing(t *testing.T) {
 	t.Parallel()
 	for _, incremental := range []bool{false, true} {
-		clock := newFakeClock()
+		clock := testutil.NewClock()
 		srv, base := startServer(t, Options{Size: 30, Now: clock.Now})
 		var changed, deleted []string
 		srv.SetFault(func(r RequestLog) Fault {
@@ -154,14 +151,14 @@ func TestConnectorRecordChangedMidListing(t *testing.T) {
 			since = clock.Now().Add(-seedWindow)
 		}
 		c := NewConnector(base, "", nil)
-		pages := listAll(context.Background(), t, c, pageReq("tasks", since, 10))
+		pages := testutil.ListAll(t, c, testutil.PageReq("tasks", since, 10))
 		first := map[string]bool{}
 		for _, r := range pages[0].Records {
 			first[r.ExternalID] = true
 		}
 		last := map[string]string{} // id → Data of its last occurrence
 		count := 0
-		for _, r := range records(pages) {
+		for _, r := range testutil.Records(pages) {
 			last[r.ExternalID] = string(r.Data)
 			count++
 		}
@@ -200,8 +197,8 @@ func TestConnectorAuthErrorHidesToken(t *testing.T) {
 	const serverToken, clientToken = "server-secret-8c1f", "client-secret-77aa"
 	srv, base := startServer(t, Options{Size: 5, Token: serverToken})
 	for _, token := range []string{clientToken, ""} {
-		_, err := NewConnector(base, token, nil).FetchPage(context.Background(), pageReq("users", time.Time{}, 0))
-		e := wantKind(t, err, connectors.Auth)
+		_, err := NewConnector(base, token, nil).FetchPage(context.Background(), testutil.PageReq("users", time.Time{}, 0))
+		e := testutil.WantKind(t, err, connectors.Auth)
 		if !strings.Contains(e.Message, "check the connection's token") {
 			t.Errorf("auth error message %q", e.Message)
 		}
@@ -219,10 +216,10 @@ func TestConnectorAuthErrorHidesToken(t *testing.T) {
 		return Fault{Status: 400, Body: `{"error":"bad request from token ` + serverToken + `"}`}
 	})
 	c := NewConnector(base, serverToken, nil)
-	_, err := c.FetchPage(context.Background(), pageReq("users", time.Time{}, 0))
-	wantKind(t, err, connectors.Auth)
-	_, err = c.FetchPage(context.Background(), pageReq("users", time.Time{}, 0))
-	wantKind(t, err, connectors.Config)
+	_, err := c.FetchPage(context.Background(), testutil.PageReq("users", time.Time{}, 0))
+	testutil.WantKind(t, err, connectors.Auth)
+	_, err = c.FetchPage(context.Background(), testutil.PageReq("users", time.Time{}, 0))
+	testutil.WantKind(t, err, connectors.Config)
 	if strings.Contains(err.Error(), serverToken) || !strings.Contains(err.Error(), "bad request from token [redacted]") {
 		t.Errorf("400 error %q", err)
 	}
@@ -238,36 +235,13 @@ func TestConnectorRateLimited(t *testing.T) {
 		return Fault{Status: 429}
 	})
 	c := NewConnector(base, "", nil)
-	_, err := c.FetchPage(context.Background(), pageReq("notes", time.Time{}, 0))
-	if e := wantKind(t, err, connectors.RateLimited); e.RetryAfter != 7*time.Second {
+	_, err := c.FetchPage(context.Background(), testutil.PageReq("notes", time.Time{}, 0))
+	if e := testutil.WantKind(t, err, connectors.RateLimited); e.RetryAfter != 7*time.Second {
 		t.Errorf("RetryAfter %s, want 7s", e.RetryAfter)
 	}
-	_, err = c.FetchPage(context.Background(), pageReq("notes", time.Time{}, 0))
-	if e := wantKind(t, err, connectors.RateLimited); e.RetryAfter != 0 {
+	_, err = c.FetchPage(context.Background(), testutil.PageReq("notes", time.Time{}, 0))
+	if e := testutil.WantKind(t, err, connectors.RateLimited); e.RetryAfter != 0 {
 		t.Errorf("RetryAfter %s without a header, want 0", e.RetryAfter)
-	}
-}
-
-func TestParseRetryAfter(t *testing.T) {
-	t.Parallel()
-	now := time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
-	tests := map[string]time.Duration{
-		"":                               0,
-		"7":                              7 * time.Second,
-		" 120 ":                          2 * time.Minute,
-		"0":                              0,
-		"-5":                             0,
-		"soon":                           0,
-		"1.5":                            0,
-		"99999999999999":                 maxRetryAfter,
-		"Mon, 10 Mar 2025 12:01:30 GMT":  90 * time.Second,
-		"Mon, 10 Mar 2025 11:00:00 GMT":  0,
-		"Monday, 10-Mar-25 12:00:05 GMT": 5 * time.Second,
-	}
-	for in, want := range tests {
-		if got := parseRetryAfter(in, now); got != want {
-			t.Errorf("parseRetryAfter(%q) = %s, want %s", in, got, want)
-		}
 	}
 }
 
@@ -294,8 +268,8 @@ func TestConnectorRetryableResponses(t *testing.T) {
 	for _, tc := range tests {
 		srv, base := startServer(t, Options{Size: 5})
 		srv.SetFault(func(RequestLog) Fault { return tc.fault })
-		_, err := NewConnector(base, "", nil).FetchPage(context.Background(), pageReq("accounts", time.Time{}, 0))
-		e := wantKind(t, err, connectors.Retryable)
+		_, err := NewConnector(base, "", nil).FetchPage(context.Background(), testutil.PageReq("accounts", time.Time{}, 0))
+		e := testutil.WantKind(t, err, connectors.Retryable)
 		if !strings.Contains(e.Error(), tc.msgSubstr) {
 			t.Errorf("%s: error %q does not mention %q", tc.name, e, tc.msgSubstr)
 		}
@@ -308,17 +282,17 @@ func TestConnectorConfigErrors(t *testing.T) {
 	c := NewConnector(base, "", nil)
 	ctx := context.Background()
 
-	_, err := c.FetchPage(ctx, pageReq("widgets", time.Time{}, 0))
-	if e := wantKind(t, err, connectors.Config); e.Message != `unknown object type "widgets"` {
+	_, err := c.FetchPage(ctx, testutil.PageReq("widgets", time.Time{}, 0))
+	if e := testutil.WantKind(t, err, connectors.Config); e.Message != `unknown object type "widgets"` {
 		t.Errorf("unknown type message %q", e.Message)
 	}
 
-	full, err := c.FetchPage(ctx, pageReq("users", time.Time{}, 2))
+	full, err := c.FetchPage(ctx, testutil.PageReq("users", time.Time{}, 2))
 	if err != nil || full.NextPageToken == "" {
 		t.Fatalf("first page: %+v %v", full, err)
 	}
 	since := time.Now().Add(-90 * 24 * time.Hour)
-	incr, err := c.FetchPage(ctx, pageReq("users", since, 2))
+	incr, err := c.FetchPage(ctx, testutil.PageReq("users", since, 2))
 	if err != nil || incr.NextPageToken == "" {
 		t.Fatalf("first incremental page: %+v %v", incr, err)
 	}
@@ -328,33 +302,33 @@ func TestConnectorConfigErrors(t *testing.T) {
 		req   connectors.PageRequest
 		token string
 	}{
-		{"not base64", pageReq("users", time.Time{}, 2), "%%%"},
-		{"not json", pageReq("users", time.Time{}, 2), b64([]byte("hello"))},
-		{"empty position", pageReq("users", time.Time{}, 2), b64([]byte(`{"t":"users","f":true,"s":"2025-01-01T00:00:00Z"}`))},
-		{"full without start", pageReq("users", time.Time{}, 2), b64([]byte(`{"t":"users","f":true,"n":"x"}`))},
-		{"other type", pageReq("accounts", time.Time{}, 2), full.NextPageToken},
-		{"full token with since", pageReq("users", since, 2), full.NextPageToken},
-		{"incremental token without since", pageReq("users", time.Time{}, 2), incr.NextPageToken},
+		{"not base64", testutil.PageReq("users", time.Time{}, 2), "%%%"},
+		{"not json", testutil.PageReq("users", time.Time{}, 2), b64([]byte("hello"))},
+		{"empty position", testutil.PageReq("users", time.Time{}, 2), b64([]byte(`{"t":"users","f":true,"s":"2025-01-01T00:00:00Z"}`))},
+		{"full without start", testutil.PageReq("users", time.Time{}, 2), b64([]byte(`{"t":"users","f":true,"n":"x"}`))},
+		{"other type", testutil.PageReq("accounts", time.Time{}, 2), full.NextPageToken},
+		{"full token with since", testutil.PageReq("users", since, 2), full.NextPageToken},
+		{"incremental token without since", testutil.PageReq("users", time.Time{}, 2), incr.NextPageToken},
 	}
 	for _, tc := range badTokens {
 		tc.req.PageToken = tc.token
 		_, err := c.FetchPage(ctx, tc.req)
-		if e := wantKind(t, err, connectors.Config); !strings.Contains(e.Message, "page token") {
+		if e := testutil.WantKind(t, err, connectors.Config); !strings.Contains(e.Message, "page token") {
 			t.Errorf("%s: message %q", tc.name, e.Message)
 		}
 	}
 
 	for _, u := range []string{"localhost:8080", "ftp://example.com", "http://", "::bad"} {
-		_, err := NewConnector(u, "", nil).FetchPage(ctx, pageReq("users", time.Time{}, 0))
-		wantKind(t, err, connectors.Config)
+		_, err := NewConnector(u, "", nil).FetchPage(ctx, testutil.PageReq("users", time.Time{}, 0))
+		testutil.WantKind(t, err, connectors.Config)
 	}
-	_, err = c.FetchPage(ctx, pageReq("", time.Time{}, 0))
-	wantKind(t, err, connectors.Config)
+	_, err = c.FetchPage(ctx, testutil.PageReq("", time.Time{}, 0))
+	testutil.WantKind(t, err, connectors.Config)
 
 	small := NewConnector(base, "", nil)
 	small.maxBody = 256
-	_, err = small.FetchPage(ctx, pageReq("notes", time.Time{}, 0))
-	if e := wantKind(t, err, connectors.Config); !strings.Contains(e.Message, "exceeds 256 bytes") {
+	_, err = small.FetchPage(ctx, testutil.PageReq("notes", time.Time{}, 0))
+	if e := testutil.WantKind(t, err, connectors.Config); !strings.Contains(e.Message, "exceeds 256 bytes") {
 		t.Errorf("oversized body message %q", e.Message)
 	}
 }
@@ -367,31 +341,31 @@ func TestConnectorContextAndTimeouts(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
-	_, err := c.FetchPage(ctx, pageReq("users", time.Time{}, 0))
+	_, err := c.FetchPage(ctx, testutil.PageReq("users", time.Time{}, 0))
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("canceled fetch: %v, want context.Canceled", err)
 	}
-	wantKind(t, err, connectors.Retryable)
+	testutil.WantKind(t, err, connectors.Retryable)
 
 	ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err = c.FetchPage(ctx, pageReq("users", time.Time{}, 0))
+	_, err = c.FetchPage(ctx, testutil.PageReq("users", time.Time{}, 0))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("fetch past its deadline: %v, want context.DeadlineExceeded", err)
 	}
-	wantKind(t, err, connectors.Retryable)
+	testutil.WantKind(t, err, connectors.Retryable)
 
 	impatient := NewConnector(base, "", &http.Client{Timeout: 50 * time.Millisecond})
-	_, err = impatient.FetchPage(context.Background(), pageReq("users", time.Time{}, 0))
-	if e := wantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, "timed out") {
+	_, err = impatient.FetchPage(context.Background(), testutil.PageReq("users", time.Time{}, 0))
+	if e := testutil.WantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, "timed out") {
 		t.Errorf("client timeout message %q", e.Message)
 	}
 
 	// Nothing listens on a closed server's port: a network error.
 	closed := httptest.NewServer(NewServer(Options{Size: 1}))
 	closed.Close()
-	_, err = NewConnector(closed.URL, "", nil).FetchPage(context.Background(), pageReq("users", time.Time{}, 0))
-	if e := wantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, "failed") {
+	_, err = NewConnector(closed.URL, "", nil).FetchPage(context.Background(), testutil.PageReq("users", time.Time{}, 0))
+	if e := testutil.WantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, "failed") {
 		t.Errorf("network error message %q", e.Message)
 	}
 }
@@ -410,7 +384,7 @@ func TestConnectorRecordMapping(t *testing.T) {
 		null
 	],"next":"","server_time":"2025-03-02T00:00:00Z"}`
 	srv.SetFault(func(RequestLog) Fault { return Fault{Body: body} })
-	page, err := NewConnector(base, "", nil).FetchPage(context.Background(), pageReq("accounts", time.Time{}, 0))
+	page, err := NewConnector(base, "", nil).FetchPage(context.Background(), testutil.PageReq("accounts", time.Time{}, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,14 +424,14 @@ func TestConnectorPaginationMustAdvance(t *testing.T) {
 		return Fault{Body: `{"records":[],"next":"same","server_time":"2025-03-02T00:00:00Z"}`}
 	})
 	c := NewConnector(base, "", nil)
-	page, err := c.FetchPage(context.Background(), pageReq("users", time.Time{}, 0))
+	page, err := c.FetchPage(context.Background(), testutil.PageReq("users", time.Time{}, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := pageReq("users", time.Time{}, 0)
+	req := testutil.PageReq("users", time.Time{}, 0)
 	req.PageToken = page.NextPageToken
 	_, err = c.FetchPage(context.Background(), req)
-	if e := wantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, "did not advance") {
+	if e := testutil.WantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, "did not advance") {
 		t.Errorf("message %q", e.Message)
 	}
 }
@@ -467,7 +441,7 @@ func TestConnectorPageSize(t *testing.T) {
 	srv, base := startServer(t, Options{Size: 5})
 	c := NewConnector(base, "", nil)
 	for _, size := range []int{5000, 0, -3, 7} {
-		if _, err := c.FetchPage(context.Background(), pageReq("users", time.Time{}, size)); err != nil {
+		if _, err := c.FetchPage(context.Background(), testutil.PageReq("users", time.Time{}, size)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -493,7 +467,7 @@ func TestConnectorIncrementalCursorCarried(t *testing.T) {
 		return Fault{Body: `{"records":[{"id":"b","modified_at":"bad"}],"next":"","server_time":"2025-03-02T00:00:01Z"}`}
 	})
 	c := NewConnector(base, "", nil)
-	pages := listAll(context.Background(), t, c, pageReq("users", time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC), 1))
+	pages := testutil.ListAll(t, c, testutil.PageReq("users", time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC), 1))
 	want := time.Date(2025, 3, 1, 10, 0, 0, 5e8, time.UTC)
 	if len(pages) != 2 || !pages[0].Cursor.Equal(want) || !pages[1].Cursor.Equal(want) {
 		t.Errorf("got %d pages with cursors %v, want 2 pages at %s", len(pages), cursors(pages), want)

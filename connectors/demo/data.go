@@ -3,9 +3,9 @@ package demo
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"strings"
-	"time"
+
+	"github.com/syncloop/syncloop/connectors/internal/fake"
 )
 
 // objectSpec describes one object type: how its ids look and how its fields
@@ -31,58 +31,58 @@ var specs = map[string]*objectSpec{
 			name := g.company()
 			return map[string]any{
 				"name":      name,
-				"industry":  g.pick(industries),
+				"industry":  g.Pick(industries),
 				"employees": g.employees(),
 				"website":   "https://" + slug(name) + ".example.com",
 			}
 		},
 		mutate: func(g *generator, f map[string]any) {
-			if g.rng.IntN(2) == 0 {
+			if g.Rng.IntN(2) == 0 {
 				f["employees"] = g.employees()
 			} else {
-				f["industry"] = g.pick(industries)
+				f["industry"] = g.Pick(industries)
 			}
 		},
 	},
 	"contacts": {
 		name: "contacts", prefix: "con",
 		newFields: func(g *generator) map[string]any {
-			first, last := g.pick(firstNames), g.pick(lastNames)
+			first, last := g.Pick(firstNames), g.Pick(lastNames)
 			return map[string]any{
 				"first_name": first,
 				"last_name":  last,
-				"email":      g.email(first, last),
+				"email":      g.Email(first, last, mailDomains),
 				"account_id": g.ref("accounts"),
 			}
 		},
 		mutate: func(g *generator, f map[string]any) {
-			if g.rng.IntN(2) == 0 {
+			if g.Rng.IntN(2) == 0 {
 				f["account_id"] = g.ref("accounts")
 			}
 			first, _ := f["first_name"].(string)
 			last, _ := f["last_name"].(string)
-			f["email"] = g.email(first, last)
+			f["email"] = g.Email(first, last, mailDomains)
 		},
 	},
 	"opportunities": {
 		name: "opportunities", prefix: "opp",
 		newFields: func(g *generator) map[string]any {
 			return map[string]any{
-				"name":       g.company() + " - " + g.pick(dealKinds),
+				"name":       g.company() + " - " + g.Pick(dealKinds),
 				"amount":     g.amount(),
-				"stage":      g.pick(stages),
-				"close_date": g.date(-60, 120),
+				"stage":      g.Pick(stages),
+				"close_date": g.Date(-60, 120),
 				"account_id": g.ref("accounts"),
 			}
 		},
 		mutate: func(g *generator, f map[string]any) {
-			switch g.rng.IntN(3) {
+			switch g.Rng.IntN(3) {
 			case 0:
-				f["stage"] = g.pick(stages)
+				f["stage"] = g.Pick(stages)
 			case 1:
 				f["amount"] = g.amount()
 			default:
-				f["close_date"] = g.date(-60, 120)
+				f["close_date"] = g.Date(-60, 120)
 			}
 		},
 	},
@@ -90,18 +90,18 @@ var specs = map[string]*objectSpec{
 		name: "tasks", prefix: "tsk",
 		newFields: func(g *generator) map[string]any {
 			return map[string]any{
-				"subject":  g.pick(taskVerbs) + " " + g.pick(firstNames) + " " + g.pick(lastNames),
-				"status":   g.pick(taskStatuses),
-				"due_date": g.date(-14, 30),
+				"subject":  g.Pick(taskVerbs) + " " + g.Pick(firstNames) + " " + g.Pick(lastNames),
+				"status":   g.Pick(taskStatuses),
+				"due_date": g.Date(-14, 30),
 				"owner_id": g.ref("users"),
 			}
 		},
 		mutate: func(g *generator, f map[string]any) {
-			switch g.rng.IntN(3) {
+			switch g.Rng.IntN(3) {
 			case 0:
-				f["status"] = g.pick(taskStatuses)
+				f["status"] = g.Pick(taskStatuses)
 			case 1:
-				f["due_date"] = g.date(-14, 30)
+				f["due_date"] = g.Date(-14, 30)
 			default:
 				f["owner_id"] = g.ref("users")
 			}
@@ -111,24 +111,24 @@ var specs = map[string]*objectSpec{
 		name: "notes", prefix: "not",
 		newFields: func(g *generator) map[string]any {
 			return map[string]any{
-				"title":     g.pick(noteTitles),
-				"body":      g.sentences(),
-				"parent_id": g.ref(g.pick(noteParents)),
+				"title":     g.Pick(noteTitles),
+				"body":      g.Sentences(noteSentences),
+				"parent_id": g.ref(g.Pick(noteParents)),
 			}
 		},
 		mutate: func(g *generator, f map[string]any) {
 			// Replace rather than append so churn never grows a note without bound.
-			f["body"] = g.sentences()
+			f["body"] = g.Sentences(noteSentences)
 		},
 	},
 	"users": {
 		name: "users", prefix: "usr",
 		newFields: func(g *generator) map[string]any {
-			first, last := g.pick(firstNames), g.pick(lastNames)
+			first, last := g.Pick(firstNames), g.Pick(lastNames)
 			return map[string]any{
 				"name":   first + " " + last,
-				"email":  g.email(first, last),
-				"active": g.rng.IntN(10) != 0,
+				"email":  g.Email(first, last, mailDomains),
+				"active": g.Rng.IntN(10) != 0,
 			}
 		},
 		mutate: func(g *generator, f map[string]any) {
@@ -141,38 +141,21 @@ var specs = map[string]*objectSpec{
 // generator produces plausible field values. It draws only from the server's
 // seeded rng so that a Seed fixes the dataset.
 type generator struct {
-	rng  *rand.Rand
-	base time.Time // server creation time; dates are spread around it
+	fake.Gen
 	// table looks up an object type's table, so that references point at
 	// records that exist (or existed).
 	table func(objectType string) *table
 }
 
-func (g *generator) pick(list []string) string { return list[g.rng.IntN(len(list))] }
-
 func (g *generator) company() string {
-	return g.pick(companyStems) + " " + g.pick(companySuffixes)
+	return g.Pick(companyStems) + " " + g.Pick(companySuffixes)
 }
 
-func (g *generator) employees() int { return 2 + g.rng.IntN(5000) }
+func (g *generator) employees() int { return 2 + g.Rng.IntN(5000) }
 
 // amount is a deal value in whole cents.
 func (g *generator) amount() float64 {
-	return math.Round((1000+g.rng.Float64()*249000)*100) / 100
-}
-
-// date is a calendar date between minDays and maxDays around the base time.
-func (g *generator) date(minDays, maxDays int) string {
-	d := minDays + g.rng.IntN(maxDays-minDays+1)
-	return g.base.AddDate(0, 0, d).Format(time.DateOnly)
-}
-
-func (g *generator) email(first, last string) string {
-	local := strings.ToLower(first + "." + last)
-	if g.rng.IntN(3) == 0 {
-		local += fmt.Sprint(g.rng.IntN(100))
-	}
-	return local + "@" + g.pick(mailDomains)
+	return math.Round((1000+g.Rng.Float64()*249000)*100) / 100
 }
 
 // ref returns the id of a random record of objectType, or nil when that type
@@ -182,16 +165,7 @@ func (g *generator) ref(objectType string) any {
 	if t.issued == 0 {
 		return nil
 	}
-	return formatID(t.spec.prefix, 1+g.rng.IntN(t.issued))
-}
-
-func (g *generator) sentences() string {
-	n := 1 + g.rng.IntN(3)
-	parts := make([]string, n)
-	for i := range parts {
-		parts[i] = g.pick(noteSentences)
-	}
-	return strings.Join(parts, " ")
+	return formatID(t.spec.prefix, 1+g.Rng.IntN(t.issued))
 }
 
 func formatID(prefix string, n int) string { return fmt.Sprintf("%s_%06d", prefix, n) }

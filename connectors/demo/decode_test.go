@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/syncloop/syncloop/connectors"
+	"github.com/syncloop/syncloop/connectors/internal/testutil"
 )
 
 const validPage = `{"records":[{"id":"acc_000001","modified_at":"2025-03-01T10:00:00.000001Z","name":"Acme"},` +
@@ -96,7 +97,7 @@ func TestDecodePage(t *testing.T) {
 		`{"records":[],"server_time":"soon"}`: `"server_time" is not an RFC 3339 time`,
 	} {
 		_, err := decodePage([]byte(body))
-		if e := wantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, want) {
+		if e := testutil.WantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, want) {
 			t.Errorf("decodePage(%q): %q, want it to mention %q", body, e.Message, want)
 		}
 	}

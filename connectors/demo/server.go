@@ -9,12 +9,13 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"slices"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/syncloop/syncloop/connectors/internal/fake"
 )
 
 const (
@@ -50,40 +51,27 @@ func ObjectTypes() []string { return slices.Clone(objectTypes) }
 // for concurrent use.
 type Server struct {
 	token   string
-	now     func() time.Time
 	mux     *http.ServeMux
 	created time.Time
-	tables  map[string]*table // the map itself is never modified after NewServer
+	tables  map[string]*table           // the map itself is never modified after NewServer
+	log     fake.Log[RequestLog, Fault] // has its own lock
 
-	mu        sync.Mutex // guards everything below and the tables' contents
-	rng       *rand.Rand
-	lastStamp time.Time
-	requests  []*RequestLog
-	seq       int
-	fault     func(RequestLog) Fault
+	mu     sync.Mutex // guards everything below and the tables' contents
+	rng    *rand.Rand
+	stamps *fake.Stamps // strictly increasing modified_at stamps
 }
 
 // NewServer returns a server seeded with opts.Size records per object type,
 // their modified_at spread over the 30 days before now.
 func NewServer(opts Options) *Server {
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
-	size := opts.Size
-	switch {
-	case size == 0:
-		size = defaultSize
-	case size < 0:
-		size = 0
-	}
+	size := fake.SeedSize(opts.Size, defaultSize)
 	s := &Server{
 		token:  opts.Token,
-		now:    now,
 		tables: make(map[string]*table, len(objectTypes)),
 		rng:    rand.New(rand.NewPCG(uint64(opts.Seed), 0x5eed_de30)),
+		stamps: fake.NewStamps(opts.Now, stampResolution),
 	}
-	s.created = s.clock()
+	s.created = s.stamps.Clock()
 	sizes := make(map[string]int, len(objectTypes))
 	for _, name := range objectTypes {
 		sizes[name] = size
@@ -96,13 +84,9 @@ func NewServer(opts Options) *Server {
 	return s
 }
 
-// clock is the server's time at stamp resolution.
-func (s *Server) clock() time.Time { return s.now().UTC().Truncate(stampResolution) }
-
 func (s *Server) generator() *generator {
 	return &generator{
-		rng:   s.rng,
-		base:  s.created,
+		Gen:   fake.Gen{Rng: s.rng, Base: s.created},
 		table: func(objectType string) *table { return s.tables[objectType] },
 	}
 }
@@ -117,7 +101,9 @@ func (s *Server) seed(sizes map[string]int) {
 		total += sizes[name]
 		s.tables[name] = t
 	}
-	stamps := s.seedStamps(total)
+	// Seeded data is never in the future.
+	stamps := fake.SeedStamps(s.rng, total, s.created, seedWindow, stampResolution)
+	slices.SortFunc(stamps, time.Time.Compare)
 	// Hand stamps out in random order so each type is spread over the window.
 	s.rng.Shuffle(len(stamps), func(i, j int) { stamps[i], stamps[j] = stamps[j], stamps[i] })
 
@@ -138,57 +124,8 @@ func (s *Server) seed(sizes map[string]int) {
 	sort.Slice(all, func(i, j int) bool { return all[i].r.modifiedAt.Before(all[j].r.modifiedAt) })
 	for _, x := range all {
 		x.t.stamp(x.r, x.r.modifiedAt)
-		s.lastStamp = x.r.modifiedAt
+		s.stamps.Observe(x.r.modifiedAt)
 	}
-}
-
-// seedStamps returns n distinct, sorted stamps in the seed window, all before
-// the creation time: seeded data is never in the future.
-func (s *Server) seedStamps(n int) []time.Time {
-	window := int64(seedWindow / stampResolution)
-	seen := make(map[int64]bool, n)
-	offsets := make([]int64, 0, n)
-	for len(offsets) < n {
-		o := s.rng.Int64N(window)
-		if !seen[o] {
-			seen[o] = true
-			offsets = append(offsets, o)
-		}
-	}
-	slices.Sort(offsets)
-	start := s.created.Add(-seedWindow)
-	stamps := make([]time.Time, n)
-	for i, o := range offsets {
-		stamps[i] = start.Add(time.Duration(o) * stampResolution)
-	}
-	return stamps
-}
-
-// nextStamp returns a modified_at for a mutation: the current time, or just
-// after the previous stamp if the clock has not moved past it. Stamps are
-// thus strictly increasing server-wide, which keyset pagination relies on: a
-// record modified during a listing always moves behind the listing's
-// position. Callers hold s.mu.
-func (s *Server) nextStamp() time.Time {
-	at := s.clock()
-	if !at.After(s.lastStamp) {
-		at = s.lastStamp.Add(stampResolution)
-	}
-	s.lastStamp = at
-	return at
-}
-
-// serverTime is the time reported with each page: no later mutation gets a
-// stamp before it. Callers hold s.mu.
-func (s *Server) serverTime() time.Time {
-	return later(s.clock(), s.lastStamp)
-}
-
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
 
 // Change modifies n random live records of objectType (one field each, and
@@ -228,7 +165,7 @@ func (s *Server) ChangeAll(objectType string) int {
 	g := s.generator()
 	for _, r := range live {
 		t.spec.mutate(g, r.fields)
-		t.stamp(r, s.nextStamp())
+		t.stamp(r, s.stamps.Next())
 	}
 	return len(live)
 }
@@ -242,7 +179,7 @@ func (s *Server) changeLocked(objectType string, n int) []string {
 	var ids []string
 	for _, r := range t.pickLive(s.rng, n) {
 		t.spec.mutate(g, r.fields)
-		t.stamp(r, s.nextStamp())
+		t.stamp(r, s.stamps.Next())
 		ids = append(ids, r.id)
 	}
 	return ids
@@ -257,7 +194,7 @@ func (s *Server) addLocked(objectType string, n int) []string {
 	ids := make([]string, 0, n)
 	for range n {
 		r := &record{id: t.newID(), fields: t.spec.newFields(g)}
-		t.stamp(r, s.nextStamp())
+		t.stamp(r, s.stamps.Next())
 		ids = append(ids, r.id)
 	}
 	return ids
@@ -271,7 +208,7 @@ func (s *Server) deleteLocked(objectType string, n int) []string {
 	var ids []string
 	for _, r := range t.pickLive(s.rng, n) {
 		r.deleted, r.fields = true, nil
-		t.stamp(r, s.nextStamp())
+		t.stamp(r, s.stamps.Next())
 		ids = append(ids, r.id)
 	}
 	return ids
@@ -298,30 +235,20 @@ func (s *Server) Snapshot(objectType string) map[string]json.RawMessage {
 // stack always has work to sync. It returns at once if every or n is not
 // positive.
 func (s *Server) RunChurn(ctx context.Context, every time.Duration, n int) {
-	if every <= 0 || n <= 0 {
+	if n <= 0 {
 		return
 	}
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			s.churn(n)
-		}
-	}
+	fake.Every(ctx, every, func() { s.churn(n) })
 }
 
 func (s *Server) churn(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for range n {
-		objectType := objectTypes[s.rng.IntN(len(objectTypes))]
-		switch op := s.rng.IntN(10); {
-		case op < 6:
+		switch objectType, op := fake.ChurnOp(s.rng, objectTypes); op {
+		case fake.OpChange:
 			s.changeLocked(objectType, 1)
-		case op < 8:
+		case fake.OpAdd:
 			s.addLocked(objectType, 1)
 		default:
 			s.deleteLocked(objectType, 1)
@@ -332,24 +259,5 @@ func (s *Server) churn(n int) {
 // Start serves s on addr (e.g. "127.0.0.1:0") and returns its base URL and a
 // function that shuts it down.
 func (s *Server) Start(addr string) (url string, stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	// Serve only returns once stop shuts the server down.
-	go func() { _ = srv.Serve(ln) }()
-	stop = sync.OnceFunc(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if srv.Shutdown(ctx) != nil {
-			srv.Close()
-		}
-	})
-	host, port, _ := net.SplitHostPort(ln.Addr().String())
-	// A wildcard listen address is not something a client can dial.
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = "localhost"
-	}
-	return "http://" + net.JoinHostPort(host, port), stop, nil
+	return fake.Start(s, addr)
 }

@@ -13,11 +13,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/syncloop/syncloop/connectors/internal/fake"
+	"github.com/syncloop/syncloop/connectors/internal/testutil"
 )
 
 func TestSeedingIsDeterministic(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testutil.NewClock()
 	a := NewServer(Options{Seed: 7, Now: clock.Now})
 	b := NewServer(Options{Seed: 7, Now: clock.Now})
 	c := NewServer(Options{Seed: 8, Now: clock.Now})
@@ -46,7 +49,7 @@ func jsonEqualBytes(a, b json.RawMessage) bool { return string(a) == string(b) }
 
 func TestSeededRecords(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testutil.NewClock()
 	created := clock.Now().Truncate(time.Microsecond)
 	srv := NewServer(Options{Size: 120, Seed: 1, Now: clock.Now})
 
@@ -96,7 +99,7 @@ func TestSeededRecords(t *testing.T) {
 
 func TestMutationStampsStrictlyIncrease(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock() // frozen: every mutation happens "at the same time"
+	clock := testutil.NewClock() // frozen: every mutation happens "at the same time"
 	srv := NewServer(Options{Size: 20, Now: clock.Now})
 
 	var ids []string
@@ -160,7 +163,7 @@ func fetchListing(t *testing.T, base, typ string, params url.Values) listing {
 
 func TestListingAPI(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testutil.NewClock()
 	srv, base := startServer(t, Options{Size: 30, Token: "tok", Now: clock.Now})
 	// Stamps are truncated to microseconds, and so must since be.
 	since := clock.Advance(time.Second).Truncate(time.Microsecond)
@@ -175,7 +178,7 @@ func TestListingAPI(t *testing.T) {
 		if len(l.Records) > 7 {
 			t.Fatalf("page %d has %d records, limit 7", page, len(l.Records))
 		}
-		if !l.ServerTime.Equal(later(srv.clock(), srv.lastStampForTest())) {
+		if !l.ServerTime.Equal(srv.serverTimeForTest()) {
 			t.Errorf("server_time %s, want the server clock", l.ServerTime)
 		}
 		all = append(all, l.Records...)
@@ -221,10 +224,10 @@ func TestListingAPI(t *testing.T) {
 	}
 }
 
-func (s *Server) lastStampForTest() time.Time {
+func (s *Server) serverTimeForTest() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.lastStamp
+	return s.stamps.ServerTime()
 }
 
 func sortsBefore(a, b map[string]any) bool {
@@ -285,7 +288,7 @@ func TestAPIErrors(t *testing.T) {
 
 func TestRequestLogAndFaults(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testutil.NewClock()
 	srv, base := startServer(t, Options{Size: 10, Token: "tok", Now: clock.Now})
 	srv.SetFault(func(r RequestLog) Fault {
 		switch r.Seq {
@@ -376,7 +379,7 @@ func TestFaultTruncateAndDelay(t *testing.T) {
 	deadline := time.Now().Add(3 * time.Second)
 	for {
 		reqs := srv.Requests()
-		if len(reqs) == 2 && reqs[1].Status == statusClientClosed {
+		if len(reqs) == 2 && reqs[1].Status == fake.StatusClientClosed {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -500,7 +503,7 @@ func TestConcurrentUse(t *testing.T) {
 			}
 		})
 		wg.Go(func() {
-			req := pageReq("accounts", time.Time{}, 10+i)
+			req := testutil.PageReq("accounts", time.Time{}, 10+i)
 			for {
 				page, err := c.FetchPage(context.Background(), req)
 				if err != nil {
@@ -527,7 +530,7 @@ func TestEmptyServer(t *testing.T) {
 		t.Errorf("empty server listing: %d %s", status, body)
 	}
 	ids := srv.Add("contacts", 1)
-	if snap := srv.Snapshot("contacts"); len(snap) != 1 || field(t, snap[ids[0]], "account_id") != nil {
+	if snap := srv.Snapshot("contacts"); len(snap) != 1 || testutil.Fields(t, snap[ids[0]])["account_id"] != nil {
 		t.Errorf("contact added with no accounts: %s", snap[ids[0]])
 	}
 	if got := srv.Delete("contacts", 5); !slices.Equal(got, ids) {

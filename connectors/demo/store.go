@@ -8,6 +8,8 @@ import (
 	"math/rand/v2"
 	"sort"
 	"time"
+
+	"github.com/syncloop/syncloop/connectors/internal/fake"
 )
 
 // record is one CRM record, live or a tombstone.
@@ -100,15 +102,7 @@ func (t *table) live() []*record {
 
 // pickLive returns n distinct random live records (all of them if fewer).
 func (t *table) pickLive(rng *rand.Rand, n int) []*record {
-	live := t.live()
-	if n >= len(live) {
-		return live
-	}
-	for i := range n {
-		j := i + rng.IntN(len(live)-i)
-		live[i], live[j] = live[j], live[i]
-	}
-	return live[:n]
+	return fake.Pick(rng, t.live(), n)
 }
 
 // keyset is a position in the listing order: the last record returned.

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/syncloop/syncloop/connectors"
+	"github.com/syncloop/syncloop/connectors/internal/testutil"
 )
 
 const validList = `{"results":[` +
@@ -144,7 +145,7 @@ func TestDecodeResponses(t *testing.T) {
 		`{"results":[],"paging":{"next":{}}}`: `"paging.next.after" is not a non-empty string`,
 	} {
 		_, err := decodeListResponse([]byte(body), "hs_lastmodifieddate")
-		if e := wantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, want) {
+		if e := testutil.WantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, want) {
 			t.Errorf("decodeListResponse(%q): %q, want it to mention %q", body, e.Message, want)
 		}
 	}

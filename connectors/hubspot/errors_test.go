@@ -15,6 +15,7 @@ import (
 
 	"github.com/syncloop/syncloop/connectors"
 	"github.com/syncloop/syncloop/connectors/hubspot/hstest"
+	"github.com/syncloop/syncloop/connectors/internal/testutil"
 )
 
 func TestAuthErrorsHideToken(t *testing.T) {
@@ -22,8 +23,8 @@ func TestAuthErrorsHideToken(t *testing.T) {
 	const serverToken, clientToken = "pat-server-secret-8c1f", "pat-client-secret-77aa"
 	srv, base := startServer(t, hstest.Options{Size: 5, Token: serverToken})
 	for _, since := range []time.Time{{}, epoch} { // list and search
-		_, err := newConnector(t, Config{BaseURL: base, AccessToken: clientToken}).FetchPage(context.Background(), pageReq("contacts", since, 0))
-		e := wantKind(t, err, connectors.Auth)
+		_, err := newConnector(t, Config{BaseURL: base, AccessToken: clientToken}).FetchPage(context.Background(), testutil.PageReq("contacts", since, 0))
+		e := testutil.WantKind(t, err, connectors.Auth)
 		if e.Message != "HubSpot rejected the access token; reconnect the connection" {
 			t.Errorf("401 message %q", e.Message)
 		}
@@ -54,8 +55,8 @@ func TestAuthErrorsHideToken(t *testing.T) {
 	}
 	for _, f := range faults {
 		srv.SetFault(func(hstest.RequestLog) hstest.Fault { return f.fault })
-		_, err := c.FetchPage(context.Background(), pageReq("contacts", time.Time{}, 0))
-		e := wantKind(t, err, f.kind)
+		_, err := c.FetchPage(context.Background(), testutil.PageReq("contacts", time.Time{}, 0))
+		e := testutil.WantKind(t, err, f.kind)
 		if !strings.Contains(e.Message, f.want) {
 			t.Errorf("HTTP %d: message %q, want it to contain %q", f.fault.Status, e.Message, f.want)
 		}
@@ -107,8 +108,8 @@ func TestRateLimited(t *testing.T) {
 	c := newConnector(t, Config{BaseURL: base})
 	for _, tc := range tests {
 		srv.SetFault(func(hstest.RequestLog) hstest.Fault { return tc.fault })
-		_, err := c.FetchPage(context.Background(), pageReq("companies", epoch, 0))
-		if e := wantKind(t, err, connectors.RateLimited); e.RetryAfter != tc.want {
+		_, err := c.FetchPage(context.Background(), testutil.PageReq("companies", epoch, 0))
+		if e := testutil.WantKind(t, err, connectors.RateLimited); e.RetryAfter != tc.want {
 			t.Errorf("%s: RetryAfter %s, want %s", tc.name, e.RetryAfter, tc.want)
 		}
 	}
@@ -120,46 +121,23 @@ func TestRateLimited(t *testing.T) {
 		// A new connector each time: one connector would slow down instead
 		// (see TestProactiveSlowdown).
 		c2 := newConnector(t, Config{BaseURL: base2})
-		if _, err = c2.FetchPage(context.Background(), pageReq("deals", time.Time{}, 0)); err != nil {
+		if _, err = c2.FetchPage(context.Background(), testutil.PageReq("deals", time.Time{}, 0)); err != nil {
 			break
 		}
 	}
-	e := wantKind(t, err, connectors.RateLimited)
+	e := testutil.WantKind(t, err, connectors.RateLimited)
 	reqs := srv2.Requests()
 	if last := reqs[len(reqs)-1]; last.Status != 429 || e.RetryAfter != last.RetryAfter || e.RetryAfter != 5*time.Second {
 		t.Errorf("RetryAfter %s; the server sent %s (HTTP %d)", e.RetryAfter, last.RetryAfter, last.Status)
 	}
 }
 
-func TestParseRetryAfter(t *testing.T) {
-	t.Parallel()
-	now := time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
-	for in, want := range map[string]time.Duration{
-		"":                              0,
-		"7":                             7 * time.Second,
-		" 120 ":                         2 * time.Minute,
-		"0":                             0,
-		"-5":                            0,
-		"soon":                          0,
-		"1.5":                           0,
-		"99999999999999":                maxRetryAfter,
-		"Mon, 10 Mar 2025 12:01:30 GMT": 90 * time.Second,
-		"Mon, 10 Mar 2025 11:00:00 GMT": 0,
-	} {
-		if got := parseRetryAfter(in, now); got != want {
-			t.Errorf("parseRetryAfter(%q) = %s, want %s", in, got, want)
-		}
-	}
-}
-
-// TestProactiveSlowdown reads more pages than the fake's window allows:
-// watching X-HubSpot-RateLimit-Remaining, the connector must never get 429.
 func TestProactiveSlowdown(t *testing.T) {
 	t.Parallel()
 	srv, base := startServer(t, hstest.Options{Size: 1100, RateLimit: 4, RateInterval: 250 * time.Millisecond})
 	c := newConnector(t, Config{BaseURL: base})
 	started := time.Now()
-	pages := listAll(t, c, pageReq("companies", time.Time{}, 100))
+	pages := testutil.ListAll(t, c, testutil.PageReq("companies", time.Time{}, 100))
 	if len(pages) != 11 {
 		t.Errorf("%d pages, want 11", len(pages))
 	}
@@ -180,8 +158,8 @@ func TestProactiveSlowdown(t *testing.T) {
 	c.observeLimits(h)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	_, err := c.FetchPage(ctx, pageReq("companies", time.Time{}, 100))
-	if e := wantKind(t, err, connectors.Retryable); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(e.Message, "rate limit") {
+	_, err := c.FetchPage(ctx, testutil.PageReq("companies", time.Time{}, 100))
+	if e := testutil.WantKind(t, err, connectors.Retryable); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(e.Message, "rate limit") {
 		t.Errorf("interrupted slowdown: %v", err)
 	}
 }
@@ -225,7 +203,7 @@ func TestLimiterIsWaitedOn(t *testing.T) {
 	c := newConnector(t, Config{BaseURL: base, Limiter: lim})
 	started := time.Now()
 	for range 4 {
-		if _, err := c.FetchPage(context.Background(), pageReq("tickets", time.Time{}, 0)); err != nil {
+		if _, err := c.FetchPage(context.Background(), testutil.PageReq("tickets", time.Time{}, 0)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -237,8 +215,8 @@ func TestLimiterIsWaitedOn(t *testing.T) {
 	slow.limiter = lim2
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err := slow.FetchPage(ctx, pageReq("tickets", time.Time{}, 0))
-	if e := wantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, "rate limiter") {
+	_, err := slow.FetchPage(ctx, testutil.PageReq("tickets", time.Time{}, 0))
+	if e := testutil.WantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, "rate limiter") {
 		t.Errorf("limiter error %q", e.Message)
 	}
 }
@@ -275,8 +253,8 @@ func TestRetryableResponses(t *testing.T) {
 			if tc.name == "total not number" && since.IsZero() {
 				continue // lists have no total
 			}
-			_, err := c.FetchPage(context.Background(), pageReq("deals", since, 0))
-			e := wantKind(t, err, connectors.Retryable)
+			_, err := c.FetchPage(context.Background(), testutil.PageReq("deals", since, 0))
+			e := testutil.WantKind(t, err, connectors.Retryable)
 			if !strings.Contains(e.Error(), tc.msgSubstr) {
 				t.Errorf("%s (since %v): error %q does not mention %q", tc.name, since, e, tc.msgSubstr)
 			}
@@ -292,22 +270,22 @@ func TestContextAndTimeouts(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(30*time.Millisecond, cancel)
-	_, err := c.FetchPage(ctx, pageReq("companies", time.Time{}, 0))
-	wantKind(t, err, connectors.Retryable)
+	_, err := c.FetchPage(ctx, testutil.PageReq("companies", time.Time{}, 0))
+	testutil.WantKind(t, err, connectors.Retryable)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("canceled fetch: %v, want context.Canceled", err)
 	}
 
 	impatient := newConnector(t, Config{BaseURL: base, HTTP: &http.Client{Timeout: 30 * time.Millisecond}})
-	_, err = impatient.FetchPage(context.Background(), pageReq("companies", epoch, 0))
-	if e := wantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, "timed out") {
+	_, err = impatient.FetchPage(context.Background(), testutil.PageReq("companies", epoch, 0))
+	if e := testutil.WantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, "timed out") {
 		t.Errorf("client timeout message %q", e.Message)
 	}
 
 	closed := httptest.NewServer(http.NotFoundHandler())
 	closed.Close()
-	_, err = newConnector(t, Config{BaseURL: closed.URL}).FetchPage(context.Background(), pageReq("companies", time.Time{}, 0))
-	if e := wantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, "failed") {
+	_, err = newConnector(t, Config{BaseURL: closed.URL}).FetchPage(context.Background(), testutil.PageReq("companies", time.Time{}, 0))
+	if e := testutil.WantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, "failed") {
 		t.Errorf("network error message %q", e.Message)
 	}
 }
@@ -349,18 +327,18 @@ func TestPaginationMustAdvance(t *testing.T) {
 
 	// A list cursor that comes back unchanged.
 	set(`{"results":[],"paging":{"next":{"after":"same"}}}`, `{"results":[],"paging":{"next":{"after":"same"}}}`)
-	if e := wantKind(t, follow(pageReq("deals", time.Time{}, 0), 2), connectors.Retryable); !strings.Contains(e.Message, "did not advance") {
+	if e := testutil.WantKind(t, follow(testutil.PageReq("deals", time.Time{}, 0), 2), connectors.Retryable); !strings.Contains(e.Message, "did not advance") {
 		t.Errorf("list: %q", e.Message)
 	}
 	// A search announcing more results but returning none.
 	set(`{"total":5,"results":[],"paging":{"next":{"after":"100"}}}`)
-	if e := wantKind(t, follow(pageReq("deals", epoch, 0), 1), connectors.Retryable); !strings.Contains(e.Message, "returned none") {
+	if e := testutil.WantKind(t, follow(testutil.PageReq("deals", epoch, 0), 1), connectors.Retryable); !strings.Contains(e.Message, "returned none") {
 		t.Errorf("empty search page: %q", e.Message)
 	}
 	// A whole page at one time, then a tie page whose ids do not advance.
 	page := `{"results":[` + fmt.Sprintf(rec, "7", at) + `,` + fmt.Sprintf(rec, "9", at) + `],"paging":{"next":{"after":"2"}}}`
 	set(page, page, page, page)
-	if e := wantKind(t, follow(pageReq("deals", epoch, 2), 4), connectors.Retryable); !strings.Contains(e.Message, "did not advance past") {
+	if e := testutil.WantKind(t, follow(testutil.PageReq("deals", epoch, 2), 4), connectors.Retryable); !strings.Contains(e.Message, "did not advance past") {
 		t.Errorf("ties: %q", e.Message)
 	}
 	if s := srv.Requests(); len(s) != 4 || s[1].Search.FilterGroups[0].Filters[0].Operator != "GTE" ||
@@ -372,10 +350,10 @@ func TestPaginationMustAdvance(t *testing.T) {
 	nomod := `{"results":[{"id":"3","properties":{}}],"paging":{"next":{"after":"1"}}}`
 	set(nomod)
 	tok := pageToken{V: tokenVersion, Type: "deals", Since: epoch.UnixMilli(), Phase: phaseChanges, Lower: epoch.UnixMilli() + 5, Strict: true}
-	req := pageReq("deals", epoch, 1)
+	req := testutil.PageReq("deals", epoch, 1)
 	req.PageToken = tok.encode()
 	_, err := c.FetchPage(ctx, req)
-	if e := wantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, "did not advance past") {
+	if e := testutil.WantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, "did not advance past") {
 		t.Errorf("strict: %q", e.Message)
 	}
 }
@@ -400,7 +378,7 @@ func TestConfigErrors(t *testing.T) {
 		if c != nil {
 			t.Errorf("%s: got a connector", name)
 		}
-		if e := wantKind(t, err, connectors.Config); strings.Contains(e.Message, "pw") {
+		if e := testutil.WantKind(t, err, connectors.Config); strings.Contains(e.Message, "pw") {
 			t.Errorf("%s: %q reveals the URL's password", name, e.Message)
 		}
 	}
@@ -409,15 +387,15 @@ func TestConfigErrors(t *testing.T) {
 		t.Errorf("defaults: %s, %s", c.base, c.client.Timeout)
 	}
 	for _, typ := range []string{"", "widgets", "2-123"} {
-		_, err := c.FetchPage(context.Background(), pageReq(typ, time.Time{}, 0))
-		wantKind(t, err, connectors.Config)
+		_, err := c.FetchPage(context.Background(), testutil.PageReq(typ, time.Time{}, 0))
+		testutil.WantKind(t, err, connectors.Config)
 	}
 
 	_, base := startServer(t, hstest.Options{Size: 5})
 	small := newConnector(t, Config{BaseURL: base})
 	small.maxBody = 256
-	_, err := small.FetchPage(context.Background(), pageReq("deals", time.Time{}, 0))
-	if e := wantKind(t, err, connectors.Config); !strings.Contains(e.Message, "exceeds 256 bytes") {
+	_, err := small.FetchPage(context.Background(), testutil.PageReq("deals", time.Time{}, 0))
+	if e := testutil.WantKind(t, err, connectors.Config); !strings.Contains(e.Message, "exceeds 256 bytes") {
 		t.Errorf("oversized body message %q", e.Message)
 	}
 }

@@ -1,16 +1,14 @@
 package hubspot
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/syncloop/syncloop/connectors"
 	"github.com/syncloop/syncloop/connectors/hubspot/hstest"
+	"github.com/syncloop/syncloop/connectors/internal/testutil"
 )
 
 const testToken = "pat-na1-test-7f3c9a"
@@ -24,9 +22,7 @@ func startServer(t *testing.T, opts hstest.Options) (*hstest.Server, string) {
 		opts.Token = testToken
 	}
 	srv := hstest.NewServer(opts)
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
-	return srv, ts.URL
+	return srv, testutil.Serve(t, srv)
 }
 
 func newConnector(t *testing.T, cfg Config) *Connector {
@@ -39,38 +35,6 @@ func newConnector(t *testing.T, cfg Config) *Connector {
 		t.Fatalf("New: %v", err)
 	}
 	return c
-}
-
-func pageReq(objectType string, since time.Time, pageSize int) connectors.PageRequest {
-	return connectors.PageRequest{ObjectType: objectType, Since: since, PageSize: pageSize}
-}
-
-// listAll follows a listing to its end and returns every page.
-func listAll(t *testing.T, c *Connector, req connectors.PageRequest) []connectors.Page {
-	t.Helper()
-	var pages []connectors.Page
-	for {
-		page, err := c.FetchPage(context.Background(), req)
-		if err != nil {
-			t.Fatalf("page %d: %v", len(pages)+1, err)
-		}
-		pages = append(pages, page)
-		if page.NextPageToken == "" {
-			return pages
-		}
-		if len(pages) > 5000 {
-			t.Fatal("listing does not end")
-		}
-		req.PageToken = page.NextPageToken
-	}
-}
-
-func records(pages []connectors.Page) []connectors.Record {
-	var out []connectors.Record
-	for _, p := range pages {
-		out = append(out, p.Records...)
-	}
-	return out
 }
 
 // store mimics how the pipeline applies records: per id, the record with
@@ -118,22 +82,6 @@ func sameData(t *testing.T, what string, got, want map[string]json.RawMessage) {
 	if bad > 5 {
 		t.Errorf("%s: %d differences in all", what, bad)
 	}
-}
-
-// wantKind asserts that err is a classified error of the given kind.
-func wantKind(t *testing.T, err error, kind connectors.Kind) *connectors.Error {
-	t.Helper()
-	if err == nil {
-		t.Fatalf("got no error, want %s", kind)
-	}
-	var ce *connectors.Error
-	if !errors.As(err, &ce) {
-		t.Fatalf("error %v (%T) is not a *connectors.Error", err, err)
-	}
-	if ce.Kind != kind {
-		t.Fatalf("error %q has kind %s, want %s", err, ce.Kind, kind)
-	}
-	return ce
 }
 
 // shared is a value written by a fault hook (on the server's goroutine)

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/syncloop/syncloop/connectors"
+	"github.com/syncloop/syncloop/connectors/internal/httpx"
 )
 
 // Rate-limit headers HubSpot sends.
@@ -67,30 +67,25 @@ func (c *Connector) do(ctx context.Context, method, rawURL string, payload []byt
 
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return response{}, transportError(ctx, "requesting "+objectType+" from HubSpot", c.redacted(err))
+		return response{}, httpx.TransportError(ctx, "requesting "+objectType+" from HubSpot", c.redacted(err))
 	}
-	defer func() {
-		// Drain a little so the connection can be reused.
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBodyBytes))
-		resp.Body.Close()
-	}()
+	defer httpx.DrainClose(resp.Body, maxErrorBodyBytes)
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return response{}, c.statusError(resp, objectType)
 	}
 	c.observeLimits(resp.Header)
-	if isHTML(resp.Header) {
+	if httpx.IsHTML(resp.Header) {
 		return response{}, errHTML()
 	}
-	if resp.ContentLength > c.maxBody {
-		return response{}, c.tooLarge()
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
-	if err != nil {
-		return response{}, transportError(ctx, "reading the "+objectType+" response", c.redacted(err))
-	}
-	if int64(len(b)) > c.maxBody {
-		return response{}, c.tooLarge()
+	b, err := httpx.ReadBody(resp, c.maxBody)
+	switch {
+	case errors.Is(err, httpx.ErrTooLarge):
+		// Retrying would fetch the same oversized page.
+		return response{}, connectors.Errorf(connectors.Config,
+			"HubSpot response exceeds %s; lower the page size or read fewer properties", httpx.SizeLimit(c.maxBody))
+	case err != nil:
+		return response{}, httpx.TransportError(ctx, "reading the "+objectType+" response", c.redacted(err))
 	}
 	return response{body: b, header: resp.Header}, nil
 }
@@ -155,34 +150,6 @@ func headerInt(h http.Header, name string) (int64, bool) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	return n, err == nil
-}
-
-func (c *Connector) tooLarge() error {
-	// Retrying would fetch the same oversized page.
-	limit := fmt.Sprintf("%d bytes", c.maxBody)
-	if c.maxBody%(1<<20) == 0 {
-		limit = fmt.Sprintf("%d MiB", c.maxBody>>20)
-	}
-	return connectors.Errorf(connectors.Config,
-		"HubSpot response exceeds %s; lower the page size or read fewer properties", limit)
-}
-
-// transportError classifies a failure to get a response: all Retryable, but
-// a done context is reported as such so callers can tell it apart.
-func transportError(ctx context.Context, doing string, err error) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return &connectors.Error{Kind: connectors.Retryable, Message: doing + " interrupted", Err: ctxErr}
-	}
-	var netErr interface{ Timeout() bool }
-	if errors.As(err, &netErr) && netErr.Timeout() {
-		return &connectors.Error{Kind: connectors.Retryable, Message: doing + " timed out", Err: err}
-	}
-	return &connectors.Error{Kind: connectors.Retryable, Message: doing + " failed", Err: err}
-}
-
-func isHTML(h http.Header) bool {
-	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
-	return mt == "text/html"
 }
 
 // apiError is what the connector reads of a HubSpot error body.
@@ -262,7 +229,7 @@ func (c *Connector) statusError(resp *http.Response, objectType string) error {
 		return e
 	case status == http.StatusRequestTimeout || status == http.StatusLocked || status >= 500:
 		e := connectors.Errorf(connectors.Retryable, "HubSpot returned HTTP %d for %s%s", status, objectType, said)
-		if isHTML(resp.Header) || bytes.HasPrefix(bytes.TrimSpace(body), []byte("<")) {
+		if httpx.IsHTML(resp.Header) || bytes.HasPrefix(bytes.TrimSpace(body), []byte("<")) {
 			e.Message += " (an HTML error page, likely from a proxy)"
 		}
 		return e
@@ -279,7 +246,7 @@ func (c *Connector) statusError(resp *http.Response, objectType string) error {
 // rateLimitDelay is how long to wait after a 429. See the package
 // documentation.
 func rateLimitDelay(h http.Header, ae apiError, now time.Time) time.Duration {
-	if d := parseRetryAfter(h.Get("Retry-After"), now); d > 0 {
+	if d := httpx.ParseRetryAfter(h.Get("Retry-After"), now); d > 0 {
 		return d
 	}
 	if n, ok := headerInt(h, hdrDailyRemaining); (ok && n <= 0) || ae.policyName == "DAILY" {
@@ -287,35 +254,13 @@ func rateLimitDelay(h http.Header, ae apiError, now time.Time) time.Duration {
 	}
 	if interval, ok := headerInt(h, hdrInterval); ok && interval > 0 {
 		if n, ok := headerInt(h, hdrRemaining); !ok || n <= 0 {
-			return min(time.Duration(interval)*time.Millisecond, maxRetryAfter)
+			return min(time.Duration(interval)*time.Millisecond, httpx.MaxRetryAfter)
 		}
 	}
 	if n, ok := headerInt(h, hdrSecondlyRem); ok && n <= 0 {
 		return time.Second
 	}
 	return 0
-}
-
-// parseRetryAfter reads a Retry-After header, in seconds or as an HTTP
-// date. It returns 0 ("use backoff") when the header is absent or invalid.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	var d time.Duration
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		if secs > int64(maxRetryAfter/time.Second) {
-			return maxRetryAfter
-		}
-		d = time.Duration(secs) * time.Second
-	} else if at, err := http.ParseTime(v); err == nil {
-		d = at.Sub(now)
-	}
-	return min(max(d, 0), maxRetryAfter)
 }
 
 // quote renders what HubSpot said for an error message: the message, with
@@ -338,14 +283,11 @@ func (c *Connector) quote(ae apiError) string {
 // n runes.
 func sanitize(s string, n int) string {
 	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r < ' ' || r == 0x7f || r == ' ' }), " ")
-	if r := []rune(s); len(r) > n {
-		s = string(r[:n]) + "…"
-	}
-	return s
+	return httpx.Truncate(s, n)
 }
 
 func (c *Connector) redact(s string) string {
-	return strings.ReplaceAll(s, c.cred.token, "[redacted]")
+	return httpx.Redact(s, c.cred.token)
 }
 
 // redacted wraps err so that its message cannot reveal the token, should a

@@ -97,11 +97,8 @@ const (
 	maxBodyBytes = 64 << 20
 	// maxErrorBodyBytes bounds how much of an error response is read.
 	maxErrorBodyBytes = 64 << 10
-	// maxRetryAfter caps a Retry-After so a silly value cannot park a sync
-	// for days.
-	maxRetryAfter  = 24 * time.Hour
-	defaultTimeout = 60 * time.Second
-	userAgent      = "syncloop-hubspot-connector"
+	defaultTimeout    = 60 * time.Second
+	userAgent         = "syncloop-hubspot-connector"
 )
 
 // Config configures a Connector.

@@ -14,6 +14,8 @@ import (
 
 	"github.com/syncloop/syncloop/connectors"
 	"github.com/syncloop/syncloop/connectors/hubspot/hstest"
+	"github.com/syncloop/syncloop/connectors/internal/fake"
+	"github.com/syncloop/syncloop/connectors/internal/testutil"
 )
 
 // The fake stores exactly the default properties, so that a default
@@ -47,7 +49,7 @@ func TestFullSyncMatchesSnapshot(t *testing.T) {
 		return hstest.Fault{}
 	})
 	c := newConnector(t, Config{BaseURL: base + "/"}) // a trailing slash must not matter
-	pages := listAll(t, c, pageReq("contacts", time.Time{}, 500))
+	pages := testutil.ListAll(t, c, testutil.PageReq("contacts", time.Time{}, 500))
 	if len(pages) != 3 {
 		t.Errorf("%d pages, want 3 (225 records by 100)", len(pages))
 	}
@@ -57,7 +59,7 @@ func TestFullSyncMatchesSnapshot(t *testing.T) {
 		}
 	}
 	snap := srv.Snapshot("contacts")
-	recs := records(pages)
+	recs := testutil.Records(pages)
 	if len(recs) != 225 || len(snap) != 225 {
 		t.Fatalf("listed %d records, snapshot has %d, want 225", len(recs), len(snap))
 	}
@@ -89,7 +91,7 @@ func TestFullSyncCursorWithoutDate(t *testing.T) {
 	defer ts.Close()
 	now := time.Date(2025, 5, 6, 7, 8, 9, 0, time.UTC)
 	c := newConnector(t, Config{BaseURL: ts.URL, Now: func() time.Time { return now }})
-	page, err := c.FetchPage(context.Background(), pageReq("deals", time.Time{}, 0))
+	page, err := c.FetchPage(context.Background(), testutil.PageReq("deals", time.Time{}, 0))
 	if err != nil || !page.Cursor.Equal(now) || len(page.Records) != 1 || page.NextPageToken != "" {
 		t.Errorf("page %+v, %v; want Cursor %s", page, err, now)
 	}
@@ -111,8 +113,8 @@ func TestIncremental(t *testing.T) {
 	srv.Change("companies", 4)           // other types stay out
 
 	c := newConnector(t, Config{BaseURL: base})
-	pages := listAll(t, c, pageReq("contacts", since, 2))
-	recs := records(pages)
+	pages := testutil.ListAll(t, c, testutil.PageReq("contacts", since, 2))
+	recs := testutil.Records(pages)
 
 	snap := srv.Snapshot("contacts")
 	archived := srv.Archived("contacts")
@@ -139,7 +141,7 @@ func TestIncremental(t *testing.T) {
 		case string(r.Data) != string(snap[r.ExternalID]):
 			t.Errorf("%s: %s, snapshot %s", r.ExternalID, r.Data, snap[r.ExternalID])
 		default:
-			maxLive = later(maxLive, r.ModifiedAt)
+			maxLive = fake.Later(maxLive, r.ModifiedAt)
 		}
 	}
 	for id := range wantLive {
@@ -163,7 +165,7 @@ func TestIncremental(t *testing.T) {
 	for i, p := range pages {
 		for _, r := range p.Records {
 			if !r.Deleted {
-				cursor = later(cursor, r.ModifiedAt)
+				cursor = fake.Later(cursor, r.ModifiedAt)
 			}
 		}
 		if !p.Cursor.Equal(cursor) {
@@ -188,19 +190,12 @@ func TestIncremental(t *testing.T) {
 	}
 
 	// Nothing changed since: no records and a zero ("no change") Cursor.
-	pages = listAll(t, c, pageReq("contacts", clock.Advance(time.Hour), 10))
+	pages = testutil.ListAll(t, c, testutil.PageReq("contacts", clock.Advance(time.Hour), 10))
 	for _, p := range pages {
 		if len(p.Records) != 0 || !p.Cursor.IsZero() {
 			t.Errorf("nothing changed, yet page %+v", p)
 		}
 	}
-}
-
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
 
 // TestChangesDuringFullSyncReadNextCycle runs a full sync during which
@@ -221,19 +216,19 @@ func TestChangesDuringFullSyncReadNextCycle(t *testing.T) {
 		return hstest.Fault{}
 	})
 	c := newConnector(t, Config{BaseURL: base})
-	full := listAll(t, c, pageReq("companies", time.Time{}, 100))
+	full := testutil.ListAll(t, c, testutil.PageReq("companies", time.Time{}, 100))
 	got := store{}
-	got.apply(records(full))
+	got.apply(testutil.Records(full))
 	if stale := countStale(got.live(), srv.Snapshot("companies")); stale == 0 {
 		t.Fatal("test setup: the full sync saw every mid-listing change")
 	}
 
 	cursor := full[len(full)-1].Cursor
-	incr := listAll(t, c, pageReq("companies", cursor.Add(-time.Minute), 100))
-	got.apply(records(incr))
+	incr := testutil.ListAll(t, c, testutil.PageReq("companies", cursor.Add(-time.Minute), 100))
+	got.apply(testutil.Records(incr))
 	sameData(t, "full then incremental", got.live(), srv.Snapshot("companies"))
 	ids := map[string]bool{}
-	for _, r := range records(incr) {
+	for _, r := range testutil.Records(incr) {
 		ids[r.ExternalID] = true
 	}
 	for _, id := range changed.get() {
@@ -276,8 +271,8 @@ func TestChangesDuringIncremental(t *testing.T) {
 	})
 	c := newConnector(t, Config{BaseURL: base})
 	got := store{}
-	pages := listAll(t, c, pageReq("deals", since, 20))
-	got.apply(records(pages))
+	pages := testutil.ListAll(t, c, testutil.PageReq("deals", since, 20))
+	got.apply(testutil.Records(pages))
 	srv.SetFault(nil)
 
 	// Everything changed since `since` must be there in its final state.
@@ -289,7 +284,7 @@ func TestChangesDuringIncremental(t *testing.T) {
 	}
 	sameData(t, "incremental with concurrent changes", got.live(), want)
 	seen := map[string]int{}
-	for _, r := range records(pages) {
+	for _, r := range testutil.Records(pages) {
 		seen[r.ExternalID]++
 	}
 	dups := 0
@@ -321,7 +316,7 @@ func checkExactlyOnce(t *testing.T, srv *hstest.Server, typ string, pages []conn
 			if string(r.Data) != string(snap[r.ExternalID]) {
 				t.Fatalf("%s: %s, snapshot %s", r.ExternalID, r.Data, snap[r.ExternalID])
 			}
-			cursor = later(cursor, r.ModifiedAt)
+			cursor = fake.Later(cursor, r.ModifiedAt)
 		}
 		if !p.Cursor.Equal(cursor) {
 			t.Fatalf("page %d Cursor %s, want %s", i+1, p.Cursor, cursor)
@@ -357,11 +352,11 @@ func TestLargeChangeSetAtRealSearchLimit(t *testing.T) {
 	srv.Change("contacts", 3_000) // moves them out of the tie
 	c := newConnector(t, Config{BaseURL: base})
 
-	pages := listAll(t, c, pageReq("deals", since, 500))
+	pages := testutil.ListAll(t, c, testutil.PageReq("deals", since, 500))
 	checkExactlyOnce(t, srv, "deals", pages, deals)
 
 	srv.ResetRequests()
-	pages = listAll(t, c, pageReq("contacts", since, 500))
+	pages = testutil.ListAll(t, c, testutil.PageReq("contacts", since, 500))
 	checkExactlyOnce(t, srv, "contacts", pages, contacts)
 	ties := 0
 	for _, r := range searches(srv) {
@@ -396,7 +391,7 @@ func TestWindowSplitsWithSmallSearchLimit(t *testing.T) {
 	c := newConnector(t, Config{BaseURL: base})
 	for _, size := range []int{10, 3, 1} {
 		srv.ResetRequests()
-		pages := listAll(t, c, pageReq("tickets", since, size))
+		pages := testutil.ListAll(t, c, testutil.PageReq("tickets", since, size))
 		checkExactlyOnce(t, srv, "tickets", pages, want)
 	}
 }
@@ -416,9 +411,9 @@ func TestOwners(t *testing.T) {
 	})
 	c := newConnector(t, Config{BaseURL: base})
 
-	pages := listAll(t, c, pageReq("owners", time.Time{}, 0))
+	pages := testutil.ListAll(t, c, testutil.PageReq("owners", time.Time{}, 0))
 	got := store{}
-	got.apply(records(pages))
+	got.apply(testutil.Records(pages))
 	sameData(t, "owners", got.live(), srv.Snapshot("owners"))
 	for _, p := range pages {
 		if !p.Cursor.Equal(start.get()) {
@@ -430,8 +425,8 @@ func TestOwners(t *testing.T) {
 	changed := srv.Change("owners", 2)
 	deleted := srv.Delete("owners", 1)
 	srv.ResetRequests()
-	pages = listAll(t, c, pageReq("owners", since, 50))
-	recs := records(pages)
+	pages = testutil.ListAll(t, c, testutil.PageReq("owners", since, 50))
+	recs := testutil.Records(pages)
 	if len(recs) != 3 {
 		t.Fatalf("incremental owners: %d records, want 3: %+v", len(recs), recs)
 	}
@@ -477,7 +472,7 @@ func TestRecordMapping(t *testing.T) {
 		null
 	]}`
 	srv.SetFault(func(hstest.RequestLog) hstest.Fault { return hstest.Fault{Body: body} })
-	page, err := newConnector(t, Config{BaseURL: base}).FetchPage(context.Background(), pageReq("deals", time.Time{}, 0))
+	page, err := newConnector(t, Config{BaseURL: base}).FetchPage(context.Background(), testutil.PageReq("deals", time.Time{}, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -514,12 +509,12 @@ func TestCustomObjectsAndProperties(t *testing.T) {
 		"contacts":   {"email", "firstname", "email"},
 		"line_items": {"name", "price"},
 	}})
-	page, err := c.FetchPage(context.Background(), pageReq("contacts", time.Time{}, 0))
+	page, err := c.FetchPage(context.Background(), testutil.PageReq("contacts", time.Time{}, 0))
 	if err != nil || len(page.Records) != 5 {
 		t.Fatalf("contacts: %+v, %v", page, err)
 	}
-	_, err = c.FetchPage(context.Background(), pageReq("line_items", epoch, 0))
-	if e := wantKind(t, err, connectors.Config); !strings.Contains(e.Message, `object type "line_items" (HTTP 404)`) {
+	_, err = c.FetchPage(context.Background(), testutil.PageReq("line_items", epoch, 0))
+	if e := testutil.WantKind(t, err, connectors.Config); !strings.Contains(e.Message, `object type "line_items" (HTTP 404)`) {
 		t.Errorf("custom type the fake lacks: %q", e.Message)
 	}
 	reqs := srv.Requests()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/syncloop/syncloop/connectors"
 	"github.com/syncloop/syncloop/connectors/hubspot/hstest"
+	"github.com/syncloop/syncloop/connectors/internal/testutil"
 )
 
 func TestPageTokenTampering(t *testing.T) {
@@ -19,11 +20,11 @@ func TestPageTokenTampering(t *testing.T) {
 	ctx := context.Background()
 	since := epoch.Add(-40 * 24 * time.Hour)
 
-	full, err := c.FetchPage(ctx, pageReq("contacts", time.Time{}, 5))
+	full, err := c.FetchPage(ctx, testutil.PageReq("contacts", time.Time{}, 5))
 	if err != nil || full.NextPageToken == "" {
 		t.Fatalf("first full page: %+v %v", full, err)
 	}
-	incr, err := c.FetchPage(ctx, pageReq("contacts", since, 5))
+	incr, err := c.FetchPage(ctx, testutil.PageReq("contacts", since, 5))
 	if err != nil || incr.NextPageToken == "" {
 		t.Fatalf("first incremental page: %+v %v", incr, err)
 	}
@@ -83,10 +84,10 @@ func TestPageTokenTampering(t *testing.T) {
 		{"negative cursor", since, "contacts", forge(with(valid, func(t *pageToken) { t.MaxSeen = -1 }))},
 	}
 	for _, tc := range tests {
-		req := pageReq(tc.typ, tc.since, 5)
+		req := testutil.PageReq(tc.typ, tc.since, 5)
 		req.PageToken = tc.token
 		_, err := c.FetchPage(ctx, req)
-		if e := wantKind(t, err, connectors.Config); !strings.Contains(e.Message, "page token") {
+		if e := testutil.WantKind(t, err, connectors.Config); !strings.Contains(e.Message, "page token") {
 			t.Errorf("%s: message %q", tc.name, e.Message)
 		}
 	}
@@ -101,7 +102,7 @@ func TestPageTokenTampering(t *testing.T) {
 		{since, "contacts", forge(with(valid, func(t *pageToken) { t.Phase, t.TieID, t.Skip = phaseTies, "12345", []string{"1", "2"} }))},
 		{since, "owners", forge(pageToken{V: 1, Type: "owners", Since: sinceMs, Phase: phaseArchived, Start: 1})},
 	} {
-		req := pageReq(tc.typ, tc.since, 5)
+		req := testutil.PageReq(tc.typ, tc.since, 5)
 		req.PageToken = tc.token
 		if _, err := c.FetchPage(ctx, req); err != nil {
 			t.Errorf("valid token refused: %v", err)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"mime"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/syncloop/syncloop/connectors"
+	"github.com/syncloop/syncloop/connectors/internal/httpx"
 )
 
 // respInfo is what a successful response says besides its body.
@@ -34,11 +34,11 @@ var errInvalidLocator = errors.New("query locator is invalid or expired")
 func (c *Connector) get(ctx context.Context, target string, batchSize int, doing string) ([]byte, respInfo, error) {
 	var info respInfo
 	if err := c.throttle(ctx); err != nil {
-		return nil, info, transportError(ctx, doing, err)
+		return nil, info, httpx.TransportError(ctx, doing, err)
 	}
 	if c.limiter != nil {
 		if err := c.limiter.Wait(ctx); err != nil {
-			return nil, info, transportError(ctx, doing, fmt.Errorf("waiting for the connection's rate limiter: %w", err))
+			return nil, info, httpx.TransportError(ctx, doing, fmt.Errorf("waiting for the connection's rate limiter: %w", err))
 		}
 	}
 	httpReq, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
@@ -57,13 +57,9 @@ func (c *Connector) get(ctx context.Context, target string, batchSize int, doing
 	resp, err := c.client.Do(httpReq)
 	info.elapsed = time.Since(t0)
 	if err != nil {
-		return nil, info, transportError(ctx, doing, err)
+		return nil, info, httpx.TransportError(ctx, doing, err)
 	}
-	defer func() {
-		// Drain a little so the connection can be reused.
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBodyBytes))
-		resp.Body.Close()
-	}()
+	defer httpx.DrainClose(resp.Body, maxErrorBodyBytes)
 	c.recordUsage(resp.Header.Get("Sforce-Limit-Info"))
 	if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
 		info.date = d.UTC()
@@ -72,48 +68,19 @@ func (c *Connector) get(ctx context.Context, target string, batchSize int, doing
 	if resp.StatusCode != http.StatusOK {
 		return nil, info, c.statusError(resp, doing)
 	}
-	if isHTML(resp.Header) {
+	if httpx.IsHTML(resp.Header) {
 		return nil, info, errHTML()
 	}
-	if resp.ContentLength > c.maxBody {
-		return nil, info, c.tooLarge()
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
-	if err != nil {
-		return nil, info, transportError(ctx, "reading the response to "+doing, err)
-	}
-	if int64(len(body)) > c.maxBody {
-		return nil, info, c.tooLarge()
+	body, err := httpx.ReadBody(resp, c.maxBody)
+	switch {
+	case errors.Is(err, httpx.ErrTooLarge):
+		// Retrying would fetch the same batch; fewer or smaller fields would not.
+		return nil, info, connectors.Errorf(connectors.Config,
+			"Salesforce response exceeds %s; select fewer or smaller fields (long text areas) for this object", httpx.SizeLimit(c.maxBody))
+	case err != nil:
+		return nil, info, httpx.TransportError(ctx, "reading the response to "+doing, err)
 	}
 	return body, info, nil
-}
-
-func (c *Connector) tooLarge() error {
-	limit := fmt.Sprintf("%d bytes", c.maxBody)
-	if c.maxBody%(1<<20) == 0 {
-		limit = fmt.Sprintf("%d MiB", c.maxBody>>20)
-	}
-	// Retrying would fetch the same batch; fewer or smaller fields would not.
-	return connectors.Errorf(connectors.Config,
-		"Salesforce response exceeds %s; select fewer or smaller fields (long text areas) for this object", limit)
-}
-
-// transportError classifies a failure to get a response: all Retryable, but
-// a done context is reported as such.
-func transportError(ctx context.Context, doing string, err error) error {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return &connectors.Error{Kind: connectors.Retryable, Message: doing + " interrupted", Err: ctxErr}
-	}
-	var netErr interface{ Timeout() bool }
-	if errors.As(err, &netErr) && netErr.Timeout() {
-		return &connectors.Error{Kind: connectors.Retryable, Message: doing + " timed out", Err: err}
-	}
-	return &connectors.Error{Kind: connectors.Retryable, Message: doing + " failed", Err: err}
-}
-
-func isHTML(h http.Header) bool {
-	mt, _, _ := mime.ParseMediaType(h.Get("Content-Type"))
-	return mt == "text/html"
 }
 
 // sfError is the first entry of a Salesforce error body.
@@ -157,14 +124,7 @@ var (
 // clean makes provider text safe and short for an error message: no token,
 // one line, at most 300 characters.
 func (c *Connector) clean(s string) string {
-	if c.token != "" {
-		s = strings.ReplaceAll(s, c.token, "[redacted]")
-	}
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > 300 {
-		s = string(r[:300]) + "…"
-	}
-	return s
+	return httpx.Truncate(strings.Join(strings.Fields(httpx.Redact(s, c.token)), " "), 300)
 }
 
 // statusError classifies a non-200 response.
@@ -201,7 +161,7 @@ func (c *Connector) statusError(resp *http.Response, doing string) error {
 
 	case status == http.StatusForbidden && e.Code == "REQUEST_LIMIT_EXCEEDED",
 		status == http.StatusTooManyRequests:
-		retryAfter := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		retryAfter := httpx.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 		if retryAfter == 0 {
 			retryAfter = defaultRetryAfter
 			if strings.Contains(e.Message, "TotalRequests") {
@@ -249,7 +209,7 @@ func (c *Connector) statusError(resp *http.Response, doing string) error {
 
 	case status == http.StatusRequestTimeout || status >= 500:
 		ce := classified(connectors.Retryable, "Salesforce returned HTTP %d while %s", status, doing)
-		if isHTML(resp.Header) {
+		if httpx.IsHTML(resp.Header) {
 			ce.Message += " (an HTML error page)"
 		} else if e.Code != "" || msg != "" {
 			ce.Message += " " + detail()
@@ -261,28 +221,6 @@ func (c *Connector) statusError(resp *http.Response, doing string) error {
 			"Salesforce redirected the request (HTTP %d) while %s; check the instance URL (use the org's My Domain URL)", status, doing)
 	}
 	return classified(connectors.Config, "Salesforce returned unexpected HTTP %d while %s %s", status, doing, detail())
-}
-
-// parseRetryAfter reads a Retry-After header in seconds or as an HTTP date.
-// It returns 0 when the header is absent, invalid or in the past.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs <= 0 {
-			return 0
-		}
-		if secs >= int64(maxRetryAfter/time.Second) {
-			return maxRetryAfter
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if at, err := http.ParseTime(v); err == nil {
-		return min(max(at.Sub(now), 0), maxRetryAfter)
-	}
-	return 0
 }
 
 var apiUsageRE = regexp.MustCompile(`(?:^|[\s,;])api-usage=([0-9]{1,12})/([0-9]{1,12})(?:$|[\s,;])`)

@@ -104,9 +104,6 @@ const (
 	// (TotalRequests) is exhausted and no Retry-After says otherwise: it is
 	// a rolling 24-hour window, so retrying within a minute is pointless.
 	dailyLimitRetryAfter = 15 * time.Minute
-	// maxRetryAfter caps a Retry-After so a silly value cannot park a sync
-	// for days.
-	maxRetryAfter = 24 * time.Hour
 	// maxTokenLen bounds a page token before it is decoded.
 	maxTokenLen = 4096
 	// deletedGranularity: the deleted records resource ignores seconds.

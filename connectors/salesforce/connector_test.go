@@ -10,12 +10,13 @@ import (
 	"time"
 
 	"github.com/syncloop/syncloop/connectors"
+	"github.com/syncloop/syncloop/connectors/internal/testutil"
 	"github.com/syncloop/syncloop/connectors/salesforce/sftest"
 )
 
 func TestFullListingMatchesSnapshot(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testutil.NewClock()
 	srv, base := startServer(t, sftest.Options{Size: 230, Seed: 3, Token: testToken, PageSize: 50, Now: clock.Now})
 	for _, ot := range ObjectTypes() {
 		srv.Delete(ot, 5) // deleted records must not appear in a full listing
@@ -34,7 +35,7 @@ func TestFullListingMatchesSnapshot(t *testing.T) {
 
 	for _, ot := range ObjectTypes() {
 		srv.ResetRequests()
-		pages := listAll(t, c, pageReq(ot, time.Time{}, 500))
+		pages := testutil.ListAll(t, c, testutil.PageReq(ot, time.Time{}, 500))
 		live := 230 - 5
 		if ot == "users" {
 			live = 230 // users are never deleted
@@ -48,7 +49,7 @@ func TestFullListingMatchesSnapshot(t *testing.T) {
 			}
 		}
 		snap := srv.Snapshot(ot)
-		recs := records(pages)
+		recs := testutil.Records(pages)
 		if len(recs) != len(snap) || len(snap) != live {
 			t.Fatalf("%s: listed %d records, snapshot has %d, want %d", ot, len(recs), len(snap), live)
 		}
@@ -59,7 +60,7 @@ func TestFullListingMatchesSnapshot(t *testing.T) {
 			if r.Deleted || r.ModifiedAt.IsZero() || len(r.ExternalID) != 18 {
 				t.Errorf("%s %q: Deleted %v ModifiedAt %s", ot, r.ExternalID, r.Deleted, r.ModifiedAt)
 			}
-			if ms := fields(t, r.Data)["SystemModstamp"]; ms != r.ModifiedAt.Format("2006-01-02T15:04:05.000-0700") {
+			if ms := testutil.Fields(t, r.Data)["SystemModstamp"]; ms != r.ModifiedAt.Format("2006-01-02T15:04:05.000-0700") {
 				t.Errorf("%s %q: ModifiedAt %s, SystemModstamp %v", ot, r.ExternalID, r.ModifiedAt, ms)
 			}
 			if i > 0 {
@@ -88,7 +89,7 @@ func TestFullListingMatchesSnapshot(t *testing.T) {
 func TestSeededTiesAreOrderedByID(t *testing.T) {
 	t.Parallel()
 	srv, base := startServer(t, sftest.Options{Size: 300, Seed: 9, PageSize: 40})
-	recs := records(listAll(t, newConnector(t, base, nil), pageReq("contacts", time.Time{}, 0)))
+	recs := testutil.Records(testutil.ListAll(t, newConnector(t, base, nil), testutil.PageReq("contacts", time.Time{}, 0)))
 	ties := 0
 	for i := 1; i < len(recs); i++ {
 		if recs[i].ModifiedAt.Equal(recs[i-1].ModifiedAt) {
@@ -105,7 +106,7 @@ func TestSeededTiesAreOrderedByID(t *testing.T) {
 
 func TestIncrementalListsChangesThenDeletions(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testutil.NewClock()
 	srv, base := startServer(t, sftest.Options{Size: 40, Token: testToken, PageSize: 2, Now: clock.Now})
 	since := clock.Advance(time.Second).Truncate(time.Millisecond)
 	clock.Advance(time.Second)
@@ -116,9 +117,9 @@ func TestIncrementalListsChangesThenDeletions(t *testing.T) {
 	clock.Advance(3 * time.Minute)       // deletions are listed by the minute
 
 	c := newConnector(t, base, nil)
-	pages := listAll(t, c, pageReq("contacts", since, 100))
+	pages := testutil.ListAll(t, c, testutil.PageReq("contacts", since, 100))
 	last := pages[len(pages)-1]
-	query := records(pages[:len(pages)-1])
+	query := testutil.Records(pages[:len(pages)-1])
 
 	var want []string
 	for _, id := range slices.Concat(changed, added) {
@@ -154,7 +155,7 @@ func TestIncrementalListsChangesThenDeletions(t *testing.T) {
 		if !r.Deleted || !slices.Contains(deleted, r.ExternalID) || !r.ModifiedAt.Equal(deletedAt[r.ExternalID]) {
 			t.Errorf("tombstone %+v, deleted at %s", r, deletedAt[r.ExternalID])
 		}
-		if f := fields(t, r.Data); f["id"] != r.ExternalID || f["deletedDate"] == nil {
+		if f := testutil.Fields(t, r.Data); f["id"] != r.ExternalID || f["deletedDate"] == nil {
 			t.Errorf("tombstone Data %s", r.Data)
 		}
 		if i > 0 && !r.ModifiedAt.After(last.Records[i-1].ModifiedAt) {
@@ -182,18 +183,18 @@ func TestIncrementalListsChangesThenDeletions(t *testing.T) {
 	// on, so a quiet object does not fall out of the deleted records window.
 	clock.Advance(10 * time.Minute)
 	srv.ResetRequests()
-	pages = listAll(t, c, pageReq("contacts", last.Cursor.Add(-time.Minute), 100))
-	if n := len(records(pages)); n != 0 || len(pages) != 2 || !pages[1].Cursor.After(last.Cursor) {
+	pages = testutil.ListAll(t, c, testutil.PageReq("contacts", last.Cursor.Add(-time.Minute), 100))
+	if n := len(testutil.Records(pages)); n != 0 || len(pages) != 2 || !pages[1].Cursor.After(last.Cursor) {
 		t.Errorf("quiet cycle: %d records in %d pages, cursor %s (was %s)", n, len(pages), pages[len(pages)-1].Cursor, last.Cursor)
 	}
 }
 
 func TestDeletedWindowIsWidenedToTwoMinutes(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testutil.NewClock()
 	srv, base := startServer(t, sftest.Options{Size: 5, Now: clock.Now})
 	since := clock.Now().Add(-30 * time.Second)
-	pages := listAll(t, newConnector(t, base, nil), pageReq("notes", since, 0))
+	pages := testutil.ListAll(t, newConnector(t, base, nil), testutil.PageReq("notes", since, 0))
 	dels := requestsOfKind(srv.Requests(), sftest.KindDeleted)
 	if len(dels) != 1 || dels[0].Status != 200 || len(pages) != 2 {
 		t.Fatalf("deleted requests %+v", dels)
@@ -206,7 +207,7 @@ func TestDeletedWindowIsWidenedToTwoMinutes(t *testing.T) {
 
 func TestDeletedCoverageNeverPassesTheListingStart(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testutil.NewClock()
 	srv, base := startServer(t, sftest.Options{Size: 5, Now: clock.Now})
 	c := newConnector(t, base, nil)
 	since := clock.Now().Add(-time.Hour)
@@ -218,7 +219,7 @@ func TestDeletedCoverageNeverPassesTheListingStart(t *testing.T) {
 			}
 			return sftest.Fault{}
 		})
-		pages := listAll(t, c, pageReq("tasks", since, 0))
+		pages := testutil.ListAll(t, c, testutil.PageReq("tasks", since, 0))
 		cursor := pages[len(pages)-1].Cursor
 		end := requestsOfKind(srv.Requests(), sftest.KindDeleted)[0].End // whole seconds
 		switch {
@@ -234,7 +235,7 @@ func TestDeletedCoverageNeverPassesTheListingStart(t *testing.T) {
 // its start, so what changed while it ran is read by the next incremental.
 func TestChangesDuringFullListingAreReadNextCycle(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testutil.NewClock()
 	srv, base := startServer(t, sftest.Options{Size: 100, PageSize: 20, Now: clock.Now})
 	var changed []string
 	srv.SetFault(func(r sftest.RequestLog) sftest.Fault {
@@ -245,18 +246,18 @@ func TestChangesDuringFullListingAreReadNextCycle(t *testing.T) {
 		return sftest.Fault{}
 	})
 	c := newConnector(t, base, nil)
-	full := listAll(t, c, pageReq("tasks", time.Time{}, 0))
+	full := testutil.ListAll(t, c, testutil.PageReq("tasks", time.Time{}, 0))
 	cursor := full[len(full)-1].Cursor
-	if len(records(full)) != 100 {
-		t.Errorf("full listing has %d records; the query's result is fixed when it runs", len(records(full)))
+	if len(testutil.Records(full)) != 100 {
+		t.Errorf("full listing has %d records; the query's result is fixed when it runs", len(testutil.Records(full)))
 	}
 
 	clock.Advance(5 * time.Minute)
 	srv.SetFault(nil)
-	incr := listAll(t, c, pageReq("tasks", cursor.Add(-time.Minute), 0))
+	incr := testutil.ListAll(t, c, testutil.PageReq("tasks", cursor.Add(-time.Minute), 0))
 	snap := srv.Snapshot("tasks")
 	seen := map[string]bool{}
-	for _, r := range records(incr) {
+	for _, r := range testutil.Records(incr) {
 		seen[r.ExternalID] = true
 		if !r.Deleted && string(r.Data) != string(snap[r.ExternalID]) {
 			t.Errorf("%s: %s, snapshot %s", r.ExternalID, r.Data, snap[r.ExternalID])
@@ -275,14 +276,14 @@ func TestChangesDuringFullListingAreReadNextCycle(t *testing.T) {
 func TestExpiredQueryLocatorResumes(t *testing.T) {
 	t.Parallel()
 	for _, incremental := range []bool{false, true} {
-		clock := newFakeClock()
+		clock := testutil.NewClock()
 		srv, base := startServer(t, sftest.Options{Size: 300, Seed: 5, PageSize: 20, Now: clock.Now})
 		var since time.Time
 		if incremental {
 			since = clock.Now().Add(-10 * 24 * time.Hour)
 		}
 		c := newConnector(t, base, nil)
-		req := pageReq("opportunities", since, 0)
+		req := testutil.PageReq("opportunities", since, 0)
 		var recs []connectors.Record
 		for i := 0; i < 2; i++ {
 			p, err := c.FetchPage(context.Background(), req)
@@ -294,8 +295,8 @@ func TestExpiredQueryLocatorResumes(t *testing.T) {
 		}
 		srv.ExpireQueryLocators()
 		srv.ResetRequests()
-		rest := listAll(t, c, req)
-		recs = append(recs, records(rest)...)
+		rest := testutil.ListAll(t, c, req)
+		recs = append(recs, testutil.Records(rest)...)
 
 		reqs := srv.Requests()
 		maxSeen := recs[39].ModifiedAt
@@ -332,7 +333,7 @@ func TestExpiredQueryLocatorResumes(t *testing.T) {
 
 func fieldTime(t *testing.T, data []byte) time.Time {
 	t.Helper()
-	s, _ := fields(t, data)["SystemModstamp"].(string)
+	s, _ := testutil.Fields(t, data)["SystemModstamp"].(string)
 	ts, ok := sfTime(s)
 	if !ok {
 		t.Fatalf("SystemModstamp %q", s)
@@ -342,7 +343,7 @@ func fieldTime(t *testing.T, data []byte) time.Time {
 
 func TestUsersHaveNoDeletedPhase(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testutil.NewClock()
 	srv, base := startServer(t, sftest.Options{Size: 10, PageSize: 2, Now: clock.Now})
 	since := clock.Now()
 	clock.Advance(time.Second)
@@ -351,8 +352,8 @@ func TestUsersHaveNoDeletedPhase(t *testing.T) {
 	}
 	changed := srv.Change("users", 3)
 	clock.Advance(time.Minute)
-	pages := listAll(t, newConnector(t, base, nil), pageReq("users", since, 0))
-	if n := len(records(pages)); n != 3 || len(pages) != 2 {
+	pages := testutil.ListAll(t, newConnector(t, base, nil), testutil.PageReq("users", since, 0))
+	if n := len(testutil.Records(pages)); n != 3 || len(pages) != 2 {
 		t.Fatalf("%d records in %d pages, want %v in 2", n, len(pages), changed)
 	}
 	if r := requestsOfKind(srv.Requests(), sftest.KindDeleted); len(r) != 0 {
@@ -368,14 +369,14 @@ func TestUsersHaveNoDeletedPhase(t *testing.T) {
 
 func TestEarliestDeletedAfterSinceNeedsResync(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testutil.NewClock()
 	srv, base := startServer(t, sftest.Options{Size: 10, Now: clock.Now})
 	c := newConnector(t, base, nil)
 	since := clock.Now()
 	srv.SetEarliestDeleted(since.Add(time.Minute))
 	clock.Advance(5 * time.Minute)
-	pages, err := tryListAll(c, pageReq("accounts", since, 0))
-	e := wantKind(t, err, connectors.ResyncRequired)
+	pages, err := testutil.TryListAll(c, testutil.PageReq("accounts", since, 0))
+	e := testutil.WantKind(t, err, connectors.ResyncRequired)
 	if len(pages) != 1 || !strings.Contains(e.Message, "no longer available; a full resync is needed") ||
 		!strings.Contains(e.Message, since.Add(time.Minute).Format(time.RFC3339)) {
 		t.Errorf("after %d pages: %v", len(pages), err)
@@ -383,8 +384,8 @@ func TestEarliestDeletedAfterSinceNeedsResync(t *testing.T) {
 
 	// Salesforce refuses a start more than 30 days back outright.
 	srv.SetEarliestDeleted(since.Add(-90 * 24 * time.Hour))
-	_, err = tryListAll(c, pageReq("accounts", since.Add(-40*24*time.Hour), 0))
-	if e := wantKind(t, err, connectors.ResyncRequired); !strings.Contains(e.Message, "INVALID_REPLICATION_DATE") {
+	_, err = testutil.TryListAll(c, testutil.PageReq("accounts", since.Add(-40*24*time.Hour), 0))
+	if e := testutil.WantKind(t, err, connectors.ResyncRequired); !strings.Contains(e.Message, "INVALID_REPLICATION_DATE") {
 		t.Errorf("old start: %v", err)
 	}
 }
@@ -399,11 +400,11 @@ func TestRateLimits(t *testing.T) {
 	// The org's daily limit: Salesforce sends no Retry-After.
 	srv.ResetAPIUsage()
 	srv.SetAPILimit(1)
-	if _, err := c.FetchPage(context.Background(), pageReq("notes", time.Time{}, 0)); err != nil {
+	if _, err := c.FetchPage(context.Background(), testutil.PageReq("notes", time.Time{}, 0)); err != nil {
 		t.Fatal(err)
 	}
-	_, err := c.FetchPage(context.Background(), pageReq("notes", time.Time{}, 0))
-	if e := wantKind(t, err, connectors.RateLimited); e.RetryAfter != dailyLimitRetryAfter || !strings.Contains(e.Message, "REQUEST_LIMIT_EXCEEDED") {
+	_, err := c.FetchPage(context.Background(), testutil.PageReq("notes", time.Time{}, 0))
+	if e := testutil.WantKind(t, err, connectors.RateLimited); e.RetryAfter != dailyLimitRetryAfter || !strings.Contains(e.Message, "REQUEST_LIMIT_EXCEEDED") {
 		t.Errorf("daily limit: %v (RetryAfter %s)", err, e.RetryAfter)
 	}
 	srv.SetAPILimit(0)
@@ -419,8 +420,8 @@ func TestRateLimits(t *testing.T) {
 		{sftest.Fault{Status: 429}, defaultRetryAfter},
 	} {
 		srv.SetFault(func(sftest.RequestLog) sftest.Fault { return tc.fault })
-		_, err := c.FetchPage(context.Background(), pageReq("notes", time.Time{}, 0))
-		if e := wantKind(t, err, connectors.RateLimited); e.RetryAfter != tc.want {
+		_, err := c.FetchPage(context.Background(), testutil.PageReq("notes", time.Time{}, 0))
+		if e := testutil.WantKind(t, err, connectors.RateLimited); e.RetryAfter != tc.want {
 			t.Errorf("fault %+v: RetryAfter %s, want %s", tc.fault, e.RetryAfter, tc.want)
 		}
 	}
@@ -438,7 +439,7 @@ func TestThrottlesNearTheAPILimit(t *testing.T) {
 
 	srv.ResetAPIUsage()
 	srv.SetAPILimit(10)
-	pages := listAll(t, c, pageReq("users", time.Time{}, 0)) // 10 requests
+	pages := testutil.ListAll(t, c, testutil.PageReq("users", time.Time{}, 0)) // 10 requests
 	if len(pages) != 10 {
 		t.Fatalf("%d pages", len(pages))
 	}
@@ -450,8 +451,8 @@ func TestThrottlesNearTheAPILimit(t *testing.T) {
 		t.Errorf("usage %+v", u)
 	}
 	// At 100% the pause is the maximum, and then Salesforce says no.
-	_, err := c.FetchPage(context.Background(), pageReq("users", time.Time{}, 0))
-	wantKind(t, err, connectors.RateLimited)
+	_, err := c.FetchPage(context.Background(), testutil.PageReq("users", time.Time{}, 0))
+	testutil.WantKind(t, err, connectors.RateLimited)
 	if got := sleeps.all(); len(got) != 2 || got[1] != time.Second {
 		t.Errorf("pauses %v, want a 1s pause at 100%%", got)
 	}
@@ -462,8 +463,8 @@ func TestThrottlesNearTheAPILimit(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err = c.FetchPage(ctx, pageReq("users", time.Time{}, 0))
-	if e := wantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, "interrupted") || time.Since(start) > 5*time.Second {
+	_, err = c.FetchPage(ctx, testutil.PageReq("users", time.Time{}, 0))
+	if e := testutil.WantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, "interrupted") || time.Since(start) > 5*time.Second {
 		t.Errorf("throttled FetchPage with a deadline: %v after %s", err, time.Since(start))
 	}
 }
@@ -491,12 +492,12 @@ func TestLimiterIsWaitedOn(t *testing.T) {
 	srv, base := startServer(t, sftest.Options{Size: 5})
 	// A limiter with no burst can never grant a request.
 	c := newConnector(t, base, func(cfg *Config) { cfg.Limiter = rateLimiterNever() })
-	_, err := c.FetchPage(context.Background(), pageReq("accounts", time.Time{}, 0))
-	if e := wantKind(t, err, connectors.Retryable); !strings.Contains(e.Error(), "rate limiter") || len(srv.Requests()) != 0 {
+	_, err := c.FetchPage(context.Background(), testutil.PageReq("accounts", time.Time{}, 0))
+	if e := testutil.WantKind(t, err, connectors.Retryable); !strings.Contains(e.Error(), "rate limiter") || len(srv.Requests()) != 0 {
 		t.Errorf("%v; %d requests reached the server", err, len(srv.Requests()))
 	}
 	c = newConnector(t, base, func(cfg *Config) { cfg.Limiter = rateLimiterFast() })
-	if _, err := c.FetchPage(context.Background(), pageReq("accounts", time.Time{}, 0)); err != nil {
+	if _, err := c.FetchPage(context.Background(), testutil.PageReq("accounts", time.Time{}, 0)); err != nil {
 		t.Error(err)
 	}
 }
@@ -506,8 +507,8 @@ func TestAuthErrorsHideTheToken(t *testing.T) {
 	const serverToken = "server-secret-8c1f"
 	srv, base := startServer(t, sftest.Options{Size: 5, Token: serverToken})
 	c := newConnector(t, base, nil)
-	_, err := c.FetchPage(context.Background(), pageReq("users", time.Time{}, 0))
-	e := wantKind(t, err, connectors.Auth)
+	_, err := c.FetchPage(context.Background(), testutil.PageReq("users", time.Time{}, 0))
+	e := testutil.WantKind(t, err, connectors.Auth)
 	if e.Message != "Salesforce rejected the access token (INVALID_SESSION_ID); reconnect the connection" {
 		t.Errorf("auth error message %q", e.Message)
 	}
@@ -523,7 +524,7 @@ func TestAuthErrorsHideTheToken(t *testing.T) {
 		{Status: 500, Body: `[{"message":"oops ` + testToken + `","errorCode":"UNKNOWN_EXCEPTION"}]`},
 	} {
 		srv.SetFault(func(sftest.RequestLog) sftest.Fault { return f })
-		_, err := c.FetchPage(context.Background(), pageReq("users", time.Time{}, 0))
+		_, err := c.FetchPage(context.Background(), testutil.PageReq("users", time.Time{}, 0))
 		if err == nil || strings.Contains(err.Error(), testToken) {
 			t.Errorf("fault %d: error %v", f.Status, err)
 		}
@@ -533,8 +534,8 @@ func TestAuthErrorsHideTheToken(t *testing.T) {
 	srv.SetFault(func(sftest.RequestLog) sftest.Fault {
 		return sftest.Fault{Status: 403, Body: `[{"message":"insufficient access rights on object id","errorCode":"INSUFFICIENT_ACCESS"}]`}
 	})
-	_, err = c.FetchPage(context.Background(), pageReq("users", time.Time{}, 0))
-	if e := wantKind(t, err, connectors.Config); !strings.Contains(e.Message, "INSUFFICIENT_ACCESS") {
+	_, err = c.FetchPage(context.Background(), testutil.PageReq("users", time.Time{}, 0))
+	if e := testutil.WantKind(t, err, connectors.Config); !strings.Contains(e.Message, "INSUFFICIENT_ACCESS") {
 		t.Errorf("403: %v", err)
 	}
 }
@@ -561,8 +562,8 @@ func TestTransientFailuresAreRetryable(t *testing.T) {
 	} {
 		srv.SetFault(func(sftest.RequestLog) sftest.Fault { return tc.fault })
 		c := newConnector(t, base, func(cfg *Config) { cfg.HTTP = &http.Client{Timeout: 200 * time.Millisecond} })
-		_, err := c.FetchPage(context.Background(), pageReq("accounts", time.Time{}, 0))
-		if e := wantKind(t, err, connectors.Retryable); !strings.Contains(e.Error(), tc.want) {
+		_, err := c.FetchPage(context.Background(), testutil.PageReq("accounts", time.Time{}, 0))
+		if e := testutil.WantKind(t, err, connectors.Retryable); !strings.Contains(e.Error(), tc.want) {
 			t.Errorf("%s: %v, want it to mention %q", name, err, tc.want)
 		}
 	}
@@ -575,24 +576,24 @@ func TestTransientFailuresAreRetryable(t *testing.T) {
 		}
 	}))
 	defer reset.Close()
-	_, err := newConnector(t, reset.URL, nil).FetchPage(context.Background(), pageReq("accounts", time.Time{}, 0))
-	wantKind(t, err, connectors.Retryable)
+	_, err := newConnector(t, reset.URL, nil).FetchPage(context.Background(), testutil.PageReq("accounts", time.Time{}, 0))
+	testutil.WantKind(t, err, connectors.Retryable)
 }
 
 func TestConfigProblems(t *testing.T) {
 	t.Parallel()
 	srv, base := startServer(t, sftest.Options{Size: 5})
 	c := newConnector(t, base, func(cfg *Config) { cfg.Fields = map[string][]string{"accounts": {"Name", "Bogus__c"}} })
-	_, err := c.FetchPage(context.Background(), pageReq("accounts", time.Time{}, 0))
-	if e := wantKind(t, err, connectors.Config); !strings.Contains(e.Message, `"Bogus__c"`) || !strings.Contains(e.Message, "INVALID_FIELD") {
+	_, err := c.FetchPage(context.Background(), testutil.PageReq("accounts", time.Time{}, 0))
+	if e := testutil.WantKind(t, err, connectors.Config); !strings.Contains(e.Message, `"Bogus__c"`) || !strings.Contains(e.Message, "INVALID_FIELD") {
 		t.Errorf("unknown field: %v", err)
 	}
 	if q := srv.Requests()[0].SOQL; q != "SELECT Id, SystemModstamp, Name, Bogus__c FROM Account ORDER BY SystemModstamp, Id" {
 		t.Errorf("SOQL with a field override: %q", q)
 	}
 
-	_, err = c.FetchPage(context.Background(), pageReq("leads", time.Time{}, 0))
-	if e := wantKind(t, err, connectors.Config); !strings.Contains(e.Message, "accounts, contacts, opportunities, tasks, notes, users") {
+	_, err = c.FetchPage(context.Background(), testutil.PageReq("leads", time.Time{}, 0))
+	if e := testutil.WantKind(t, err, connectors.Config); !strings.Contains(e.Message, "accounts, contacts, opportunities, tasks, notes, users") {
 		t.Errorf("unknown object type: %v", err)
 	}
 
@@ -607,8 +608,8 @@ func TestConfigProblems(t *testing.T) {
 		"teapot":    {sftest.Fault{Status: 418}, "unexpected HTTP 418"},
 	} {
 		srv.SetFault(func(sftest.RequestLog) sftest.Fault { return tc.fault })
-		_, err := newConnector(t, base, nil).FetchPage(context.Background(), pageReq("notes", time.Time{}, 0))
-		if e := wantKind(t, err, connectors.Config); !strings.Contains(e.Message, tc.want) {
+		_, err := newConnector(t, base, nil).FetchPage(context.Background(), testutil.PageReq("notes", time.Time{}, 0))
+		if e := testutil.WantKind(t, err, connectors.Config); !strings.Contains(e.Message, tc.want) {
 			t.Errorf("%s: %v, want it to mention %q", name, err, tc.want)
 		}
 	}
@@ -616,8 +617,8 @@ func TestConfigProblems(t *testing.T) {
 	srv.SetFault(nil)
 	big := newConnector(t, base, nil)
 	big.maxBody = 1000
-	_, err = big.FetchPage(context.Background(), pageReq("notes", time.Time{}, 0))
-	if e := wantKind(t, err, connectors.Config); !strings.Contains(e.Message, "exceeds 1000 bytes") {
+	_, err = big.FetchPage(context.Background(), testutil.PageReq("notes", time.Time{}, 0))
+	if e := testutil.WantKind(t, err, connectors.Config); !strings.Contains(e.Message, "exceeds 1000 bytes") {
 		t.Errorf("oversized body: %v", err)
 	}
 }
@@ -638,7 +639,7 @@ func TestNew(t *testing.T) {
 		"field injection": {InstanceURL: "https://acme.my.salesforce.com", AccessToken: "t", Fields: map[string][]string{"accounts": {"Name FROM User --"}}},
 	} {
 		c, err := New(cfg)
-		if e := wantKind(t, err, connectors.Config); c != nil || strings.Contains(e.Error(), "X-Evil") {
+		if e := testutil.WantKind(t, err, connectors.Config); c != nil || strings.Contains(e.Error(), "X-Evil") {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -681,8 +682,8 @@ func TestNextRecordsURLMustStayOnTheInstance(t *testing.T) {
 			}
 			return sftest.Fault{}
 		})
-		_, err := tryListAll(newConnector(t, base, nil), pageReq("accounts", time.Time{}, 0))
-		if e := wantKind(t, err, connectors.Config); !strings.Contains(e.Message, "refusing to follow") || len(srv.Requests()) != 1 {
+		_, err := testutil.TryListAll(newConnector(t, base, nil), testutil.PageReq("accounts", time.Time{}, 0))
+		if e := testutil.WantKind(t, err, connectors.Config); !strings.Contains(e.Message, "refusing to follow") || len(srv.Requests()) != 1 {
 			t.Errorf("nextRecordsUrl %q: %v after %d requests", next, err, len(srv.Requests()))
 		}
 	}
@@ -697,7 +698,7 @@ func TestNextRecordsURLMustStayOnTheInstance(t *testing.T) {
 	})
 	// The locator is unknown to the server, so the listing then resumes
 	// with a new query.
-	_, err := tryListAll(newConnector(t, base, nil), pageReq("accounts", time.Time{}, 0))
+	_, err := testutil.TryListAll(newConnector(t, base, nil), testutil.PageReq("accounts", time.Time{}, 0))
 	reqs := srv.Requests()
 	if err != nil || len(reqs) != 3 || reqs[1].Locator != "01gSy0000000000001-200" || reqs[2].Kind != sftest.KindQuery {
 		t.Errorf("same-origin nextRecordsUrl: %v, requests %+v", err, reqs)
@@ -713,16 +714,16 @@ func TestListingStartFallsBackToNow(t *testing.T) {
 	defer ts.Close()
 	now := time.Date(2025, 1, 2, 3, 4, 5, 6000, time.UTC)
 	c := newConnector(t, ts.URL, func(cfg *Config) { cfg.Now = func() time.Time { return now } })
-	page, err := c.FetchPage(context.Background(), pageReq("accounts", time.Time{}, 0))
+	page, err := c.FetchPage(context.Background(), testutil.PageReq("accounts", time.Time{}, 0))
 	if err != nil || !page.Cursor.Equal(now) {
 		t.Errorf("Cursor %s (%v), want Config.Now %s", page.Cursor, err, now)
 	}
 
 	// With a Date header, the time the response took is subtracted.
-	clock := newFakeClock()
+	clock := testutil.NewClock()
 	srv2, base := startServer(t, sftest.Options{Size: 3, Now: clock.Now})
 	srv2.SetFault(func(sftest.RequestLog) sftest.Fault { return sftest.Fault{Delay: 300 * time.Millisecond} })
-	page, err = newConnector(t, base, nil).FetchPage(context.Background(), pageReq("accounts", time.Time{}, 0))
+	page, err = newConnector(t, base, nil).FetchPage(context.Background(), testutil.PageReq("accounts", time.Time{}, 0))
 	date := clock.Now().Truncate(time.Second)
 	if err != nil || page.Cursor.After(date.Add(-300*time.Millisecond)) || page.Cursor.Before(date.Add(-5*time.Second)) {
 		t.Errorf("Cursor %s (%v), want about 300ms before the Date %s", page.Cursor, err, date)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/syncloop/syncloop/connectors"
+	"github.com/syncloop/syncloop/connectors/internal/testutil"
 )
 
 const validQuery = `{"totalSize":3,"done":false,"nextRecordsUrl":"/services/data/v60.0/query/01gSy0000000000001-2000","records":[` +
@@ -68,7 +69,7 @@ func TestDecodeQueryResponse(t *testing.T) {
 		`{"done":false,"records":[],"nextRecordsUrl":1}`: `"nextRecordsUrl" is not a string`,
 	} {
 		_, err := decodeQueryResponse([]byte(body))
-		if e := wantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, want) {
+		if e := testutil.WantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, want) {
 			t.Errorf("decodeQueryResponse(%q): %q, want it to mention %q", body, e.Message, want)
 		}
 	}
@@ -108,7 +109,7 @@ func TestDecodeDeletedResponse(t *testing.T) {
 		`{"deletedRecords":[],"latestDateCovered":"yesterday"}`: `"latestDateCovered" is not a dateTime`,
 	} {
 		_, err := decodeDeletedResponse([]byte(body))
-		if e := wantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, want) {
+		if e := testutil.WantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, want) {
 			t.Errorf("decodeDeletedResponse(%q): %q, want it to mention %q", body, e.Message, want)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/syncloop/syncloop/connectors"
+	"github.com/syncloop/syncloop/connectors/internal/testutil"
 	"github.com/syncloop/syncloop/connectors/salesforce/sftest"
 )
 
@@ -31,17 +32,17 @@ func retoken(t *testing.T, token string, edit func(m map[string]any)) string {
 
 func TestPageTokenTamperingIsConfig(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testutil.NewClock()
 	srv, base := startServer(t, sftest.Options{Size: 30, PageSize: 10, Now: clock.Now})
 	c := newConnector(t, base, nil)
 	ctx := context.Background()
 
-	full, err := c.FetchPage(ctx, pageReq("accounts", time.Time{}, 0))
+	full, err := c.FetchPage(ctx, testutil.PageReq("accounts", time.Time{}, 0))
 	if err != nil || full.NextPageToken == "" {
 		t.Fatal(full, err)
 	}
 	since := clock.Now().Add(-10 * 24 * time.Hour)
-	incr := listAll(t, c, pageReq("accounts", since, 0))
+	incr := testutil.ListAll(t, c, testutil.PageReq("accounts", since, 0))
 	deletedTok := incr[len(incr)-2].NextPageToken // leads to the deleted phase
 	if len(incr) < 2 || deletedTok == "" {
 		t.Fatalf("incremental listing of %d pages", len(incr))
@@ -54,43 +55,43 @@ func TestPageTokenTamperingIsConfig(t *testing.T) {
 		req   connectors.PageRequest
 		token string
 	}{
-		"not base64":   {pageReq("accounts", time.Time{}, 0), "%%%"},
-		"not JSON":     {pageReq("accounts", time.Time{}, 0), base64.RawURLEncoding.EncodeToString([]byte("not json"))},
-		"trailing":     {pageReq("accounts", time.Time{}, 0), base64.RawURLEncoding.EncodeToString([]byte(`{"v":1} {}`))},
-		"too long":     {pageReq("accounts", time.Time{}, 0), strings.Repeat("A", maxTokenLen+1)},
-		"other type":   {pageReq("contacts", time.Time{}, 0), full.NextPageToken},
-		"full as incr": {pageReq("accounts", since, 0), full.NextPageToken},
-		"incr as full": {pageReq("accounts", time.Time{}, 0), deletedTok},
-		"other since":  {pageReq("accounts", since.Add(time.Second), 0), deletedTok},
-		"unknown field": {pageReq("accounts", time.Time{}, 0), retoken(t, full.NextPageToken, func(m map[string]any) {
+		"not base64":   {testutil.PageReq("accounts", time.Time{}, 0), "%%%"},
+		"not JSON":     {testutil.PageReq("accounts", time.Time{}, 0), base64.RawURLEncoding.EncodeToString([]byte("not json"))},
+		"trailing":     {testutil.PageReq("accounts", time.Time{}, 0), base64.RawURLEncoding.EncodeToString([]byte(`{"v":1} {}`))},
+		"too long":     {testutil.PageReq("accounts", time.Time{}, 0), strings.Repeat("A", maxTokenLen+1)},
+		"other type":   {testutil.PageReq("contacts", time.Time{}, 0), full.NextPageToken},
+		"full as incr": {testutil.PageReq("accounts", since, 0), full.NextPageToken},
+		"incr as full": {testutil.PageReq("accounts", time.Time{}, 0), deletedTok},
+		"other since":  {testutil.PageReq("accounts", since.Add(time.Second), 0), deletedTok},
+		"unknown field": {testutil.PageReq("accounts", time.Time{}, 0), retoken(t, full.NextPageToken, func(m map[string]any) {
 			m["x"] = 1
 		})},
-		"version": {pageReq("accounts", time.Time{}, 0), retoken(t, full.NextPageToken, func(m map[string]any) { m["v"] = 2 })},
-		"no start": {pageReq("accounts", time.Time{}, 0), retoken(t, full.NextPageToken, func(m map[string]any) {
+		"version": {testutil.PageReq("accounts", time.Time{}, 0), retoken(t, full.NextPageToken, func(m map[string]any) { m["v"] = 2 })},
+		"no start": {testutil.PageReq("accounts", time.Time{}, 0), retoken(t, full.NextPageToken, func(m map[string]any) {
 			delete(m, "s")
 		})},
-		"phase": {pageReq("accounts", time.Time{}, 0), retoken(t, full.NextPageToken, func(m map[string]any) { m["p"] = "bulk" })},
-		"deleted phase in full listing": {pageReq("accounts", time.Time{}, 0), retoken(t, full.NextPageToken, func(m map[string]any) {
+		"phase": {testutil.PageReq("accounts", time.Time{}, 0), retoken(t, full.NextPageToken, func(m map[string]any) { m["p"] = "bulk" })},
+		"deleted phase in full listing": {testutil.PageReq("accounts", time.Time{}, 0), retoken(t, full.NextPageToken, func(m map[string]any) {
 			m["p"], m["n"] = phaseDeleted, ""
 		})},
-		"deleted phase with next": {pageReq("accounts", since, 0), retoken(t, deletedTok, func(m map[string]any) {
+		"deleted phase with next": {testutil.PageReq("accounts", since, 0), retoken(t, deletedTok, func(m map[string]any) {
 			m["n"] = "/services/data/v60.0/query/01gSy0000000000001-10"
 		})},
-		"deleted phase for users": {pageReq("users", since, 0), retoken(t, deletedTok, func(m map[string]any) { m["t"] = "users" })},
-		"next to another host": {pageReq("accounts", time.Time{}, 0), retoken(t, full.NextPageToken, func(m map[string]any) {
+		"deleted phase for users": {testutil.PageReq("users", since, 0), retoken(t, deletedTok, func(m map[string]any) { m["t"] = "users" })},
+		"next to another host": {testutil.PageReq("accounts", time.Time{}, 0), retoken(t, full.NextPageToken, func(m map[string]any) {
 			m["n"] = "https://evil.example.com/services/data/v60.0/query/01gSy0000000000001-10"
 		})},
-		"next elsewhere on the instance": {pageReq("accounts", time.Time{}, 0), retoken(t, full.NextPageToken, func(m map[string]any) {
+		"next elsewhere on the instance": {testutil.PageReq("accounts", time.Time{}, 0), retoken(t, full.NextPageToken, func(m map[string]any) {
 			m["n"] = "/services/data/v60.0/sobjects/User/005Sy0000000001IAA"
 		})},
-		"next missing": {pageReq("accounts", time.Time{}, 0), retoken(t, full.NextPageToken, func(m map[string]any) { delete(m, "n") })},
-		"since type":   {pageReq("accounts", since, 0), retoken(t, deletedTok, func(m map[string]any) { m["since"] = 5 })},
+		"next missing": {testutil.PageReq("accounts", time.Time{}, 0), retoken(t, full.NextPageToken, func(m map[string]any) { delete(m, "n") })},
+		"since type":   {testutil.PageReq("accounts", since, 0), retoken(t, deletedTok, func(m map[string]any) { m["since"] = 5 })},
 	}
 	before := len(srv.Requests())
 	for name, tc := range cases {
 		tc.req.PageToken = tc.token
 		_, err := c.FetchPage(ctx, tc.req)
-		if e := wantKind(t, err, connectors.Config); !strings.Contains(e.Message, "malformed Salesforce page token") {
+		if e := testutil.WantKind(t, err, connectors.Config); !strings.Contains(e.Message, "malformed Salesforce page token") {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -99,7 +100,7 @@ func TestPageTokenTamperingIsConfig(t *testing.T) {
 	}
 
 	// The untampered tokens still work.
-	req := pageReq("accounts", time.Time{}, 0)
+	req := testutil.PageReq("accounts", time.Time{}, 0)
 	req.PageToken = full.NextPageToken
 	if _, err := c.FetchPage(ctx, req); err != nil {
 		t.Error(err)
@@ -121,13 +122,13 @@ func FuzzDecodePageToken(f *testing.F) {
 	f.Add("", false)
 	f.Add("eyJ2IjoxfQ", true)
 	f.Fuzz(func(t *testing.T, token string, incremental bool) {
-		req := pageReq("accounts", time.Time{}, 0)
+		req := testutil.PageReq("accounts", time.Time{}, 0)
 		if incremental {
 			req.Since = start.Add(-time.Hour)
 		}
 		tok, err := c.decodePageToken(token, req, sobjects["accounts"])
 		if err != nil {
-			wantKind(t, err, connectors.Config)
+			testutil.WantKind(t, err, connectors.Config)
 			return
 		}
 		// An accepted token is self-consistent and points nowhere else.

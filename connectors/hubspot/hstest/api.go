@@ -2,19 +2,19 @@ package hstest
 
 import (
 	"bytes"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/syncloop/syncloop/connectors/internal/fake"
 )
 
 const (
@@ -27,9 +27,6 @@ const (
 	maxGroupFilters   = 6
 	maxSearchFilters  = 18
 	maxSearchBodySize = 1 << 20
-	// statusClientClosed is logged when the client went away during an
-	// injected delay (nginx's convention); it is never sent.
-	statusClientClosed = 499
 )
 
 // RequestLog describes one API request.
@@ -133,30 +130,13 @@ type Fault struct {
 // SetFault installs f, called for every API request before it is served to
 // decide how to misbehave. f runs without the server's lock held, so it may
 // call Change and friends (e.g. to modify records mid-listing). nil clears.
-func (s *Server) SetFault(f func(r RequestLog) Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fault = f
-}
+func (s *Server) SetFault(f func(r RequestLog) Fault) { s.log.SetFault(f) }
 
 // Requests returns the API requests served so far, in arrival order.
-func (s *Server) Requests() []RequestLog {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]RequestLog, len(s.requests))
-	for i, r := range s.requests {
-		out[i] = *r
-		out[i].Query = cloneValues(r.Query)
-	}
-	return out
-}
+func (s *Server) Requests() []RequestLog { return s.log.Requests() }
 
 // ResetRequests clears the request log and restarts Seq at 1.
-func (s *Server) ResetRequests() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.requests, s.seq = nil, 0
-}
+func (s *Server) ResetRequests() { s.log.Reset() }
 
 func cloneValues(v url.Values) url.Values {
 	out := make(url.Values, len(v))
@@ -184,10 +164,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /crm/v3/owners", s.handler(epOwners))
 	mux.HandleFunc("GET /crm/v3/owners/", s.handler(epOwners))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.mu.Lock()
-		date := s.serverTime()
-		s.mu.Unlock()
-		s.respond(w, Fault{}, date).error(http.StatusNotFound, "RESOURCE_NOT_FOUND", "no such endpoint: "+r.Method+" "+r.URL.Path)
+		s.respond(w, Fault{}, s.serverTime()).error(http.StatusNotFound, "RESOURCE_NOT_FOUND", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
 	return mux
 }
@@ -210,33 +187,16 @@ func (s *Server) handler(ep endpoint) http.HandlerFunc {
 			req.search, req.searchErr = readSearch(r.Body)
 		}
 
-		s.mu.Lock()
-		s.seq++
 		entry := &RequestLog{
-			Seq: s.seq, Method: r.Method, Path: r.URL.Path, ObjectType: req.objectType,
-			Query: r.URL.Query(), Search: req.search, At: s.clock(),
+			Method: r.Method, Path: r.URL.Path, ObjectType: req.objectType,
+			Query: r.URL.Query(), Search: req.search, At: s.stamps.Clock(),
 		}
-		s.requests = append(s.requests, entry)
-		decide := s.fault
-		s.mu.Unlock()
-
-		var fault Fault
-		if decide != nil {
-			logged := *entry
-			logged.Query = cloneValues(entry.Query)
-			fault = decide(logged)
-		}
+		fault := s.log.Add(entry, &entry.Seq)
 		// The Date header is the time the request is served: after the
 		// fault, which may have moved the clock.
-		s.mu.Lock()
-		date := s.serverTime()
-		s.mu.Unlock()
-		out := s.respond(w, fault, date)
+		out := s.respond(w, fault, s.serverTime())
 		out.serve(r, req)
-
-		s.mu.Lock()
-		entry.Status, entry.Results, entry.RetryAfter = out.status, out.results, out.retryAfter
-		s.mu.Unlock()
+		s.log.Update(func() { entry.Status, entry.Results, entry.RetryAfter = out.status, out.results, out.retryAfter })
 	}
 }
 
@@ -264,7 +224,7 @@ func readSearch(body io.Reader) (*SearchRequest, error) {
 type responder struct {
 	s          *Server
 	w          http.ResponseWriter
-	fault      Fault
+	fault      fake.Fault
 	date       time.Time // the server's time for the Date header
 	status     int
 	results    int
@@ -272,28 +232,22 @@ type responder struct {
 }
 
 func (s *Server) respond(w http.ResponseWriter, f Fault, date time.Time) *responder {
-	return &responder{s: s, w: w, fault: f, date: date}
+	return &responder{s: s, w: w, fault: fake.Fault(f), date: date}
 }
 
 func (o *responder) serve(r *http.Request, req request) {
 	s := o.s
-	if d := o.fault.Delay; d > 0 {
-		timer := time.NewTimer(d)
-		defer timer.Stop()
-		select {
-		case <-timer.C:
-		case <-r.Context().Done():
-			o.status = statusClientClosed
-			return
-		}
+	if !o.fault.Wait(r.Context()) {
+		o.status = fake.StatusClientClosed
+		return
 	}
-	if o.fault.Status != 0 || o.fault.Body != "" {
+	if o.fault.Injected() {
 		o.injected()
 		return
 	}
 	// Authenticate before anything else: callers without a token learn
 	// nothing, not even which object types exist.
-	if !s.authorized(r) {
+	if !fake.Authorized(r, s.token, "Bearer") {
 		o.w.Header().Set("WWW-Authenticate", `Bearer realm="hubspot"`)
 		o.error(http.StatusUnauthorized, "INVALID_AUTHENTICATION",
 			"The access token is missing, invalid or expired.")
@@ -319,14 +273,6 @@ func (o *responder) serve(r *http.Request, req request) {
 	default:
 		o.list(t, r.URL.Query())
 	}
-}
-
-func (s *Server) authorized(r *http.Request) bool {
-	if s.token == "" {
-		return true
-	}
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) == 1
 }
 
 // admit applies the rate limit: it sets the rate-limit headers and answers
@@ -374,28 +320,9 @@ func (s *Server) correlationID() string {
 
 // send writes the response, applying the Fault's headers and truncation.
 func (o *responder) send(status int, contentType string, body []byte) {
-	h := o.w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("Date", o.date.Format(http.TimeFormat))
-	if d := o.fault.RetryAfter; d > 0 {
-		secs := int64(math.Ceil(d.Seconds()))
-		h.Set("Retry-After", strconv.FormatInt(secs, 10))
-		o.retryAfter = time.Duration(secs) * time.Second
-	}
-	for k, vs := range o.fault.Header {
-		for _, v := range vs {
-			h.Add(k, v)
-		}
-	}
+	o.w.Header().Set("Date", o.date.Format(http.TimeFormat))
 	o.status = status
-	o.w.WriteHeader(status)
-	if o.fault.Truncate {
-		// The server closes the connection when a handler writes less than
-		// its Content-Length, so the client sees a cut-off body.
-		body = body[:len(body)/2]
-	}
-	_, _ = o.w.Write(body) // a client that left cannot be told anything
+	o.retryAfter = o.fault.Send(o.w, status, contentType, body)
 }
 
 // error sends a HubSpot-style error body.
@@ -408,16 +335,12 @@ func (o *responder) error(status int, category, msg string) {
 
 // injected sends the Fault's status and body.
 func (o *responder) injected() {
-	status := o.fault.Status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	if o.fault.Body == "" {
+	status, contentType, body := o.fault.Injection()
+	if body == nil {
 		o.error(status, "INJECTED", http.StatusText(status))
 		return
 	}
-	body := []byte(o.fault.Body)
-	o.send(status, http.DetectContentType(body), body)
+	o.send(status, contentType, body)
 }
 
 // selection returns the properties to render for a request naming

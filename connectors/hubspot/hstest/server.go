@@ -24,16 +24,16 @@
 package hstest
 
 import (
-	"context"
 	"encoding/json"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"slices"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/syncloop/syncloop/connectors/internal/fake"
 )
 
 const (
@@ -74,23 +74,20 @@ type Options struct {
 // safe for concurrent use.
 type Server struct {
 	token        string
-	now          func() time.Time
 	searchLimit  int
 	rateLimit    int
 	rateInterval time.Duration
 	mux          *http.ServeMux
 	created      time.Time
-	tables       map[string]*table // the map itself is never modified after NewServer
+	tables       map[string]*table           // the map itself is never modified after NewServer
+	log          fake.Log[RequestLog, Fault] // has its own lock
 
-	mu        sync.Mutex // guards everything below and the tables' contents
-	rng       *rand.Rand
-	tieSalt   uint64
-	lastStamp time.Time
-	requests  []*RequestLog
-	seq       int
-	fault     func(RequestLog) Fault
-	window    []time.Time // real times of the requests in the rate window
-	ownerIDs  []int64     // every owner's id, for hubspot_owner_id values
+	mu       sync.Mutex // guards everything below and the tables' contents
+	rng      *rand.Rand
+	tieSalt  uint64
+	stamps   *fake.Stamps // strictly increasing modified times, but see changeAt
+	window   []time.Time  // real times of the requests in the rate window
+	ownerIDs []int64      // every owner's id, for hubspot_owner_id values
 }
 
 // record is one CRM object or owner.
@@ -123,25 +120,19 @@ type table struct {
 // NewServer returns a server seeded with opts.Size records per object type,
 // their timestamps spread over the 30 days before now.
 func NewServer(opts Options) *Server {
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
-	size := opts.Size
-	switch {
-	case size == 0:
-		size = defaultSize
-	case size < 0:
-		size = 0
-	}
+	size := fake.SeedSize(opts.Size, defaultSize)
 	s := &Server{
 		token:        opts.Token,
-		now:          now,
 		searchLimit:  opts.SearchLimit,
 		rateLimit:    opts.RateLimit,
 		rateInterval: opts.RateInterval,
 		tables:       make(map[string]*table, len(objectTypes)),
 		rng:          rand.New(rand.NewPCG(uint64(opts.Seed), 0x4b5b_5e7)),
+		stamps:       fake.NewStamps(opts.Now, stampResolution),
+	}
+	s.log.Clone = func(e RequestLog) RequestLog {
+		e.Query = cloneValues(e.Query)
+		return e
 	}
 	if s.searchLimit <= 0 {
 		s.searchLimit = defaultSearchLimit
@@ -150,14 +141,11 @@ func NewServer(opts Options) *Server {
 		s.rateInterval = defaultRateInterval
 	}
 	s.tieSalt = s.rng.Uint64()
-	s.created = s.clock()
+	s.created = s.stamps.Clock()
 	s.seed(size)
 	s.mux = s.routes()
 	return s
 }
-
-// clock is the server's time at HubSpot's resolution.
-func (s *Server) clock() time.Time { return s.now().UTC().Truncate(stampResolution) }
 
 func (s *Server) generator() *generator {
 	return &generator{
@@ -171,7 +159,8 @@ func (s *Server) seed(size int) {
 	for _, name := range objectTypes {
 		s.tables[name] = &table{spec: specs[name], index: map[string]*record{}, nextID: specs[name].idBase}
 	}
-	stamps := s.seedStamps(size * len(objectTypes))
+	// Seeded data is never in the future.
+	stamps := fake.SeedStamps(s.rng, size*len(objectTypes), s.created, seedWindow, stampResolution)
 	s.rng.Shuffle(len(stamps), func(i, j int) { stamps[i], stamps[j] = stamps[j], stamps[i] })
 	g := s.generator()
 	// Owners first, so that other records can reference them.
@@ -185,25 +174,8 @@ func (s *Server) seed(size int) {
 		}
 	}
 	if len(stamps) > 0 {
-		s.lastStamp = slices.MaxFunc(stamps, time.Time.Compare)
+		s.stamps.Observe(slices.MaxFunc(stamps, time.Time.Compare))
 	}
-}
-
-// seedStamps returns n distinct stamps in the seed window, all before the
-// creation time: seeded data is never in the future.
-func (s *Server) seedStamps(n int) []time.Time {
-	window := int64(seedWindow / stampResolution)
-	seen := make(map[int64]bool, n)
-	stamps := make([]time.Time, 0, n)
-	start := s.created.Add(-seedWindow)
-	for len(stamps) < n {
-		o := s.rng.Int64N(window)
-		if !seen[o] {
-			seen[o] = true
-			stamps = append(stamps, start.Add(time.Duration(o)*stampResolution))
-		}
-	}
-	return stamps
 }
 
 // insert creates a record in t. Callers hold s.mu (or are NewServer).
@@ -236,24 +208,12 @@ func (t *table) stamp(r *record, at time.Time) {
 	t.byMod = nil
 }
 
-// nextStamp returns the time for a mutation: the current time, or just after
-// the previous stamp if the clock has not moved past it. Callers hold s.mu.
-func (s *Server) nextStamp() time.Time {
-	at := s.clock()
-	if !at.After(s.lastStamp) {
-		at = s.lastStamp.Add(stampResolution)
-	}
-	s.lastStamp = at
-	return at
-}
-
 // serverTime is the time reported in the Date header: no later mutation
-// gets a stamp before it. Callers hold s.mu.
+// gets a stamp before it.
 func (s *Server) serverTime() time.Time {
-	if s.lastStamp.After(s.clock()) {
-		return s.lastStamp
-	}
-	return s.clock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stamps.ServerTime()
 }
 
 func (t *table) live() []*record {
@@ -302,7 +262,7 @@ func (s *Server) Change(objectType string, n int) []string {
 	if t == nil || n <= 0 {
 		return nil
 	}
-	return s.change(t, t.pickLive(s.rng, n), s.nextStamp)
+	return s.change(t, t.pickLive(s.rng, n), s.stamps.Next)
 }
 
 // ChangeAt modifies n random live records of objectType so that they all
@@ -334,9 +294,7 @@ func (s *Server) ChangeAllAt(objectType string, at time.Time) []string {
 
 func (s *Server) changeAt(t *table, recs []*record, at time.Time) []string {
 	at = at.UTC().Truncate(stampResolution)
-	if at.After(s.lastStamp) {
-		s.lastStamp = at
-	}
+	s.stamps.Observe(at)
 	return s.change(t, recs, func() time.Time { return at })
 }
 
@@ -363,7 +321,7 @@ func (s *Server) Add(objectType string, n int) []string {
 	g := s.generator()
 	ids := make([]string, 0, n)
 	for range n {
-		at := s.nextStamp()
+		at := s.stamps.Next()
 		ids = append(ids, s.insert(t, g, at, at).idStr)
 	}
 	return ids
@@ -382,7 +340,7 @@ func (s *Server) Delete(objectType string, n int) []string {
 	}
 	var ids []string
 	for _, r := range t.pickLive(s.rng, n) {
-		at := s.nextStamp()
+		at := s.stamps.Next()
 		r.archived, r.archivedAt = true, at
 		t.stamp(r, at)
 		ids = append(ids, r.idStr)
@@ -446,24 +404,7 @@ func (s *Server) Modified(objectType, id string) (time.Time, bool) {
 // Start serves s on addr (e.g. "127.0.0.1:0") and returns its base URL and
 // a function that shuts it down.
 func (s *Server) Start(addr string) (url string, stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }() // returns once stop shuts it down
-	stop = sync.OnceFunc(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if srv.Shutdown(ctx) != nil {
-			srv.Close()
-		}
-	})
-	host, port, _ := net.SplitHostPort(ln.Addr().String())
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = "localhost"
-	}
-	return "http://" + net.JoinHostPort(host, port), stop, nil
+	return fake.Start(s, addr)
 }
 
 // objectJSON is a CRM object as HubSpot serves it.

@@ -6,12 +6,14 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/syncloop/syncloop/connectors/internal/fake"
+	"github.com/syncloop/syncloop/connectors/internal/testutil"
 )
 
 var epoch = time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
@@ -19,16 +21,10 @@ var epoch = time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
 func start(t *testing.T, opts Options) (*Server, string) {
 	t.Helper()
 	srv := NewServer(opts)
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
-	return srv, ts.URL
+	return srv, testutil.Serve(t, srv)
 }
 
-type result struct {
-	status int
-	header http.Header
-	body   []byte
-}
+type result testutil.Response
 
 func call(t *testing.T, method, url, token string, body any) result {
 	t.Helper()
@@ -40,23 +36,7 @@ func call(t *testing.T, method, url, token string, body any) result {
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("reading %s: %v", url, err)
-	}
-	return result{resp.StatusCode, resp.Header, b}
+	return result(testutil.Do(t, method, url, testutil.Bearer(token), rd))
 }
 
 // page is a decoded list or search response.
@@ -72,12 +52,12 @@ type page struct {
 
 func (r result) page(t *testing.T) page {
 	t.Helper()
-	if r.status != 200 {
-		t.Fatalf("HTTP %d: %s", r.status, r.body)
+	if r.Status != 200 {
+		t.Fatalf("HTTP %d: %s", r.Status, r.Body)
 	}
 	var p page
-	if err := json.Unmarshal(r.body, &p); err != nil {
-		t.Fatalf("decoding %s: %v", r.body, err)
+	if err := json.Unmarshal(r.Body, &p); err != nil {
+		t.Fatalf("decoding %s: %v", r.Body, err)
 	}
 	return p
 }
@@ -176,8 +156,8 @@ func TestListPagesMatchSnapshot(t *testing.T) {
 			url += "&after=" + after
 		}
 		r := call(t, "GET", url, "tok", nil)
-		if d, _ := http.ParseTime(r.header.Get("Date")); !d.Equal(srv.serverTimeForTest().Truncate(time.Second)) {
-			t.Errorf("Date %s, want the server clock %s", r.header.Get("Date"), clock.Now())
+		if d, _ := http.ParseTime(r.Header.Get("Date")); !d.Equal(srv.serverTime().Truncate(time.Second)) {
+			t.Errorf("Date %s, want the server clock %s", r.Header.Get("Date"), clock.Now())
 		}
 		p := r.page(t)
 		got = append(got, p.Results...)
@@ -232,21 +212,15 @@ func TestListPagesMatchSnapshot(t *testing.T) {
 	}
 
 	for _, q := range []string{"limit=101", "limit=0", "limit=x", "after=bm9wZQ", "after=-1", "archived=maybe"} {
-		if r := call(t, "GET", base+"/crm/v3/objects/contacts?"+q, "tok", nil); r.status != 400 {
-			t.Errorf("?%s: HTTP %d, want 400", q, r.status)
+		if r := call(t, "GET", base+"/crm/v3/objects/contacts?"+q, "tok", nil); r.Status != 400 {
+			t.Errorf("?%s: HTTP %d, want 400", q, r.Status)
 		}
 	}
 	for _, path := range []string{"/crm/v3/objects/widgets", "/crm/v3/objects/owners", "/crm/v4/objects/contacts"} {
-		if r := call(t, "GET", base+path, "tok", nil); r.status != 404 {
-			t.Errorf("%s: HTTP %d, want 404", path, r.status)
+		if r := call(t, "GET", base+path, "tok", nil); r.Status != 404 {
+			t.Errorf("%s: HTTP %d, want 404", path, r.Status)
 		}
 	}
-}
-
-func (s *Server) serverTimeForTest() time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.serverTime()
 }
 
 func search(t *testing.T, base, typ string, body SearchRequest) result {
@@ -338,21 +312,21 @@ func TestSearch(t *testing.T) {
 		"bad date":              {FilterGroups: []FilterGroup{{Filters: []Filter{{PropertyName: mod, Operator: "GTE", Value: "soon"}}}}},
 		"two sorts":             {Sorts: []Sort{{PropertyName: mod}, {PropertyName: "hs_object_id"}}},
 	} {
-		if r := search(t, base, "deals", body); r.status != 400 || !strings.Contains(string(r.body), `"category":"VALIDATION_ERROR"`) {
-			t.Errorf("%s: HTTP %d %s, want 400", name, r.status, r.body)
+		if r := search(t, base, "deals", body); r.Status != 400 || !strings.Contains(string(r.Body), `"category":"VALIDATION_ERROR"`) {
+			t.Errorf("%s: HTTP %d %s, want 400", name, r.Status, r.Body)
 		}
 	}
-	if r := search(t, base, "deals", SearchRequest{Limit: 10, After: "40"}); r.status != 200 {
-		t.Errorf("after+limit = SearchLimit: HTTP %d, want 200", r.status)
+	if r := search(t, base, "deals", SearchRequest{Limit: 10, After: "40"}); r.Status != 200 {
+		t.Errorf("after+limit = SearchLimit: HTTP %d, want 200", r.Status)
 	}
-	if r := call(t, "POST", base+"/crm/v3/objects/deals/search", "", map[string]any{"limit": 5, "bogus": 1}); r.status != 400 {
-		t.Errorf("unknown field: HTTP %d, want 400", r.status)
+	if r := call(t, "POST", base+"/crm/v3/objects/deals/search", "", map[string]any{"limit": 5, "bogus": 1}); r.Status != 400 {
+		t.Errorf("unknown field: HTTP %d, want 400", r.Status)
 	}
 	// Numbers are accepted as filter values, as HubSpot does.
 	if r := call(t, "POST", base+"/crm/v3/objects/deals/search", "", map[string]any{
 		"filterGroups": []any{map[string]any{"filters": []any{map[string]any{"propertyName": mod, "operator": "GTE", "value": since.UnixMilli()}}}},
-	}); r.status != 200 || *r.page(t).Total != len(want) {
-		t.Errorf("numeric filter value: HTTP %d %s", r.status, r.body)
+	}); r.Status != 200 || *r.page(t).Total != len(want) {
+		t.Errorf("numeric filter value: HTTP %d %s", r.Status, r.Body)
 	}
 
 	reqs := srv.Requests()
@@ -427,11 +401,11 @@ func TestOwners(t *testing.T) {
 	if got := ids(t, p.Results); len(got) != 2 || !slices.Contains(gone, got[0]) || !slices.Contains(gone, got[1]) {
 		t.Errorf("archived owners %v, want %v", got, gone)
 	}
-	if r := call(t, "POST", base+"/crm/v3/objects/owners/search", "tok", SearchRequest{}); r.status != 404 {
-		t.Errorf("owners search: HTTP %d, want 404", r.status)
+	if r := call(t, "POST", base+"/crm/v3/objects/owners/search", "tok", SearchRequest{}); r.Status != 404 {
+		t.Errorf("owners search: HTTP %d, want 404", r.Status)
 	}
-	if r := call(t, "GET", base+"/crm/v3/owners?limit=501", "tok", nil); r.status != 400 {
-		t.Errorf("owners limit 501: HTTP %d, want 400", r.status)
+	if r := call(t, "GET", base+"/crm/v3/owners?limit=501", "tok", nil); r.Status != 400 {
+		t.Errorf("owners limit 501: HTTP %d, want 400", r.Status)
 	}
 }
 
@@ -440,19 +414,19 @@ func TestAuthRateLimitAndFaults(t *testing.T) {
 	srv, base := start(t, Options{Size: 5, Token: "secret", RateLimit: 2, RateInterval: 3 * time.Second})
 	url := base + "/crm/v3/objects/companies"
 	for _, tok := range []string{"", "wrong"} {
-		if r := call(t, "GET", url, tok, nil); r.status != 401 || !strings.Contains(string(r.body), "INVALID_AUTHENTICATION") {
-			t.Errorf("token %q: HTTP %d %s", tok, r.status, r.body)
+		if r := call(t, "GET", url, tok, nil); r.Status != 401 || !strings.Contains(string(r.Body), "INVALID_AUTHENTICATION") {
+			t.Errorf("token %q: HTTP %d %s", tok, r.Status, r.Body)
 		}
 	}
 	r := call(t, "GET", url, "secret", nil)
-	if r.status != 200 || r.header.Get("X-HubSpot-RateLimit-Remaining") != "1" || r.header.Get("X-HubSpot-RateLimit-Max") != "2" ||
-		r.header.Get("X-HubSpot-RateLimit-Interval-Milliseconds") != "3000" {
-		t.Errorf("first request: HTTP %d, headers %v", r.status, r.header)
+	if r.Status != 200 || r.Header.Get("X-HubSpot-RateLimit-Remaining") != "1" || r.Header.Get("X-HubSpot-RateLimit-Max") != "2" ||
+		r.Header.Get("X-HubSpot-RateLimit-Interval-Milliseconds") != "3000" {
+		t.Errorf("first request: HTTP %d, headers %v", r.Status, r.Header)
 	}
 	call(t, "GET", url, "secret", nil)
 	r = call(t, "GET", url, "secret", nil)
-	if r.status != 429 || r.header.Get("Retry-After") != "3" || r.header.Get("X-HubSpot-RateLimit-Remaining") != "0" {
-		t.Errorf("third request: HTTP %d, headers %v", r.status, r.header)
+	if r.Status != 429 || r.Header.Get("Retry-After") != "3" || r.Header.Get("X-HubSpot-RateLimit-Remaining") != "0" {
+		t.Errorf("third request: HTTP %d, headers %v", r.Status, r.Header)
 	}
 	if last := srv.Requests()[4]; last.Status != 429 || last.RetryAfter != 3*time.Second {
 		t.Errorf("logged %+v", last)
@@ -471,11 +445,11 @@ func TestAuthRateLimitAndFaults(t *testing.T) {
 		return Fault{Delay: 5 * time.Second}
 	})
 	url2 := base2 + "/crm/v3/objects/companies"
-	if r := call(t, "GET", url2, "", nil); r.status != 503 || r.header.Get("Retry-After") != "2" || r.header.Get("X-Test") != "yes" {
-		t.Errorf("injected 503: %d %v", r.status, r.header)
+	if r := call(t, "GET", url2, "", nil); r.Status != 503 || r.Header.Get("Retry-After") != "2" || r.Header.Get("X-Test") != "yes" {
+		t.Errorf("injected 503: %d %v", r.Status, r.Header)
 	}
-	if r := call(t, "GET", url2, "", nil); r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
-		t.Errorf("injected HTML: %d %v", r.status, r.header)
+	if r := call(t, "GET", url2, "", nil); r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("injected HTML: %d %v", r.Status, r.Header)
 	}
 	resp, err := http.Get(url2)
 	if err != nil {
@@ -490,10 +464,10 @@ func TestAuthRateLimitAndFaults(t *testing.T) {
 		t.Error("delayed request did not time out")
 	}
 	deadline := time.Now().Add(2 * time.Second)
-	for srv2.Requests()[3].Status != statusClientClosed && time.Now().Before(deadline) {
+	for srv2.Requests()[3].Status != fake.StatusClientClosed && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if s := srv2.Requests()[3].Status; s != statusClientClosed {
+	if s := srv2.Requests()[3].Status; s != fake.StatusClientClosed {
 		t.Errorf("abandoned request logged with status %d", s)
 	}
 }

@@ -2,15 +2,15 @@ package sftest
 
 import (
 	"bytes"
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/syncloop/syncloop/connectors/internal/fake"
 )
 
 // Request kinds in RequestLog.Kind.
@@ -20,10 +20,6 @@ const (
 	KindDeleted   = "deleted"   // GET …/sobjects/<SObject>/deleted/
 	KindOther     = "other"     // anything else (answered 404 or 405)
 )
-
-// statusClientClosed is logged when the client went away during an
-// injected delay (nginx's convention); it is never sent.
-const statusClientClosed = 499
 
 // RequestLog describes one request.
 type RequestLog struct {
@@ -87,28 +83,16 @@ type Fault struct {
 // decide how to misbehave. f runs without the server's lock held, so it may
 // call Change and friends (e.g. to modify records mid-listing). nil clears.
 // Faulted requests are not counted against the API limit.
-func (s *Server) SetFault(f func(r RequestLog) Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.fault = f
-}
+func (s *Server) SetFault(f func(r RequestLog) Fault) { s.log.SetFault(f) }
 
 // Requests returns the requests served so far, in arrival order.
-func (s *Server) Requests() []RequestLog {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]RequestLog, len(s.requests))
-	for i, r := range s.requests {
-		out[i] = *r
-	}
-	return out
-}
+func (s *Server) Requests() []RequestLog { return s.log.Requests() }
 
 // ResetRequests clears the request log and restarts Seq at 1.
-func (s *Server) ResetRequests() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.requests, s.seq = nil, 0
+func (s *Server) ResetRequests() { s.log.Reset() }
+
+func (f Fault) common() fake.Fault {
+	return fake.Fault{Status: f.Status, Body: f.Body, RetryAfter: f.RetryAfter, Delay: f.Delay, Truncate: f.Truncate}
 }
 
 var (
@@ -209,48 +193,31 @@ func parseISOTime(v string) (time.Time, error) {
 
 // ServeHTTP serves the REST API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	entry := &RequestLog{Method: r.Method, Path: r.URL.Path, At: s.clock()}
+	entry := &RequestLog{Method: r.Method, Path: r.URL.Path, At: s.stamps.Clock()}
 	p := s.parse(r, entry) // reads only what never changes after NewServer
 	entry.Kind = p.kind
-	s.mu.Lock()
-	s.seq++
-	entry.Seq = s.seq
-	s.requests = append(s.requests, entry)
-	decide := s.fault
-	s.mu.Unlock()
-
-	var fault Fault
-	if decide != nil {
-		fault = decide(*entry)
-	}
-	out := &responder{w: w, fault: fault}
+	fault := s.log.Add(entry, &entry.Seq)
+	out := &responder{w: w, fault: fault.common()}
 	s.serve(out, r, p)
+	// Log before the response leaves: a client that reads the log right
+	// after its call returns must see the outcome.
+	s.log.Update(func() { entry.Status, entry.ErrorCode, entry.Records = out.status, out.code, out.records })
 	out.flush()
-
-	s.mu.Lock()
-	entry.Status, entry.ErrorCode, entry.Records = out.status, out.code, out.records
-	s.mu.Unlock()
 }
 
 func (s *Server) serve(out *responder, r *http.Request, p parsed) {
-	if d := out.fault.Delay; d > 0 {
-		timer := time.NewTimer(d)
-		defer timer.Stop()
-		select {
-		case <-timer.C:
-		case <-r.Context().Done():
-			out.status = statusClientClosed
-			return
-		}
+	if !out.fault.Wait(r.Context()) {
+		out.status = fake.StatusClientClosed
+		return
 	}
-	if out.fault.Status != 0 || out.fault.Body != "" {
+	if out.fault.Injected() {
 		out.injected(s.dateNow())
 		return
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out.date = s.serverTime()
+	out.date = s.stamps.ServerTime()
 
 	// Authenticate before anything else, so that a caller without a token
 	// learns nothing. Refused requests are not counted.
@@ -265,7 +232,7 @@ func (s *Server) serve(out *responder, r *http.Request, p parsed) {
 		out.error(&apiError{status: http.StatusForbidden, code: "REQUEST_LIMIT_EXCEEDED", msg: "TotalRequests Limit exceeded."})
 		return
 	}
-	s.apiCalls = append(s.apiCalls, s.clock())
+	s.apiCalls = append(s.apiCalls, s.stamps.Clock())
 	out.limitInfo = s.limitInfoLocked()
 
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -289,23 +256,15 @@ func (s *Server) serve(out *responder, r *http.Request, p parsed) {
 func (s *Server) dateNow() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.serverTime()
+	return s.stamps.ServerTime()
 }
 
 func (s *Server) authorizedLocked(r *http.Request) bool {
-	if s.token == "" {
-		return true
-	}
-	h := r.Header.Get("Authorization")
-	got, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok {
-		got, ok = strings.CutPrefix(h, "OAuth ")
-	}
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(s.token)) == 1
+	return fake.Authorized(r, s.token, "Bearer", "OAuth")
 }
 
 func (s *Server) trimCallsLocked() {
-	cutoff := s.clock().Add(-24 * time.Hour)
+	cutoff := s.stamps.Clock().Add(-24 * time.Hour)
 	i := 0
 	for i < len(s.apiCalls) && !s.apiCalls[i].After(cutoff) {
 		i++
@@ -374,7 +333,7 @@ func (s *Server) serveBatchLocked(out *responder, loc *locator, offset int) {
 	buf.WriteString(`{"totalSize":`)
 	buf.WriteString(strconv.Itoa(len(loc.versions)))
 	if end < len(loc.versions) {
-		loc.lastUsed = s.clock()
+		loc.lastUsed = s.stamps.Clock()
 		s.locators[loc.id] = loc
 		next, _ := json.Marshal(fmt.Sprintf("/services/data/%s/query/%s-%d", loc.apiVersion, loc.id, end))
 		buf.WriteString(`,"done":false,"nextRecordsUrl":`)
@@ -395,7 +354,7 @@ func (s *Server) serveBatchLocked(out *responder, loc *locator, offset int) {
 }
 
 func (s *Server) pruneLocatorsLocked() {
-	now := s.clock()
+	now := s.stamps.Clock()
 	var oldest *locator
 	for id, loc := range s.locators {
 		if now.Sub(loc.lastUsed) > locatorTTL {
@@ -429,7 +388,7 @@ func (s *Server) serveDeletedLocked(out *responder, p parsed) {
 		out.error(&apiError{status: http.StatusBadRequest, code: "INVALID_REPLICATION_DATE", msg: p.paramErr})
 		return
 	}
-	now := s.clock()
+	now := s.stamps.Clock()
 	start, end := p.start.Truncate(s.granularity), p.end.Truncate(s.granularity)
 	switch {
 	case !end.After(start.Add(time.Minute)):
@@ -450,7 +409,7 @@ func (s *Server) serveDeletedLocked(out *responder, p parsed) {
 		EarliestDateAvailable: formatSFTime(s.earliest),
 		LatestDateCovered:     formatSFTime(covered),
 	}
-	for _, d := range p.table.deletedBetween(later(start, s.earliest), covered) {
+	for _, d := range p.table.deletedBetween(fake.Later(start, s.earliest), covered) {
 		resp.DeletedRecords = append(resp.DeletedRecords, deletedRecord{ID: d.id, DeletedDate: formatSFTime(d.at)})
 	}
 	body, _ := json.Marshal(resp) // strings only: cannot fail
@@ -462,7 +421,7 @@ func (s *Server) serveDeletedLocked(out *responder, p parsed) {
 // sent for the request log.
 type responder struct {
 	w           http.ResponseWriter
-	fault       Fault
+	fault       fake.Fault
 	date        time.Time
 	limitInfo   string
 	status      int
@@ -479,29 +438,17 @@ func (o *responder) send(status int, contentType string, body []byte) {
 // flush writes the response prepared by send. It runs without the server's
 // lock, so a slow client holds up no one else.
 func (o *responder) flush() {
-	if o.status == 0 || o.status == statusClientClosed {
+	if o.status == 0 || o.status == fake.StatusClientClosed {
 		return
 	}
 	h := o.w.Header()
-	h.Set("Content-Type", o.contentType)
-	h.Set("Content-Length", strconv.Itoa(len(o.body)))
 	if !o.date.IsZero() {
 		h.Set("Date", o.date.UTC().Format(http.TimeFormat))
 	}
 	if o.limitInfo != "" {
 		h.Set("Sforce-Limit-Info", o.limitInfo)
 	}
-	if d := o.fault.RetryAfter; d > 0 {
-		h.Set("Retry-After", strconv.FormatInt(int64(math.Ceil(d.Seconds())), 10))
-	}
-	o.w.WriteHeader(o.status)
-	body := o.body
-	if o.fault.Truncate {
-		// The server closes the connection when a handler writes less than
-		// its Content-Length, so the client sees a cut-off body.
-		body = body[:len(body)/2]
-	}
-	_, _ = o.w.Write(body) // a client that left cannot be told anything
+	o.fault.Send(o.w, o.status, o.contentType, o.body)
 }
 
 func (o *responder) error(e *apiError) {
@@ -514,15 +461,11 @@ func (o *responder) error(e *apiError) {
 // injected sends the Fault's status and body.
 func (o *responder) injected(date time.Time) {
 	o.date = date
-	status := o.fault.Status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	if o.fault.Body == "" {
+	status, contentType, body := o.fault.Injection()
+	if body == nil {
 		code := strings.ToUpper(strings.ReplaceAll(http.StatusText(status), " ", "_"))
 		o.error(&apiError{status: status, code: code, msg: http.StatusText(status)})
 		return
 	}
-	body := []byte(o.fault.Body)
-	o.send(status, http.DetectContentType(body), body)
+	o.send(status, contentType, body)
 }

@@ -3,9 +3,9 @@ package sftest
 import (
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"strings"
-	"time"
+
+	"github.com/syncloop/syncloop/connectors/internal/fake"
 )
 
 // sobjectSpec describes one SObject of the fake org. Field values are only
@@ -48,26 +48,26 @@ var specs = map[string]*sobjectSpec{
 		newFields: func(g *generator) map[string]any {
 			name := g.company()
 			website := any("https://www." + slug(name) + ".example.com")
-			if g.rng.IntN(6) == 0 {
+			if g.Rng.IntN(6) == 0 {
 				website = nil
 			}
 			return map[string]any{
 				"Name":              name,
-				"Industry":          g.pick(industries),
+				"Industry":          g.Pick(industries),
 				"AnnualRevenue":     g.revenue(),
-				"NumberOfEmployees": 1 + g.rng.IntN(20000),
+				"NumberOfEmployees": 1 + g.Rng.IntN(20000),
 				"Website":           website,
 				"OwnerId":           g.ref("users"),
 			}
 		},
 		mutate: func(g *generator, f map[string]any) {
-			switch g.rng.IntN(3) {
+			switch g.Rng.IntN(3) {
 			case 0:
-				f["Industry"] = g.pick(industries)
+				f["Industry"] = g.Pick(industries)
 			case 1:
 				f["AnnualRevenue"] = g.revenue()
 			default:
-				f["NumberOfEmployees"] = 1 + g.rng.IntN(20000)
+				f["NumberOfEmployees"] = 1 + g.Rng.IntN(20000)
 			}
 		},
 	},
@@ -76,20 +76,20 @@ var specs = map[string]*sobjectSpec{
 		fields: []string{"Id", "FirstName", "LastName", "Email", "Phone", "Title", "AccountId", "OwnerId",
 			"CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"},
 		newFields: func(g *generator) map[string]any {
-			first, last := g.pick(firstNames), g.pick(lastNames)
+			first, last := g.Pick(firstNames), g.Pick(lastNames)
 			return map[string]any{
 				"FirstName": first,
 				"LastName":  last,
-				"Email":     g.email(first, last),
+				"Email":     g.Email(first, last, mailDomains),
 				"Phone":     g.phone(),
-				"Title":     g.pick(titles),
+				"Title":     g.Pick(titles),
 				"AccountId": g.ref("accounts"),
 				"OwnerId":   g.ref("users"),
 			}
 		},
 		mutate: func(g *generator, f map[string]any) {
-			if g.rng.IntN(2) == 0 {
-				f["Title"] = g.pick(titles)
+			if g.Rng.IntN(2) == 0 {
+				f["Title"] = g.Pick(titles)
 			} else {
 				f["Phone"] = g.phone()
 			}
@@ -101,23 +101,23 @@ var specs = map[string]*sobjectSpec{
 			"OwnerId", "CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"},
 		newFields: func(g *generator) map[string]any {
 			f := map[string]any{
-				"Name":      g.company() + " - " + g.pick(dealKinds),
+				"Name":      g.company() + " - " + g.Pick(dealKinds),
 				"AccountId": g.ref("accounts"),
 				"Amount":    g.amount(),
-				"CloseDate": g.date(-60, 120),
+				"CloseDate": g.Date(-60, 120),
 				"OwnerId":   g.ref("users"),
 			}
-			setStage(f, g.rng.IntN(len(stages)))
+			setStage(f, g.Rng.IntN(len(stages)))
 			return f
 		},
 		mutate: func(g *generator, f map[string]any) {
-			switch g.rng.IntN(3) {
+			switch g.Rng.IntN(3) {
 			case 0:
-				setStage(f, g.rng.IntN(len(stages)))
+				setStage(f, g.Rng.IntN(len(stages)))
 			case 1:
 				f["Amount"] = g.amount()
 			default:
-				f["CloseDate"] = g.date(-60, 120)
+				f["CloseDate"] = g.Date(-60, 120)
 			}
 		},
 	},
@@ -126,27 +126,27 @@ var specs = map[string]*sobjectSpec{
 		fields: []string{"Id", "Subject", "Status", "Priority", "ActivityDate", "WhoId", "WhatId", "OwnerId", "IsClosed",
 			"CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"},
 		newFields: func(g *generator) map[string]any {
-			status := g.pick(taskStatuses)
+			status := g.Pick(taskStatuses)
 			return map[string]any{
-				"Subject":      g.pick(taskVerbs) + " " + g.pick(firstNames) + " " + g.pick(lastNames),
+				"Subject":      g.Pick(taskVerbs) + " " + g.Pick(firstNames) + " " + g.Pick(lastNames),
 				"Status":       status,
-				"Priority":     g.pick(priorities),
-				"ActivityDate": g.date(-14, 30),
+				"Priority":     g.Pick(priorities),
+				"ActivityDate": g.Date(-14, 30),
 				"WhoId":        g.ref("contacts"),
-				"WhatId":       g.ref(g.pick([]string{"accounts", "opportunities"})),
+				"WhatId":       g.ref(g.Pick([]string{"accounts", "opportunities"})),
 				"OwnerId":      g.ref("users"),
 				"IsClosed":     status == "Completed",
 			}
 		},
 		mutate: func(g *generator, f map[string]any) {
-			switch g.rng.IntN(3) {
+			switch g.Rng.IntN(3) {
 			case 0:
-				f["Status"] = g.pick(taskStatuses)
+				f["Status"] = g.Pick(taskStatuses)
 				f["IsClosed"] = f["Status"] == "Completed"
 			case 1:
-				f["ActivityDate"] = g.date(-14, 30)
+				f["ActivityDate"] = g.Date(-14, 30)
 			default:
-				f["Priority"] = g.pick(priorities)
+				f["Priority"] = g.Pick(priorities)
 			}
 		},
 	},
@@ -156,16 +156,16 @@ var specs = map[string]*sobjectSpec{
 			"CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"},
 		newFields: func(g *generator) map[string]any {
 			return map[string]any{
-				"Title":     g.pick(noteTitles),
-				"Body":      g.sentences(),
-				"ParentId":  g.ref(g.pick([]string{"accounts", "contacts", "opportunities"})),
+				"Title":     g.Pick(noteTitles),
+				"Body":      g.Sentences(noteSentences),
+				"ParentId":  g.ref(g.Pick([]string{"accounts", "contacts", "opportunities"})),
 				"OwnerId":   g.ref("users"),
-				"IsPrivate": g.rng.IntN(8) == 0,
+				"IsPrivate": g.Rng.IntN(8) == 0,
 			}
 		},
 		mutate: func(g *generator, f map[string]any) {
 			// Replace rather than append so churn never grows a note.
-			f["Body"] = g.sentences()
+			f["Body"] = g.Sentences(noteSentences)
 		},
 	},
 	"users": {
@@ -173,24 +173,24 @@ var specs = map[string]*sobjectSpec{
 		fields: []string{"Id", "Username", "Name", "FirstName", "LastName", "Email", "IsActive", "Title",
 			"CreatedDate", "LastModifiedDate", "SystemModstamp"},
 		newFields: func(g *generator) map[string]any {
-			first, last := g.pick(firstNames), g.pick(lastNames)
-			email := g.email(first, last)
+			first, last := g.Pick(firstNames), g.Pick(lastNames)
+			email := g.Email(first, last, mailDomains)
 			return map[string]any{
 				"Username":  email + ".acme",
 				"Name":      first + " " + last,
 				"FirstName": first,
 				"LastName":  last,
 				"Email":     email,
-				"IsActive":  g.rng.IntN(10) != 0,
-				"Title":     g.pick(titles),
+				"IsActive":  g.Rng.IntN(10) != 0,
+				"Title":     g.Pick(titles),
 			}
 		},
 		mutate: func(g *generator, f map[string]any) {
-			if g.rng.IntN(2) == 0 {
+			if g.Rng.IntN(2) == 0 {
 				active, _ := f["IsActive"].(bool)
 				f["IsActive"] = !active
 			} else {
-				f["Title"] = g.pick(titles)
+				f["Title"] = g.Pick(titles)
 			}
 		},
 	},
@@ -206,41 +206,24 @@ func setStage(f map[string]any, i int) {
 // generator produces plausible field values from the server's seeded rng
 // only, so that a Seed fixes the dataset.
 type generator struct {
-	rng  *rand.Rand
-	base time.Time // the server's creation time; dates are spread around it
+	fake.Gen
 	// table returns an object type's table, so that references point at
 	// records that exist (or existed).
 	table func(objectType string) *table
 }
 
-func (g *generator) pick(list []string) string { return list[g.rng.IntN(len(list))] }
-
-func (g *generator) company() string { return g.pick(companyStems) + " " + g.pick(companySuffixes) }
+func (g *generator) company() string { return g.Pick(companyStems) + " " + g.Pick(companySuffixes) }
 
 // revenue is a whole-dollar annual revenue.
-func (g *generator) revenue() float64 { return float64(100_000 * (1 + g.rng.IntN(50_000))) }
+func (g *generator) revenue() float64 { return float64(100_000 * (1 + g.Rng.IntN(50_000))) }
 
 // amount is a deal value in whole cents.
 func (g *generator) amount() float64 {
-	return math.Round((500+g.rng.Float64()*300_000)*100) / 100
+	return math.Round((500+g.Rng.Float64()*300_000)*100) / 100
 }
 
 func (g *generator) phone() string {
-	return fmt.Sprintf("(%03d) %03d-%04d", 200+g.rng.IntN(700), 200+g.rng.IntN(700), g.rng.IntN(10000))
-}
-
-// date is a calendar date between minDays and maxDays around the base time.
-func (g *generator) date(minDays, maxDays int) string {
-	d := minDays + g.rng.IntN(maxDays-minDays+1)
-	return g.base.AddDate(0, 0, d).Format(time.DateOnly)
-}
-
-func (g *generator) email(first, last string) string {
-	local := strings.ToLower(first + "." + last)
-	if g.rng.IntN(3) == 0 {
-		local += fmt.Sprint(g.rng.IntN(100))
-	}
-	return local + "@" + g.pick(mailDomains)
+	return fmt.Sprintf("(%03d) %03d-%04d", 200+g.Rng.IntN(700), 200+g.Rng.IntN(700), g.Rng.IntN(10000))
 }
 
 // ref returns the Id of a random record of objectType, or nil when that type
@@ -250,15 +233,7 @@ func (g *generator) ref(objectType string) any {
 	if t.issued == 0 {
 		return nil
 	}
-	return formatID(t.spec.prefix, 1+g.rng.IntN(t.issued))
-}
-
-func (g *generator) sentences() string {
-	parts := make([]string, 1+g.rng.IntN(3))
-	for i := range parts {
-		parts[i] = g.pick(noteSentences)
-	}
-	return strings.Join(parts, " ")
+	return formatID(t.spec.prefix, 1+g.Rng.IntN(t.issued))
 }
 
 // formatID returns the n-th 18-character Salesforce Id with the given key

@@ -34,12 +34,12 @@ import (
 	"context"
 	"encoding/json"
 	"math/rand/v2"
-	"net"
-	"net/http"
 	"slices"
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/syncloop/syncloop/connectors/internal/fake"
 )
 
 const (
@@ -107,49 +107,36 @@ func SObject(objectType string) string {
 // Server is the fake org. It implements http.Handler; all methods are safe
 // for concurrent use.
 type Server struct {
-	now         func() time.Time
 	created     time.Time
 	pageSize    int
 	granularity time.Duration
-	tables      map[string]*table // by object type; never modified after NewServer
-	byName      map[string]*table // by lower-case SObject name; ditto
+	tables      map[string]*table           // by object type; never modified after NewServer
+	byName      map[string]*table           // by lower-case SObject name; ditto
+	log         fake.Log[RequestLog, Fault] // has its own lock
 
-	mu        sync.Mutex // guards everything below and the tables' contents
-	token     string
-	rng       *rand.Rand
-	lastStamp time.Time
-	earliest  time.Time
-	apiLimit  int
-	apiCalls  []time.Time // counted requests of the last 24 hours, oldest first
-	locators  map[string]*locator
-	locSeq    int
-	requests  []*RequestLog
-	seq       int
-	fault     func(RequestLog) Fault
+	mu       sync.Mutex // guards everything below and the tables' contents
+	token    string
+	rng      *rand.Rand
+	stamps   *fake.Stamps // strictly increasing SystemModstamps
+	earliest time.Time
+	apiLimit int
+	apiCalls []time.Time // counted requests of the last 24 hours, oldest first
+	locators map[string]*locator
+	locSeq   int
 }
 
 // NewServer returns a server seeded with opts.Size records per object type,
 // their SystemModstamps spread over the 30 days before now.
 func NewServer(opts Options) *Server {
-	now := opts.Now
-	if now == nil {
-		now = time.Now
-	}
-	size := opts.Size
-	switch {
-	case size == 0:
-		size = defaultSize
-	case size < 0:
-		size = 0
-	}
+	size := fake.SeedSize(opts.Size, defaultSize)
 	s := &Server{
-		now:         now,
 		pageSize:    opts.PageSize,
 		granularity: opts.DeletedGranularity,
 		tables:      make(map[string]*table, len(objectTypes)),
 		byName:      make(map[string]*table, len(objectTypes)),
 		token:       opts.Token,
 		rng:         rand.New(rand.NewPCG(uint64(opts.Seed), 0x5f0_7e57)),
+		stamps:      fake.NewStamps(opts.Now, stampResolution),
 		apiLimit:    opts.APILimit,
 		locators:    make(map[string]*locator),
 	}
@@ -162,7 +149,7 @@ func NewServer(opts Options) *Server {
 	if s.apiLimit <= 0 {
 		s.apiLimit = defaultAPILimit
 	}
-	s.created = s.clock()
+	s.created = s.stamps.Clock()
 	s.earliest = opts.EarliestDeleted.UTC()
 	if s.earliest.IsZero() {
 		s.earliest = s.created.Add(-defaultEarliestDeleted).Truncate(time.Minute)
@@ -176,13 +163,9 @@ func NewServer(opts Options) *Server {
 	return s
 }
 
-// clock is the server's time at stamp resolution.
-func (s *Server) clock() time.Time { return s.now().UTC().Truncate(stampResolution) }
-
 func (s *Server) generator() *generator {
 	return &generator{
-		rng:   s.rng,
-		base:  s.created,
+		Gen:   fake.Gen{Rng: s.rng, Base: s.created},
 		table: func(objectType string) *table { return s.tables[objectType] },
 	}
 }
@@ -220,7 +203,7 @@ func (s *Server) seed(size int) {
 		sort.SliceStable(versions, func(i, j int) bool { return less(versions[i], versions[j]) })
 		for _, v := range versions {
 			t.put(v)
-			s.lastStamp = later(s.lastStamp, v.stamp)
+			s.stamps.Observe(v.stamp)
 		}
 	}
 }
@@ -230,29 +213,6 @@ func less(a, b *version) bool {
 		return a.stamp.Before(b.stamp)
 	}
 	return a.id < b.id
-}
-
-// nextStamp returns a SystemModstamp for a mutation: the current time, or
-// just after the previous stamp if the clock has not moved past it. Callers
-// hold s.mu.
-func (s *Server) nextStamp() time.Time {
-	at := s.clock()
-	if !at.After(s.lastStamp) {
-		at = s.lastStamp.Add(stampResolution)
-	}
-	s.lastStamp = at
-	return at
-}
-
-// serverTime is the time the server reports (Date header): no later
-// mutation gets a stamp before it. Callers hold s.mu.
-func (s *Server) serverTime() time.Time { return later(s.clock(), s.lastStamp) }
-
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
 
 // Change modifies n random live records of objectType (a field or two,
@@ -274,7 +234,7 @@ func (s *Server) Change(objectType string, n int) []string {
 			fields[name] = old.fields[name]
 		}
 		t.spec.mutate(g, fields)
-		t.put(newVersion(t.spec, old.id, fields, old.created, s.nextStamp()))
+		t.put(newVersion(t.spec, old.id, fields, old.created, s.stamps.Next()))
 		ids = append(ids, old.id)
 	}
 	return ids
@@ -294,7 +254,7 @@ func (s *Server) Add(objectType string, n int) []string {
 	for range n {
 		t.issued++
 		id := formatID(t.spec.prefix, t.issued)
-		stamp := s.nextStamp()
+		stamp := s.stamps.Next()
 		t.put(newVersion(t.spec, id, t.spec.newFields(g), stamp, stamp))
 		ids = append(ids, id)
 	}
@@ -314,7 +274,7 @@ func (s *Server) Delete(objectType string, n int) []string {
 	}
 	var ids []string
 	for _, rec := range t.pickLive(s.rng, n) {
-		t.remove(rec, s.nextStamp())
+		t.remove(rec, s.stamps.Next())
 		ids = append(ids, rec.cur.id)
 	}
 	return ids
@@ -410,53 +370,28 @@ func (s *Server) ExpireQueryLocators() {
 // stack always has work to sync. It returns at once if every or n is not
 // positive.
 func (s *Server) RunChurn(ctx context.Context, every time.Duration, n int) {
-	if every <= 0 || n <= 0 {
+	if n <= 0 {
 		return
 	}
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			for range n {
-				s.mu.Lock()
-				objectType := objectTypes[s.rng.IntN(len(objectTypes))]
-				op := s.rng.IntN(10)
-				s.mu.Unlock()
-				switch {
-				case op < 6:
-					s.Change(objectType, 1)
-				case op < 8:
-					s.Add(objectType, 1)
-				default:
-					s.Delete(objectType, 1)
-				}
+	fake.Every(ctx, every, func() {
+		for range n {
+			s.mu.Lock()
+			objectType, op := fake.ChurnOp(s.rng, objectTypes)
+			s.mu.Unlock()
+			switch op {
+			case fake.OpChange:
+				s.Change(objectType, 1)
+			case fake.OpAdd:
+				s.Add(objectType, 1)
+			default:
+				s.Delete(objectType, 1)
 			}
 		}
-	}
+	})
 }
 
 // Start serves s on addr (e.g. "127.0.0.1:0") and returns its base URL, to
 // use as the connector's instance URL, and a function that shuts it down.
 func (s *Server) Start(addr string) (url string, stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }() // returns once stop shuts it down
-	stop = sync.OnceFunc(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if srv.Shutdown(ctx) != nil {
-			srv.Close()
-		}
-	})
-	host, port, _ := net.SplitHostPort(ln.Addr().String())
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = "localhost"
-	}
-	return "http://" + net.JoinHostPort(host, port), stop, nil
+	return fake.Start(s, addr)
 }

@@ -3,71 +3,26 @@ package sftest
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/syncloop/syncloop/connectors/internal/testutil"
 )
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2025, 3, 10, 12, 0, 0, 123456789, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
-}
 
 func start(t *testing.T, opts Options) (*Server, string) {
 	t.Helper()
 	srv := NewServer(opts)
-	ts := httptest.NewServer(srv)
-	t.Cleanup(ts.Close)
-	return srv, ts.URL
+	return srv, testutil.Serve(t, srv)
 }
 
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
+type response = testutil.Response
 
 func get(t *testing.T, rawURL string, header map[string]string) response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, rawURL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("reading %s: %v", rawURL, err)
-	}
-	return response{resp.StatusCode, resp.Header, body}
+	return testutil.Do(t, http.MethodGet, rawURL, header, nil)
 }
 
 func queryURL(base, soql string) string {
@@ -100,8 +55,8 @@ func TestSOQLSubset(t *testing.T) {
 		"SELECT Id FROM User WHERE SystemModstamp >= 2025-03-01T00:00:00.5+01:00 ORDER BY SystemModstamp, Id",
 	}
 	for _, q := range ok {
-		if r := get(t, queryURL(base, q), nil); r.status != 200 {
-			t.Errorf("%q: %d %s", q, r.status, r.body)
+		if r := get(t, queryURL(base, q), nil); r.Status != 200 {
+			t.Errorf("%q: %d %s", q, r.Status, r.Body)
 		}
 	}
 	for q, want := range map[string]string{
@@ -124,30 +79,30 @@ func TestSOQLSubset(t *testing.T) {
 		"SELECT Id FROM Account ORDER BY SystemModstamp, Nope":                                                 "INVALID_FIELD",
 	} {
 		r := get(t, queryURL(base, q), nil)
-		if r.status != 400 {
-			t.Errorf("%q: HTTP %d, want 400", q, r.status)
+		if r.Status != 400 {
+			t.Errorf("%q: HTTP %d, want 400", q, r.Status)
 			continue
 		}
-		if code, msg := errorCode(t, r.body); code != want {
+		if code, msg := errorCode(t, r.Body); code != want {
 			t.Errorf("%q: %s (%s), want %s", q, code, msg, want)
 		}
 	}
 	r := get(t, queryURL(base, "SELECT Id, Foo__c FROM Account ORDER BY SystemModstamp, Id"), nil)
-	if _, msg := errorCode(t, r.body); !strings.Contains(msg, "No such column 'Foo__c' on entity 'Account'") {
+	if _, msg := errorCode(t, r.Body); !strings.Contains(msg, "No such column 'Foo__c' on entity 'Account'") {
 		t.Errorf("INVALID_FIELD message %q", msg)
 	}
 }
 
 func TestQueryLocators(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testutil.NewClock()
 	srv, base := start(t, Options{Size: 450, PageSize: 300, Now: clock.Now})
 	soql := "SELECT Id, Name FROM Account ORDER BY SystemModstamp, Id"
 	// The client's batchSize lowers the batch, within 200..2000.
 	r := get(t, queryURL(base, soql), map[string]string{"Sforce-Query-Options": "batchSize=50"})
 	var qb queryBody
-	if err := json.Unmarshal(r.body, &qb); err != nil || r.status != 200 {
-		t.Fatalf("%d %s", r.status, r.body)
+	if err := json.Unmarshal(r.Body, &qb); err != nil || r.Status != 200 {
+		t.Fatalf("%d %s", r.Status, r.Body)
 	}
 	if qb.TotalSize != 450 || qb.Done || len(qb.Records) != 200 || !strings.HasPrefix(qb.NextRecordsURL, "/services/data/v60.0/query/01g") ||
 		!strings.HasSuffix(qb.NextRecordsURL, "-200") {
@@ -163,24 +118,24 @@ func TestQueryLocators(t *testing.T) {
 	changed := srv.Change("accounts", 450)
 	next := qb.NextRecordsURL
 	r1, r2 := get(t, base+next, nil), get(t, base+next, nil)
-	if r1.status != 200 || string(r1.body) != string(r2.body) || len(changed) != 450 {
-		t.Fatalf("re-reading a batch: %d %d", r1.status, r2.status)
+	if r1.Status != 200 || string(r1.Body) != string(r2.Body) || len(changed) != 450 {
+		t.Fatalf("re-reading a batch: %d %d", r1.Status, r2.Status)
 	}
-	if err := json.Unmarshal(r1.body, &qb); err != nil || qb.Done || len(qb.Records) != 200 {
-		t.Fatalf("second batch: %s", r1.body)
+	if err := json.Unmarshal(r1.Body, &qb); err != nil || qb.Done || len(qb.Records) != 200 {
+		t.Fatalf("second batch: %s", r1.Body)
 	}
 	for _, bad := range []string{"01gSy0000000000099-200", "01gSy0000000000001-0", "01gSy0000000000001-450", "nonsense"} {
 		r := get(t, base+"/services/data/v60.0/query/"+bad, nil)
-		if code, _ := errorCode(t, r.body); r.status != 400 || code != "INVALID_QUERY_LOCATOR" {
-			t.Errorf("locator %s: %d %s", bad, r.status, code)
+		if code, _ := errorCode(t, r.Body); r.Status != 400 || code != "INVALID_QUERY_LOCATOR" {
+			t.Errorf("locator %s: %d %s", bad, r.Status, code)
 		}
 	}
 
 	// Locators expire after 15 minutes unused.
 	clock.Advance(16 * time.Minute)
 	r = get(t, base+qb.NextRecordsURL, nil)
-	if code, _ := errorCode(t, r.body); code != "INVALID_QUERY_LOCATOR" {
-		t.Errorf("expired locator: %d %s", r.status, r.body)
+	if code, _ := errorCode(t, r.Body); code != "INVALID_QUERY_LOCATOR" {
+		t.Errorf("expired locator: %d %s", r.Status, r.Body)
 	}
 	log := srv.Requests()
 	if l := log[2]; l.Kind != KindQueryMore || l.Locator != strings.TrimPrefix(next, "/services/data/v60.0/query/") || l.Records != 200 || l.Status != 200 {
@@ -193,13 +148,13 @@ func TestQueryLocators(t *testing.T) {
 
 func TestAuthLimitsAndHeaders(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testutil.NewClock()
 	srv, base := start(t, Options{Size: 3, Token: "secret", Now: clock.Now, APILimit: 3})
 	q := queryURL(base, "SELECT Id FROM Note ORDER BY SystemModstamp, Id")
 	for _, h := range []map[string]string{nil, {"Authorization": "Bearer wrong"}, {"Authorization": "secret"}} {
 		r := get(t, q, h)
-		if code, msg := errorCode(t, r.body); r.status != 401 || code != "INVALID_SESSION_ID" || msg != "Session expired or invalid" {
-			t.Errorf("auth %v: %d %s", h, r.status, r.body)
+		if code, msg := errorCode(t, r.Body); r.Status != 401 || code != "INVALID_SESSION_ID" || msg != "Session expired or invalid" {
+			t.Errorf("auth %v: %d %s", h, r.Status, r.Body)
 		}
 	}
 	if used, max := srv.APIUsage(); used != 0 || max != 3 {
@@ -208,31 +163,31 @@ func TestAuthLimitsAndHeaders(t *testing.T) {
 	for i, h := range []string{"Bearer secret", "OAuth secret", "Bearer secret"} {
 		r := get(t, q, map[string]string{"Authorization": h})
 		want := "api-usage=" + string(rune('1'+i)) + "/3"
-		if r.status != 200 || r.header.Get("Sforce-Limit-Info") != want || r.header.Get("Date") != "Mon, 10 Mar 2025 12:00:00 GMT" {
-			t.Errorf("request %d: %d, %v", i+1, r.status, r.header)
+		if r.Status != 200 || r.Header.Get("Sforce-Limit-Info") != want || r.Header.Get("Date") != "Mon, 10 Mar 2025 12:00:00 GMT" {
+			t.Errorf("request %d: %d, %v", i+1, r.Status, r.Header)
 		}
 	}
 	r := get(t, q, map[string]string{"Authorization": "Bearer secret"})
-	if code, _ := errorCode(t, r.body); r.status != 403 || code != "REQUEST_LIMIT_EXCEEDED" || r.header.Get("Sforce-Limit-Info") != "api-usage=3/3" {
-		t.Errorf("over the limit: %d %s %v", r.status, r.body, r.header)
+	if code, _ := errorCode(t, r.Body); r.Status != 403 || code != "REQUEST_LIMIT_EXCEEDED" || r.Header.Get("Sforce-Limit-Info") != "api-usage=3/3" {
+		t.Errorf("over the limit: %d %s %v", r.Status, r.Body, r.Header)
 	}
 	// The limit is a rolling day.
 	clock.Advance(25 * time.Hour)
-	if r := get(t, q, map[string]string{"Authorization": "Bearer secret"}); r.status != 200 || r.header.Get("Sforce-Limit-Info") != "api-usage=1/3" {
-		t.Errorf("a day later: %d %v", r.status, r.header)
+	if r := get(t, q, map[string]string{"Authorization": "Bearer secret"}); r.Status != 200 || r.Header.Get("Sforce-Limit-Info") != "api-usage=1/3" {
+		t.Errorf("a day later: %d %v", r.Status, r.Header)
 	}
 	srv.SetToken("")
 	srv.SetAPILimit(0) // the default
-	if r := get(t, q, nil); r.status != 200 {
-		t.Errorf("no token required: %d", r.status)
+	if r := get(t, q, nil); r.Status != 200 {
+		t.Errorf("no token required: %d", r.Status)
 	}
 	for path, want := range map[string]int{
 		"/services/data/v60.0/sobjects/Account": 404,
 		"/services/data/latest/query?q=x":       404,
 		"/other":                                404,
 	} {
-		if r := get(t, base+path, nil); r.status != want {
-			t.Errorf("%s: %d, want %d", path, r.status, want)
+		if r := get(t, base+path, nil); r.Status != want {
+			t.Errorf("%s: %d, want %d", path, r.Status, want)
 		}
 	}
 	resp, err := http.Post(q, "text/plain", nil)
@@ -247,7 +202,7 @@ func TestAuthLimitsAndHeaders(t *testing.T) {
 
 func TestDeletedRecords(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testutil.NewClock()
 	srv, base := start(t, Options{Size: 20, Now: clock.Now})
 	t0 := clock.Now()
 	clock.Advance(time.Minute)
@@ -262,8 +217,8 @@ func TestDeletedRecords(t *testing.T) {
 	}
 	var body deletedResponse
 	r := get(t, deletedURL("Contact", t0, clock.Now()), nil)
-	if err := json.Unmarshal(r.body, &body); err != nil || r.status != 200 {
-		t.Fatalf("%d %s", r.status, r.body)
+	if err := json.Unmarshal(r.Body, &body); err != nil || r.Status != 200 {
+		t.Fatalf("%d %s", r.Status, r.Body)
 	}
 	// Seconds are ignored: the end is 12:02:00, so the deletion at
 	// 12:02:00.123 is not covered yet.
@@ -278,15 +233,15 @@ func TestDeletedRecords(t *testing.T) {
 	}
 	clock.Advance(time.Minute)
 	r = get(t, deletedURL("Contact", t0, clock.Now()), nil)
-	if err := json.Unmarshal(r.body, &body); err != nil || len(body.DeletedRecords) != 4 || body.DeletedRecords[3].ID != late[0] {
-		t.Errorf("a minute later: %s", r.body)
+	if err := json.Unmarshal(r.Body, &body); err != nil || len(body.DeletedRecords) != 4 || body.DeletedRecords[3].ID != late[0] {
+		t.Errorf("a minute later: %s", r.Body)
 	}
 
 	srv.SetEarliestDeleted(t0.Add(90 * time.Second))
 	r = get(t, deletedURL("Contact", t0, clock.Now()), nil)
-	if err := json.Unmarshal(r.body, &body); err != nil || len(body.DeletedRecords) != 1 ||
+	if err := json.Unmarshal(r.Body, &body); err != nil || len(body.DeletedRecords) != 1 ||
 		body.EarliestDateAvailable != formatSFTime(t0.Add(90*time.Second)) {
-		t.Errorf("after a purge: %s", r.body)
+		t.Errorf("after a purge: %s", r.Body)
 	}
 
 	for name, u := range map[string]string{
@@ -296,22 +251,22 @@ func TestDeletedRecords(t *testing.T) {
 		"bad start":      base + "/services/data/v60.0/sobjects/Contact/deleted/?start=yesterday&end=2025-03-10T12:00:00Z",
 	} {
 		r := get(t, u, nil)
-		if code, _ := errorCode(t, r.body); r.status != 400 || code != "INVALID_REPLICATION_DATE" {
-			t.Errorf("%s: %d %s", name, r.status, r.body)
+		if code, _ := errorCode(t, r.Body); r.Status != 400 || code != "INVALID_REPLICATION_DATE" {
+			t.Errorf("%s: %d %s", name, r.Status, r.Body)
 		}
 	}
-	if r := get(t, deletedURL("Lead", t0, clock.Now()), nil); r.status != 404 {
-		t.Errorf("unknown SObject: %d", r.status)
+	if r := get(t, deletedURL("Lead", t0, clock.Now()), nil); r.Status != 404 {
+		t.Errorf("unknown SObject: %d", r.Status)
 	}
-	if r := get(t, strings.Replace(deletedURL("User", t0, clock.Now()), "/deleted/", "/deleted", 1), nil); r.status != 200 ||
-		!strings.Contains(string(r.body), `"deletedRecords":[]`) {
-		t.Errorf("users: %d %s", r.status, r.body)
+	if r := get(t, strings.Replace(deletedURL("User", t0, clock.Now()), "/deleted/", "/deleted", 1), nil); r.Status != 200 ||
+		!strings.Contains(string(r.Body), `"deletedRecords":[]`) {
+		t.Errorf("users: %d %s", r.Status, r.Body)
 	}
 }
 
 func TestDataIsDeterministicAndStampsIncrease(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testutil.NewClock()
 	a := NewServer(Options{Size: 40, Seed: 7, Now: clock.Now})
 	b := NewServer(Options{Size: 40, Seed: 7, Now: clock.Now})
 	c := NewServer(Options{Size: 40, Seed: 8, Now: clock.Now})
@@ -376,11 +331,11 @@ func TestFaults(t *testing.T) {
 		return Fault{}
 	})
 	r := get(t, q, nil)
-	if code, _ := errorCode(t, r.body); r.status != 503 || code != "SERVICE_UNAVAILABLE" || r.header.Get("Retry-After") != "2" {
-		t.Errorf("503 fault: %d %s %v", r.status, r.body, r.header)
+	if code, _ := errorCode(t, r.Body); r.Status != 503 || code != "SERVICE_UNAVAILABLE" || r.Header.Get("Retry-After") != "2" {
+		t.Errorf("503 fault: %d %s %v", r.Status, r.Body, r.Header)
 	}
-	if r := get(t, q, nil); r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
-		t.Errorf("HTML fault: %d %v", r.status, r.header)
+	if r := get(t, q, nil); r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("HTML fault: %d %v", r.Status, r.Header)
 	}
 	if used, _ := srv.APIUsage(); used != 0 {
 		t.Errorf("faulted requests counted: %d", used)
@@ -399,8 +354,8 @@ func TestStartAndChurn(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop()
-	if r := get(t, queryURL(base, "SELECT Id FROM Account ORDER BY SystemModstamp, Id"), nil); r.status != 200 {
-		t.Fatalf("%d %s", r.status, r.body)
+	if r := get(t, queryURL(base, "SELECT Id FROM Account ORDER BY SystemModstamp, Id"), nil); r.Status != 200 {
+		t.Fatalf("%d %s", r.Status, r.Body)
 	}
 	before := map[string]int{}
 	for _, ot := range ObjectTypes() {
@@ -429,7 +384,7 @@ func TestStartAndChurn(t *testing.T) {
 
 func TestDeletedGranularity(t *testing.T) {
 	t.Parallel()
-	clock := newFakeClock()
+	clock := testutil.NewClock()
 	srv, base := start(t, Options{Size: 5, Now: clock.Now, DeletedGranularity: time.Millisecond})
 	from := clock.Now().Add(-5 * time.Minute)
 	ids := srv.Delete("accounts", 1)
@@ -438,8 +393,8 @@ func TestDeletedGranularity(t *testing.T) {
 		"start": {from.Format(time.RFC3339Nano)}, "end": {clock.Now().Format(time.RFC3339Nano)},
 	}.Encode(), nil)
 	var body deletedResponse
-	if err := json.Unmarshal(r.body, &body); err != nil || len(body.DeletedRecords) != 1 || body.DeletedRecords[0].ID != ids[0] ||
+	if err := json.Unmarshal(r.Body, &body); err != nil || len(body.DeletedRecords) != 1 || body.DeletedRecords[0].ID != ids[0] ||
 		body.LatestDateCovered != formatSFTime(clock.Now()) {
-		t.Errorf("%d %s", r.status, r.body)
+		t.Errorf("%d %s", r.Status, r.Body)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"sort"
 	"time"
+
+	"github.com/syncloop/syncloop/connectors/internal/fake"
 )
 
 // sfTimeLayout is how Salesforce writes dateTime values in JSON.
@@ -163,15 +165,7 @@ func (t *table) liveRecords() []*record {
 
 // pickLive returns n distinct random live records (all if fewer).
 func (t *table) pickLive(rng *rand.Rand, n int) []*record {
-	live := t.liveRecords()
-	if n >= len(live) {
-		return live
-	}
-	for i := range n {
-		j := i + rng.IntN(len(live)-i)
-		live[i], live[j] = live[j], live[i]
-	}
-	return live[:n]
+	return fake.Pick(rng, t.liveRecords(), n)
 }
 
 // deletedBetween returns the deletions with from <= at < to.

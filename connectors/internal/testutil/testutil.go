@@ -1,0 +1,143 @@
+// Package testutil holds the test helpers that the connectors' and fake
+// providers' tests share.
+package testutil
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/syncloop/syncloop/connectors"
+	"github.com/syncloop/syncloop/connectors/internal/fake"
+)
+
+// Epoch is where the tests' clocks start; the nanoseconds show up any
+// truncation to a provider's resolution.
+var Epoch = time.Date(2025, 3, 10, 12, 0, 0, 123456789, time.UTC)
+
+// NewClock returns a settable clock at Epoch.
+func NewClock() *fake.Clock { return fake.NewClock(Epoch) }
+
+// Serve serves h over real HTTP for the test's life and returns its URL.
+func Serve(t testing.TB, h http.Handler) string {
+	t.Helper()
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+// Response is a raw HTTP response, read in full.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Do sends a request with the given headers and body (nil for none) and
+// reads the whole response. Any failure ends the test.
+func Do(t testing.TB, method, url string, header map[string]string, body io.Reader) Response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("reading %s: %v", url, err)
+	}
+	return Response{resp.StatusCode, resp.Header, b}
+}
+
+// Bearer returns the header for token; none if token is empty.
+func Bearer(token string) map[string]string {
+	if token == "" {
+		return nil
+	}
+	return map[string]string{"Authorization": "Bearer " + token}
+}
+
+// PageReq builds a page request.
+func PageReq(objectType string, since time.Time, pageSize int) connectors.PageRequest {
+	return connectors.PageRequest{ObjectType: objectType, Since: since, PageSize: pageSize}
+}
+
+// maxPages stops a listing that never ends.
+const maxPages = 5000
+
+// ListAll follows a listing to its end and returns every page.
+func ListAll(t testing.TB, c connectors.Connector, req connectors.PageRequest) []connectors.Page {
+	t.Helper()
+	pages, err := TryListAll(c, req)
+	if err != nil {
+		t.Fatalf("page %d: %v", len(pages)+1, err)
+	}
+	return pages
+}
+
+// TryListAll follows a listing until its end or an error, returning the
+// pages so far.
+func TryListAll(c connectors.Connector, req connectors.PageRequest) ([]connectors.Page, error) {
+	var pages []connectors.Page
+	for {
+		page, err := c.FetchPage(context.Background(), req)
+		if err != nil {
+			return pages, err
+		}
+		pages = append(pages, page)
+		if page.NextPageToken == "" {
+			return pages, nil
+		}
+		if len(pages) > maxPages {
+			return pages, errors.New("listing does not end")
+		}
+		req.PageToken = page.NextPageToken
+	}
+}
+
+// Records concatenates the pages' records.
+func Records(pages []connectors.Page) []connectors.Record {
+	var out []connectors.Record
+	for _, p := range pages {
+		out = append(out, p.Records...)
+	}
+	return out
+}
+
+// WantKind asserts that err is a classified error of the given kind.
+func WantKind(t testing.TB, err error, kind connectors.Kind) *connectors.Error {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want %s", kind)
+	}
+	var ce *connectors.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("error %v (%T) is not a *connectors.Error", err, err)
+	}
+	if ce.Kind != kind {
+		t.Fatalf("error %q has kind %s, want %s", err, ce.Kind, kind)
+	}
+	return ce
+}
+
+// Fields decodes a record's JSON object.
+func Fields(t testing.TB, raw []byte) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatalf("record %s: %v", raw, err)
+	}
+	return m
+}
