@@ -28,6 +28,7 @@ func main() {
 	records := flag.String("records", "100000,1000000", "ingest dataset sizes")
 	objects := flag.String("objects", "100,1000,5000", "scheduling benchmark object counts")
 	scheduleFor := flag.Duration("schedule-window", 4*time.Minute, "how long each scheduling run measures")
+	watcherObjects := flag.String("watcher-objects", "1000,10000", "watcher benchmark object counts")
 	flag.Parse()
 	if *quick {
 		*records, *objects, *scheduleFor = "20000", "50,200", 2*time.Minute
@@ -50,6 +51,13 @@ func main() {
 		log.Fatal(err)
 	}
 	rep := &report{started: time.Now(), command: "go run ./bench " + strings.Join(os.Args[1:], " ")}
+	// The report is rewritten after every result, so a long run that is
+	// stopped part-way still leaves what it measured.
+	save := func() {
+		if err := os.WriteFile(*out, []byte(rep.markdown()), 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
 	if *only == "" || *only == "ingest" {
 		for _, n := range ints(*records) {
 			r, err := runIngest(ctx, bin, n, logf)
@@ -58,6 +66,7 @@ func main() {
 			}
 			logf("ingest %d: %.0f rec/s vs COPY %.0f rec/s (%.0f%%), peak worker RSS %.0f MiB", n, r.FullRate, r.CopyRate, 100*r.FractionOfCopy, r.WorkerPeakMiB)
 			rep.ingest = append(rep.ingest, r)
+			save()
 		}
 	}
 	if *only == "" || *only == "schedule" {
@@ -67,20 +76,20 @@ func main() {
 				log.Fatalf("schedule %d: %v", n, err)
 			}
 			rep.schedule = append(rep.schedule, rs...)
+			save()
 		}
 	}
 	if *only == "" || *only == "watcher" {
-		for _, n := range []int{1000, 10000} {
+		for _, n := range ints(*watcherObjects) {
 			r, err := runWatcher(ctx, n, logf)
 			if err != nil {
 				log.Fatalf("watcher %d: %v", n, err)
 			}
 			rep.watcher = append(rep.watcher, r)
+			save()
 		}
 	}
-	if err := os.WriteFile(*out, []byte(rep.markdown()), 0o644); err != nil {
-		log.Fatal(err)
-	}
+	save()
 	fmt.Println("wrote", *out)
 }
 

@@ -47,7 +47,8 @@ func runSchedule(ctx context.Context, bin string, n int, window time.Duration, l
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", variant, err)
 		}
-		logf("schedule %d objects: %s: %d cycles, lag p50 %s p99 %s, %.1f events/cycle", n, variant, r.Cycles, r.LagP50, r.LagP99, r.EventsPerCycle)
+		logf("schedule %d objects: %s: %d cycles, lag p50 %s p99 %s, %.1f events/cycle, %.1f actions/cycle, worker CPU %.1f s, peak RSS %.0f MiB",
+			n, variant, r.Cycles, r.LagP50, r.LagP99, r.EventsPerCycle, r.ActionsPerCycle, r.WorkerCPU, r.WorkerPeakMiB)
 		out = append(out, r)
 	}
 	return out, nil
