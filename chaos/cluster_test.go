@@ -1,3 +1,5 @@
+//go:build chaos
+
 package chaos
 
 import (
@@ -215,18 +217,20 @@ func withSearchPath(raw, schema string) string {
 	return u.String()
 }
 
-// restartPostgres restarts the local cluster the way an operator would,
-// and waits until it answers again. Only the full suite calls it.
-func restartPostgres() (time.Duration, error) {
+// restartPostgres restarts the local cluster the way an operator would
+// (mode "fast" is pg_ctlcluster's default; "immediate" is a crash as far
+// as the data files go) and waits until it answers again. Only the full
+// suite calls it.
+func restartPostgres(mode string) (time.Duration, error) {
 	versions, _ := filepath.Glob("/etc/postgresql/*")
 	if len(versions) == 0 {
 		return 0, errors.New("no /etc/postgresql/<version>: cannot restart PostgreSQL here")
 	}
 	v := filepath.Base(versions[len(versions)-1])
 	began := time.Now()
-	out, err := exec.Command("pg_ctlcluster", "--skip-systemctl-redirect", v, "main", "restart").CombinedOutput()
+	out, err := exec.Command("pg_ctlcluster", "--skip-systemctl-redirect", "--mode", mode, v, "main", "restart").CombinedOutput()
 	if err != nil {
-		return 0, fmt.Errorf("pg_ctlcluster %s main restart: %v: %s", v, err, out)
+		return 0, fmt.Errorf("pg_ctlcluster --mode %s %s main restart: %v: %s", mode, v, err, out)
 	}
 	deadline := time.Now().Add(time.Minute)
 	for {
@@ -274,6 +278,11 @@ func startProc(name, bin, logPath string, env []string) *proc {
 
 func (p *proc) supervise() {
 	defer close(p.done)
+	// Children get SIGKILL if this thread dies (the test binary panics on
+	// its timeout, or is killed): no worker outlives the test. Pdeathsig
+	// follows the creating thread, hence the lock.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return
@@ -290,6 +299,7 @@ func (p *proc) supervise() {
 		}
 		cmd := exec.Command(p.bin)
 		cmd.Env = p.env
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		cmd.Stdout, cmd.Stderr = logf, logf
 		fmt.Fprintf(logf, "=== chaos: starting %s at %s\n", p.name, time.Now().Format(time.RFC3339Nano))
 		if err := cmd.Start(); err != nil {
@@ -346,6 +356,16 @@ func (p *proc) kill(hold bool) bool {
 	}
 	<-exited
 	return true
+}
+
+// quit sends SIGQUIT: the Go runtime dumps every goroutine to the log and
+// exits (the supervisor starts the worker again).
+func (p *proc) quit() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd != nil {
+		_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+	}
 }
 
 // running reports whether a process is up.
@@ -416,5 +436,7 @@ func workerEnv(hostPort, dbURL, queue, demoURL string) []string {
 		// The watcher would only add noise: no loop here ever stops.
 		"SYNCLOOP_WATCHER_INTERVAL=24h",
 		"SYNCLOOP_CYCLE_RETENTION=100000",
+		// Several workers run on this host: no metrics port to fight over.
+		"SYNCLOOP_METRICS_ADDR=off",
 	)
 }

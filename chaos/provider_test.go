@@ -1,3 +1,5 @@
+//go:build chaos
+
 package chaos
 
 import (
@@ -236,7 +238,13 @@ func (w *writer) stop() {
 
 // step does one random operation: 60% changes, 20% adds, 20% deletes.
 func (w *writer) step() {
+	w.mu.Lock()
+	if len(w.types) == 0 {
+		w.mu.Unlock()
+		return
+	}
 	t := w.types[intn(len(w.types))]
+	w.mu.Unlock()
 	n := 1 + intn(w.batch)
 	switch op := intn(10); {
 	case op < 6:
@@ -256,6 +264,16 @@ func (w *writer) mutate(t string, change, add, del int) {
 	w.prov.demo.Change(t, change)
 	w.prov.demo.Add(t, add)
 	w.recordDeleted(t, w.prov.demo.Delete(t, del))
+}
+
+// addType makes the writer change objectType's records too.
+func (w *writer) addType(t string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.types = append(w.types, t)
+	if w.deleted[t] == nil {
+		w.deleted[t] = map[string]bool{}
+	}
 }
 
 func (w *writer) recordDeleted(t string, ids []string) {
