@@ -107,7 +107,7 @@ func (a *Activities) Retrieve(ctx context.Context, in RetrieveInput) (RetrieveRe
 	pendingRecords := 0
 	ap := &orderedApplier{store: a.Store, cycleID: in.CycleID, next: prog.Pages, sem: make(chan struct{}, 2),
 		onApplied: func(p store.RetrieveProgress) {
-			activity.RecordHeartbeat(ctx, Progress{Pages: p.Pages, Records: p.Records, PageToken: p.Token})
+			activity.RecordHeartbeat(ctx, heartbeatOf(p))
 		}}
 	listed := prog.Done
 	for !listed {
@@ -150,6 +150,10 @@ func (a *Activities) Retrieve(ctx context.Context, in RetrieveInput) (RetrieveRe
 			prefetch(f.page.NextPageToken, since)
 		}
 		if in.Apply {
+			// A page arrived: the attempt is alive even if no batch has
+			// committed for a while (a slow provider fills a batch slowly).
+			// The heartbeat carries the committed progress, never more.
+			activity.RecordHeartbeat(ctx, heartbeatOf(ap.progress(prog)))
 			listed = f.page.NextPageToken == ""
 			pending, pendingRecords = append(pending, f.page), pendingRecords+len(f.page.Records)
 			if !listed && pendingRecords < a.batchSize() && len(pending) < 20 {
@@ -165,7 +169,7 @@ func (a *Activities) Retrieve(ctx context.Context, in RetrieveInput) (RetrieveRe
 			return RetrieveResult{}, err
 		}
 		listed = prog.Done
-		activity.RecordHeartbeat(ctx, Progress{Pages: prog.Pages, Records: prog.Records, PageToken: prog.Token})
+		activity.RecordHeartbeat(ctx, heartbeatOf(prog))
 	}
 	if in.Apply {
 		last, err := ap.wait()
@@ -279,6 +283,13 @@ func (a *Activities) batchSize() int {
 
 // orderedApplier applies batches of pages with up to cap(sem) in flight;
 // they write concurrently and commit in page order (ApplyPagesOrdered).
+//
+// A batch that shares a record id with a batch still in flight (a record
+// that changed during the listing comes round again) starts only once that
+// batch has committed: otherwise the later batch could hold the row lock
+// the earlier one needs while the earlier one's commit is what the later
+// one waits for — a deadlock PostgreSQL cannot see, because half of it is
+// the Go-side ordering.
 type orderedApplier struct {
 	store     *store.Store
 	cycleID   int64
@@ -287,10 +298,51 @@ type orderedApplier struct {
 	sem       chan struct{}
 	onApplied func(store.RetrieveProgress)
 
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	last   store.RetrieveProgress
-	failed error
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	inflight []*inflightBatch
+	last     store.RetrieveProgress
+	failed   error
+}
+
+// inflightBatch is a submitted batch's record ids, until it has finished.
+type inflightBatch struct {
+	ids      map[string]struct{}
+	finished chan struct{}
+}
+
+func batchIDs(pages []connectors.Page) map[string]struct{} {
+	n := 0
+	for _, p := range pages {
+		n += len(p.Records)
+	}
+	ids := make(map[string]struct{}, n)
+	for _, p := range pages {
+		for _, r := range p.Records {
+			ids[r.ExternalID] = struct{}{}
+		}
+	}
+	return ids
+}
+
+// overlapping returns the in-flight batches that share an id with ids.
+func (o *orderedApplier) overlapping(ids map[string]struct{}) []*inflightBatch {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var out []*inflightBatch
+	for _, b := range o.inflight {
+		small, large := ids, b.ids
+		if len(small) > len(large) {
+			small, large = large, small
+		}
+		for id := range small {
+			if _, ok := large[id]; ok {
+				out = append(out, b)
+				break
+			}
+		}
+	}
+	return out
 }
 
 var errEarlierBatchFailed = errors.New("an earlier batch failed")
@@ -307,6 +359,19 @@ func (o *orderedApplier) submit(ctx context.Context, pages []connectors.Page) er
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	ids := batchIDs(pages)
+	for _, b := range o.overlapping(ids) {
+		select {
+		case <-b.finished:
+		case <-ctx.Done():
+			<-o.sem
+			return ctx.Err()
+		}
+	}
+	self := &inflightBatch{ids: ids, finished: make(chan struct{})}
+	o.mu.Lock()
+	o.inflight = append(o.inflight, self)
+	o.mu.Unlock()
 	expect, prev, done := o.next, o.prev, make(chan error, 1)
 	o.next += len(pages)
 	o.prev = done
@@ -314,6 +379,17 @@ func (o *orderedApplier) submit(ctx context.Context, pages []connectors.Page) er
 	go func() {
 		defer o.wg.Done()
 		defer func() { <-o.sem }()
+		defer func() {
+			o.mu.Lock()
+			for i, b := range o.inflight {
+				if b == self {
+					o.inflight = append(o.inflight[:i], o.inflight[i+1:]...)
+					break
+				}
+			}
+			o.mu.Unlock()
+			close(self.finished)
+		}()
 		res, err := o.store.ApplyPagesOrdered(ctx, o.cycleID, expect, pages, func() error {
 			if prev != nil && <-prev != nil {
 				return errEarlierBatchFailed
@@ -334,6 +410,21 @@ func (o *orderedApplier) submit(ctx context.Context, pages []connectors.Page) er
 		done <- err
 	}()
 	return nil
+}
+
+// progress is the progress after the last committed batch of this
+// attempt, or before if none has committed yet.
+func (o *orderedApplier) progress(before store.RetrieveProgress) store.RetrieveProgress {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.last.Pages > 0 {
+		return o.last
+	}
+	return before
+}
+
+func heartbeatOf(p store.RetrieveProgress) Progress {
+	return Progress{Pages: p.Pages, Records: p.Records, PageToken: p.Token}
 }
 
 // wait waits for every batch and returns the progress after the last one.

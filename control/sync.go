@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/google/uuid"
+	schedulepb "go.temporal.io/api/schedule/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/syncloop/syncloop/model"
@@ -35,16 +38,18 @@ func (s *Service) SetEnabled(ctx context.Context, on bool) (SyncStatus, error) {
 	if err := s.Store.SetSyncEnabled(ctx, on); err != nil {
 		return SyncStatus{}, err
 	}
-	h := s.Client.ScheduleClient().GetHandle(ctx, workflows.WatcherScheduleID)
-	var err error
+	// One patch carries the whole change. Unpause and trigger sent as two
+	// patches can reach the schedule's workflow in one task, and the
+	// server (v1.32) then sometimes applies only the trigger: the watcher
+	// ran but the schedule stayed paused (seen under CPU load in e2e).
+	patch := &schedulepb.SchedulePatch{Pause: "sync off"}
 	if on {
-		err = h.Unpause(ctx, client.ScheduleUnpauseOptions{Note: "sync on"})
-		if err == nil {
-			err = h.Trigger(ctx, client.ScheduleTriggerOptions{})
-		}
-	} else {
-		err = h.Pause(ctx, client.SchedulePauseOptions{Note: "sync off"})
+		patch = &schedulepb.SchedulePatch{Unpause: "sync on", TriggerImmediately: &schedulepb.TriggerImmediatelyRequest{}}
 	}
+	_, err := s.Client.WorkflowService().PatchSchedule(ctx, &workflowservice.PatchScheduleRequest{
+		Namespace: s.Namespace, ScheduleId: workflows.WatcherScheduleID, Patch: patch,
+		Identity: "syncloop sync " + onOff(on), RequestId: uuid.NewString(),
+	})
 	var nf *serviceerror.NotFound
 	if err != nil && !errors.As(err, &nf) {
 		// The switch in PostgreSQL is what loops obey; the schedule only
