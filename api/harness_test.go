@@ -26,6 +26,7 @@ import (
 	"github.com/syncloop/syncloop/connectors/demo"
 	"github.com/syncloop/syncloop/control"
 	"github.com/syncloop/syncloop/internal/testenv"
+	"github.com/syncloop/syncloop/internal/testtemporal"
 	"github.com/syncloop/syncloop/model"
 	"github.com/syncloop/syncloop/store"
 	"github.com/syncloop/syncloop/workflows"
@@ -45,7 +46,7 @@ func temporalServer(t *testing.T) *temporaltest.TestServer {
 		if temporalErr = testenv.EnsurePostgres(); temporalErr != nil {
 			return
 		}
-		temporalSrv, temporalErr = testenv.Temporal(context.Background())
+		temporalSrv, temporalErr = testtemporal.Temporal(context.Background())
 	})
 	if temporalErr != nil {
 		t.Fatalf("test dependencies: %v", temporalErr)

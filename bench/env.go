@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/syncloop/syncloop/internal/testenv"
+	"github.com/syncloop/syncloop/internal/testtemporal"
 	"github.com/syncloop/syncloop/store"
 )
 
@@ -28,7 +29,7 @@ type env struct {
 }
 
 func newEnv(ctx context.Context) (*env, error) {
-	ts, err := testenv.Temporal(ctx)
+	ts, err := testtemporal.Temporal(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -1,10 +1,7 @@
-//go:build chaos
-
 package chaos
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -20,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/client"
 
 	"github.com/syncloop/syncloop/connectors/demo"
@@ -29,13 +25,14 @@ import (
 	"github.com/syncloop/syncloop/workflows"
 )
 
-// cluster is what every scenario of a test run shares: the worker binary
-// and a Temporal server persisted in SQLite (the dev stack's), which can be
-// restarted with its workflows. Each scenario has its own PostgreSQL
-// schema, task queue, tenant and provider.
+// cluster is what every scenario of a test run shares: the worker binary,
+// a PostgreSQL server of its own, and a Temporal server persisted in SQLite
+// (the dev stack's), which can be restarted with its workflows. Each
+// scenario has its own PostgreSQL schema, task queue, tenant and provider.
 type cluster struct {
 	workerBin string
 	tmp       string
+	pg        *privatePostgres
 
 	mu       sync.RWMutex
 	cfg      devstack.Config
@@ -54,9 +51,6 @@ var (
 // setup starts the shared cluster once per test process.
 func setup(t *testing.T) *cluster {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("chaos tests start a Temporal server and worker processes; skipped with -short")
-	}
 	setupOnce.Do(func() { shared, setupErr = startCluster() })
 	if setupErr != nil {
 		t.Fatalf("chaos setup: %v", setupErr)
@@ -71,9 +65,6 @@ func teardown() {
 }
 
 func startCluster() (*cluster, error) {
-	if err := testenv.EnsurePostgres(); err != nil {
-		return nil, err
-	}
 	tmp, err := os.MkdirTemp("", "syncloop-chaos-")
 	if err != nil {
 		return nil, err
@@ -86,6 +77,15 @@ func startCluster() (*cluster, error) {
 		}
 	}()
 	began := time.Now()
+	if c.pg, err = startPrivatePostgres(); err != nil {
+		return nil, fmt.Errorf("start the suite's PostgreSQL: %w", err)
+	}
+	// Every store, schema and worker of this test process uses it.
+	if err := os.Setenv("TEST_DATABASE_URL", c.pg.url()); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(os.Stderr, "chaos: PostgreSQL (in %s) up at 127.0.0.1:%d in %s\n", c.pg.dir, c.pg.port, time.Since(began).Round(time.Millisecond))
+	began = time.Now()
 	if c.workerBin, err = buildWorker(tmp); err != nil {
 		return nil, err
 	}
@@ -159,6 +159,10 @@ func (c *cluster) stop() {
 	if c.logFile != nil {
 		_ = c.logFile.Close()
 	}
+	if c.pg != nil {
+		c.pg.stop()
+		c.pg = nil
+	}
 	if c.tmp != "" {
 		_ = os.RemoveAll(c.tmp)
 	}
@@ -215,38 +219,6 @@ func withSearchPath(raw, schema string) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
-}
-
-// restartPostgres restarts the local cluster the way an operator would
-// (mode "fast" is pg_ctlcluster's default; "immediate" is a crash as far
-// as the data files go) and waits until it answers again. Only the full
-// suite calls it.
-func restartPostgres(mode string) (time.Duration, error) {
-	versions, _ := filepath.Glob("/etc/postgresql/*")
-	if len(versions) == 0 {
-		return 0, errors.New("no /etc/postgresql/<version>: cannot restart PostgreSQL here")
-	}
-	v := filepath.Base(versions[len(versions)-1])
-	began := time.Now()
-	out, err := exec.Command("pg_ctlcluster", "--skip-systemctl-redirect", "--mode", mode, v, "main", "restart").CombinedOutput()
-	if err != nil {
-		return 0, fmt.Errorf("pg_ctlcluster --mode %s %s main restart: %v: %s", mode, v, err, out)
-	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		conn, err := pgx.Connect(ctx, testenv.TestURL())
-		if err == nil {
-			_ = conn.Close(ctx)
-			cancel()
-			return time.Since(began), nil
-		}
-		cancel()
-		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("PostgreSQL did not come back within a minute: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 // proc is a worker child process under a supervisor that restarts it when

@@ -1,15 +1,11 @@
-//go:build chaos
-
 package chaos
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -19,6 +15,7 @@ import (
 	"github.com/syncloop/syncloop/connectors/demo"
 	"github.com/syncloop/syncloop/control"
 	"github.com/syncloop/syncloop/devstack"
+	"github.com/syncloop/syncloop/internal/testcheck"
 	"github.com/syncloop/syncloop/internal/testenv"
 	"github.com/syncloop/syncloop/model"
 	"github.com/syncloop/syncloop/store"
@@ -226,6 +223,22 @@ func (e *env) mustCycles(o *object) []store.Cycle {
 	return cs
 }
 
+// completedSince counts o's Completed cycles that started after mark (0
+// while the database cannot be read: callers poll).
+func (e *env) completedSince(o *object, mark time.Time) int {
+	cs, err := e.cycles(o)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, c := range cs {
+		if c.StartedAt != nil && c.StartedAt.After(mark) && c.Status == model.StatusCompleted {
+			n++
+		}
+	}
+	return n
+}
+
 // dbNow is PostgreSQL's clock, which stamps sync_cycles.started_at.
 func (e *env) dbNow() time.Time {
 	e.t.Helper()
@@ -368,7 +381,7 @@ func (e *env) verifyRecords(o *object) (compared, mismatches int) {
 		switch {
 		case !ok:
 			missing = append(missing, id)
-		case !jsonEqual(g, w):
+		case !testcheck.JSONEqual(g, w):
 			differ = append(differ, id)
 		}
 	}
@@ -385,7 +398,7 @@ func (e *env) verifyRecords(o *object) (compared, mismatches int) {
 	n := len(missing) + len(extra) + len(differ) + dups
 	if n > 0 || len(deletedLive) > 0 {
 		e.t.Errorf("%s: records differ from the provider (%d live rows, %d at the provider): missing %v, extra %v, stale payload %v, deleted at the provider but live %v, duplicated ids %d",
-			o.key, len(got), len(want), head(missing), head(extra), head(differ), head(deletedLive), dups)
+			o.key, len(got), len(want), testcheck.Sample(missing), testcheck.Sample(extra), testcheck.Sample(differ), testcheck.Sample(deletedLive), dups)
 	}
 	e.t.Logf("%s: %d live records equal the provider's (%d deleted ids checked)", o.key, len(want), len(e.wr.deletedIDs(o.typ)))
 	// deletedLive ids are also in extra; count them once.
@@ -446,22 +459,6 @@ func seqs(cs []store.Cycle) string {
 		fmt.Fprint(&b, c.Seq)
 	}
 	return b.String()
-}
-
-func head(s []string) []string {
-	slices.Sort(s)
-	if len(s) > 5 {
-		return append(s[:5:5], fmt.Sprintf("… %d more", len(s)-5))
-	}
-	return s
-}
-
-func jsonEqual(a, b []byte) bool {
-	var x, y any
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
-		return false
-	}
-	return reflect.DeepEqual(x, y)
 }
 
 // describe lists cycles for failure messages.

@@ -1,5 +1,3 @@
-//go:build chaos
-
 package chaos
 
 import (
@@ -16,9 +14,8 @@ import (
 	"time"
 )
 
-// full is set by scripts/chaos.sh: the long suite with PostgreSQL restarts.
-// Everything else (CI's `go test ./...`) runs the short version, which never
-// restarts PostgreSQL: that would break every other test on the machine.
+// full is set by scripts/chaos.sh: the long suite. Everything else (CI's
+// `make test`) runs the short version: every scenario, fewer faults.
 var full = os.Getenv("SYNCLOOP_CHAOS") == "full"
 
 // plan sizes one run of the suite.
@@ -29,8 +26,8 @@ type plan struct {
 	incrementalMin   time.Duration // how long the incremental phase runs at least
 	twoWorkerRounds  int           // kill one of two workers, check the other carries on
 	twoWorkerRecords int           // records per object in that scenario
-	temporalRestarts int           // 0: scenario skipped
-	postgresRestarts int           // 0: scenario skipped
+	temporalRestarts int           // restarts of the Temporal server
+	postgresRestarts int           // restarts of the suite's PostgreSQL
 	restartRecords   int           // records of the restart scenarios' object
 	faultRecords     int           // records of the provider-fault scenario's object
 	allFaultPhases   bool          // every fault kind transient, persistent mid-listing and from the start
@@ -48,6 +45,7 @@ func currentPlan() plan {
 	return plan{
 		fullSyncRecords: 5000, fullSyncKills: 3, incrementalKills: 1, incrementalMin: 5 * time.Second,
 		twoWorkerRounds: 1, twoWorkerRecords: 500,
+		temporalRestarts: 1, postgresRestarts: 1, restartRecords: 5000,
 		faultRecords: 1500,
 	}
 }

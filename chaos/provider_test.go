@@ -1,5 +1,3 @@
-//go:build chaos
-
 package chaos
 
 import (
@@ -18,6 +16,7 @@ import (
 // Fault kinds the provider can inject.
 const (
 	faultLatency   = "latency spike"
+	faultSlow      = "slow provider"
 	faultRateLimit = "429 Retry-After"
 	fault5xx       = "5xx"
 	faultTruncate  = "truncated body"
@@ -152,6 +151,8 @@ func (p *provider) demoFault(r demo.RequestLog) demo.Fault {
 	switch f.kind {
 	case faultLatency:
 		return demo.Fault{Delay: 1500 * time.Millisecond}
+	case faultSlow:
+		return demo.Fault{Delay: 700 * time.Millisecond}
 	case faultRateLimit:
 		return demo.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second}
 	case fault5xx:

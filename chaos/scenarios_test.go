@@ -1,5 +1,3 @@
-//go:build chaos
-
 package chaos
 
 import (
@@ -95,17 +93,7 @@ func TestKillWorkerDuringSyncs(t *testing.T) {
 		}
 	}
 	e.waitFor("incremental cycles to keep completing", 5*time.Minute, func() bool {
-		cs, err := e.cycles(o)
-		if err != nil {
-			return false
-		}
-		done := 0
-		for _, c := range cs {
-			if c.StartedAt != nil && c.StartedAt.After(mark) && c.Status == model.StatusCompleted {
-				done++
-			}
-		}
-		return done >= 3 && time.Since(phase) >= p.incrementalMin
+		return e.completedSince(o, mark) >= 3 && time.Since(phase) >= p.incrementalMin
 	})
 	stop()
 	e.wr.stop()
@@ -165,17 +153,7 @@ func TestTwoWorkersOneKilled(t *testing.T) {
 		const want = 3
 		for _, o := range objs {
 			e.waitFor(fmt.Sprintf("%s alone to complete %d cycles of %s", survivor.name, want, o.typ), 5*time.Minute, func() bool {
-				cs, err := e.cycles(o)
-				if err != nil {
-					return false
-				}
-				done := 0
-				for _, c := range cs {
-					if c.StartedAt != nil && c.StartedAt.After(mark) && c.Status == model.StatusCompleted {
-						done++
-					}
-				}
-				return done >= want
+				return e.completedSince(o, mark) >= want
 			})
 		}
 		if victim.running() {
@@ -212,7 +190,7 @@ func faultPhases(all bool) []faultPhase {
 	}
 	if all {
 		// A provider slow on every page: no error, only time.
-		phases = append(phases, faultPhase{kind: faultLatency, from: 1, count: -1, want: model.StatusCompleted})
+		phases = append(phases, faultPhase{kind: faultSlow, from: 1, count: -1, want: model.StatusCompleted})
 		for _, k := range kinds {
 			phases = append(phases,
 				faultPhase{kind: k, from: 3, count: -1, want: model.StatusPartiallyCompleted},
@@ -265,7 +243,9 @@ func TestProviderFaults(t *testing.T) {
 		if ph.kind == faultRateLimit {
 			e.checkRetryAfter(what)
 		}
-		if ph.want != model.StatusCompleted {
+		if c.Status != model.StatusCompleted {
+			// The fault is cleared: the next cycle must complete (and it
+			// re-reads what this one could not store).
 			mark := e.dbNow()
 			e.mustTrigger(o)
 			next := e.waitCycleAfter(o, mark, 3*time.Minute)
@@ -275,6 +255,9 @@ func TestProviderFaults(t *testing.T) {
 		}
 		e.rep.note("%s: %d faults, cycle #%d %s", what, injected, c.Seq, c.Status)
 		e.verify(o)
+		// Attempts Temporal gave up on may still be talking to the provider;
+		// the next phase counts requests, so let them die out first.
+		e.waitQuiet(time.Second)
 	}
 	e.waitIdle(o)
 	e.verify(o)
@@ -286,6 +269,18 @@ func countText(ph faultPhase) string {
 		return "until cleared"
 	}
 	return fmt.Sprint(ph.from + ph.count - 1)
+}
+
+// waitQuiet waits until the provider got no request for quiet.
+func (e *env) waitQuiet(quiet time.Duration) {
+	e.t.Helper()
+	last, since := e.prov.requests.Load(), time.Now()
+	e.waitFor("the provider to get no requests for "+quiet.String(), 3*time.Minute, func() bool {
+		if n := e.prov.requests.Load(); n != last {
+			last, since = n, time.Now()
+		}
+		return time.Since(since) >= quiet
+	})
 }
 
 // checkFaultCycle checks the status, steps and cursor of a faulted cycle.
@@ -340,9 +335,6 @@ func (e *env) checkRetryAfter(what string) {
 // its workflows survive) in the middle of cycles.
 func TestTemporalRestarts(t *testing.T) {
 	p := currentPlan()
-	if p.temporalRestarts == 0 {
-		t.Skip("Temporal restarts run in the full suite only (scripts/chaos.sh)")
-	}
 	cl := setup(t)
 	restartScenario(t, cl, "temporal-restart", "opportunities", p.temporalRestarts, func(e *env, i int) (string, error) {
 		down := between(500*time.Millisecond, 3*time.Second)
@@ -354,22 +346,20 @@ func TestTemporalRestarts(t *testing.T) {
 	})
 }
 
-// TestPostgresRestarts restarts PostgreSQL in the middle of cycles: a
-// clean restart first, then crash-like ones (immediate shutdown, so
-// recovery replays the WAL). It breaks every other client of the server,
-// so it only runs in the full suite, which runs nothing else.
+// TestPostgresRestarts restarts PostgreSQL (the suite's own server) in the
+// middle of cycles: a clean restart first, then crash-like ones (immediate
+// shutdown, so recovery replays the WAL). Like the Temporal restarts it is
+// not parallel: a restart hits every scenario on the server, so it runs
+// before the parallel ones start.
 func TestPostgresRestarts(t *testing.T) {
 	p := currentPlan()
-	if p.postgresRestarts == 0 {
-		t.Skip("PostgreSQL restarts run in the full suite only (scripts/chaos.sh): they break every other test on the machine")
-	}
 	cl := setup(t)
 	restartScenario(t, cl, "postgres-restart", "tasks", p.postgresRestarts, func(e *env, i int) (string, error) {
 		mode := "fast"
 		if i%2 == 1 {
 			mode = "immediate"
 		}
-		took, err := restartPostgres(mode)
+		took, err := e.cl.pg.restart(mode)
 		if err != nil {
 			return "", err
 		}
@@ -391,6 +381,9 @@ func restartScenario(t *testing.T, cl *cluster, name, typ string, n int, restart
 	e := newEnv(t, cl, name, demo.Options{Seed: int64(seed%1e9) + 3, Size: -1, Sizes: map[string]int{typ: p.restartRecords, other: 2000}}, opts)
 	e.prov.pageLimit.Store(500)
 	e.prov.latency.Store(int64(150 * time.Millisecond))
+	// Commits every 4 pages, so the first restart finds the full sync with
+	// pages stored and more to come.
+	e.extraEnv = []string{"SYNCLOOP_BATCH_SIZE=2000"}
 	e.startWorker("worker")
 	o := e.add(typ)
 	o2 := e.add(other)
@@ -401,9 +394,13 @@ func restartScenario(t *testing.T, cl *cluster, name, typ string, n int, restart
 		e.waitFor("a cycle in progress", 3*time.Minute, func() bool {
 			var ok bool
 			c, ok = e.openCycle(o)
-			return ok
+			// The first restart hits the full sync half-way: pages stored,
+			// more to come (any cycle, should the full sync be over).
+			return ok && (i > 0 || c.Seq > 1 || (c.Pages > 0 && !e.retrieveDone(c.ID)))
 		})
-		time.Sleep(between(100*time.Millisecond, time.Second))
+		if i > 0 {
+			time.Sleep(between(100*time.Millisecond, time.Second))
+		}
 		how, err := restart(e, i)
 		if err != nil {
 			t.Fatalf("restart %d: %v", i+1, err)

@@ -28,6 +28,7 @@ import (
 	"github.com/syncloop/syncloop/connectors/demo"
 	"github.com/syncloop/syncloop/control"
 	"github.com/syncloop/syncloop/devstack"
+	"github.com/syncloop/syncloop/internal/testcheck"
 	"github.com/syncloop/syncloop/internal/testenv"
 	"github.com/syncloop/syncloop/model"
 	"github.com/syncloop/syncloop/workflows"
@@ -243,7 +244,7 @@ func (e *env) assertRecordsMatch(k model.ObjectKey, want map[string]json.RawMess
 	}
 	var bad []string
 	for id, w := range want {
-		if g, ok := got[id]; !ok || !jsonEqual(g, w) {
+		if g, ok := got[id]; !ok || !testcheck.JSONEqual(g, w) {
 			bad = append(bad, id)
 		}
 	}
@@ -256,11 +257,6 @@ func (e *env) assertRecordsMatch(k model.ObjectKey, want map[string]json.RawMess
 		slices.Sort(bad)
 		e.t.Fatalf("%s: %d records in PostgreSQL, %d at the provider; %d differ, e.g. %v", k, len(got), len(want), len(bad), bad[:min(5, len(bad))])
 	}
-}
-
-func jsonEqual(a, b []byte) bool {
-	var x, y any
-	return json.Unmarshal(a, &x) == nil && json.Unmarshal(b, &y) == nil && reflect.DeepEqual(x, y)
 }
 
 // uiGet calls the Web UI server's HTTP API the way the browser does.

@@ -15,7 +15,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,7 +33,9 @@ import (
 	"github.com/syncloop/syncloop/activities"
 	"github.com/syncloop/syncloop/connectors/demo"
 	"github.com/syncloop/syncloop/control"
+	"github.com/syncloop/syncloop/internal/testcheck"
 	"github.com/syncloop/syncloop/internal/testenv"
+	"github.com/syncloop/syncloop/internal/testtemporal"
 	"github.com/syncloop/syncloop/metrics"
 	"github.com/syncloop/syncloop/model"
 	"github.com/syncloop/syncloop/secrets"
@@ -49,7 +50,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.Exit(1)
 	}
-	ts, err := testenv.Temporal(context.Background())
+	ts, err := testtemporal.Temporal(context.Background())
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: start Temporal:", err)
 		os.Exit(1)
@@ -290,7 +291,7 @@ func (h *harness) assertRecordsEqual(obj store.Object, want map[string]json.RawM
 			missing = append(missing, id)
 			continue
 		}
-		if !jsonEqual(g, w) {
+		if !testcheck.JSONEqual(g, w) {
 			differ = append(differ, id)
 		}
 	}
@@ -301,23 +302,8 @@ func (h *harness) assertRecordsEqual(obj store.Object, want map[string]json.RawM
 	}
 	if len(missing)+len(extra)+len(differ) > 0 {
 		h.t.Fatalf("records of %s differ from the provider (%d rows vs %d): missing %v, extra %v, different %v",
-			obj.Key, len(got), len(want), head(missing), head(extra), head(differ))
+			obj.Key, len(got), len(want), testcheck.Sample(missing), testcheck.Sample(extra), testcheck.Sample(differ))
 	}
-}
-
-func head(s []string) []string {
-	if len(s) > 5 {
-		return append(s[:5:5], fmt.Sprintf("… %d more", len(s)-5))
-	}
-	return s
-}
-
-func jsonEqual(a, b []byte) bool {
-	var x, y any
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
-		return false
-	}
-	return reflect.DeepEqual(x, y)
 }
 
 func (h *harness) stepNamed(c store.Cycle, name string) model.Step {

@@ -1,11 +1,20 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/syncloop/syncloop/workflows"
 )
@@ -21,6 +30,17 @@ func TestWatcherRestartsALoopTerminatedBehindItsBack(t *testing.T) {
 	if err := h.client.TerminateWorkflow(h.ctx, k.WorkflowID(), "", "behind the system's back"); err != nil {
 		t.Fatal(err)
 	}
+	// The watcher reads visibility, which learns of the termination a
+	// moment later (seconds on a loaded machine). A run before that sees
+	// the loop as running and leaves it to the next run, so wait for it.
+	h.waitFor("visibility to show the loop terminated", time.Minute, func() bool {
+		running, _, err := h.svc.RunningLoops(h.ctx)
+		if err != nil {
+			t.Fatalf("list running loops: %v", err)
+		}
+		_, ok := running[k.WorkflowID()]
+		return !ok
+	})
 	r := h.runWatcher(h.queue, workflows.WatcherOptions{})
 	if !slices.Contains(r.Reconcile.Started, k.String()) || len(r.Reconcile.Started) != 1 || len(r.Errors) != 0 {
 		t.Fatalf("watcher result %+v; want exactly %s started", r, k)
@@ -205,9 +225,101 @@ func TestSyncOffHoldsEveryLoopAndOnResumesThem(t *testing.T) {
 	}
 	// The cycle owed while off starts promptly, without waiting an interval.
 	h.waitCycles(obj, 2, 45*time.Second)
-	// The schedule applies the unpause asynchronously.
-	h.waitFor("the schedule to resume", 10*time.Second, func() bool {
+	// The schedule applies the unpause and the immediate watcher run
+	// asynchronously (the schedule itself is hourly: any action is the
+	// trigger).
+	var last string
+	deadline := time.Now().Add(time.Minute)
+	for {
 		desc, err := h.client.ScheduleClient().GetHandle(h.ctx, workflows.WatcherScheduleID).Describe(h.ctx)
-		return err == nil && !desc.Schedule.State.Paused
-	})
+		if err == nil && !desc.Schedule.State.Paused && len(desc.Info.RecentActions) > 0 {
+			break
+		}
+		if err != nil {
+			last = "describe: " + err.Error()
+		} else {
+			last = fmt.Sprintf("paused=%v note=%q recent actions=%d running=%d", desc.Schedule.State.Paused, desc.Schedule.State.Note, len(desc.Info.RecentActions), len(desc.Info.RunningWorkflows))
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the watcher schedule did not resume and run within a minute of sync on; last seen: %s", last)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestWatcherListingShrinksPagesTheVisibilityStoreCannotServe puts a fault
+// between the watcher and a real server: list pages over 250 loops time
+// out, as they do on SQLite visibility with thousands of loops. The
+// listing must halve its page size until a page is answered, list every
+// loop, and start later listings at the size that worked.
+func TestWatcherListingShrinksPagesTheVisibilityStoreCannotServe(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{size: 5})
+	var mu sync.Mutex
+	var sizes []int32
+	refuse := func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		if r, ok := req.(*workflowservice.ListWorkflowExecutionsRequest); ok {
+			mu.Lock()
+			sizes = append(sizes, r.GetPageSize())
+			mu.Unlock()
+			if r.GetPageSize() > 250 {
+				return status.Error(codes.DeadlineExceeded, "context deadline exceeded")
+			}
+		}
+		return invoker(ctx, method, req, reply, cc, opts...)
+	}
+	c, err := client.Dial(client.Options{HostPort: temporal.GetFrontendHostPort(), Namespace: temporal.GetDefaultNamespace(),
+		ConnectionOptions: client.ConnectionOptions{DialOptions: []grpc.DialOption{grpc.WithChainUnaryInterceptor(refuse)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	svc := *h.svc
+	svc.Client = c
+	var keys []string
+	for _, typ := range []string{"accounts", "contacts", "deals"} {
+		k, obj := h.add(typ, time.Hour)
+		h.waitCycles(obj, 1, time.Minute)
+		keys = append(keys, k.WorkflowID())
+	}
+	// RunningLoops is the watcher's listing (every loop in the namespace,
+	// other tests' too).
+	list := func() []string {
+		var got []string
+		h.waitFor("visibility to list the 3 loops", time.Minute, func() bool {
+			running, _, err := svc.RunningLoops(h.ctx)
+			if err != nil {
+				t.Fatalf("listing failed instead of shrinking its pages: %v", err)
+			}
+			got = got[:0]
+			for _, k := range keys {
+				if _, ok := running[k]; ok {
+					got = append(got, k)
+				}
+			}
+			return len(got) == len(keys)
+		})
+		return got
+	}
+	list()
+	mu.Lock()
+	first := slices.Clone(sizes)
+	sizes = nil
+	mu.Unlock()
+	// Each refused size is halved (from 1000, or from the size an earlier
+	// listing in this process settled on) until one is answered.
+	for i := 1; i < len(first); i++ {
+		if first[i-1] > 250 && first[i] != max(first[i-1]/2, 100) {
+			t.Fatalf("page sizes asked %v: a refused page must be retried at half its size", first)
+		}
+	}
+	if last := first[len(first)-1]; last > 250 || last < 100 {
+		t.Fatalf("page sizes asked %v: want it to settle between 100 and 250", first)
+	}
+	list()
+	mu.Lock()
+	defer mu.Unlock()
+	if sizes[0] != first[len(first)-1] {
+		t.Fatalf("the next listing asked for pages of %d, want the size that worked (%d); sizes %v", sizes[0], first[len(first)-1], sizes)
+	}
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/syncloop/syncloop/connectors/demo"
 	"github.com/syncloop/syncloop/control"
 	"github.com/syncloop/syncloop/internal/testenv"
+	"github.com/syncloop/syncloop/internal/testtemporal"
 	"github.com/syncloop/syncloop/model"
 	"github.com/syncloop/syncloop/store"
 	"github.com/syncloop/syncloop/workflows"
@@ -96,7 +97,7 @@ func runMain(m *testing.M) int {
 	defer st.Close()
 	testStore = st
 
-	ts, err := testenv.Temporal(ctx)
+	ts, err := testtemporal.Temporal(ctx)
 	if err != nil {
 		return fail("start Temporal: %v", err)
 	}

@@ -46,17 +46,25 @@ func run(logger *slog.Logger, args []string) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.Bool("dev", false, "run the whole local stack (embedded Temporal + UI, demo CRM, REST API); -dev -h lists its flags")
 	demoURL := fs.String("demo-url", envOr("SYNCLOOP_DEMO_URL", activities.DefaultDemoURL), "base URL of the demo CRM for demo objects without a connection (env SYNCLOOP_DEMO_URL)")
-	maxActivities := fs.Int("max-concurrent-activities", envInt("SYNCLOOP_MAX_CONCURRENT_ACTIVITIES", 0), "activities this worker runs at once; 0 = SDK default (env SYNCLOOP_MAX_CONCURRENT_ACTIVITIES)")
-	queueRate := fs.Float64("task-queue-activities-per-second", envFloat("SYNCLOOP_TASK_QUEUE_ACTIVITIES_PER_SECOND", 0), "activities started per second across all workers of the task queue; 0 = unlimited (env SYNCLOOP_TASK_QUEUE_ACTIVITIES_PER_SECOND)")
-	pageSize := fs.Int("page-size", envInt("SYNCLOOP_PAGE_SIZE", 0), "records asked per provider page; 0 = 1000 (env SYNCLOOP_PAGE_SIZE)")
-	batchSize := fs.Int("batch-size", envInt("SYNCLOOP_BATCH_SIZE", 0), "records written per transaction; 0 = 10000 (env SYNCLOOP_BATCH_SIZE)")
+	// Tuning: the environment gives the defaults, flags override them.
+	var maxActivities, pageSize, batchSize int
+	var queueRate float64
+	if err := errors.Join(
+		envNumber("SYNCLOOP_MAX_CONCURRENT_ACTIVITIES", &maxActivities, 0),
+		envNumber("SYNCLOOP_TASK_QUEUE_ACTIVITIES_PER_SECOND", &queueRate, 0),
+		envNumber("SYNCLOOP_PAGE_SIZE", &pageSize, 0),
+		envNumber("SYNCLOOP_BATCH_SIZE", &batchSize, 0),
+	); err != nil {
+		return err
+	}
+	fs.IntVar(&maxActivities, "max-concurrent-activities", maxActivities, "activities this worker runs at once; 0 = SDK default (env SYNCLOOP_MAX_CONCURRENT_ACTIVITIES)")
+	fs.Float64Var(&queueRate, "task-queue-activities-per-second", queueRate, "activities started per second across all workers of the task queue; 0 = unlimited (env SYNCLOOP_TASK_QUEUE_ACTIVITIES_PER_SECOND)")
+	fs.IntVar(&pageSize, "page-size", pageSize, "records asked per provider page; 0 = 1000 (env SYNCLOOP_PAGE_SIZE)")
+	fs.IntVar(&batchSize, "batch-size", batchSize, "records written per transaction; 0 = 10000 (env SYNCLOOP_BATCH_SIZE)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if len(envErrs) > 0 {
-		return errors.Join(envErrs...)
-	}
-	if *maxActivities < 0 || *queueRate < 0 || *pageSize < 0 || *batchSize < 0 {
+	if maxActivities < 0 || queueRate < 0 || pageSize < 0 || batchSize < 0 {
 		return fmt.Errorf("worker tuning flags must not be negative (see `go run ./worker -h`)")
 	}
 	wcfg, err := watcherConfigFromEnv()
@@ -89,8 +97,8 @@ func run(logger *slog.Logger, args []string) error {
 	queue := control.TaskQueueFromEnv()
 	svc := &control.Service{Store: st, Client: c, Namespace: ns, TaskQueue: queue}
 	w := worker.New(c, queue, worker.Options{
-		MaxConcurrentActivityExecutionSize: *maxActivities,
-		TaskQueueActivitiesPerSecond:       *queueRate,
+		MaxConcurrentActivityExecutionSize: maxActivities,
+		TaskQueueActivitiesPerSecond:       queueRate,
 	})
 	box, err := secrets.FromEnv()
 	if err != nil && !errors.Is(err, secrets.ErrNoKey) {
@@ -102,8 +110,8 @@ func run(logger *slog.Logger, args []string) error {
 	workflows.Register(w, &activities.Activities{
 		Store:     st,
 		Resolver:  &activities.ProviderResolver{Store: st, Secrets: box, DemoURL: *demoURL},
-		PageSize:  *pageSize,
-		BatchSize: *batchSize,
+		PageSize:  pageSize,
+		BatchSize: batchSize,
 		Metrics:   m,
 	})
 	workflows.RegisterWatcher(w, &activities.Watcher{
@@ -152,19 +160,9 @@ func watcherConfigFromEnv() (watcherConfig, error) {
 		}
 		return nil
 	}
-	num := func(name string, into *int) error {
-		if v := os.Getenv(name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n <= 0 {
-				return fmt.Errorf("%s=%q is not a positive whole number", name, v)
-			}
-			*into = n
-		}
-		return nil
-	}
 	for _, err := range []error{
 		dur("SYNCLOOP_WATCHER_INTERVAL", &cfg.every), dur("SYNCLOOP_STALL_GRACE", &cfg.options.Grace),
-		num("SYNCLOOP_CYCLE_RETENTION", &cfg.options.Retention), num("SYNCLOOP_STALE_FACTOR", &cfg.options.StaleFactor),
+		envNumber("SYNCLOOP_CYCLE_RETENTION", &cfg.options.Retention, 1), envNumber("SYNCLOOP_STALE_FACTOR", &cfg.options.StaleFactor, 1),
 	} {
 		if err != nil {
 			return cfg, err
@@ -173,27 +171,27 @@ func watcherConfigFromEnv() (watcherConfig, error) {
 	return cfg, nil
 }
 
-// envErrs collects malformed tuning variables, reported after parsing.
-var envErrs []error
-
-func envInt(name string, def int) int {
-	if v := os.Getenv(name); v != "" {
-		if n, err := strconv.Atoi(v); err == nil {
-			return n
-		}
-		envErrs = append(envErrs, fmt.Errorf("%s=%q is not a whole number", name, v))
+// envNumber reads the number in the environment variable name into
+// *into, leaving it as it is when the variable is unset; a value that is
+// not a number, or is below least, is an error naming the variable.
+func envNumber[T int | float64](name string, into *T, least T) error {
+	v := os.Getenv(name)
+	if v == "" {
+		return nil
 	}
-	return def
-}
-
-func envFloat(name string, def float64) float64 {
-	if v := os.Getenv(name); v != "" {
-		if f, err := strconv.ParseFloat(v, 64); err == nil {
-			return f
-		}
-		envErrs = append(envErrs, fmt.Errorf("%s=%q is not a number", name, v))
+	var n T
+	var err error
+	switch p := any(&n).(type) {
+	case *int:
+		*p, err = strconv.Atoi(v)
+	case *float64:
+		*p, err = strconv.ParseFloat(v, 64)
 	}
-	return def
+	if err != nil || n < least {
+		return fmt.Errorf("%s=%q: want a number of at least %v", name, v, least)
+	}
+	*into = n
+	return nil
 }
 
 // serveMetrics serves Prometheus metrics on SYNCLOOP_METRICS_ADDR

@@ -239,7 +239,8 @@ type mutateResponse struct {
 
 func (s *Server) handleMutate(w http.ResponseWriter, r *http.Request) {
 	objectType := r.PathValue("type")
-	if s.tables[objectType] == nil {
+	t := s.tables[objectType]
+	if t == nil {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("unknown object type %q", objectType))
 		return
 	}
@@ -259,9 +260,9 @@ func (s *Server) handleMutate(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	resp := mutateResponse{
-		Changed: s.changeLocked(objectType, counts[0]),
-		Added:   s.addLocked(objectType, counts[1]),
-		Deleted: s.deleteLocked(objectType, counts[2]),
+		Changed: s.changeLocked(t, counts[0]),
+		Added:   s.addLocked(t, counts[1]),
+		Deleted: s.deleteLocked(t, counts[2]),
 	}
 	s.mu.Unlock()
 	// Empty lists, not null, for clients that iterate without checking.

@@ -2,11 +2,9 @@ package demo
 
 import (
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 
-	"github.com/syncloop/syncloop/connectors"
 	"github.com/syncloop/syncloop/connectors/internal/testutil"
 )
 
@@ -34,11 +32,7 @@ func FuzzDecodePage(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		page, err := decodePage(body)
-		if err != nil {
-			var ce *connectors.Error
-			if !errors.As(err, &ce) || ce.Kind != connectors.Retryable {
-				t.Fatalf("error %v is not a Retryable *connectors.Error", err)
-			}
+		if testutil.Refused(t, err) {
 			return
 		}
 		// A page is only accepted if the whole body is JSON, so every
@@ -74,17 +68,13 @@ func TestDecodePage(t *testing.T) {
 		page.next == "" || page.serverTime.IsZero() {
 		t.Fatalf("decoded %+v", page)
 	}
-	// Data must not alias the body: the caller may reuse its buffer.
-	body := []byte(validPage)
-	page, _ = decodePage(body)
-	for i := range body {
-		body[i] = 'x'
-	}
-	if !json.Valid(page.records[0].Data) {
-		t.Error("record Data aliases the response body")
-	}
+	testutil.DataNotAliased(t, validPage, func(body []byte) []byte {
+		page, _ := decodePage(body)
+		return page.records[0].Data
+	})
 
-	for body, want := range map[string]string{
+	decode := func(body []byte) error { _, err := decodePage(body); return err }
+	testutil.WantRefused(t, "decodePage", decode, map[string]string{
 		``:                                    "empty",
 		`  <html>`:                            "HTML",
 		`{"records":[`:                        "not valid JSON",
@@ -95,10 +85,5 @@ func TestDecodePage(t *testing.T) {
 		`{"records":[],"next":[]}`:            `"next" is not a string`,
 		`{"records":[],"server_time":1}`:      `"server_time" is not a string`,
 		`{"records":[],"server_time":"soon"}`: `"server_time" is not an RFC 3339 time`,
-	} {
-		_, err := decodePage([]byte(body))
-		if e := testutil.WantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, want) {
-			t.Errorf("decodePage(%q): %q, want it to mention %q", body, e.Message, want)
-		}
-	}
+	})
 }

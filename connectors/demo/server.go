@@ -131,50 +131,36 @@ func (s *Server) seed(sizes map[string]int) {
 // Change modifies n random live records of objectType (one field each, and
 // modified_at) and returns their ids. It returns nil for an unknown type.
 func (s *Server) Change(objectType string, n int) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.changeLocked(objectType, n)
+	return fake.Mutate(&s.mu, s.tables, objectType, n, s.changeLocked)
 }
 
 // Add creates n records of objectType and returns their ids (nil for an
 // unknown type).
 func (s *Server) Add(objectType string, n int) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.addLocked(objectType, n)
+	return fake.Mutate(&s.mu, s.tables, objectType, n, s.addLocked)
 }
 
 // Delete turns n random live records of objectType into tombstones and
 // returns their ids (nil for an unknown type).
 func (s *Server) Delete(objectType string, n int) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.deleteLocked(objectType, n)
+	return fake.Mutate(&s.mu, s.tables, objectType, n, s.deleteLocked)
 }
 
 // ChangeAll modifies every live record of objectType and returns how many
 // it changed (0 for an unknown type).
 func (s *Server) ChangeAll(objectType string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.tables[objectType]
-	if t == nil {
-		return 0
-	}
-	live := t.live()
-	g := s.generator()
-	for _, r := range live {
-		t.spec.mutate(g, r.fields)
-		t.stamp(r, s.stamps.Next())
-	}
-	return len(live)
+	return fake.Locked(&s.mu, s.tables, objectType, func(t *table) int {
+		live := t.live()
+		g := s.generator()
+		for _, r := range live {
+			t.spec.mutate(g, r.fields)
+			t.stamp(r, s.stamps.Next())
+		}
+		return len(live)
+	})
 }
 
-func (s *Server) changeLocked(objectType string, n int) []string {
-	t := s.tables[objectType]
-	if t == nil || n <= 0 {
-		return nil
-	}
+func (s *Server) changeLocked(t *table, n int) []string {
 	g := s.generator()
 	var ids []string
 	for _, r := range t.pickLive(s.rng, n) {
@@ -185,11 +171,7 @@ func (s *Server) changeLocked(objectType string, n int) []string {
 	return ids
 }
 
-func (s *Server) addLocked(objectType string, n int) []string {
-	t := s.tables[objectType]
-	if t == nil || n <= 0 {
-		return nil
-	}
+func (s *Server) addLocked(t *table, n int) []string {
 	g := s.generator()
 	ids := make([]string, 0, n)
 	for range n {
@@ -200,11 +182,7 @@ func (s *Server) addLocked(objectType string, n int) []string {
 	return ids
 }
 
-func (s *Server) deleteLocked(objectType string, n int) []string {
-	t := s.tables[objectType]
-	if t == nil || n <= 0 {
-		return nil
-	}
+func (s *Server) deleteLocked(t *table, n int) []string {
 	var ids []string
 	for _, r := range t.pickLive(s.rng, n) {
 		r.deleted, r.fields = true, nil
@@ -217,17 +195,7 @@ func (s *Server) deleteLocked(objectType string, n int) []string {
 // Snapshot returns the live records of objectType by id, each exactly as
 // the API serves it. It returns nil for an unknown type.
 func (s *Server) Snapshot(objectType string) map[string]json.RawMessage {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.tables[objectType]
-	if t == nil {
-		return nil
-	}
-	out := make(map[string]json.RawMessage, len(t.byID))
-	for _, r := range t.live() {
-		out[r.id] = slices.Clone(r.raw)
-	}
-	return out
+	return fake.Locked(&s.mu, s.tables, objectType, (*table).snapshot)
 }
 
 // RunChurn mutates n random records every tick (60% changes, 20% adds, 20%
@@ -244,16 +212,7 @@ func (s *Server) RunChurn(ctx context.Context, every time.Duration, n int) {
 func (s *Server) churn(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for range n {
-		switch objectType, op := fake.ChurnOp(s.rng, objectTypes); op {
-		case fake.OpChange:
-			s.changeLocked(objectType, 1)
-		case fake.OpAdd:
-			s.addLocked(objectType, 1)
-		default:
-			s.deleteLocked(objectType, 1)
-		}
-	}
+	fake.Churn(s.rng, s.tables, objectTypes, n, s.changeLocked, s.addLocked, s.deleteLocked)
 }
 
 // Start serves s on addr (e.g. "127.0.0.1:0") and returns its base URL and a

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"maps"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"time"
 
@@ -36,26 +37,23 @@ func (r *record) encode() {
 	r.raw, _ = json.Marshal(obj)
 }
 
-// slot is a record's place in the listing order as of one stamp. When the
-// record is stamped again, the old slot goes stale and a new one is appended.
+// slot is a record's place in the listing order as of one stamp.
 type slot struct {
 	stamp time.Time
 	rec   *record
 }
 
-func (s slot) stale() bool { return !s.rec.modifiedAt.Equal(s.stamp) }
+// Current reports whether the record still has this stamp. A tombstone's
+// last slot stays current: incremental listings report it.
+func (s slot) Current() bool { return s.rec.modifiedAt.Equal(s.stamp) }
 
-// table holds the records of one object type.
-//
-// Stamps are unique and strictly increasing across the server, so a record
-// stamped now always sorts last: order stays sorted by (modified_at, id) by
-// appending, and a page is a binary search plus a short scan.
+// table holds the records of one object type, in listing order by
+// (modified_at, id).
 type table struct {
 	spec   *objectSpec
 	issued int // ids handed out so far; the next id is issued+1
 	byID   map[string]*record
-	order  []slot
-	stale  int // stale slots in order
+	order  fake.Order[slot]
 }
 
 func newTable(spec *objectSpec) *table {
@@ -70,32 +68,29 @@ func (t *table) newID() string {
 // stamp sets r's modified_at and moves it to the end of the listing order.
 // at must be later than every stamp already in the table.
 func (t *table) stamp(r *record, at time.Time) {
-	if _, known := t.byID[r.id]; known {
-		t.stale++
-	}
+	_, known := t.byID[r.id]
 	t.byID[r.id] = r
 	r.modifiedAt = at
 	r.encode()
-	t.order = append(t.order, slot{stamp: at, rec: r})
-	// Compact once stale slots dominate, so churn does not grow order forever.
-	if t.stale > 64 && t.stale > len(t.order)/2 {
-		live := make([]slot, 0, len(t.order)-t.stale)
-		for _, s := range t.order {
-			if !s.stale() {
-				live = append(live, s)
-			}
-		}
-		t.order, t.stale = live, 0
-	}
+	t.order.Append(slot{stamp: at, rec: r}, known)
 }
 
 // live returns the live records in listing order.
 func (t *table) live() []*record {
 	out := make([]*record, 0, len(t.byID))
-	for _, s := range t.order {
-		if !s.stale() && !s.rec.deleted {
+	for _, s := range t.order.Slots() {
+		if s.Current() && !s.rec.deleted {
 			out = append(out, s.rec)
 		}
+	}
+	return out
+}
+
+// snapshot returns the live records by id, as the API serves them.
+func (t *table) snapshot() map[string]json.RawMessage {
+	out := make(map[string]json.RawMessage, len(t.byID))
+	for _, r := range t.live() {
+		out[r.id] = slices.Clone(r.raw)
 	}
 	return out
 }
@@ -148,18 +143,19 @@ type listQuery struct {
 // list returns one page of records in (modified_at, id) order and whether
 // more records follow it.
 func (t *table) list(q listQuery) (page []*record, more bool) {
+	order := t.order.Slots()
 	start := 0
 	if !q.since.IsZero() {
-		start = sort.Search(len(t.order), func(i int) bool { return !t.order[i].stamp.Before(q.since) })
+		start = sort.Search(len(order), func(i int) bool { return !order[i].stamp.Before(q.since) })
 	}
 	if q.after != nil {
-		start = max(start, sort.Search(len(t.order), func(i int) bool { return q.after.before(t.order[i]) }))
+		start = max(start, sort.Search(len(order), func(i int) bool { return q.after.before(order[i]) }))
 	}
 	// A full listing (no since) is a snapshot of live records; an
 	// incremental one must also report deletions.
 	withTombstones := !q.since.IsZero()
-	for _, s := range t.order[start:] {
-		if s.stale() || (s.rec.deleted && !withTombstones) {
+	for _, s := range order[start:] {
+		if !s.Current() || (s.rec.deleted && !withTombstones) {
 			continue
 		}
 		if len(page) == q.limit {

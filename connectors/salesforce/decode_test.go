@@ -3,7 +3,6 @@ package salesforce
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +53,8 @@ func TestDecodeQueryResponse(t *testing.T) {
 		t.Errorf("done with a nextRecordsUrl: %+v %v", res, err)
 	}
 
-	for body, want := range map[string]string{
+	decode := func(body []byte) error { _, err := decodeQueryResponse(body); return err }
+	testutil.WantRefused(t, "decodeQueryResponse", decode, map[string]string{
 		``:                             "empty",
 		" \n<html>":                    "HTML",
 		`{"done":true,"records":[`:     "not valid JSON",
@@ -67,12 +67,7 @@ func TestDecodeQueryResponse(t *testing.T) {
 		`{"done":true,"records":null}`: `"records" is not an array`,
 		`{"done":false,"records":[]}`:  `no "nextRecordsUrl"`,
 		`{"done":false,"records":[],"nextRecordsUrl":1}`: `"nextRecordsUrl" is not a string`,
-	} {
-		_, err := decodeQueryResponse([]byte(body))
-		if e := testutil.WantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, want) {
-			t.Errorf("decodeQueryResponse(%q): %q, want it to mention %q", body, e.Message, want)
-		}
-	}
+	})
 }
 
 func TestDecodeDeletedResponse(t *testing.T) {
@@ -100,19 +95,15 @@ func TestDecodeDeletedResponse(t *testing.T) {
 	if res, err := decodeDeletedResponse([]byte(`{"deletedRecords":[],"earliestDateAvailable":null}`)); err != nil || !res.earliest.IsZero() {
 		t.Errorf("null earliestDateAvailable: %+v %v", res, err)
 	}
-	for body, want := range map[string]string{
+	decode := func(body []byte) error { _, err := decodeDeletedResponse(body); return err }
+	testutil.WantRefused(t, "decodeDeletedResponse", decode, map[string]string{
 		`<HTML>`:                  "HTML",
 		`{"deletedRecords":[`:     "not valid JSON",
 		`{}`:                      `"deletedRecords" is not an array`,
 		`{"deletedRecords":"[]"}`: `"deletedRecords" is not an array`,
 		`{"deletedRecords":[],"earliestDateAvailable":7}`:       `"earliestDateAvailable" is not a string`,
 		`{"deletedRecords":[],"latestDateCovered":"yesterday"}`: `"latestDateCovered" is not a dateTime`,
-	} {
-		_, err := decodeDeletedResponse([]byte(body))
-		if e := testutil.WantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, want) {
-			t.Errorf("decodeDeletedResponse(%q): %q, want it to mention %q", body, e.Message, want)
-		}
-	}
+	})
 }
 
 func TestSFTime(t *testing.T) {
@@ -182,11 +173,7 @@ func FuzzDecodeQueryResponse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		res, err := decodeQueryResponse(body)
-		if err != nil {
-			var ce *connectors.Error
-			if !errors.As(err, &ce) || ce.Kind != connectors.Retryable {
-				t.Fatalf("error %v is not a Retryable *connectors.Error", err)
-			}
+		if testutil.Refused(t, err) {
 			return
 		}
 		if !res.done && res.next == "" || res.done && res.next != "" {
@@ -218,11 +205,7 @@ func FuzzDecodeDeletedResponse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		res, err := decodeDeletedResponse(body)
-		if err != nil {
-			var ce *connectors.Error
-			if !errors.As(err, &ce) || ce.Kind != connectors.Retryable {
-				t.Fatalf("error %v is not a Retryable *connectors.Error", err)
-			}
+		if testutil.Refused(t, err) {
 			return
 		}
 		checkRecords(t, res.records, "id", true)

@@ -256,26 +256,18 @@ func lessByModified(a, b *record) bool {
 // Change modifies n random live records of objectType (one field each, and
 // the modified time) and returns their ids; nil for an unknown type.
 func (s *Server) Change(objectType string, n int) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.tables[objectType]
-	if t == nil || n <= 0 {
-		return nil
-	}
-	return s.change(t, t.pickLive(s.rng, n), s.stamps.Next)
+	return fake.Mutate(&s.mu, s.tables, objectType, n, func(t *table, n int) []string {
+		return s.change(t, t.pickLive(s.rng, n), s.stamps.Next)
+	})
 }
 
 // ChangeAt modifies n random live records of objectType so that they all
 // share the modified time at (truncated to milliseconds), and returns their
 // ids. Later mutations are stamped after at.
 func (s *Server) ChangeAt(objectType string, n int, at time.Time) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.tables[objectType]
-	if t == nil || n <= 0 {
-		return nil
-	}
-	return s.changeAt(t, t.pickLive(s.rng, n), at)
+	return fake.Mutate(&s.mu, s.tables, objectType, n, func(t *table, n int) []string {
+		return s.changeAt(t, t.pickLive(s.rng, n), at)
+	})
 }
 
 // ChangeAllAt modifies every live record of objectType so that they all
@@ -283,13 +275,9 @@ func (s *Server) ChangeAt(objectType string, n int, at time.Time) []string {
 // or workflow does, and returns their ids in id order. Later mutations are
 // stamped after at.
 func (s *Server) ChangeAllAt(objectType string, at time.Time) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.tables[objectType]
-	if t == nil {
-		return nil
-	}
-	return s.changeAt(t, t.live(), at)
+	return fake.Locked(&s.mu, s.tables, objectType, func(t *table) []string {
+		return s.changeAt(t, t.live(), at)
+	})
 }
 
 func (s *Server) changeAt(t *table, recs []*record, at time.Time) []string {
@@ -312,12 +300,10 @@ func (s *Server) change(t *table, recs []*record, stamp func() time.Time) []stri
 // Add creates n records of objectType and returns their ids; nil for an
 // unknown type.
 func (s *Server) Add(objectType string, n int) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.tables[objectType]
-	if t == nil || n <= 0 {
-		return nil
-	}
+	return fake.Mutate(&s.mu, s.tables, objectType, n, s.addLocked)
+}
+
+func (s *Server) addLocked(t *table, n int) []string {
 	g := s.generator()
 	ids := make([]string, 0, n)
 	for range n {
@@ -332,12 +318,10 @@ func (s *Server) Add(objectType string, n int) []string {
 // records leave search and the default listing; they are listed with
 // ?archived=true, with archivedAt (and updatedAt) set to the archive time.
 func (s *Server) Delete(objectType string, n int) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.tables[objectType]
-	if t == nil || n <= 0 {
-		return nil
-	}
+	return fake.Mutate(&s.mu, s.tables, objectType, n, s.archiveLocked)
+}
+
+func (s *Server) archiveLocked(t *table, n int) []string {
 	var ids []string
 	for _, r := range t.pickLive(s.rng, n) {
 		at := s.stamps.Next()
@@ -352,37 +336,29 @@ func (s *Server) Delete(objectType string, n int) []string {
 // with every stored property (see Properties): exactly the Data a client
 // that reads all properties gets. It returns nil for an unknown type.
 func (s *Server) Snapshot(objectType string) map[string]json.RawMessage {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.tables[objectType]
-	if t == nil {
-		return nil
-	}
-	out := make(map[string]json.RawMessage, len(t.byID))
-	for _, r := range t.byID {
-		if !r.archived {
-			out[r.idStr] = slices.Clone(t.render(r, nil))
+	return fake.Locked(&s.mu, s.tables, objectType, func(t *table) map[string]json.RawMessage {
+		out := make(map[string]json.RawMessage, len(t.byID))
+		for _, r := range t.byID {
+			if !r.archived {
+				out[r.idStr] = slices.Clone(t.render(r, nil))
+			}
 		}
-	}
-	return out
+		return out
+	})
 }
 
 // Archived returns the archived records of objectType with their archive
 // times; nil for an unknown type.
 func (s *Server) Archived(objectType string) map[string]time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.tables[objectType]
-	if t == nil {
-		return nil
-	}
-	out := map[string]time.Time{}
-	for _, r := range t.byID {
-		if r.archived {
-			out[r.idStr] = r.archivedAt
+	return fake.Locked(&s.mu, s.tables, objectType, func(t *table) map[string]time.Time {
+		out := map[string]time.Time{}
+		for _, r := range t.byID {
+			if r.archived {
+				out[r.idStr] = r.archivedAt
+			}
 		}
-	}
-	return out
+		return out
+	})
 }
 
 // Modified returns the modified time of the record objectType/id, and

@@ -1,7 +1,8 @@
 // Package fake is what syncloop's fake providers (demo, sftest, hstest)
 // share: the request log and fault hook, fault injection when writing a
-// response, strictly increasing stamps, a settable clock and Start. What a
-// provider answers, and how, stays with each fake.
+// response, strictly increasing stamps, a settable clock and Start, and
+// (tables.go) how the Go API reaches a table, churn and the listing order.
+// What a provider answers, and how, stays with each fake.
 package fake
 
 import (
@@ -275,26 +276,6 @@ func Pick[T any](rng *rand.Rand, items []T, n int) []T {
 		items[i], items[j] = items[j], items[i]
 	}
 	return items[:n]
-}
-
-// Churn ops, as drawn by ChurnOp.
-const (
-	OpChange = iota
-	OpAdd
-	OpDelete
-)
-
-// ChurnOp draws one churn mutation: a random object type and 60% changes,
-// 20% adds, 20% deletes.
-func ChurnOp(rng *rand.Rand, objectTypes []string) (objectType string, op int) {
-	objectType = objectTypes[rng.IntN(len(objectTypes))]
-	switch n := rng.IntN(10); {
-	case n < 6:
-		return objectType, OpChange
-	case n < 8:
-		return objectType, OpAdd
-	}
-	return objectType, OpDelete
 }
 
 // Every calls f every interval until ctx is done. It returns at once if

@@ -3,6 +3,7 @@ package fake
 import (
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 )
@@ -68,5 +69,59 @@ func TestFaultSend(t *testing.T) {
 	}
 	if _, _, body := (Fault{Status: 500}).Injection(); body != nil {
 		t.Errorf("Injection without a body: %q", body)
+	}
+}
+
+type testSlot struct {
+	n   int
+	cur *int // the record's current n
+}
+
+func (s testSlot) Current() bool { return *s.cur == s.n }
+
+func TestOrderDropsStaleSlots(t *testing.T) {
+	t.Parallel()
+	var o Order[testSlot]
+	a, b := new(int), new(int)
+	o.Append(testSlot{0, a}, false)
+	o.Append(testSlot{0, b}, false)
+	for n := 1; n <= 200; n++ {
+		*a = n
+		o.Append(testSlot{n, a}, true)
+		if len(o.Slots()) > 2+65 {
+			t.Fatalf("%d slots after %d restamps: stale ones kept", len(o.Slots()), n)
+		}
+	}
+	*b = -1 // b leaves the listing
+	o.Retire()
+	var current []testSlot
+	for _, s := range o.Slots() {
+		if s.Current() {
+			current = append(current, s)
+		}
+	}
+	if len(current) != 1 || current[0].n != 200 {
+		t.Errorf("current slots %+v", current)
+	}
+}
+
+func TestMutate(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	tables := map[string]*int{"a": new(int)}
+	calls := 0
+	f := func(t *int, n int) []string {
+		calls++
+		*t += n
+		return []string{"x"}
+	}
+	if Mutate(&mu, tables, "b", 1, f) != nil || Mutate(&mu, tables, "a", 0, f) != nil || calls != 0 {
+		t.Error("f called for an unknown type or n = 0")
+	}
+	if ids := Mutate(&mu, tables, "a", 3, f); len(ids) != 1 || *tables["a"] != 3 {
+		t.Errorf("Mutate gave %v, table %d", ids, *tables["a"])
+	}
+	if Locked(&mu, tables, "b", func(*int) int { return 1 }) != 0 {
+		t.Error("Locked ran f for an unknown type")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -130,6 +131,48 @@ func WantKind(t testing.TB, err error, kind connectors.Kind) *connectors.Error {
 		t.Fatalf("error %q has kind %s, want %s", err, ce.Kind, kind)
 	}
 	return ce
+}
+
+// Refused reports whether a decoder refused its input, and fails the test
+// unless it did so with a Retryable *connectors.Error: a malformed response
+// is the provider's passing trouble, never a reason to give up.
+func Refused(t testing.TB, err error) bool {
+	t.Helper()
+	if err == nil {
+		return false
+	}
+	var ce *connectors.Error
+	if !errors.As(err, &ce) || ce.Kind != connectors.Retryable {
+		t.Fatalf("error %v is not a Retryable *connectors.Error", err)
+	}
+	return true
+}
+
+// WantRefused checks that decode, called name in messages, refuses each
+// body as Retryable with a message that mentions the text given for it.
+func WantRefused(t testing.TB, name string, decode func(body []byte) error, bodies map[string]string) {
+	t.Helper()
+	for body, want := range bodies {
+		err := decode([]byte(body))
+		if e := WantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, want) {
+			t.Errorf("%s(%q): %q, want it to mention %q", name, body, e.Message, want)
+		}
+	}
+}
+
+// DataNotAliased checks that a record's Data does not alias the response
+// body it was decoded from, since the caller may reuse its buffer. data
+// decodes its argument, a copy of body, and returns a record's Data.
+func DataNotAliased(t testing.TB, body string, data func(body []byte) []byte) {
+	t.Helper()
+	b := []byte(body)
+	d := data(b)
+	for i := range b {
+		b[i] = 'x'
+	}
+	if !json.Valid(d) {
+		t.Error("record Data aliases the response body")
+	}
 }
 
 // Fields decodes a record's JSON object.

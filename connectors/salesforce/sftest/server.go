@@ -219,12 +219,24 @@ func less(a, b *version) bool {
 // LastModifiedDate and SystemModstamp) and returns their Ids. It returns nil
 // for an unknown type.
 func (s *Server) Change(objectType string, n int) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.tables[objectType]
-	if t == nil || n <= 0 {
-		return nil
-	}
+	return fake.Mutate(&s.mu, s.tables, objectType, n, s.changeLocked)
+}
+
+// Add creates n records of objectType and returns their Ids (nil for an
+// unknown type).
+func (s *Server) Add(objectType string, n int) []string {
+	return fake.Mutate(&s.mu, s.tables, objectType, n, s.addLocked)
+}
+
+// Delete deletes n random live records of objectType: they leave query
+// results and join the deleted records, with deletedDate a fresh stamp. It
+// returns their Ids, or nil for an unknown type or users, which Salesforce
+// never deletes (change IsActive with Change instead).
+func (s *Server) Delete(objectType string, n int) []string {
+	return fake.Mutate(&s.mu, s.tables, objectType, n, s.deleteLocked)
+}
+
+func (s *Server) changeLocked(t *table, n int) []string {
 	g := s.generator()
 	var ids []string
 	for _, rec := range t.pickLive(s.rng, n) {
@@ -240,15 +252,7 @@ func (s *Server) Change(objectType string, n int) []string {
 	return ids
 }
 
-// Add creates n records of objectType and returns their Ids (nil for an
-// unknown type).
-func (s *Server) Add(objectType string, n int) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.tables[objectType]
-	if t == nil || n <= 0 {
-		return nil
-	}
+func (s *Server) addLocked(t *table, n int) []string {
 	g := s.generator()
 	ids := make([]string, 0, n)
 	for range n {
@@ -261,15 +265,8 @@ func (s *Server) Add(objectType string, n int) []string {
 	return ids
 }
 
-// Delete deletes n random live records of objectType: they leave query
-// results and join the deleted records, with deletedDate a fresh stamp. It
-// returns their Ids, or nil for an unknown type or users, which Salesforce
-// never deletes (change IsActive with Change instead).
-func (s *Server) Delete(objectType string, n int) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.tables[objectType]
-	if t == nil || !t.spec.deletable || n <= 0 {
+func (s *Server) deleteLocked(t *table, n int) []string {
+	if !t.spec.deletable {
 		return nil
 	}
 	var ids []string
@@ -284,33 +281,13 @@ func (s *Server) Delete(objectType string, n int) []string {
 // connector returns it as Record.Data with its default field list: every
 // field, no "attributes", keys sorted. It returns nil for an unknown type.
 func (s *Server) Snapshot(objectType string) map[string]json.RawMessage {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.tables[objectType]
-	if t == nil {
-		return nil
-	}
-	out := make(map[string]json.RawMessage, len(t.byID))
-	for _, rec := range t.liveRecords() {
-		out[rec.cur.id] = slices.Clone(rec.cur.data)
-	}
-	return out
+	return fake.Locked(&s.mu, s.tables, objectType, (*table).snapshot)
 }
 
 // Deleted returns the deletions of objectType so far, by Id, with their
 // deletedDate.
 func (s *Server) Deleted(objectType string) map[string]time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.tables[objectType]
-	if t == nil {
-		return nil
-	}
-	out := make(map[string]time.Time, len(t.deletions))
-	for _, d := range t.deletions {
-		out[d.id] = d.at
-	}
-	return out
+	return fake.Locked(&s.mu, s.tables, objectType, (*table).deletedByID)
 }
 
 // SetToken changes the accepted access token ("" accepts any), e.g. to
@@ -374,19 +351,9 @@ func (s *Server) RunChurn(ctx context.Context, every time.Duration, n int) {
 		return
 	}
 	fake.Every(ctx, every, func() {
-		for range n {
-			s.mu.Lock()
-			objectType, op := fake.ChurnOp(s.rng, objectTypes)
-			s.mu.Unlock()
-			switch op {
-			case fake.OpChange:
-				s.Change(objectType, 1)
-			case fake.OpAdd:
-				s.Add(objectType, 1)
-			default:
-				s.Delete(objectType, 1)
-			}
-		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		fake.Churn(s.rng, s.tables, objectTypes, n, s.changeLocked, s.addLocked, s.deleteLocked)
 	})
 }
 

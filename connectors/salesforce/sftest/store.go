@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"maps"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"time"
 
@@ -68,31 +69,29 @@ type record struct {
 	deletedAt time.Time
 }
 
-// slot is a version's place in the (SystemModstamp, Id) order. When the
-// record changes or is deleted the slot goes stale and stays behind.
+// slot is a version's place in the (SystemModstamp, Id) order.
 type slot struct {
 	v   *version
 	rec *record
 }
 
-func (s slot) live() bool { return !s.rec.deleted && s.rec.cur == s.v }
+// Current reports whether v is still the record's version and the record
+// is not deleted: a deleted record leaves query results.
+func (s slot) Current() bool { return !s.rec.deleted && s.rec.cur == s.v }
 
 type deletion struct {
 	id string
 	at time.Time
 }
 
-// table holds one SObject's records.
-//
-// Mutation stamps are strictly increasing server-wide, so a changed record
-// always sorts last: order stays sorted by (SystemModstamp, Id) by
-// appending, and a query is a binary search plus a scan.
+// table holds one SObject's records, in (SystemModstamp, Id) order. Query
+// locators keep their own slices of versions, so the order may drop stale
+// slots under them.
 type table struct {
 	spec      *sobjectSpec
 	issued    int
 	byID      map[string]*record
-	order     []slot
-	stale     int
+	order     fake.Order[slot]
 	deletions []deletion // in deletion order, so by time
 }
 
@@ -103,49 +102,32 @@ func newTable(spec *sobjectSpec) *table {
 // put makes v the record's current version and appends its slot.
 func (t *table) put(v *version) {
 	rec := t.byID[v.id]
-	if rec == nil {
+	known := rec != nil
+	if !known {
 		rec = &record{}
 		t.byID[v.id] = rec
-	} else {
-		t.stale++
 	}
 	rec.cur = v
-	t.order = append(t.order, slot{v: v, rec: rec})
-	t.compact()
+	t.order.Append(slot{v: v, rec: rec}, known)
 }
 
 func (t *table) remove(rec *record, at time.Time) {
 	rec.deleted, rec.deletedAt = true, at
-	t.stale++
 	t.deletions = append(t.deletions, deletion{id: rec.cur.id, at: at})
-	t.compact()
-}
-
-// compact drops stale slots once they dominate, so churn does not grow
-// order forever. Query locators keep their own slices of versions.
-func (t *table) compact() {
-	if t.stale <= 64 || t.stale <= len(t.order)/2 {
-		return
-	}
-	live := make([]slot, 0, len(t.order)-t.stale)
-	for _, s := range t.order {
-		if s.live() {
-			live = append(live, s)
-		}
-	}
-	t.order, t.stale = live, 0
+	t.order.Retire()
 }
 
 // match returns the live versions with SystemModstamp >= since (all if
 // since is zero) in (SystemModstamp, Id) order.
 func (t *table) match(since time.Time) []*version {
+	order := t.order.Slots()
 	start := 0
 	if !since.IsZero() {
-		start = sort.Search(len(t.order), func(i int) bool { return !t.order[i].v.stamp.Before(since) })
+		start = sort.Search(len(order), func(i int) bool { return !order[i].v.stamp.Before(since) })
 	}
 	var out []*version
-	for _, s := range t.order[start:] {
-		if s.live() {
+	for _, s := range order[start:] {
+		if s.Current() {
 			out = append(out, s.v)
 		}
 	}
@@ -155,10 +137,28 @@ func (t *table) match(since time.Time) []*version {
 // liveRecords returns the live records in (SystemModstamp, Id) order.
 func (t *table) liveRecords() []*record {
 	out := make([]*record, 0, len(t.byID))
-	for _, s := range t.order {
-		if s.live() {
+	for _, s := range t.order.Slots() {
+		if s.Current() {
 			out = append(out, s.rec)
 		}
+	}
+	return out
+}
+
+// snapshot returns the live records' data by Id.
+func (t *table) snapshot() map[string]json.RawMessage {
+	out := make(map[string]json.RawMessage, len(t.byID))
+	for _, rec := range t.liveRecords() {
+		out[rec.cur.id] = slices.Clone(rec.cur.data)
+	}
+	return out
+}
+
+// deletedByID returns the deletions' times by Id.
+func (t *table) deletedByID() map[string]time.Time {
+	out := make(map[string]time.Time, len(t.deletions))
+	for _, d := range t.deletions {
+		out[d.id] = d.at
 	}
 	return out
 }

@@ -1,4 +1,5 @@
-package testenv
+// Package testtemporal starts the in-process Temporal server tests run against.
+package testtemporal
 
 import (
 	"context"
