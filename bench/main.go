@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/syncloop/syncloop/model"
 )
 
 func main() {
@@ -26,7 +28,7 @@ func main() {
 	only := flag.String("only", "", "run one part: ingest, schedule or watcher")
 	quick := flag.Bool("quick", false, "small sizes (a smoke run, not the published numbers)")
 	records := flag.String("records", "100000,1000000", "ingest dataset sizes")
-	objects := flag.String("objects", "100,1000,5000", "scheduling benchmark object counts")
+	objects := flag.String("objects", "100,1000,5000@5m", "scheduling benchmark sizes: N objects every minute, or N@interval")
 	scheduleFor := flag.Duration("schedule-window", 4*time.Minute, "how long each scheduling run measures")
 	watcherObjects := flag.String("watcher-objects", "1000,10000", "watcher benchmark object counts")
 	flag.Parse()
@@ -70,10 +72,12 @@ func main() {
 		}
 	}
 	if *only == "" || *only == "schedule" {
-		for _, n := range ints(*objects) {
-			rs, err := runSchedule(ctx, benchBin, n, *scheduleFor, logf)
+		for _, size := range scheduleSizes(*objects) {
+			// The window covers at least one interval: every object's
+			// cycle in it is a lag sample.
+			rs, err := runSchedule(ctx, benchBin, size, max(*scheduleFor, size.interval), logf)
 			if err != nil {
-				log.Fatalf("schedule %d: %v", n, err)
+				log.Fatalf("schedule %d: %v", size.objects, err)
 			}
 			rep.schedule = append(rep.schedule, rs...)
 			save()
@@ -91,6 +95,30 @@ func main() {
 	}
 	save()
 	fmt.Println("wrote", *out)
+}
+
+// scheduleSizes parses "100,1000,5000@5m": N objects, each every minute
+// unless an interval follows the @ (1m to 7d, as the product accepts).
+func scheduleSizes(csv string) []scheduleSize {
+	var out []scheduleSize
+	for _, f := range strings.Split(csv, ",") {
+		count, every, ok := strings.Cut(strings.TrimSpace(f), "@")
+		size := scheduleSize{interval: time.Minute}
+		if ok {
+			d, err := model.ParseInterval(every)
+			if err != nil {
+				log.Fatalf("-objects %q: %v", f, err)
+			}
+			size.interval = d
+		}
+		n, err := strconv.Atoi(count)
+		if err != nil || n <= 0 {
+			log.Fatalf("-objects %q: want N or N@interval, such as 1000 or 5000@5m", f)
+		}
+		size.objects = n
+		out = append(out, size)
+	}
+	return out
 }
 
 func ints(csv string) []int {

@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/syncloop/syncloop/model"
 )
 
 type report struct {
@@ -48,10 +50,10 @@ func (r *report) markdown() string {
 		}
 	}
 	if len(r.schedule) > 0 {
-		b.WriteString("\n## Scheduling: N objects every minute, no changes to sync\n\n")
-		b.WriteString("| objects | variant | cycles/s | lag p50 | lag p99 | events/cycle | actions/cycle | worker CPU s | worker peak RSS |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
+		b.WriteString("\n## Scheduling: N objects every interval, no changes to sync\n\n")
+		b.WriteString("| objects | every | variant | cycles/s | lag p50 | lag p99 | events/cycle | actions/cycle | worker CPU s | worker peak RSS |\n|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, x := range r.schedule {
-			fmt.Fprintf(&b, "| %d | %s | %.2f | %s | %s | %.1f | %.1f | %.1f | %.0f MiB |\n", x.Objects, x.Variant, x.CyclesPerSecond,
+			fmt.Fprintf(&b, "| %d | %s | %s | %.2f | %s | %s | %.1f | %.1f | %.1f | %.0f MiB |\n", x.Objects, model.FormatInterval(x.Interval), x.Variant, x.CyclesPerSecond,
 				x.LagP50.Round(time.Millisecond), x.LagP99.Round(time.Millisecond), x.EventsPerCycle, x.ActionsPerCycle, x.WorkerCPU, x.WorkerPeakMiB)
 		}
 		b.WriteString("\nRatios (syncloop ÷ baseline, same N; < 1 is better for lag, events, actions and CPU):\n\n")
@@ -68,7 +70,7 @@ func (r *report) markdown() string {
 					ratio(x.EventsPerCycle, y.EventsPerCycle), ratio(x.ActionsPerCycle, y.ActionsPerCycle), ratio(x.WorkerCPU/float64(max(x.Cycles, 1)), y.WorkerCPU/float64(max(y.Cycles, 1))))
 			}
 		}
-		b.WriteString("\nLag is cycle start − due time: for the loops, due is the previous cycle's end + 1m; for Schedules, the minute boundary the schedule fires on. " +
+		b.WriteString("\nLag is cycle start − due time: for the loops, due is the previous cycle's end + the interval; for Schedules, the boundary the schedule fires on (Every: d fires at multiples of d). " +
 			"Actions count workflow starts and continue-as-new, activities, local activities, timers, search-attribute upserts, signals and updates (plus one schedule action per run for Schedules). CPU ratio is per cycle.\n")
 	}
 	if len(r.watcher) > 0 {

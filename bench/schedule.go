@@ -17,7 +17,7 @@ import (
 	"github.com/syncloop/syncloop/workflows"
 )
 
-// The three ways to run N objects every minute that the scheduling
+// The three ways to run N objects every interval that the scheduling
 // benchmark compares, on the same server and worker binary.
 const (
 	variantLoop      = "syncloop (one SyncLoop per object)"
@@ -29,6 +29,7 @@ const (
 type scheduleResult struct {
 	Variant         string
 	Objects         int
+	Interval        time.Duration
 	Window          time.Duration
 	Cycles          int
 	CyclesPerSecond float64
@@ -39,11 +40,18 @@ type scheduleResult struct {
 	WorkerPeakMiB   float64
 }
 
-func runSchedule(ctx context.Context, bin string, n int, window time.Duration, logf func(string, ...any)) ([]scheduleResult, error) {
+// scheduleSize is one scheduling run: N objects every interval.
+type scheduleSize struct {
+	objects  int
+	interval time.Duration
+}
+
+func runSchedule(ctx context.Context, bin string, size scheduleSize, window time.Duration, logf func(string, ...any)) ([]scheduleResult, error) {
 	var out []scheduleResult
+	n := size.objects
 	for _, variant := range []string{variantLoop, variantSchedules, variantCAN} {
-		logf("schedule %d objects: %s for %s", n, variant, window)
-		r, err := runVariant(ctx, bin, n, window, variant)
+		logf("schedule %d objects every %s: %s for %s", n, size.interval, variant, window)
+		r, err := runVariant(ctx, bin, size, window, variant)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", variant, err)
 		}
@@ -54,8 +62,9 @@ func runSchedule(ctx context.Context, bin string, n int, window time.Duration, l
 	return out, nil
 }
 
-func runVariant(ctx context.Context, bin string, n int, window time.Duration, variant string) (scheduleResult, error) {
-	r := scheduleResult{Variant: variant, Objects: n, Window: window}
+func runVariant(ctx context.Context, bin string, size scheduleSize, window time.Duration, variant string) (scheduleResult, error) {
+	n, every := size.objects, size.interval
+	r := scheduleResult{Variant: variant, Objects: n, Interval: every, Window: window}
 	e, err := newEnv(ctx)
 	if err != nil {
 		return r, err
@@ -83,7 +92,7 @@ func runVariant(ctx context.Context, bin string, n int, window time.Duration, va
 		keys[i] = model.ObjectKey{Tenant: fmt.Sprintf("t%05d", i), Provider: "demo", ObjectType: "accounts"}
 	}
 	if _, err := e.store.Pool.Exec(ctx, `INSERT INTO integration_objects (tenant, provider, object_type, interval_seconds)
-		SELECT 't' || lpad(g::text, 5, '0'), 'demo', 'accounts', 60 FROM generate_series(0, $1 - 1) g`, n); err != nil {
+		SELECT 't' || lpad(g::text, 5, '0'), 'demo', 'accounts', $2 FROM generate_series(0, $1 - 1) g`, n, int(every.Seconds())); err != nil {
 		return r, err
 	}
 	start := time.Now()
@@ -92,10 +101,10 @@ func runVariant(ctx context.Context, bin string, n int, window time.Duration, va
 		case variantSchedules:
 			_, err := c.ScheduleClient().Create(ctx, client.ScheduleOptions{
 				ID:      "bench-" + k.String(),
-				Spec:    client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: time.Minute}}},
+				Spec:    client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: every}}},
 				Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
 				Action: &client.ScheduleWorkflowAction{ID: "once-" + k.WorkflowID(), Workflow: "SyncOnce", TaskQueue: queue,
-					Args: []any{workflows.LoopInput{Object: k, Interval: "1m"}}},
+					Args: []any{workflows.LoopInput{Object: k, Interval: model.FormatInterval(every)}}},
 			})
 			return err
 		default:
@@ -108,8 +117,9 @@ func runVariant(ctx context.Context, bin string, n int, window time.Duration, va
 	}); err != nil {
 		return r, err
 	}
-	// Measure a steady window after a one-minute warm-up.
-	warm := start.Add(time.Minute)
+	// Measure a steady window after a warm-up of one interval (every
+	// object has run its first cycle, and the start-up burst is over).
+	warm := start.Add(every)
 	select {
 	case <-ctx.Done():
 		return r, ctx.Err()
@@ -118,7 +128,7 @@ func runVariant(ctx context.Context, bin string, n int, window time.Duration, va
 	end := time.Now()
 	r.WorkerCPU, r.WorkerPeakMiB = w.stop()
 
-	lags, cycles, err := cycleLags(ctx, e, variant, warm, end)
+	lags, cycles, err := cycleLags(ctx, e, variant, every, warm, end)
 	if err != nil {
 		return r, err
 	}
@@ -157,18 +167,18 @@ func startAll(ctx context.Context, keys []model.ObjectKey, start func(model.Obje
 }
 
 // cycleLags returns start − due for every cycle that started in the
-// window, sorted. Due is the previous cycle's end + 1m for the loops, and
-// the schedule's minute boundary for Schedules (whose Every: 1m fires on
-// the minute).
-func cycleLags(ctx context.Context, e *env, variant string, from, to time.Time) ([]time.Duration, int, error) {
-	q := `SELECT extract(epoch FROM c.started_at - (p.ended_at + interval '1 minute'))::float8
+// window, sorted. Due is the previous cycle's end + the interval for the
+// loops, and the boundary the schedule fires on for Schedules (Every: d
+// fires at multiples of d since the Unix epoch).
+func cycleLags(ctx context.Context, e *env, variant string, every time.Duration, from, to time.Time) ([]time.Duration, int, error) {
+	q := `SELECT extract(epoch FROM c.started_at - (p.ended_at + make_interval(secs => $3)))::float8
 		FROM sync_cycles c JOIN sync_cycles p ON p.object_id = c.object_id AND p.seq = c.seq - 1
 		WHERE c.started_at >= $1 AND c.started_at < $2`
 	if variant == variantSchedules {
-		q = `SELECT extract(epoch FROM c.started_at - date_trunc('minute', c.started_at))::float8
+		q = `SELECT (extract(epoch FROM c.started_at)::float8 - floor(extract(epoch FROM c.started_at)::float8 / $3) * $3)::float8
 			FROM sync_cycles c WHERE c.started_at >= $1 AND c.started_at < $2`
 	}
-	rows, err := e.store.Pool.Query(ctx, q, from, to)
+	rows, err := e.store.Pool.Query(ctx, q, from, to, every.Seconds())
 	if err != nil {
 		return nil, 0, err
 	}

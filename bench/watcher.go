@@ -44,14 +44,18 @@ func runWatcher(ctx context.Context, n int, logf func(string, ...any)) (watcherR
 	}
 	r.FirstTime, r.FirstCalls = time.Since(start), first.Calls
 	// Visibility is eventually consistent: wait until it lists them all.
-	deadline := time.Now().Add(10 * time.Minute)
+	deadline, lastLog := time.Now().Add(10*time.Minute), time.Now()
 	for {
-		running, _, err := svc.RunningLoops(ctx)
+		running, calls, err := svc.RunningLoops(ctx)
 		if err == nil && len(running) >= n {
 			break
 		}
 		if time.Now().After(deadline) {
-			return r, fmt.Errorf("visibility lists %d of %d loops", len(running), n)
+			return r, fmt.Errorf("visibility lists %d of %d loops (%d calls): %v", len(running), n, calls, err)
+		}
+		if time.Since(lastLog) > 30*time.Second {
+			logf("watcher %d: visibility lists %d loops so far (%d calls, error: %v)", n, len(running), calls, err)
+			lastLog = time.Now()
 		}
 		time.Sleep(time.Second)
 	}
