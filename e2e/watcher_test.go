@@ -215,6 +215,16 @@ func TestSyncOffHoldsEveryLoopAndOnResumesThem(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.waitFor("the loop to hold", 30*time.Second, func() bool { return h.loopStatus(k).State == workflows.StateDisabled })
+	// `sync on` finds held loops through visibility (SyncState), which
+	// lags the loop's own state; one it misses waits for the next watcher
+	// run. Wait until the hold is visible so the prompt path is tested.
+	h.waitFor("visibility to show the loop held", time.Minute, func() bool {
+		running, _, err := h.svc.RunningLoops(h.ctx)
+		if err != nil {
+			t.Fatalf("list running loops: %v", err)
+		}
+		return running[k.WorkflowID()] == workflows.StateDisabled
+	})
 	time.Sleep(2 * time.Second)
 	if cycles := h.waitCycles(obj, 1, time.Second); len(cycles) != 1 {
 		t.Fatalf("a cycle started while sync was off: %s", describeCycles(cycles))
