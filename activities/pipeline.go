@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -381,12 +382,7 @@ func (o *orderedApplier) submit(ctx context.Context, pages []connectors.Page) er
 		defer func() { <-o.sem }()
 		defer func() {
 			o.mu.Lock()
-			for i, b := range o.inflight {
-				if b == self {
-					o.inflight = append(o.inflight[:i], o.inflight[i+1:]...)
-					break
-				}
-			}
+			o.inflight = slices.DeleteFunc(o.inflight, func(b *inflightBatch) bool { return b == self })
 			o.mu.Unlock()
 			close(self.finished)
 		}()

@@ -3,7 +3,6 @@ package chaos
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -11,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/syncloop/syncloop/devstack"
 )
 
 // privatePostgres is a PostgreSQL server of the suite's own, initialised
@@ -55,7 +56,7 @@ func startPrivatePostgres() (*privatePostgres, error) {
 			return nil, err
 		}
 	}
-	if p.port, err = freePort(); err != nil {
+	if p.port, err = devstack.FreePort(); err != nil {
 		return nil, err
 	}
 	if err := p.run("initdb", "-D", p.data(), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"); err != nil {
@@ -78,15 +79,6 @@ func postgresBin() (string, error) {
 		return filepath.Dir(path), nil
 	}
 	return "", errors.New("no PostgreSQL server binaries (initdb) found: install Debian's postgresql package; the chaos suite runs a PostgreSQL server of its own")
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (p *privatePostgres) data() string { return filepath.Join(p.dir, "data") }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/api/enums/v1"
@@ -32,6 +33,10 @@ type Service struct {
 	// Secrets encrypts connection credentials (nil without
 	// SYNCLOOP_SECRET_KEY: connections with a token cannot be added).
 	Secrets *secrets.Box
+
+	// listPageSize is the visibility page size that last worked (0: the
+	// default); see listPage.
+	listPageSize atomic.Int32
 }
 
 // NotFoundError says an object does not exist, and how to fix that.

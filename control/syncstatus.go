@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/converter"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/syncloop/syncloop/model"
 	"github.com/syncloop/syncloop/store"
@@ -164,25 +161,19 @@ func (s *Service) watcherSchedule(ctx context.Context) (*WatcherSchedule, error)
 // that cannot answer a page that large in time (temporaltest's SQLite
 // visibility needs over 10 s for a page of 1000 at 10,000 running loops,
 // but 30 ms for 100) gets half the size, down to minListPage, and the
-// smaller size is kept for later listings in this process. Page tokens do
+// Service keeps the smaller size for its later listings. Page tokens do
 // not depend on the page size, so the listing continues where it was.
 const (
 	maxListPage = 1000
 	minListPage = 100
 )
 
-var listPageSize atomic.Int32
-
-func currentListPage() int32 {
-	if n := listPageSize.Load(); n > 0 {
+// listPage is the page size this Service's listings start at.
+func (s *Service) listPage() int32 {
+	if n := s.listPageSize.Load(); n > 0 {
 		return n
 	}
 	return maxListPage
-}
-
-func isDeadline(err error) bool {
-	var de *serviceerror.DeadlineExceeded
-	return errors.As(err, &de) || errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded
 }
 
 // eachLoop calls fn for every running SyncLoop matching the extra
@@ -200,15 +191,16 @@ func (s *Service) eachLoopCounted(ctx context.Context, filter string, fn func(wo
 		query += " AND " + filter
 	}
 	var token []byte
-	size := currentListPage()
+	size := s.listPage()
 	for {
 		calls++
 		resp, err := s.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 			Namespace: s.Namespace, PageSize: size, NextPageToken: token, Query: query,
 		})
-		if err != nil && ctx.Err() == nil && isDeadline(err) && size > minListPage {
+		var timedOut *serviceerror.DeadlineExceeded
+		if errors.As(err, &timedOut) && ctx.Err() == nil && size > minListPage {
 			size = max(size/2, minListPage)
-			listPageSize.Store(size)
+			s.listPageSize.Store(size)
 			continue
 		}
 		if err != nil {

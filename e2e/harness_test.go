@@ -239,13 +239,40 @@ func describeCycles(cs []store.Cycle) string {
 // waitFor polls cond until it holds.
 func (h *harness) waitFor(what string, timeout time.Duration, cond func() bool) {
 	h.t.Helper()
+	h.waitUntil(what, timeout, func() (bool, string) { return cond(), "" })
+}
+
+// waitUntil is waitFor whose condition also says what it saw, for the
+// failure message.
+func (h *harness) waitUntil(what string, timeout time.Duration, cond func() (done bool, seen string)) {
+	h.t.Helper()
 	deadline := time.Now().Add(timeout)
-	for !cond() {
+	for {
+		done, seen := cond()
+		if done {
+			return
+		}
 		if time.Now().After(deadline) {
+			if seen != "" {
+				h.t.Fatalf("timed out after %s waiting for %s; last seen: %s", timeout, what, seen)
+			}
 			h.t.Fatalf("timed out after %s waiting for %s", timeout, what)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// listedLoop is k's loop as the watcher sees it: through the visibility
+// listing of running loops, which lags the loop itself. ok is false while
+// the loop is not listed as running.
+func (h *harness) listedLoop(svc *control.Service, k model.ObjectKey) (state string, ok bool) {
+	h.t.Helper()
+	running, _, err := svc.RunningLoops(h.ctx)
+	if err != nil {
+		h.t.Fatalf("list running loops: %v", err)
+	}
+	state, ok = running[k.WorkflowID()]
+	return state, ok
 }
 
 func (h *harness) loopStatus(k model.ObjectKey) workflows.LoopStatus {

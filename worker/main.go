@@ -160,15 +160,11 @@ func watcherConfigFromEnv() (watcherConfig, error) {
 		}
 		return nil
 	}
-	for _, err := range []error{
+	err := errors.Join(
 		dur("SYNCLOOP_WATCHER_INTERVAL", &cfg.every), dur("SYNCLOOP_STALL_GRACE", &cfg.options.Grace),
 		envNumber("SYNCLOOP_CYCLE_RETENTION", &cfg.options.Retention, 1), envNumber("SYNCLOOP_STALE_FACTOR", &cfg.options.StaleFactor, 1),
-	} {
-		if err != nil {
-			return cfg, err
-		}
-	}
-	return cfg, nil
+	)
+	return cfg, err
 }
 
 // envNumber reads the number in the environment variable name into
