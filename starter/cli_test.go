@@ -659,6 +659,9 @@ func TestUnreachableTemporal(t *testing.T) {
 func TestUnreachablePostgres(t *testing.T) {
 	for _, u := range []string{
 		"postgres://postgres@127.0.0.1:1/x?sslmode=disable",
+		// The README's form: sslmode prefer tries twice, and pgx reports
+		// each attempt on a line of its own.
+		"postgres://postgres@127.0.0.1:1/x",
 		"postgres://postgres:secret@127.0.0.1:1/x?sslmode=disable",
 		"postgres://postgres@127.0.0.1:5432/x?sslmode=disable&connect_timeout=abc",
 	} {
@@ -677,8 +680,14 @@ func TestUnreachablePostgres(t *testing.T) {
 			if strings.ContainsAny(r.err.Error(), "\r\n") {
 				t.Errorf("message %q is not one line", r.err.Error())
 			}
-			if !strings.Contains(r.msg, "DATABASE_URL") {
-				t.Errorf("message %q does not mention DATABASE_URL", r.msg)
+			want := []string{"DATABASE_URL"}
+			if !strings.Contains(u, "connect_timeout") { // a malformed URL, not a refused connection
+				want = append(want, "127.0.0.1:1", "connection refused", "docker compose up -d postgres")
+			}
+			for _, w := range want {
+				if !strings.Contains(r.msg, w) {
+					t.Errorf("message %q does not mention %q", r.msg, w)
+				}
 			}
 			if strings.Contains(r.err.Error(), "secret") {
 				t.Errorf("message %q leaks the password", r.err.Error())

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -61,8 +63,8 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
 	defer cancel()
 	if err := pool.Ping(pingCtx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("cannot reach PostgreSQL at %s: %v; start it (docker compose up -d postgres, or pg_ctlcluster <version> main start) or set DATABASE_URL to a reachable server",
-			redactConfig(cfg), err)
+		return nil, fmt.Errorf("cannot reach PostgreSQL at %s: %s; start it (docker compose up -d postgres, or pg_ctlcluster <version> main start) or set DATABASE_URL to a reachable server",
+			redactConfig(cfg), oneLine(err))
 	}
 	if err := Migrate(ctx, pool); err != nil {
 		pool.Close()
@@ -108,4 +110,21 @@ func Redact(databaseURL string) string {
 func redactConfig(cfg *pgxpool.Config) string {
 	c := cfg.ConnConfig
 	return fmt.Sprintf("postgres://%s@%s:%d/%s", c.User, c.Host, c.Port, c.Database)
+}
+
+// oneLine joins the lines of err's message: pgx reports each connection
+// attempt (sslmode=prefer makes two) on a line of its own, and a CLI that
+// prints one line would cut the fix off. Repeated lines are kept once.
+func oneLine(err error) string {
+	var parts []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if l = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(l), ":")); l != "" && !slices.Contains(parts, l) {
+			parts = append(parts, l)
+		}
+	}
+	if len(parts) < 2 {
+		return strings.Join(parts, "")
+	}
+	// "failed to connect to …: attempt 1; attempt 2"
+	return parts[0] + ": " + strings.Join(parts[1:], "; ")
 }
