@@ -1,6 +1,9 @@
 // Package activities holds the side-effecting half of a sync cycle: cycle
-// bookkeeping in sync_cycles, Retrieve (provider → staged_records) and
-// Process (staged_records → records). Workflows call these by name.
+// bookkeeping in sync_cycles (StartCycle, FinishCycle, LoadCycle,
+// SaveLoopSettings, all run as local activities) and Retrieve, which pages
+// through the provider and applies each group of pages to records in one
+// transaction with the progress a retry resumes from. The watcher's
+// activities are in watcher.go. Workflows call these by method name.
 package activities
 
 import (
@@ -30,7 +33,7 @@ type Activities struct {
 	Resolver  Resolver
 	Overlap   time.Duration    // re-read window below the cursor (default 1m)
 	PageSize  int              // provider page size hint (default 1000)
-	BatchSize int              // staged records per Process transaction (default 10000)
+	BatchSize int              // records applied per transaction (default 10000)
 	Metrics   *metrics.Metrics // nil: no metrics
 }
 

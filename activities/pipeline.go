@@ -23,22 +23,19 @@ type RetrieveInput struct {
 	// Cursor is the object's cursor when the cycle started; nil means a
 	// full sync.
 	Cursor *time.Time `json:"cursor,omitempty"`
-	// Apply writes each page to records as it arrives (no Process step).
-	Apply bool `json:"apply,omitempty"`
 }
 
-// RetrieveResult is what Retrieve staged.
+// RetrieveResult is what Retrieve fetched and applied: the records are
+// stored, Counts are the cycle's counts over every attempt, and
+// CursorMoved says the listing completed and moved the cursor.
 type RetrieveResult struct {
-	Pages   int `json:"pages"`
-	Records int `json:"records"`
-	// Cursor becomes the object's cursor once every staged record is stored.
-	Cursor *time.Time `json:"cursor,omitempty"`
-	// With Apply: the records are stored, these are the cycle's counts, and
-	// CursorMoved says the listing completed and moved the cursor.
-	Applied     bool         `json:"applied,omitempty"`
+	Pages       int          `json:"pages"`
+	Records     int          `json:"records"`
 	Counts      model.Counts `json:"counts,omitzero"`
 	CursorMoved bool         `json:"cursor_moved,omitempty"`
-	LiveRecords int          `json:"live_records,omitempty"`
+	// LiveRecords is the object's live record count after the cycle, for
+	// the churn back-off (counted only when the cycle wrote rows).
+	LiveRecords int `json:"live_records,omitempty"`
 }
 
 // Progress is Retrieve's heartbeat: visible in the UI's pending activity,
@@ -51,12 +48,10 @@ type Progress struct {
 	PageToken string `json:"page_token"`
 }
 
-// Retrieve streams pages from the provider. With Apply (every cycle of
-// current loops) each page is applied to records in its own transaction,
-// together with the progress that makes a retry resume after it; without
-// it (cycles of loops started by older versions) pages are staged for the
-// Process activity. The next page is fetched while the current one is
-// written, so at most two pages are in memory.
+// Retrieve streams pages from the provider and applies them to records in
+// groups, each in one transaction together with the progress that makes a
+// retry resume after it. The next page is fetched while the current group
+// is written, so only a few pages are in memory.
 func (a *Activities) Retrieve(ctx context.Context, in RetrieveInput) (RetrieveResult, error) {
 	logger := activity.GetLogger(ctx)
 	prog, err := a.Store.GetRetrieveProgress(ctx, in.CycleID)
@@ -150,121 +145,34 @@ func (a *Activities) Retrieve(ctx context.Context, in RetrieveInput) (RetrieveRe
 		if f.page.NextPageToken != "" {
 			prefetch(f.page.NextPageToken, since)
 		}
-		if in.Apply {
-			// A page arrived: the attempt is alive even if no batch has
-			// committed for a while (a slow provider fills a batch slowly).
-			// The heartbeat carries the committed progress, never more.
-			activity.RecordHeartbeat(ctx, heartbeatOf(ap.progress(prog)))
-			listed = f.page.NextPageToken == ""
-			pending, pendingRecords = append(pending, f.page), pendingRecords+len(f.page.Records)
-			if !listed && pendingRecords < a.batchSize() && len(pending) < 20 {
-				continue
-			}
-			if err := ap.submit(ctx, pending); err != nil {
-				return RetrieveResult{}, temporal.NewApplicationError(err.Error(), ErrTypeApply)
-			}
-			pending, pendingRecords = nil, 0
+		// A page arrived: the attempt is alive even if no batch has
+		// committed for a while (a slow provider fills a batch slowly).
+		// The heartbeat carries the committed progress, never more.
+		activity.RecordHeartbeat(ctx, heartbeatOf(ap.progress(prog)))
+		listed = f.page.NextPageToken == ""
+		pending, pendingRecords = append(pending, f.page), pendingRecords+len(f.page.Records)
+		if !listed && pendingRecords < a.batchSize() && len(pending) < 20 {
 			continue
 		}
-		if prog, err = a.Store.StagePage(ctx, in.CycleID, prog.Pages, f.page); err != nil {
-			return RetrieveResult{}, err
-		}
-		listed = prog.Done
-		activity.RecordHeartbeat(ctx, heartbeatOf(prog))
-	}
-	if in.Apply {
-		last, err := ap.wait()
-		if err != nil {
+		if err := ap.submit(ctx, pending); err != nil {
 			return RetrieveResult{}, temporal.NewApplicationError(err.Error(), ErrTypeApply)
 		}
-		if last.Pages > 0 {
-			prog = last
-		}
+		pending, pendingRecords = nil, 0
 	}
-	out := RetrieveResult{Pages: prog.Pages, Records: prog.Records, Cursor: nextCursor(in.Cursor, prog.Cursor), Applied: in.Apply}
-	if !in.Apply {
-		return out, nil
+	last, err := ap.wait()
+	if err != nil {
+		return RetrieveResult{}, temporal.NewApplicationError(err.Error(), ErrTypeApply)
 	}
+	if last.Pages > 0 {
+		prog = last
+	}
+	out := RetrieveResult{Pages: prog.Pages, Records: prog.Records}
 	// The cycle row has the counts of every attempt, not just this one.
 	c, err := a.Store.GetCycle(ctx, in.CycleID)
 	if err != nil {
 		return out, err
 	}
 	out.Counts, out.CursorMoved = c.Counts, c.CursorAfter != nil
-	if out.Counts.Written() > 0 {
-		live, _, err := a.Store.RecordCounts(ctx, c.ObjectID)
-		if err != nil {
-			return out, err
-		}
-		out.LiveRecords = int(live)
-	}
-	return out, nil
-}
-
-// nextCursor never moves an incremental cursor backwards: the overlap
-// window may return only records older than the current cursor.
-func nextCursor(before, retrieved *time.Time) *time.Time {
-	switch {
-	case retrieved == nil:
-		return before
-	case before != nil && before.After(*retrieved):
-		return before
-	}
-	t := retrieved.UTC()
-	return &t
-}
-
-// ProcessInput applies a cycle's staged records.
-type ProcessInput struct {
-	CycleID int64 `json:"cycle_id"`
-	// Cursor moves with the last batch; nil when Retrieve did not finish,
-	// so the next cycle re-reads what this one could not.
-	Cursor *time.Time `json:"cursor,omitempty"`
-}
-
-// ProcessResult has the cycle's cumulative counts, and says how far Retrieve had got (the
-// workflow needs it when Retrieve itself failed).
-type ProcessResult struct {
-	Batches        int          `json:"batches"`
-	Counts         model.Counts `json:"counts"`
-	RetrievedPages int          `json:"retrieved_pages"`
-	CursorMoved    bool         `json:"cursor_moved"`
-	// LiveRecords is the object's live record count after the cycle, for
-	// the churn back-off (counted only when the cycle wrote rows).
-	LiveRecords int `json:"live_records"`
-}
-
-// Process moves staged records into records in transactions of BatchSize.
-// Each batch deletes what it applies from staging, so a retry continues
-// with the rest and nothing is applied twice.
-func (a *Activities) Process(ctx context.Context, in ProcessInput) (ProcessResult, error) {
-	var out ProcessResult
-	prog, err := a.Store.GetRetrieveProgress(ctx, in.CycleID)
-	if err != nil {
-		return out, fmt.Errorf("load cycle %d: %w", in.CycleID, err)
-	}
-	out.RetrievedPages = prog.Pages
-	size := a.batchSize()
-	for {
-		r, err := a.Store.ProcessBatch(ctx, in.CycleID, size, in.Cursor)
-		if err != nil {
-			return out, err
-		}
-		if r.Staged > 0 {
-			out.Batches++
-		}
-		out.CursorMoved = out.CursorMoved || r.CursorMoved
-		activity.RecordHeartbeat(ctx, out)
-		if !r.Remaining {
-			break
-		}
-	}
-	// The cycle row holds the counts of every attempt, not just this one.
-	c, err := a.Store.GetCycle(ctx, in.CycleID)
-	if err != nil {
-		return out, err
-	}
-	out.Counts = c.Counts
 	if out.Counts.Written() > 0 {
 		live, _, err := a.Store.RecordCounts(ctx, c.ObjectID)
 		if err != nil {

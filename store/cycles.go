@@ -12,6 +12,56 @@ import (
 	"github.com/syncloop/syncloop/model"
 )
 
+// CycleMode is how a cycle lists and applies records (sync_cycles.mode).
+type CycleMode string
+
+const (
+	// ModeIncremental lists the records modified since the cursor.
+	ModeIncremental CycleMode = "incremental"
+	// ModeFullFresh is the first full listing of an object without any
+	// records: every row is new, so pages are COPYed into records.
+	ModeFullFresh CycleMode = "full_fresh"
+	// ModeFullSnapshot is a full listing over live records: once it is
+	// complete, the live records it did not see are deleted.
+	ModeFullSnapshot CycleMode = "full_snapshot"
+	// ModeFullUpsert is a full listing over an object whose records are
+	// all tombstones: upserted, with nothing to delete.
+	ModeFullUpsert CycleMode = "full_upsert"
+)
+
+// Full reports whether the cycle lists everything (no cursor).
+func (m CycleMode) Full() bool { return m != ModeIncremental }
+
+// modeArgs passes the modes to the statements that choose one.
+func modeArgs() pgx.NamedArgs {
+	return pgx.NamedArgs{"incremental": string(ModeIncremental), "full_fresh": string(ModeFullFresh),
+		"full_snapshot": string(ModeFullSnapshot), "full_upsert": string(ModeFullUpsert)}
+}
+
+// openStatuses are the statuses of a cycle that has not finished.
+var openStatuses = []string{string(model.StatusQueued), string(model.StatusProcessing)}
+
+// finalStatuses are the statuses of a finished cycle.
+var finalStatuses = []string{string(model.StatusFailed), string(model.StatusPartiallyCompleted), string(model.StatusCompleted)}
+
+var (
+	sqlLockObjectForCycle        = query("LockObjectForCycle")
+	sqlCycleByKey                = query("CycleByKey")
+	sqlAbandonOpenCycles         = query("AbandonOpenCycles")
+	sqlInsertCycle               = query("InsertCycle")
+	sqlFinishCycle               = query("FinishCycle")
+	sqlCloseFailingEpisode       = query("CloseFailingEpisode")
+	sqlOpenFailingEpisode        = query("OpenFailingEpisode")
+	sqlInsertFailingNotification = query("InsertFailingNotification")
+	sqlGetCycle                  = query("GetCycle")
+	sqlListCycles                = query("ListCycles")
+	sqlLatestCycles              = query("LatestCycles")
+	sqlNewestCycle               = query("NewestCycle")
+	sqlRecordCounts              = query("RecordCounts")
+	sqlObjectsWithOpenCycles     = query("ObjectsWithOpenCycles")
+	sqlCloseOpenCycles           = query("CloseOpenCycles")
+)
+
 // StartCycleParams identifies a cycle start. Key makes the call idempotent.
 type StartCycleParams struct {
 	Object     model.ObjectKey
@@ -31,58 +81,64 @@ type CycleStart struct {
 	Abandoned int        `json:"abandoned"`
 }
 
+// startedRow is what StartCycle reads back of a cycle row.
+type startedRow struct {
+	ID           int64      `db:"id"`
+	Seq          int        `db:"seq"`
+	Mode         CycleMode  `db:"mode"`
+	CursorBefore *time.Time `db:"cursor_before"`
+}
+
 // StartCycle inserts the cycle row as Processing with the next seq. Cycles
 // of the object still open under another key are closed as Failed first:
 // their loop was restarted, and only one loop per object can exist.
 func (s *Store) StartCycle(ctx context.Context, p StartCycleParams) (CycleStart, error) {
 	var out CycleStart
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		if err := tx.QueryRow(ctx, `SELECT id, cursor IS NULL, cursor FROM integration_objects
-			WHERE tenant = $1 AND provider = $2 AND object_type = $3 FOR UPDATE`,
-			p.Object.Tenant, p.Object.Provider, p.Object.ObjectType).Scan(&out.ObjectID, &out.Full, &out.Cursor); err != nil {
-			if errors.Is(err, pgx.ErrNoRows) {
-				return ErrNotFound
-			}
+		obj, err := one(ctx, tx, sqlLockObjectForCycle, keyArgs(p.Object), pgx.RowToStructByName[struct {
+			ID     int64      `db:"id"`
+			Cursor *time.Time `db:"cursor"`
+		}])
+		if err != nil {
 			return err
 		}
-		var enabled bool
-		if err := tx.QueryRow(ctx, `SELECT coalesce((SELECT value = 'true'::jsonb FROM settings WHERE key = $1), true)`, settingSyncEnabled).Scan(&enabled); err != nil {
+		out.ObjectID = obj.ID
+		enabled, err := syncEnabled(ctx, tx)
+		if err != nil {
 			return err
 		}
 		if !enabled {
 			return ErrSyncDisabled
 		}
+		started := func(r startedRow) {
+			out.CycleID, out.Seq, out.Full, out.Cursor = r.ID, r.Seq, r.Mode.Full(), r.CursorBefore
+		}
 		// A retried call (same key) returns its row and closes nothing: the
 		// cycle it started may be finished and a newer one open by now.
-		err := tx.QueryRow(ctx, `SELECT id, seq, full_sync, cursor_before FROM sync_cycles WHERE cycle_key = $1`, p.Key).
-			Scan(&out.CycleID, &out.Seq, &out.Full, &out.Cursor)
+		r, err := one(ctx, tx, sqlCycleByKey, pgx.NamedArgs{"cycle_key": p.Key}, pgx.RowToStructByName[startedRow])
 		if err == nil {
+			started(r)
 			return nil
 		}
-		if !errors.Is(err, pgx.ErrNoRows) {
+		if !errors.Is(err, ErrNotFound) {
 			return err
 		}
-		err = tx.QueryRow(ctx, `
-			WITH abandoned AS (
-				UPDATE sync_cycles SET status = 'Failed', ended_at = now(),
-					error = 'abandoned: the loop restarted before this cycle finished'
-				WHERE object_id = $1 AND status IN ('Queued', 'Processing')
-				RETURNING id),
-			unstaged AS (DELETE FROM staged_records WHERE cycle_id IN (SELECT id FROM abandoned) RETURNING 1)
-			SELECT (SELECT count(*) FROM abandoned)::int, (SELECT count(*) FROM unstaged)::int`, out.ObjectID).
-			Scan(&out.Abandoned, new(int))
+		abandoned, err := exec(ctx, tx, sqlAbandonOpenCycles, pgx.NamedArgs{
+			"object_id": obj.ID, "failed": string(model.StatusFailed), "open_statuses": openStatuses,
+		})
 		if err != nil {
 			return err
 		}
-		return tx.QueryRow(ctx, `
-			INSERT INTO sync_cycles (object_id, seq, cycle_key, trigger, status, full_sync, snapshot, fresh, cursor_before, started_at, workflow_id, run_id)
-			SELECT $1, coalesce(max(seq), 0) + 1, $2, $3, 'Processing', $4,
-				$4 AND EXISTS (SELECT 1 FROM records WHERE object_id = $1 AND deleted_at IS NULL),
-				$4 AND NOT EXISTS (SELECT 1 FROM records WHERE object_id = $1), $5, now(), $6, $7
-			FROM sync_cycles WHERE object_id = $1
-			RETURNING id, seq, full_sync, cursor_before`,
-			out.ObjectID, p.Key, string(p.Trigger), out.Full, out.Cursor, p.WorkflowID, p.RunID).
-			Scan(&out.CycleID, &out.Seq, &out.Full, &out.Cursor)
+		out.Abandoned = int(abandoned)
+		r, err = one(ctx, tx, sqlInsertCycle, with(modeArgs(), pgx.NamedArgs{
+			"object_id": obj.ID, "cycle_key": p.Key, "trigger": string(p.Trigger), "processing": string(model.StatusProcessing),
+			"cursor": obj.Cursor, "workflow_id": p.WorkflowID, "run_id": p.RunID,
+		}), pgx.RowToStructByName[startedRow])
+		if err != nil {
+			return err
+		}
+		started(r)
+		return nil
 	})
 	if err != nil {
 		return out, fmt.Errorf("start cycle for %s: %w", p.Object, err)
@@ -111,15 +167,12 @@ func (s *Store) FinishCycle(ctx context.Context, p FinishCycleParams) (Cycle, er
 	if err != nil {
 		return Cycle{}, err
 	}
-	// Staged rows of a finished cycle can never be processed any more.
-	if _, err := s.Pool.Exec(ctx, `DELETE FROM staged_records WHERE cycle_id = $1`, p.CycleID); err != nil {
-		return Cycle{}, err
-	}
 	var c Cycle
 	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		var err error
-		c, err = scanCycle(tx.QueryRow(ctx, `UPDATE sync_cycles SET status = $2, steps = $3, error = $4, ended_at = coalesce(ended_at, now())
-			WHERE id = $1 AND status IN ('Queued', 'Processing') RETURNING `+cycleColumns, p.CycleID, string(p.Status), steps, p.Error))
+		c, err = one(ctx, tx, sqlFinishCycle, pgx.NamedArgs{
+			"id": p.CycleID, "status": string(p.Status), "steps": steps, "error": p.Error, "open_statuses": openStatuses,
+		}, rowToCycle)
 		if err != nil {
 			return err
 		}
@@ -138,24 +191,23 @@ func (s *Store) FinishCycle(ctx context.Context, p FinishCycleParams) (Cycle, er
 func recordFailingEpisode(ctx context.Context, tx pgx.Tx, c Cycle, failing string) error {
 	if failing == "" {
 		if c.CursorAfter != nil {
-			_, err := tx.Exec(ctx, `UPDATE integration_objects SET failing_since = NULL WHERE id = $1`, c.ObjectID)
+			_, err := exec(ctx, tx, sqlCloseFailingEpisode, pgx.NamedArgs{"object_id": c.ObjectID})
 			return err
 		}
 		return nil
 	}
-	var key string
-	err := tx.QueryRow(ctx, `UPDATE integration_objects SET failing_since = now()
-		WHERE id = $1 AND failing_since IS NULL RETURNING tenant || '/' || provider || '/' || object_type`, c.ObjectID).Scan(&key)
-	if errors.Is(err, pgx.ErrNoRows) {
+	key, err := one(ctx, tx, sqlOpenFailingEpisode, pgx.NamedArgs{"object_id": c.ObjectID}, pgx.RowTo[string])
+	if errors.Is(err, ErrNotFound) {
 		return nil // episode already open: one notification per episode
 	}
 	if err != nil {
 		return err
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO notifications (object_id, object, kind, message, details)
-		VALUES ($1, $2, 'failing', $3, jsonb_build_object('cycle', $4::int, 'error_type', $5::text, 'error', $6::text))`,
-		c.ObjectID, key, fmt.Sprintf("%s: cycle #%d failed with a %s error that retrying cannot fix: %s", key, c.Seq, failing, c.Error),
-		c.Seq, failing, c.Error)
+	_, err = exec(ctx, tx, sqlInsertFailingNotification, pgx.NamedArgs{
+		"object_id": c.ObjectID, "object": key,
+		"message": fmt.Sprintf("%s: cycle #%d failed with a %s error that retrying cannot fix: %s", key, c.Seq, failing, c.Error),
+		"seq":     c.Seq, "error_type": failing, "error": c.Error,
+	})
 	return err
 }
 
@@ -177,101 +229,96 @@ type Cycle struct {
 	Error        string        `json:"error,omitempty"`
 }
 
-const cycleColumns = `id, object_id, seq, trigger, status, full_sync, cursor_before, cursor_after, started_at, ended_at,
-	retrieve_pages, retrieve_records, records_new, records_changed, records_unchanged, records_deleted, records_rejected, steps, error`
+// cycleRow is the columns every cycle query selects.
+type cycleRow struct {
+	ID           int64         `db:"id"`
+	ObjectID     int64         `db:"object_id"`
+	Seq          int           `db:"seq"`
+	Trigger      model.Trigger `db:"trigger"`
+	Status       model.Status  `db:"status"`
+	Mode         CycleMode     `db:"mode"`
+	CursorBefore *time.Time    `db:"cursor_before"`
+	CursorAfter  *time.Time    `db:"cursor_after"`
+	StartedAt    *time.Time    `db:"started_at"`
+	EndedAt      *time.Time    `db:"ended_at"`
+	Pages        int           `db:"retrieve_pages"`
+	Retrieved    int           `db:"retrieve_records"`
+	New          int           `db:"records_new"`
+	Changed      int           `db:"records_changed"`
+	Unchanged    int           `db:"records_unchanged"`
+	Deleted      int           `db:"records_deleted"`
+	Rejected     int           `db:"records_rejected"`
+	Steps        []model.Step  `db:"steps"`
+	Error        string        `db:"error"`
+}
 
-func scanCycle(row pgx.Row) (Cycle, error) {
-	var c Cycle
-	var steps []byte
-	err := row.Scan(&c.ID, &c.ObjectID, &c.Seq, &c.Trigger, &c.Status, &c.Full, &c.CursorBefore, &c.CursorAfter,
-		&c.StartedAt, &c.EndedAt, &c.Pages, &c.Counts.Retrieved, &c.Counts.New, &c.Counts.Changed, &c.Counts.Unchanged,
-		&c.Counts.Deleted, &c.Counts.Rejected, &steps, &c.Error)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return c, ErrNotFound
+func (r cycleRow) cycle() Cycle {
+	return Cycle{
+		ID: r.ID, ObjectID: r.ObjectID, Seq: r.Seq, Trigger: r.Trigger, Status: r.Status, Full: r.Mode.Full(),
+		CursorBefore: r.CursorBefore, CursorAfter: r.CursorAfter, StartedAt: r.StartedAt, EndedAt: r.EndedAt,
+		Pages: r.Pages, Steps: r.Steps, Error: r.Error,
+		Counts: model.Counts{Retrieved: r.Retrieved, New: r.New, Changed: r.Changed, Unchanged: r.Unchanged,
+			Deleted: r.Deleted, Rejected: r.Rejected},
 	}
-	if err != nil {
-		return c, err
-	}
-	return c, json.Unmarshal(steps, &c.Steps)
+}
+
+func rowToCycle(row pgx.CollectableRow) (Cycle, error) {
+	r, err := pgx.RowToStructByName[cycleRow](row)
+	return r.cycle(), err
 }
 
 // ListCycles returns an object's newest cycles first.
 func (s *Store) ListCycles(ctx context.Context, objectID int64, limit int) ([]Cycle, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT `+cycleColumns+` FROM sync_cycles WHERE object_id = $1 ORDER BY seq DESC LIMIT $2`, objectID, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Cycle
-	for rows.Next() {
-		c, err := scanCycle(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return all(ctx, s.Pool, sqlListCycles, pgx.NamedArgs{"object_id": objectID, "limit": limit}, rowToCycle)
 }
 
 // GetCycle loads one cycle by id.
 func (s *Store) GetCycle(ctx context.Context, id int64) (Cycle, error) {
-	return scanCycle(s.Pool.QueryRow(ctx, `SELECT `+cycleColumns+` FROM sync_cycles WHERE id = $1`, id))
+	return one(ctx, s.Pool, sqlGetCycle, pgx.NamedArgs{"id": id}, rowToCycle)
 }
 
 // LatestCycles returns each object's newest cycle, by object id.
 func (s *Store) LatestCycles(ctx context.Context) (map[int64]Cycle, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT DISTINCT ON (object_id) `+cycleColumns+` FROM sync_cycles ORDER BY object_id, seq DESC`)
+	cycles, err := all(ctx, s.Pool, sqlLatestCycles, nil, rowToCycle)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := map[int64]Cycle{}
-	for rows.Next() {
-		c, err := scanCycle(rows)
-		if err != nil {
-			return nil, err
-		}
+	out := make(map[int64]Cycle, len(cycles))
+	for _, c := range cycles {
 		out[c.ObjectID] = c
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // RecordCounts returns an object's live and deleted record counts.
 func (s *Store) RecordCounts(ctx context.Context, objectID int64) (live, deleted int64, err error) {
-	err = s.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE deleted_at IS NULL), count(*) FILTER (WHERE deleted_at IS NOT NULL)
-		FROM records WHERE object_id = $1`, objectID).Scan(&live, &deleted)
-	return live, deleted, err
+	n, err := one(ctx, s.Pool, sqlRecordCounts, pgx.NamedArgs{"object_id": objectID}, pgx.RowToStructByName[struct {
+		Live    int64 `db:"live"`
+		Deleted int64 `db:"deleted"`
+	}])
+	return n.Live, n.Deleted, err
 }
 
 // ObjectsWithOpenCycles lists objects that have a cycle in progress.
 func (s *Store) ObjectsWithOpenCycles(ctx context.Context) ([]model.ObjectKey, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT DISTINCT o.tenant, o.provider, o.object_type FROM sync_cycles c
-		JOIN integration_objects o ON o.id = c.object_id WHERE c.status IN ('Queued', 'Processing') ORDER BY 1, 2, 3`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []model.ObjectKey
-	for rows.Next() {
-		var k model.ObjectKey
-		if err := rows.Scan(&k.Tenant, &k.Provider, &k.ObjectType); err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return all(ctx, s.Pool, sqlObjectsWithOpenCycles, pgx.NamedArgs{"open_statuses": openStatuses}, rowToKey)
+}
+
+func rowToKey(row pgx.CollectableRow) (model.ObjectKey, error) {
+	r, err := pgx.RowToStructByName[struct {
+		Tenant     string `db:"tenant"`
+		Provider   string `db:"provider"`
+		ObjectType string `db:"object_type"`
+	}](row)
+	return model.ObjectKey{Tenant: r.Tenant, Provider: r.Provider, ObjectType: r.ObjectType}, err
 }
 
 // CloseOpenCycles marks an object's open cycles Failed with reason (used
 // when no loop is left to record them).
 func (s *Store) CloseOpenCycles(ctx context.Context, k model.ObjectKey, reason string) error {
-	_, err := s.Pool.Exec(ctx, `
-		WITH closed AS (
-			UPDATE sync_cycles c SET status = 'Failed', ended_at = now(), error = $4
-			FROM integration_objects o
-			WHERE o.id = c.object_id AND o.tenant = $1 AND o.provider = $2 AND o.object_type = $3 AND c.status IN ('Queued', 'Processing')
-			RETURNING c.id)
-		DELETE FROM staged_records WHERE cycle_id IN (SELECT id FROM closed)`, k.Tenant, k.Provider, k.ObjectType, reason)
+	_, err := exec(ctx, s.Pool, sqlCloseOpenCycles, with(keyArgs(k), pgx.NamedArgs{
+		"failed": string(model.StatusFailed), "error": reason, "open_statuses": openStatuses,
+	}))
 	return err
 }
 
@@ -283,17 +330,14 @@ type ObjectCycle struct {
 
 // NewestCycle returns the most recently started cycle of any object.
 func (s *Store) NewestCycle(ctx context.Context) (ObjectCycle, error) {
-	var oc ObjectCycle
-	var id int64
-	err := s.Pool.QueryRow(ctx, `SELECT c.id, o.tenant, o.provider, o.object_type FROM sync_cycles c
-		JOIN integration_objects o ON o.id = c.object_id ORDER BY c.id DESC LIMIT 1`).
-		Scan(&id, &oc.Object.Tenant, &oc.Object.Provider, &oc.Object.ObjectType)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return oc, ErrNotFound
-	}
+	r, err := one(ctx, s.Pool, sqlNewestCycle, nil, pgx.RowToStructByName[struct {
+		cycleRow
+		Tenant     string `db:"tenant"`
+		Provider   string `db:"provider"`
+		ObjectType string `db:"object_type"`
+	}])
 	if err != nil {
-		return oc, err
+		return ObjectCycle{}, err
 	}
-	oc.Cycle, err = s.GetCycle(ctx, id)
-	return oc, err
+	return ObjectCycle{Object: model.ObjectKey{Tenant: r.Tenant, Provider: r.Provider, ObjectType: r.ObjectType}, Cycle: r.cycle()}, nil
 }

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -83,16 +84,16 @@ func TestStartCycleAbandonsOpenCycles(t *testing.T) {
 	finish(t, s, done.CycleID, model.StatusCompleted)
 
 	open := startCycle(t, s, o.Key, "run1/2")
-	stagePages(t, s, open.CycleID, []connectors.Record{rec("a", 1, `{}`), rec("b", 1, `{}`)}, []connectors.Record{rec("c", 1, `{}`)})
+	applyGroups(t, s, open.CycleID, false, []connectors.Record{rec("a", 1, `{}`), rec("b", 1, `{}`)}, []connectors.Record{rec("c", 1, `{}`)})
 	otherOpen := startCycle(t, s, other.Key, "other/1")
-	stagePages(t, s, otherOpen.CycleID, []connectors.Record{rec("x", 1, `{}`)})
+	applyGroups(t, s, otherOpen.CycleID, false, []connectors.Record{rec("x", 1, `{}`)})
 
 	// Retrying the open cycle's own key abandons nothing.
 	if again := startCycle(t, s, o.Key, "run1/2"); again.CycleID != open.CycleID || again.Abandoned != 0 {
 		t.Fatalf("retried StartCycle = %+v; want cycle %d, nothing abandoned", again, open.CycleID)
 	}
-	if n := stagedCount(t, s, open.CycleID); n != 3 {
-		t.Fatalf("retried StartCycle left %d staged rows; want 3", n)
+	if c := getCycle(t, s, open.CycleID); c.Status != model.StatusProcessing || c.Pages != 2 || c.Counts.Retrieved != 3 {
+		t.Fatalf("after a retried StartCycle the open cycle is %s with %d pages, %d records; want Processing, 2, 3", c.Status, c.Pages, c.Counts.Retrieved)
 	}
 
 	// The loop restarted: a new key closes the open cycle.
@@ -109,9 +110,6 @@ func TestStartCycleAbandonsOpenCycles(t *testing.T) {
 		t.Fatalf("open cycle after restart = status %s, error %q, ended %v; want Failed, abandoned, ended",
 			abandoned.Status, abandoned.Error, abandoned.EndedAt)
 	}
-	if n := stagedCount(t, s, open.CycleID); n != 0 {
-		t.Fatalf("%d staged rows of the abandoned cycle remain; want 0", n)
-	}
 	// Nothing else is touched: the finished cycle, the new one, the other object.
 	if c := getCycle(t, s, done.CycleID); c.Status != model.StatusCompleted || c.Error != "" {
 		t.Fatalf("finished cycle became %s %q", c.Status, c.Error)
@@ -119,35 +117,37 @@ func TestStartCycleAbandonsOpenCycles(t *testing.T) {
 	if c := getCycle(t, s, next.CycleID); c.Status != model.StatusProcessing {
 		t.Fatalf("new cycle is %s; want Processing", c.Status)
 	}
-	if c := getCycle(t, s, otherOpen.CycleID); c.Status != model.StatusProcessing || stagedCount(t, s, otherOpen.CycleID) != 1 {
-		t.Fatalf("the other object's open cycle was touched: %s", c.Status)
+	if c := getCycle(t, s, otherOpen.CycleID); c.Status != model.StatusProcessing || c.Pages != 1 {
+		t.Fatalf("the other object's open cycle was touched: %s, %d pages", c.Status, c.Pages)
 	}
 
 	// The abandoned cycle refuses further work.
-	if _, err := s.StagePage(ctx, open.CycleID, 2, connectors.Page{Records: []connectors.Record{rec("d", 1, `{}`)}}); err == nil {
-		t.Fatal("StagePage into an abandoned cycle succeeded")
+	if _, err := s.ApplyPages(ctx, open.CycleID, 2, []connectors.Page{{Records: []connectors.Record{rec("d", 1, `{}`)}}}); err == nil ||
+		!strings.Contains(err.Error(), "not Processing") {
+		t.Fatalf("ApplyPages into an abandoned cycle: err = %v; want 'not Processing'", err)
 	}
-	if _, err := s.ProcessBatch(ctx, open.CycleID, 10, nil); err == nil {
-		t.Fatal("ProcessBatch of an abandoned cycle succeeded")
+	if _, ok := getRecord(t, s, o.ID, "d"); ok {
+		t.Fatal("an abandoned cycle stored a record")
 	}
 }
 
-// Abandoned is documented nowhere, but its name and "Abandoned int" on
-// CycleStart say: how many cycles were closed. The store returns the number
-// of staged rows deleted instead (see the report).
+// Abandoned is how many cycles were closed, whatever they had applied.
 func TestStartCycleAbandonedCountsCycles(t *testing.T) {
 	s, _ := newStore(t)
 	o := addObject(t, s, "accounts")
 
-	empty := startCycle(t, s, o.Key, "run1/1") // open, nothing staged
+	empty := startCycle(t, s, o.Key, "run1/1") // open, nothing applied
 	if next := startCycle(t, s, o.Key, "run2/1"); next.Abandoned != 1 {
-		t.Fatalf("StartCycle abandoned cycle %d (no staged rows) but reported Abandoned = %d; want 1", empty.CycleID, next.Abandoned)
+		t.Fatalf("StartCycle abandoned cycle %d (nothing applied) but reported Abandoned = %d; want 1", empty.CycleID, next.Abandoned)
 	}
 
 	busy := startCycle(t, s, o.Key, "run3/1")
-	stagePages(t, s, busy.CycleID, []connectors.Record{rec("a", 1, `{}`), rec("b", 1, `{}`), rec("c", 1, `{}`)})
+	applyGroups(t, s, busy.CycleID, false, []connectors.Record{rec("a", 1, `{}`), rec("b", 1, `{}`), rec("c", 1, `{}`)})
 	if next := startCycle(t, s, o.Key, "run4/1"); next.Abandoned != 1 {
-		t.Fatalf("StartCycle abandoned one cycle with 3 staged rows but reported Abandoned = %d; want 1", next.Abandoned)
+		t.Fatalf("StartCycle abandoned one cycle with 3 applied records but reported Abandoned = %d; want 1", next.Abandoned)
+	}
+	if next := startCycle(t, s, o.Key, "run5/1"); next.Abandoned != 1 {
+		t.Fatalf("StartCycle after one open cycle reported Abandoned = %d; want 1", next.Abandoned)
 	}
 }
 
@@ -158,15 +158,18 @@ func TestStartCycleLateRetryOfOldKey(t *testing.T) {
 	o := addObject(t, s, "accounts")
 	old := startCycle(t, s, o.Key, "run1/1")
 	current := startCycle(t, s, o.Key, "run2/1")
-	stagePages(t, s, current.CycleID, []connectors.Record{rec("a", 1, `{}`)})
+	applyGroups(t, s, current.CycleID, false, []connectors.Record{rec("a", 1, `{}`)})
 
 	again := startCycle(t, s, o.Key, "run1/1")
 	if again.CycleID != old.CycleID {
 		t.Fatalf("retried StartCycle returned cycle %d; want %d", again.CycleID, old.CycleID)
 	}
-	if c := getCycle(t, s, current.CycleID); c.Status != model.StatusProcessing || stagedCount(t, s, current.CycleID) != 1 {
-		t.Fatalf("a late retry of StartCycle(%q) closed the current cycle %d: status %s, error %q, %d staged rows left",
-			"run1/1", current.CycleID, c.Status, c.Error, stagedCount(t, s, current.CycleID))
+	if c := getCycle(t, s, current.CycleID); c.Status != model.StatusProcessing || c.Pages != 1 {
+		t.Fatalf("a late retry of StartCycle(%q) closed the current cycle %d: status %s, error %q, %d pages",
+			"run1/1", current.CycleID, c.Status, c.Error, c.Pages)
+	}
+	if _, err := s.ApplyPages(context.Background(), current.CycleID, 1, []connectors.Page{{Records: []connectors.Record{rec("b", 1, `{}`)}}}); err != nil {
+		t.Fatalf("the current cycle cannot apply its next page after a late retry: %v", err)
 	}
 }
 
@@ -179,18 +182,18 @@ func TestStartCycleFullUntilCursor(t *testing.T) {
 	if !c1.Full || c1.Cursor != nil {
 		t.Fatalf("first cycle = %+v; want full with no cursor", c1)
 	}
-	stagePages(t, s, c1.CycleID, []connectors.Record{rec("a", 1, `{}`)})
-	processAll(t, s, c1.CycleID, 100, nil)
+	if _, r := applyGroups(t, s, c1.CycleID, false, []connectors.Record{rec("a", 1, `{}`)}); r.CursorMoved || r.New != 1 {
+		t.Fatalf("an unfinished listing = %+v; want 1 new, cursor not moved", r)
+	}
 	finish(t, s, c1.CycleID, model.StatusPartiallyCompleted)
 
 	c2 := startCycle(t, s, o.Key, "c2")
 	if !c2.Full || c2.Cursor != nil {
 		t.Fatalf("cycle after one without cursor = %+v; want full", c2)
 	}
-	stagePages(t, s, c2.CycleID, []connectors.Record{rec("a", 1, `{}`)})
 	cursor := at(30)
-	if r := processAll(t, s, c2.CycleID, 100, &cursor); !r.CursorMoved {
-		t.Fatalf("last batch with a cursor did not move it: %+v", r)
+	if r, err := s.ApplyPages(ctx, c2.CycleID, 0, []connectors.Page{{Records: []connectors.Record{rec("a", 1, `{}`)}, Cursor: cursor}}); err != nil || !r.Batch.CursorMoved {
+		t.Fatalf("last page with a cursor did not move it: %+v, %v", r, err)
 	}
 	finish(t, s, c2.CycleID, model.StatusCompleted)
 
@@ -218,18 +221,15 @@ func TestFinishCycle(t *testing.T) {
 	o := addObject(t, s, "accounts")
 
 	c := startCycle(t, s, o.Key, "c1")
-	stagePages(t, s, c.CycleID, []connectors.Record{rec("a", 1, `{}`), rec("b", 1, `{}`), rec("c", 1, `{}`)})
-	if _, err := s.ProcessBatch(ctx, c.CycleID, 2, nil); err != nil {
-		t.Fatal(err)
-	}
+	applyGroups(t, s, c.CycleID, false, []connectors.Record{rec("a", 1, `{}`), rec("b", 1, `{}`), rec("c", 1, `{}`)})
 
 	for _, st := range []model.Status{model.StatusQueued, model.StatusProcessing, ""} {
 		if _, err := s.FinishCycle(ctx, store.FinishCycleParams{CycleID: c.CycleID, Status: st}); err == nil || !strings.Contains(err.Error(), "not final") {
 			t.Fatalf("FinishCycle(%q) err = %v; want 'not final'", st, err)
 		}
 	}
-	if got := getCycle(t, s, c.CycleID); got.Status != model.StatusProcessing || stagedCount(t, s, c.CycleID) != 1 {
-		t.Fatalf("a refused FinishCycle changed the cycle: %s, %d staged", got.Status, stagedCount(t, s, c.CycleID))
+	if got := getCycle(t, s, c.CycleID); got.Status != model.StatusProcessing || got.EndedAt != nil {
+		t.Fatalf("a refused FinishCycle changed the cycle: %s, ended %v", got.Status, got.EndedAt)
 	}
 
 	now := time.Now().UTC().Truncate(time.Second)
@@ -245,12 +245,9 @@ func TestFinishCycle(t *testing.T) {
 		len(got.Steps) != 2 || got.Steps[1].Error != "boom" || got.Steps[0].Records != 3 || !got.Steps[0].StartedAt.Equal(now) {
 		t.Fatalf("FinishCycle returned %+v", got)
 	}
-	// Counts written by the batches survive; leftover staged rows go.
-	if got.Counts.Retrieved != 3 || got.Counts.New != 2 || got.Pages != 1 {
-		t.Fatalf("counts after finish = %+v, pages %d; want retrieved 3, new 2, pages 1", got.Counts, got.Pages)
-	}
-	if n := stagedCount(t, s, c.CycleID); n != 0 {
-		t.Fatalf("%d staged rows remain after FinishCycle", n)
+	// Counts written by the applied pages survive.
+	if got.Counts != (model.Counts{Retrieved: 3, New: 3}) || got.Pages != 1 {
+		t.Fatalf("counts after finish = %+v, pages %d; want retrieved 3, new 3, pages 1", got.Counts, got.Pages)
 	}
 	if reread := getCycle(t, s, c.CycleID); reread.Status != got.Status || len(reread.Steps) != 2 {
 		t.Fatalf("GetCycle after finish = %+v", reread)

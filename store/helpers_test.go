@@ -52,64 +52,59 @@ func startCycle(t testing.TB, s *store.Store, k model.ObjectKey, cycleKey string
 	return c
 }
 
-// stagePages stages pages in order, the last one with an empty token so
-// the retrieve is done. It resumes from the committed progress.
-func stagePages(t testing.TB, s *store.Store, cycleID int64, pages ...[]connectors.Record) store.RetrieveProgress {
+// applyGroups applies groups of records in order, one ApplyPages call
+// (one transaction) per group and one page per group, resuming from the
+// committed progress. With done, the last group's page has no next token,
+// so the listing completes; otherwise every page has one. It returns the
+// progress and the summed results.
+func applyGroups(t testing.TB, s *store.Store, cycleID int64, done bool, groups ...[]connectors.Record) (store.RetrieveProgress, store.BatchResult) {
 	t.Helper()
 	ctx := context.Background()
 	prog, err := s.GetRetrieveProgress(ctx, cycleID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, recs := range pages {
+	var sum store.BatchResult
+	for i, recs := range groups {
 		p := connectors.Page{Records: recs}
-		if i < len(pages)-1 {
+		if !done || i < len(groups)-1 {
 			p.NextPageToken = fmt.Sprintf("page-%d", prog.Pages+2)
 		}
-		prog, err = s.StagePage(ctx, cycleID, prog.Pages, p)
+		res, err := s.ApplyPages(ctx, cycleID, prog.Pages, []connectors.Page{p})
 		if err != nil {
-			t.Fatalf("StagePage(cycle %d, page %d): %v", cycleID, i+1, err)
+			t.Fatalf("ApplyPages(cycle %d, group %d): %v", cycleID, i+1, err)
 		}
+		prog, sum = res.Progress, addResults(sum, res.Batch)
 	}
-	return prog
-}
-
-// processAll calls ProcessBatch until nothing remains and returns the sum.
-func processAll(t testing.TB, s *store.Store, cycleID int64, limit int, cursor *time.Time) store.BatchResult {
-	t.Helper()
-	var sum store.BatchResult
-	for i := 0; ; i++ {
-		if i > 10000 {
-			t.Fatalf("ProcessBatch(cycle %d) never stopped reporting Remaining", cycleID)
-		}
-		r, err := s.ProcessBatch(context.Background(), cycleID, limit, cursor)
-		if err != nil {
-			t.Fatalf("ProcessBatch(cycle %d): %v", cycleID, err)
-		}
-		sum = addResults(sum, r)
-		if !r.Remaining {
-			return sum
-		}
-	}
+	return prog, sum
 }
 
 func addResults(a, b store.BatchResult) store.BatchResult {
 	return store.BatchResult{
-		Staged: a.Staged + b.Staged, Rejected: a.Rejected + b.Rejected, New: a.New + b.New,
+		Records: a.Records + b.Records, Rejected: a.Rejected + b.Rejected, New: a.New + b.New,
 		Changed: a.Changed + b.Changed, Unchanged: a.Unchanged + b.Unchanged, Deleted: a.Deleted + b.Deleted,
-		Remaining: b.Remaining, CursorMoved: a.CursorMoved || b.CursorMoved,
+		CursorMoved: a.CursorMoved || b.CursorMoved,
 	}
 }
 
-// syncCycle runs one whole cycle: start, stage one page, process, finish
-// Completed. It returns the cycle start and the summed batch result.
+// syncCycle runs one whole cycle: start, apply one complete page, finish
+// Completed. It returns the cycle start and the result.
 func syncCycle(t testing.TB, s *store.Store, k model.ObjectKey, cycleKey string, recs ...connectors.Record) (store.CycleStart, store.BatchResult) {
 	t.Helper()
 	c := startCycle(t, s, k, cycleKey)
-	stagePages(t, s, c.CycleID, recs)
-	r := processAll(t, s, c.CycleID, 1000, nil)
+	_, r := applyGroups(t, s, c.CycleID, true, recs)
 	finish(t, s, c.CycleID, model.StatusCompleted)
 	return c, r
+}
+
+// cycleMode reads a cycle's mode column.
+func cycleMode(t testing.TB, s *store.Store, cycleID int64) store.CycleMode {
+	t.Helper()
+	var m store.CycleMode
+	if err := s.Pool.QueryRow(context.Background(), `SELECT mode FROM sync_cycles WHERE id = $1`, cycleID).Scan(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 func finish(t testing.TB, s *store.Store, cycleID int64, st model.Status) store.Cycle {
@@ -187,9 +182,9 @@ func countRows(t testing.TB, s *store.Store, query string, args ...any) int {
 	return n
 }
 
-func stagedCount(t testing.TB, s *store.Store, cycleID int64) int {
+func seenCount(t testing.TB, s *store.Store, cycleID int64) int {
 	t.Helper()
-	return countRows(t, s, `SELECT count(*) FROM staged_records WHERE cycle_id = $1`, cycleID)
+	return countRows(t, s, `SELECT count(*) FROM resync_seen WHERE cycle_id = $1`, cycleID)
 }
 
 // rejectedRow is one rejected_records row.
@@ -225,4 +220,10 @@ func getCycle(t testing.TB, s *store.Store, id int64) store.Cycle {
 		t.Fatalf("GetCycle(%d): %v", id, err)
 	}
 	return c
+}
+
+// emptyPage is one complete page without records, at the provider
+// clock c.
+func emptyPage(c time.Time) []connectors.Page {
+	return []connectors.Page{{Cursor: c}}
 }

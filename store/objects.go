@@ -25,19 +25,63 @@ type Object struct {
 	UpdatedAt     time.Time       `json:"updated_at"`
 }
 
-const objectColumns = `id, tenant, provider, object_type, coalesce(connection, ''), interval_seconds, enabled, paused, cursor, last_success_at, created_at, updated_at`
-
-func scanObject(row pgx.Row) (Object, error) {
-	var o Object
-	var secs int
-	err := row.Scan(&o.ID, &o.Key.Tenant, &o.Key.Provider, &o.Key.ObjectType, &o.Connection, &secs,
-		&o.Enabled, &o.Paused, &o.Cursor, &o.LastSuccessAt, &o.CreatedAt, &o.UpdatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return o, ErrNotFound
-	}
-	o.Interval = time.Duration(secs) * time.Second
-	return o, err
+// objectRow is the columns every object query selects.
+type objectRow struct {
+	ID              int64      `db:"id"`
+	Tenant          string     `db:"tenant"`
+	Provider        string     `db:"provider"`
+	ObjectType      string     `db:"object_type"`
+	Connection      string     `db:"connection"`
+	IntervalSeconds int        `db:"interval_seconds"`
+	Enabled         bool       `db:"enabled"`
+	Paused          bool       `db:"paused"`
+	Cursor          *time.Time `db:"cursor"`
+	LastSuccessAt   *time.Time `db:"last_success_at"`
+	CreatedAt       time.Time  `db:"created_at"`
+	UpdatedAt       time.Time  `db:"updated_at"`
 }
+
+func (r objectRow) object() Object {
+	return Object{
+		ID: r.ID, Key: model.ObjectKey{Tenant: r.Tenant, Provider: r.Provider, ObjectType: r.ObjectType},
+		Connection: r.Connection, Interval: time.Duration(r.IntervalSeconds) * time.Second,
+		Enabled: r.Enabled, Paused: r.Paused, Cursor: r.Cursor, LastSuccessAt: r.LastSuccessAt,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
+	}
+}
+
+func rowToObject(row pgx.CollectableRow) (Object, error) {
+	r, err := pgx.RowToStructByName[objectRow](row)
+	return r.object(), err
+}
+
+// keyArgs are the named arguments that select an object by key.
+func keyArgs(k model.ObjectKey) pgx.NamedArgs {
+	return pgx.NamedArgs{"tenant": k.Tenant, "provider": k.Provider, "object_type": k.ObjectType}
+}
+
+// with returns a copy of args with more arguments.
+func with(args pgx.NamedArgs, more pgx.NamedArgs) pgx.NamedArgs {
+	out := make(pgx.NamedArgs, len(args)+len(more))
+	for k, v := range args {
+		out[k] = v
+	}
+	for k, v := range more {
+		out[k] = v
+	}
+	return out
+}
+
+var (
+	sqlAddObject            = query("AddObject")
+	sqlGetObject            = query("GetObject")
+	sqlListObjects          = query("ListObjects")
+	sqlSetInterval          = query("SetInterval")
+	sqlSetPaused            = query("SetPaused")
+	sqlSaveLoopSettings     = query("SaveLoopSettings")
+	sqlSetEffectiveInterval = query("SetEffectiveInterval")
+	sqlDeleteObject         = query("DeleteObject")
+)
 
 // NewObject describes an object to add.
 type NewObject struct {
@@ -49,17 +93,9 @@ type NewObject struct {
 // AddObject inserts the object unless it exists; created says which.
 // Adding an existing object changes nothing.
 func (s *Store) AddObject(ctx context.Context, n NewObject) (Object, bool, error) {
-	var conn any
-	if n.Connection != "" {
-		conn = n.Connection
-	}
-	row := s.Pool.QueryRow(ctx, `
-		INSERT INTO integration_objects (tenant, provider, object_type, interval_seconds, connection)
-		VALUES ($1, $2, $3, $4, $5)
-		ON CONFLICT (tenant, provider, object_type) DO NOTHING
-		RETURNING `+objectColumns,
-		n.Key.Tenant, n.Key.Provider, n.Key.ObjectType, int(n.Interval/time.Second), conn)
-	o, err := scanObject(row)
+	o, err := one(ctx, s.Pool, sqlAddObject, with(keyArgs(n.Key), pgx.NamedArgs{
+		"interval_seconds": seconds(n.Interval), "connection": n.Connection,
+	}), rowToObject)
 	if err == nil {
 		return o, true, nil
 	}
@@ -70,54 +106,50 @@ func (s *Store) AddObject(ctx context.Context, n NewObject) (Object, bool, error
 	return o, false, err
 }
 
+func seconds(d time.Duration) int { return int(d / time.Second) }
+
 // GetObject loads one object by key.
 func (s *Store) GetObject(ctx context.Context, k model.ObjectKey) (Object, error) {
-	return scanObject(s.Pool.QueryRow(ctx, `SELECT `+objectColumns+` FROM integration_objects
-		WHERE tenant = $1 AND provider = $2 AND object_type = $3`, k.Tenant, k.Provider, k.ObjectType))
+	return one(ctx, s.Pool, sqlGetObject, keyArgs(k), rowToObject)
 }
 
 // ListObjects returns every object ordered by key.
 func (s *Store) ListObjects(ctx context.Context) ([]Object, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT `+objectColumns+` FROM integration_objects ORDER BY tenant, provider, object_type`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Object
-	for rows.Next() {
-		o, err := scanObject(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, rows.Err()
+	return all(ctx, s.Pool, sqlListObjects, nil, rowToObject)
 }
 
 // SetInterval persists an object's interval.
 func (s *Store) SetInterval(ctx context.Context, k model.ObjectKey, d time.Duration) error {
-	return s.updateObject(ctx, k, `interval_seconds = $4`, int(d/time.Second))
+	return s.updateObject(ctx, k, sqlSetInterval, pgx.NamedArgs{"interval_seconds": seconds(d)})
 }
 
 // SetPaused persists an object's paused flag.
 func (s *Store) SetPaused(ctx context.Context, k model.ObjectKey, paused bool) error {
-	return s.updateObject(ctx, k, `paused = $4`, paused)
+	return s.updateObject(ctx, k, sqlSetPaused, pgx.NamedArgs{"paused": paused})
 }
 
 // SaveLoopSettings persists what the loop workflow owns at run time, so a
 // restarted loop keeps it.
 func (s *Store) SaveLoopSettings(ctx context.Context, k model.ObjectKey, d time.Duration, paused bool) error {
-	return s.updateObject(ctx, k, `interval_seconds = $4, paused = $5`, int(d/time.Second), paused)
+	return s.updateObject(ctx, k, sqlSaveLoopSettings, pgx.NamedArgs{"interval_seconds": seconds(d), "paused": paused})
 }
 
-func (s *Store) updateObject(ctx context.Context, k model.ObjectKey, set string, args ...any) error {
-	tag, err := s.Pool.Exec(ctx, `UPDATE integration_objects SET `+set+`, updated_at = now()
-		WHERE tenant = $1 AND provider = $2 AND object_type = $3`,
-		append([]any{k.Tenant, k.Provider, k.ObjectType}, args...)...)
+// SetEffectiveInterval records the churn back-off's interval (0: none).
+func (s *Store) SetEffectiveInterval(ctx context.Context, k model.ObjectKey, d time.Duration) error {
+	var secs *int // NULL: no back-off
+	if d > 0 {
+		secs = new(seconds(d))
+	}
+	return s.updateObject(ctx, k, sqlSetEffectiveInterval, pgx.NamedArgs{"interval_seconds": secs})
+}
+
+// updateObject runs an UPDATE of one object selected by key.
+func (s *Store) updateObject(ctx context.Context, k model.ObjectKey, sql string, args pgx.NamedArgs) error {
+	n, err := exec(ctx, s.Pool, sql, with(keyArgs(k), args))
 	if err != nil {
 		return fmt.Errorf("update object %s: %w", k, err)
 	}
-	if tag.RowsAffected() == 0 {
+	if n == 0 {
 		return ErrNotFound
 	}
 	return nil
@@ -125,22 +157,12 @@ func (s *Store) updateObject(ctx context.Context, k model.ObjectKey, set string,
 
 // DeleteObject removes the object with its cycles and records.
 func (s *Store) DeleteObject(ctx context.Context, k model.ObjectKey) error {
-	tag, err := s.Pool.Exec(ctx, `DELETE FROM integration_objects WHERE tenant = $1 AND provider = $2 AND object_type = $3`,
-		k.Tenant, k.Provider, k.ObjectType)
+	n, err := exec(ctx, s.Pool, sqlDeleteObject, keyArgs(k))
 	if err != nil {
 		return fmt.Errorf("remove object %s: %w", k, err)
 	}
-	if tag.RowsAffected() == 0 {
+	if n == 0 {
 		return ErrNotFound
 	}
 	return nil
-}
-
-// SetEffectiveInterval records the churn back-off's interval (0: none).
-func (s *Store) SetEffectiveInterval(ctx context.Context, k model.ObjectKey, d time.Duration) error {
-	var secs any
-	if d > 0 {
-		secs = int(d / time.Second)
-	}
-	return s.updateObject(ctx, k, `effective_interval_seconds = $4`, secs)
 }

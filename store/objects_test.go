@@ -210,8 +210,15 @@ func TestDeleteObjectCascades(t *testing.T) {
 	keep := addObject(t, s, "contacts")
 
 	syncCycle(t, s, o.Key, "c1", rec("a", 1, `{"n":1}`), rec("", 1, `{"n":2}`))
+	// An unfinished snapshot: its seen ids are in resync_seen.
+	if _, err := s.Pool.Exec(ctx, `UPDATE integration_objects SET cursor = NULL WHERE id = $1`, o.ID); err != nil {
+		t.Fatal(err)
+	}
 	c2 := startCycle(t, s, o.Key, "c2")
-	stagePages(t, s, c2.CycleID, []connectors.Record{rec("b", 2, `{"n":3}`)}) // left staged
+	applyGroups(t, s, c2.CycleID, false, []connectors.Record{rec("b", 2, `{"n":3}`)})
+	if n := seenCount(t, s, c2.CycleID); n != 1 {
+		t.Fatalf("%d resync_seen rows for the snapshot; want 1", n)
+	}
 	syncCycle(t, s, keep.Key, "k1", rec("a", 1, `{"n":1}`))
 
 	if err := s.DeleteObject(ctx, o.Key); err != nil {
@@ -225,8 +232,8 @@ func TestDeleteObjectCascades(t *testing.T) {
 			t.Errorf("%d %s rows of the deleted object remain", n, table)
 		}
 	}
-	if n := countRows(t, s, `SELECT count(*) FROM staged_records`); n != 0 {
-		t.Errorf("%d staged_records rows remain", n)
+	if n := countRows(t, s, `SELECT count(*) FROM resync_seen`); n != 0 {
+		t.Errorf("%d resync_seen rows remain", n)
 	}
 	if live, _, err := s.RecordCounts(ctx, keep.ID); err != nil || live != 1 {
 		t.Fatalf("the other object lost its records: live %d, err %v", live, err)

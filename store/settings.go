@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // ErrSyncDisabled is returned by StartCycle while `sync off` is in force.
@@ -11,18 +13,23 @@ var ErrSyncDisabled = errors.New("sync is off")
 
 const settingSyncEnabled = "sync_enabled"
 
+var (
+	sqlSyncEnabled    = query("SyncEnabled")
+	sqlSetSyncEnabled = query("SetSyncEnabled")
+)
+
 // SyncEnabled reports the global on/off switch (on when never set).
 func (s *Store) SyncEnabled(ctx context.Context) (bool, error) {
-	var on bool
-	err := s.Pool.QueryRow(ctx, `SELECT coalesce((SELECT value = 'true'::jsonb FROM settings WHERE key = $1), true)`, settingSyncEnabled).Scan(&on)
-	return on, err
+	return syncEnabled(ctx, s.Pool)
+}
+
+func syncEnabled(ctx context.Context, db querier) (bool, error) {
+	return one(ctx, db, sqlSyncEnabled, pgx.NamedArgs{"key": settingSyncEnabled}, pgx.RowTo[bool])
 }
 
 // SetSyncEnabled turns the whole sync on or off.
 func (s *Store) SetSyncEnabled(ctx context.Context, on bool) error {
-	_, err := s.Pool.Exec(ctx, `INSERT INTO settings (key, value) VALUES ($1, to_jsonb($2::boolean))
-		ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = now()`, settingSyncEnabled, on)
-	if err != nil {
+	if _, err := exec(ctx, s.Pool, sqlSetSyncEnabled, pgx.NamedArgs{"key": settingSyncEnabled, "enabled": on}); err != nil {
 		return fmt.Errorf("turn sync %s: %w", map[bool]string{true: "on", false: "off"}[on], err)
 	}
 	return nil

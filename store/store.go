@@ -1,6 +1,14 @@
 // Package store owns syncloop's PostgreSQL schema and queries: a pgx pool,
-// embedded numbered migrations applied with goose, and the statements the
+// the embedded migration applied with goose, and the statements the
 // activities and the control layer run.
+//
+// The SQL is in queries/*.sql, one named statement per block, embedded and
+// looked up by name once at start-up; statements take pgx named arguments
+// (@name) and rows are scanned by column name into structs with db tags.
+// sqlc was considered: it would generate the same kind of code, but it
+// needs cgo (pg_query) to build and a check in CI that the generated code
+// is up to date on every clean clone, for little gain over statements that
+// a test runs against a real PostgreSQL anyway.
 package store
 
 import (
@@ -14,6 +22,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -23,24 +33,49 @@ import (
 //go:embed migrations/*.sql
 var migrations embed.FS
 
-// DefaultURL is used when DATABASE_URL is unset: the local PostgreSQL the
-// README and docker-compose set up.
-const DefaultURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+// DefaultDatabaseURL is used when DATABASE_URL is unset: the local
+// PostgreSQL the README and docker-compose set up.
+const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
-// ErrNotFound is returned when a row does not exist.
-var ErrNotFound = errors.New("not found")
+// DefaultURL is DefaultDatabaseURL under its older name.
+const DefaultURL = DefaultDatabaseURL
+
+var (
+	// ErrNotFound is returned when a row does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrExists is returned when a row with that name (or key) already
+	// exists.
+	ErrExists = errors.New("already exists")
+)
+
+// dbError maps the database's errors to the store's: no row is
+// ErrNotFound, a unique violation is ErrExists (still wrapping
+// PostgreSQL's error). Every other error is returned as it is.
+func dbError(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" { // unique_violation
+		return fmt.Errorf("%w: %w", ErrExists, err)
+	}
+	return err
+}
 
 // Store wraps the pool.
 type Store struct {
 	Pool *pgxpool.Pool
 }
 
-// URLFromEnv returns DATABASE_URL or DefaultURL.
+// URLFromEnv returns DATABASE_URL or DefaultDatabaseURL.
 func URLFromEnv() string {
 	if u := os.Getenv("DATABASE_URL"); u != "" {
 		return u
 	}
-	return DefaultURL
+	return DefaultDatabaseURL
 }
 
 // Open connects, checks the connection and applies pending migrations.
@@ -77,8 +112,12 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
 func (s *Store) Close() { s.Pool.Close() }
 
 // Migrate applies the embedded migrations. A Postgres advisory lock makes
-// concurrent start-ups (worker and CLI at once) safe.
+// concurrent start-ups (worker and CLI at once) safe. A database created
+// by a development build with the older schema is refused with the fix.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
+	if err := checkNotDevelopmentSchema(ctx, pool); err != nil {
+		return err
+	}
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
 	locker, err := lock.NewPostgresSessionLocker()
@@ -93,6 +132,47 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		return fmt.Errorf("apply database migrations: %w", err)
 	}
 	return nil
+}
+
+var (
+	sqlSchemaState       = query("SchemaState")
+	sqlMigratedBeyondOne = query("MigratedBeyondInit")
+)
+
+// schemaState is what start-up knows about the schema before migrating.
+type schemaState struct {
+	Database string `db:"database"`
+	Schema   string `db:"schema"`
+	// Goose is true when goose's version table exists.
+	Goose bool `db:"goose"`
+	// Staged is true when the development builds' staged_records exists.
+	Staged bool `db:"staged"`
+}
+
+// checkNotDevelopmentSchema refuses a schema that development builds
+// created before their migrations were squashed into one: goose versions
+// above 1, or the staged_records table. Migrating it would fail half-way,
+// or worse, succeed on tables of another shape.
+func checkNotDevelopmentSchema(ctx context.Context, pool *pgxpool.Pool) error {
+	st, err := one(ctx, pool, sqlSchemaState, nil, pgx.RowToStructByName[schemaState])
+	if err != nil {
+		return fmt.Errorf("inspect the database schema: %w", err)
+	}
+	old := st.Staged
+	if !old && st.Goose {
+		if old, err = one(ctx, pool, sqlMigratedBeyondOne, nil, pgx.RowTo[bool]); err != nil {
+			return fmt.Errorf("inspect the database schema: %w", err)
+		}
+	}
+	if !old {
+		return nil
+	}
+	if st.Schema == "" || st.Schema == "public" {
+		return fmt.Errorf("database %q was created by a development build of syncloop with an older schema; recreate it (dropdb %s && createdb %s) and start again",
+			st.Database, st.Database, st.Database)
+	}
+	return fmt.Errorf("schema %q of database %q was created by a development build of syncloop with an older schema; recreate it (DROP SCHEMA %s CASCADE; CREATE SCHEMA %s) and start again",
+		st.Schema, st.Database, st.Schema, st.Schema)
 }
 
 // Redact removes the password from a database URL for messages.

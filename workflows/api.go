@@ -1,5 +1,9 @@
 // Package workflows holds syncloop's deterministic code: the per-object
-// SyncLoop and (later) the Watcher. No I/O here; activities do that.
+// SyncLoop (syncloop.go: the loop and its wait; handlers.go: signals,
+// updates and the query; cycle.go: one cycle; publish.go: status, search
+// attributes and UI details; backoff.go: how long to wait) and the Watcher
+// (watcher.go). No I/O here: activities do that. The replay fixtures in
+// testdata are the compatibility contract (docs/ARCHITECTURE.md).
 package workflows
 
 import (
@@ -103,7 +107,6 @@ type LoopInput struct {
 // Tests shorten them.
 type LoopOptions struct {
 	RetrieveAttempts   int           `json:"retrieve_attempts,omitempty"`
-	ProcessAttempts    int           `json:"process_attempts,omitempty"`
 	RetryInitial       time.Duration `json:"retry_initial,omitempty"`
 	RetryMax           time.Duration `json:"retry_max,omitempty"`
 	HeartbeatTimeout   time.Duration `json:"heartbeat_timeout,omitempty"`
@@ -133,9 +136,6 @@ func (o LoopOptions) withDefaults() LoopOptions {
 	}
 	if o.RetrieveAttempts <= 0 {
 		o.RetrieveAttempts = 8
-	}
-	if o.ProcessAttempts <= 0 {
-		o.ProcessAttempts = 10
 	}
 	def(&o.RetryInitial, time.Second)
 	def(&o.RetryMax, time.Minute)

@@ -37,8 +37,7 @@ type loopEnv struct {
 	disabled func(cycle int) bool
 	finished []activities.FinishCycleInput
 
-	retrieveFailed bool
-	slow           time.Duration // how long Retrieve takes
+	slow time.Duration // how long Retrieve takes
 }
 
 func newLoopEnv(t *testing.T) *loopEnv { return newLoopEnvWithRetrieveTime(t, 0) }
@@ -63,21 +62,11 @@ func newLoopEnvWithRetrieveTime(t *testing.T, retrieveTime time.Duration) *loopE
 		func(_ context.Context, in activities.RetrieveInput) (activities.RetrieveResult, error) {
 			if e.fail != nil {
 				if err := e.fail(len(e.starts)); err != nil {
-					e.retrieveFailed = true
 					return activities.RetrieveResult{}, err
 				}
 			}
-			e.retrieveFailed = false
-			c := e.env.Now()
-			return activities.RetrieveResult{Pages: 1, Records: 3, Cursor: &c, Applied: true, CursorMoved: true, LiveRecords: e.live}, nil
+			return activities.RetrieveResult{Pages: 1, Records: 3, CursorMoved: true, LiveRecords: e.live}, nil
 		}).After(retrieveTime)
-	e.env.OnActivity("Process", mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.ProcessInput) (activities.ProcessResult, error) {
-			if e.retrieveFailed { // nothing was staged
-				return activities.ProcessResult{}, nil
-			}
-			return activities.ProcessResult{Batches: 1, RetrievedPages: 1, CursorMoved: in.Cursor != nil, LiveRecords: e.live}, nil
-		})
 	e.env.OnActivity("FinishCycle", mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.FinishCycleInput) (store.Cycle, error) {
 			e.finished = append(e.finished, in)

@@ -1,0 +1,97 @@
+-- Queries of sync_cycles (cycles.go). Statuses and modes are parameters
+-- (model.Status, store.CycleMode); the migration's CHECK constraints list
+-- the values. Every query that returns cycles selects the columns of
+-- cycleRow.
+
+-- name: LockObjectForCycle
+-- Serialises StartCycle per object.
+SELECT id, cursor FROM integration_objects
+WHERE tenant = @tenant AND provider = @provider AND object_type = @object_type
+FOR UPDATE;
+
+-- name: CycleByKey
+SELECT id, seq, mode, cursor_before FROM sync_cycles WHERE cycle_key = @cycle_key;
+
+-- name: AbandonOpenCycles
+-- Their loop was restarted: only one loop per object can exist.
+UPDATE sync_cycles SET status = @failed, ended_at = now(),
+    error = 'abandoned: the loop restarted before this cycle finished'
+WHERE object_id = @object_id AND status = ANY(@open_statuses::text[]);
+
+-- name: InsertCycle
+-- The next seq of the object. The mode: incremental when there is a
+-- cursor; otherwise a full listing that is COPYed into an empty object
+-- (full_fresh), deletes what it does not see over live records
+-- (full_snapshot), or upserts over tombstones only (full_upsert).
+INSERT INTO sync_cycles (object_id, seq, cycle_key, trigger, status, mode, cursor_before, started_at, workflow_id, run_id)
+SELECT @object_id, coalesce(max(seq), 0) + 1, @cycle_key, @trigger, @processing,
+    CASE
+        WHEN @cursor::timestamptz IS NOT NULL THEN @incremental
+        WHEN NOT EXISTS (SELECT 1 FROM records WHERE object_id = @object_id) THEN @full_fresh
+        WHEN EXISTS (SELECT 1 FROM records WHERE object_id = @object_id AND deleted_at IS NULL) THEN @full_snapshot
+        ELSE @full_upsert
+    END,
+    @cursor, now(), @workflow_id, @run_id
+FROM sync_cycles WHERE object_id = @object_id
+RETURNING id, seq, mode, cursor_before;
+
+-- name: FinishCycle
+-- Only an open cycle: a closed one (finished, or abandoned) keeps its row.
+UPDATE sync_cycles SET status = @status, steps = @steps, error = @error, ended_at = coalesce(ended_at, now())
+WHERE id = @id AND status = ANY(@open_statuses::text[])
+RETURNING id, object_id, seq, trigger, status, mode, cursor_before, cursor_after, started_at, ended_at,
+    retrieve_pages, retrieve_records, records_new, records_changed, records_unchanged, records_deleted, records_rejected, steps, error;
+
+-- name: CloseFailingEpisode
+UPDATE integration_objects SET failing_since = NULL WHERE id = @object_id;
+
+-- name: OpenFailingEpisode
+-- No row when the episode is already open: one notification per episode.
+UPDATE integration_objects SET failing_since = now()
+WHERE id = @object_id AND failing_since IS NULL
+RETURNING tenant || '/' || provider || '/' || object_type;
+
+-- name: InsertFailingNotification
+INSERT INTO notifications (object_id, object, kind, message, details)
+VALUES (@object_id, @object, 'failing', @message,
+    jsonb_build_object('cycle', @seq::int, 'error_type', @error_type::text, 'error', @error::text));
+
+-- name: GetCycle
+SELECT id, object_id, seq, trigger, status, mode, cursor_before, cursor_after, started_at, ended_at,
+    retrieve_pages, retrieve_records, records_new, records_changed, records_unchanged, records_deleted, records_rejected, steps, error
+FROM sync_cycles WHERE id = @id;
+
+-- name: ListCycles
+SELECT id, object_id, seq, trigger, status, mode, cursor_before, cursor_after, started_at, ended_at,
+    retrieve_pages, retrieve_records, records_new, records_changed, records_unchanged, records_deleted, records_rejected, steps, error
+FROM sync_cycles WHERE object_id = @object_id ORDER BY seq DESC LIMIT @limit;
+
+-- name: LatestCycles
+SELECT DISTINCT ON (object_id)
+    id, object_id, seq, trigger, status, mode, cursor_before, cursor_after, started_at, ended_at,
+    retrieve_pages, retrieve_records, records_new, records_changed, records_unchanged, records_deleted, records_rejected, steps, error
+FROM sync_cycles ORDER BY object_id, seq DESC;
+
+-- name: NewestCycle
+-- The most recently started cycle of any object, with its object's key.
+SELECT c.id, c.object_id, c.seq, c.trigger, c.status, c.mode, c.cursor_before, c.cursor_after, c.started_at, c.ended_at,
+    c.retrieve_pages, c.retrieve_records, c.records_new, c.records_changed, c.records_unchanged, c.records_deleted,
+    c.records_rejected, c.steps, c.error, o.tenant, o.provider, o.object_type
+FROM sync_cycles c JOIN integration_objects o ON o.id = c.object_id
+ORDER BY c.id DESC LIMIT 1;
+
+-- name: RecordCounts
+SELECT count(*) FILTER (WHERE deleted_at IS NULL) AS live, count(*) FILTER (WHERE deleted_at IS NOT NULL) AS deleted
+FROM records WHERE object_id = @object_id;
+
+-- name: ObjectsWithOpenCycles
+SELECT DISTINCT o.tenant, o.provider, o.object_type
+FROM sync_cycles c JOIN integration_objects o ON o.id = c.object_id
+WHERE c.status = ANY(@open_statuses::text[])
+ORDER BY 1, 2, 3;
+
+-- name: CloseOpenCycles
+UPDATE sync_cycles c SET status = @failed, ended_at = now(), error = @error
+FROM integration_objects o
+WHERE o.id = c.object_id AND o.tenant = @tenant AND o.provider = @provider AND o.object_type = @object_type
+    AND c.status = ANY(@open_statuses::text[]);

@@ -1,0 +1,120 @@
+-- Queries of the live path: Retrieve applies groups of pages to records
+-- (pipeline.go).
+
+-- name: GetRetrieveProgress
+SELECT retrieve_pages, retrieve_records, retrieve_token, retrieve_cursor, retrieve_done, mode
+FROM sync_cycles WHERE id = @id;
+
+-- name: AsyncCommit
+-- A lost commit loses the pages with their progress: they are fetched again.
+SET LOCAL synchronous_commit = off;
+
+-- name: ProcessingCycle
+SELECT object_id, seq, mode FROM sync_cycles WHERE id = @id AND status = @processing;
+
+-- name: LockProcessingCycle
+SELECT id FROM sync_cycles WHERE id = @id AND status = @processing FOR UPDATE;
+
+-- name: ApplyRecords
+-- Applies rows passed as parallel arrays, in the server: invalid ones go to
+-- rejected_records, the newest version per id is upserted (skipping equal
+-- hashes; an older version never overwrites a newer row) or tombstoned, and
+-- a snapshot remembers the ids it saw.
+WITH batch AS (
+    SELECT u.id, u.external_id, u.modified_at, u.deleted, u.data_text::jsonb AS data, u.raw, u.reject_reason, u.hash
+    FROM unnest(@external_ids::text[], @modified_at::timestamptz[], @deleted::boolean[], @data::text[],
+            @raw::text[], @reject_reasons::text[], @hashes::bytea[])
+        WITH ORDINALITY AS u(external_id, modified_at, deleted, data_text, raw, reject_reason, hash, id)
+), checked AS (
+    SELECT *, CASE
+        WHEN reject_reason <> '' THEN reject_reason
+        WHEN external_id = '' THEN 'record has no id'
+        WHEN data IS NULL OR jsonb_typeof(data) <> 'object' THEN 'payload is not a JSON object'
+        ELSE '' END AS reason
+    FROM batch
+), rejected AS (
+    INSERT INTO rejected_records (object_id, cycle_seq, external_id, reason, payload)
+    SELECT @object_id, @seq, external_id, reason, coalesce(raw, data::text, '') FROM checked WHERE reason <> ''
+    RETURNING 1
+), latest AS (
+    SELECT DISTINCT ON (external_id) external_id, modified_at, deleted, data, hash
+    FROM checked WHERE reason = ''
+    ORDER BY external_id, modified_at DESC NULLS LAST, id DESC
+), seen AS (
+    INSERT INTO resync_seen (cycle_id, external_id)
+    SELECT @cycle_id, external_id FROM latest WHERE @snapshot::boolean AND NOT deleted
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+), upserted AS (
+    INSERT INTO records AS r (object_id, external_id, data, hash, modified_at, cycle_seq)
+    SELECT @object_id, external_id, data, hash, modified_at, @seq FROM latest WHERE NOT deleted
+    ON CONFLICT (object_id, external_id) DO UPDATE
+        SET data = excluded.data, hash = excluded.hash, modified_at = excluded.modified_at,
+            deleted_at = NULL, cycle_seq = excluded.cycle_seq, updated_at = now()
+        WHERE (r.hash <> excluded.hash OR r.deleted_at IS NOT NULL)
+            AND (r.modified_at IS NULL OR excluded.modified_at IS NULL OR excluded.modified_at >= r.modified_at)
+    RETURNING (xmax = 0) AS inserted
+), tombstoned AS (
+    UPDATE records r SET deleted_at = now(), updated_at = now(), cycle_seq = @seq,
+        modified_at = coalesce(l.modified_at, r.modified_at)
+    FROM latest l
+    WHERE l.deleted AND r.object_id = @object_id AND r.external_id = l.external_id AND r.deleted_at IS NULL
+        AND (r.modified_at IS NULL OR l.modified_at IS NULL OR l.modified_at >= r.modified_at)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM batch)::int AS records,
+    (SELECT count(*) FROM rejected)::int AS rejected,
+    (SELECT count(*) FROM upserted WHERE inserted)::int AS new,
+    (SELECT count(*) FROM upserted WHERE NOT inserted)::int AS changed,
+    (SELECT count(*) FROM tombstoned)::int AS deleted,
+    (SELECT count(*) FROM latest WHERE NOT deleted)::int AS live;
+
+-- name: CheckPayload
+-- Fails with PostgreSQL's data exception if jsonb refuses the text.
+SELECT @payload::text::jsonb IS NOT NULL;
+
+-- name: InsertRejected
+INSERT INTO rejected_records (object_id, cycle_seq, external_id, reason, payload)
+VALUES (@object_id, @seq, @external_id, @reason, @payload);
+
+-- name: RecordProgress
+-- Only if no other attempt applied these pages first (@expect_pages is the
+-- committed count the caller resumed from).
+UPDATE sync_cycles SET retrieve_pages = retrieve_pages + @pages,
+    retrieve_records = retrieve_records + @records, retrieve_token = @token,
+    retrieve_cursor = coalesce(@cursor, retrieve_cursor), retrieve_done = @done
+WHERE id = @id AND retrieve_pages = @expect_pages AND NOT retrieve_done
+RETURNING retrieve_pages, retrieve_records, retrieve_token, retrieve_cursor, retrieve_done, mode;
+
+-- name: AddCounts
+UPDATE sync_cycles SET records_new = records_new + @new, records_changed = records_changed + @changed,
+    records_unchanged = records_unchanged + @unchanged, records_deleted = records_deleted + @deleted,
+    records_rejected = records_rejected + @rejected
+WHERE id = @id;
+
+-- name: DeleteUnseen
+-- A complete snapshot listing: the live records it did not see are gone.
+UPDATE records r SET deleted_at = now(), updated_at = now(), cycle_seq = @seq
+WHERE r.object_id = @object_id AND r.deleted_at IS NULL
+    AND NOT EXISTS (SELECT 1 FROM resync_seen s WHERE s.cycle_id = @cycle_id AND s.external_id = r.external_id);
+
+-- name: ForgetSeen
+DELETE FROM resync_seen WHERE cycle_id = @cycle_id;
+
+-- name: SetCursorAfter
+-- An incremental cursor never moves backwards (the overlap window may hold
+-- only older records); greatest ignores NULLs.
+UPDATE sync_cycles SET cursor_after = greatest(cursor_before, retrieve_cursor)
+WHERE id = @id
+RETURNING cursor_after;
+
+-- name: MoveCursor
+UPDATE integration_objects SET cursor = @cursor, last_success_at = now(), updated_at = now() WHERE id = @id;
+
+-- name: RestartAsSnapshot
+UPDATE sync_cycles SET mode = @full_snapshot, retrieve_pages = 0, retrieve_records = 0,
+    retrieve_token = '', retrieve_cursor = NULL, retrieve_done = false
+WHERE id = @id AND status = @processing;
+
+-- name: CycleMode
+SELECT mode FROM sync_cycles WHERE id = @id;

@@ -1,0 +1,11 @@
+-- Queries of start-up (store.go).
+
+-- name: SchemaState
+-- Tables are looked up along the search_path, as goose and the store do.
+SELECT current_database() AS database, coalesce(current_schema(), '') AS schema,
+    to_regclass('goose_db_version') IS NOT NULL AS goose,
+    to_regclass('staged_records') IS NOT NULL AS staged;
+
+-- name: MigratedBeyondInit
+-- Only while goose_db_version exists (SchemaState).
+SELECT EXISTS (SELECT 1 FROM goose_db_version WHERE version_id > 1);

@@ -1,0 +1,292 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/syncloop/syncloop/activities"
+	"github.com/syncloop/syncloop/model"
+	"github.com/syncloop/syncloop/store"
+)
+
+// This file runs one cycle: StartCycle (local activity: the sync_cycles
+// row), Retrieve (activity: fetch every page and apply it to records),
+// FinishCycle (local activity: final status and steps). It returns what
+// happened as a cycleOutcome; the loop decides what that means for the
+// next wait (record).
+
+// activeCycle is the running cycle: what the status query shows, and how
+// restart --force cancels it.
+type activeCycle struct {
+	info   CycleInfo
+	cancel workflow.CancelFunc
+	reason string // why an operator cancelled it
+}
+
+type cycleKind int
+
+const (
+	cycleRan           cycleKind = iota // recorded (or tried to be) with a final status
+	cycleObjectRemoved                  // the object is gone: the loop ends
+	cycleHeld                           // sync is off: no row, the cycle is owed
+)
+
+// cycleOutcome is what one cycle did.
+type cycleOutcome struct {
+	kind cycleKind
+	// row is the finished cycle as recorded (or as the loop knows it when
+	// the row could not be written).
+	row store.Cycle
+	// started is when the cycle began (workflow time).
+	started time.Time
+	// ended is the real end: the row's end time when it was recorded.
+	ended time.Time
+	// byOperator: cancelled by restart --force, not a provider failure.
+	byOperator bool
+	// live is the object's live record count after the cycle (-1 unknown).
+	live int
+}
+
+// runCycle runs one cycle. Every failure is recorded in the cycle row;
+// none ends the loop.
+func (l *loop) runCycle(ctx workflow.Context, trigger model.Trigger, due *time.Time) cycleOutcome {
+	l.runCycles++
+	info := workflow.GetInfo(ctx)
+	started := workflow.Now(ctx)
+	l.active = &activeCycle{info: CycleInfo{Trigger: trigger, Status: model.StatusProcessing, StartedAt: started}}
+	defer func() { l.active = nil }()
+	l.publish(ctx, StateRunning, nil)
+	failedBeforeRow := func(msg string) cycleOutcome {
+		return cycleOutcome{kind: cycleRan, started: started, ended: workflow.Now(ctx), live: -1,
+			row: store.Cycle{Trigger: trigger, Status: model.StatusFailed, Error: msg}}
+	}
+
+	lctx := workflow.WithLocalActivityOptions(ctx, localOptions(fmt.Sprintf("start a cycle (%s)", trigger)))
+	var start store.CycleStart
+	err := workflow.ExecuteLocalActivity(lctx, acts.StartCycle, activities.StartCycleInput{
+		Object: l.in.Object, Key: fmt.Sprintf("%s/%s/%d", info.WorkflowExecution.ID, info.WorkflowExecution.RunID, l.runCycles),
+		Trigger: trigger, DueAt: due,
+	}).Get(ctx, &start)
+	switch errorType(err) {
+	case "":
+	case activities.ErrTypeNotFound:
+		return cycleOutcome{kind: cycleObjectRemoved}
+	case activities.ErrTypeSyncDisabled:
+		return cycleOutcome{kind: cycleHeld}
+	default:
+		// No row could be written (database down): count a failure so the
+		// next attempt backs off, and keep looping.
+		return failedBeforeRow(errorMessage(err))
+	}
+	l.active.info.Seq, l.active.info.Full = start.Seq, start.Full
+
+	cycleCtx, cancelCycle := workflow.WithCancel(ctx)
+	l.active.cancel = cancelCycle
+	res := l.retrieve(cycleCtx, start)
+	byOperator := cycleCtx.Err() != nil && ctx.Err() == nil
+	cancelCycle()
+	status := model.CombineStatuses(stepStatuses(res.steps)...)
+	switch {
+	case ctx.Err() != nil:
+		status, res.errText = model.StatusFailed, "cancelled"
+	case byOperator:
+		status, res.errText = model.StatusFailed, l.active.reason
+		if res.errText == "" {
+			res.errText = "cancelled"
+		}
+	}
+
+	// FinishCycle must run even if the workflow is being cancelled.
+	fctx, cancel := workflow.NewDisconnectedContext(workflow.WithLocalActivityOptions(ctx,
+		localOptions(fmt.Sprintf("finish cycle #%d: %s", start.Seq, status))))
+	defer cancel()
+	out := cycleOutcome{kind: cycleRan, started: started, byOperator: byOperator, live: res.live}
+	err = workflow.ExecuteLocalActivity(fctx, acts.FinishCycle, activities.FinishCycleInput{
+		CycleID: start.CycleID, Status: status, Steps: res.steps, Error: res.errText, Failing: res.failing, Object: l.in.Object,
+	}).Get(fctx, &out.row)
+	out.ended = workflow.Now(ctx)
+	switch {
+	case err != nil:
+		// The row stays Processing; the next StartCycle closes it as
+		// abandoned. The loop records the outcome it knows.
+		workflow.GetLogger(ctx).Error("could not record the end of the cycle", "seq", start.Seq, "error", err)
+		out.row = store.Cycle{Seq: start.Seq, Trigger: trigger, Status: status, Full: start.Full, Steps: res.steps, Error: res.errText}
+	case out.row.EndedAt != nil && out.row.EndedAt.After(out.ended) && out.row.EndedAt.Sub(out.ended) < time.Minute:
+		// Workflow time stands still while a task runs its local
+		// activities, so it is behind by FinishCycle's duration here. The
+		// row's end (the local activity's recorded result, so replay-safe)
+		// is the real end: measuring the interval from it keeps scheduled
+		// cycles on time.
+		out.ended = *out.row.EndedAt
+	}
+	return out
+}
+
+// record updates the carried state after a cycle.
+func (l *loop) record(out cycleOutcome) {
+	row := out.row
+	l.carried.LastCycle = cycleInfoFrom(row, out.started, out.ended)
+	l.carried.Cycles++
+	switch {
+	case out.byOperator:
+		// An operator cancelled it (restart --force): no failure back-off.
+	case row.Status == model.StatusFailed:
+		l.carried.ConsecutiveFailures++
+	default:
+		l.carried.ConsecutiveFailures = 0
+	}
+	if row.CursorAfter != nil || row.Status == model.StatusCompleted {
+		ended := out.ended
+		l.carried.LastSuccessAt = &ended
+	}
+	if row.Status != model.StatusFailed && !row.Full && out.live >= 0 {
+		l.adaptToChurn(row.Counts.Written(), out.live)
+	}
+}
+
+// retrieved is what the Retrieve step produced for the cycle row.
+type retrieved struct {
+	steps   []model.Step
+	errText string
+	failing string // auth/config error type, for the `failing` notification
+	live    int    // live records after the cycle; -1 if unknown
+}
+
+// retrieve runs one Retrieve that fetches and applies every page. The
+// cycle row still gets both steps: Retrieve (pages fetched) and Process
+// (pages applied), which run interleaved in the same window.
+func (l *loop) retrieve(ctx workflow.Context, start store.CycleStart) retrieved {
+	o := l.opts
+	rctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 12 * time.Hour, HeartbeatTimeout: o.HeartbeatTimeout,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: o.RetryInitial, BackoffCoefficient: 2, MaximumInterval: o.RetryMax,
+			MaximumAttempts: int32(o.RetrieveAttempts), NonRetryableErrorTypes: activities.NonRetryableErrorTypes},
+		Summary: l.retrieveSummary(start),
+	})
+	started := workflow.Now(ctx)
+	var rr activities.RetrieveResult
+	rerr := workflow.ExecuteActivity(rctx, acts.Retrieve, activities.RetrieveInput{
+		CycleID: start.CycleID, Object: l.in.Object, Cursor: start.Cursor,
+	}).Get(ctx, &rr)
+	ended := workflow.Now(ctx)
+	step := func(name string) model.Step {
+		return model.Step{Name: name, Status: model.StatusCompleted, StartedAt: &started, EndedAt: &ended, BatchesOK: rr.Pages, Records: rr.Records}
+	}
+	retrieve, process := step(model.StepRetrieve), step(model.StepProcess)
+	if ctx.Err() != nil {
+		reason := "cancelled"
+		if l.active != nil && l.active.reason != "" {
+			reason = l.active.reason
+		}
+		retrieve.Status, retrieve.Error = model.StatusFailed, reason
+		return retrieved{steps: []model.Step{retrieve}, errText: reason, live: -1}
+	}
+	if rerr == nil {
+		out := retrieved{steps: []model.Step{retrieve, process}, live: rr.LiveRecords}
+		if n := rr.Counts.Rejected; n > 0 {
+			process.Status, process.Error = model.StatusPartiallyCompleted, fmt.Sprintf("%d records rejected (see rejected_records)", n)
+			out.steps[1], out.errText = process, process.Error
+		}
+		return out
+	}
+	out := retrieved{live: -1}
+	if t := errorType(rerr); t == activities.ErrTypeAuth || t == activities.ErrTypeConfig {
+		out.failing = t
+	}
+	// How far did it get? The cycle row knows: every applied page is in it.
+	var row store.Cycle
+	lctx := workflow.WithLocalActivityOptions(ctx, localOptions(fmt.Sprintf("read how far cycle #%d got", start.Seq)))
+	if err := workflow.ExecuteLocalActivity(lctx, acts.LoadCycle, start.CycleID).Get(ctx, &row); err != nil {
+		workflow.GetLogger(ctx).Warn("could not read the cycle's progress", "seq", start.Seq, "error", err)
+	}
+	msg := errorMessage(rerr)
+	retrieve.BatchesOK, retrieve.Records, retrieve.BatchesFailed = row.Pages, row.Counts.Retrieved, 1
+	process.BatchesOK, process.Records = row.Pages, row.Counts.Retrieved
+	retrieve.Status = model.StatusFailed
+	if row.Pages > 0 {
+		retrieve.Status = model.StatusPartiallyCompleted
+	}
+	switch {
+	case errorType(rerr) == activities.ErrTypeApply:
+		// Fetching worked; writing to PostgreSQL did not.
+		process.Status, process.Error, process.BatchesFailed = model.StatusFailed, msg, 1
+		out.steps, out.errText = []model.Step{retrieve, process}, "process: "+msg
+	case row.Pages == 0:
+		retrieve.Error = msg
+		out.steps, out.errText = []model.Step{retrieve}, "retrieve: "+msg // nothing was applied
+	default:
+		retrieve.Error = msg
+		out.steps, out.errText = []model.Step{retrieve, process}, "retrieve: "+msg
+	}
+	return out
+}
+
+func (l *loop) retrieveSummary(start store.CycleStart) string {
+	objType := l.in.Object.ObjectType
+	if start.Cursor != nil {
+		return fmt.Sprintf("cycle #%d: retrieve and apply %s changed since %s", start.Seq, objType, start.Cursor.UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf("cycle #%d: retrieve and apply all %s (initial full sync)", start.Seq, objType)
+}
+
+func stepStatuses(steps []model.Step) []model.Status {
+	out := make([]model.Status, len(steps))
+	for i, s := range steps {
+		out[i] = s.Status
+	}
+	return out
+}
+
+// errorType is an activity error's application error type ("" for none).
+func errorType(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Type()
+	}
+	if err != nil {
+		return "error"
+	}
+	return ""
+}
+
+// errorMessage extracts the innermost useful message of an activity error.
+func errorMessage(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Message()
+	}
+	var timeout *temporal.TimeoutError
+	if errors.As(err, &timeout) {
+		return fmt.Sprintf("activity timed out (%s)", timeout.TimeoutType())
+	}
+	var canceled *temporal.CanceledError
+	if errors.As(err, &canceled) {
+		return "cancelled"
+	}
+	return err.Error()
+}
+
+// OneCycle runs exactly one cycle of an object, as SyncLoop would, and
+// returns it: a building block for callers that schedule cycles
+// themselves. The benchmark's "one Temporal Schedule per object" baseline
+// is such a caller (bench/worker).
+func OneCycle(ctx workflow.Context, in LoopInput) (*CycleInfo, error) {
+	l, err := newLoop(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	trigger := in.FirstTrigger
+	if trigger == "" {
+		trigger = model.TriggerSchedule
+	}
+	out := l.runCycle(ctx, trigger, nil)
+	if out.kind != cycleRan {
+		return nil, nil
+	}
+	l.record(out)
+	return l.carried.LastCycle, ctx.Err()
+}
