@@ -37,6 +37,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/syncloop/syncloop/api/request"
 	"github.com/syncloop/syncloop/control"
 )
 
@@ -59,6 +60,10 @@ type Options struct {
 	// running out of it is a 503.
 	RequestTimeout time.Duration
 }
+
+// DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes
+// is not set.
+const DefaultMaxBodyBytes = request.DefaultMaxBodyBytes
 
 // DefaultRequestTimeout is used when Options.RequestTimeout is zero. A
 // forced restart waits for running cycles to be cancelled and recorded,
@@ -216,12 +221,12 @@ func (s *server) route(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Allow", strings.Join(allow, ", "))
 	s.writeError(w, r, &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed,
-		msg: fmt.Sprintf("method %s is not allowed on %s: use %s", clip(r.Method, 20), pathPattern, strings.Join(allow, ", "))})
+		msg: fmt.Sprintf("method %s is not allowed on %s: use %s", request.Clip(r.Method, 20), pathPattern, strings.Join(allow, ", "))})
 }
 
 func notFoundRoute(r *http.Request) *apiError {
 	return &apiError{status: http.StatusNotFound, code: codeNotFound,
-		msg: fmt.Sprintf("no route %s %s: see GET /sync/v1/openapi.json for the routes", clip(r.Method, 20), clip(r.URL.Path, 200))}
+		msg: fmt.Sprintf("no route %s %s: see GET /sync/v1/openapi.json for the routes", request.Clip(r.Method, 20), request.Clip(r.URL.Path, 200))}
 }
 
 // authorize checks the bearer token (if one is configured) and answers 401
@@ -252,13 +257,13 @@ func (s *server) authorize(w http.ResponseWriter, r *http.Request) bool {
 // type, timeout, JSON answer or JSON error.
 func (s *server) endpoint(rt *route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := checkQuery(r.URL.Query(), rt.query); err != nil {
+		if err := request.CheckQuery(r.URL.Query(), rt.query); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
 		if rt.body {
 			if r.ContentLength != 0 {
-				if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+				if err := request.CheckContentType(r.Header.Get("Content-Type")); err != nil {
 					s.writeError(w, r, err)
 					return
 				}

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
-	"github.com/syncloop/syncloop/connectors/demo"
+	"github.com/syncloop/syncloop/connectors/demo/democrm"
 	"github.com/syncloop/syncloop/control"
 	"github.com/syncloop/syncloop/internal/testenv"
 	"github.com/syncloop/syncloop/model"
@@ -154,7 +154,7 @@ func TestStatusOnOffAndAliases(t *testing.T) {
 // for many seconds.
 func slowEnv(t *testing.T) *env {
 	e := newEnv(t, envOptions{size: 200, pageSize: 5})
-	e.demo.SetFault(func(demo.RequestLog) demo.Fault { return demo.Fault{Delay: 400 * time.Millisecond} })
+	e.demo.SetFault(func(democrm.RequestLog) democrm.Fault { return democrm.Fault{Delay: 400 * time.Millisecond} })
 	return e
 }
 

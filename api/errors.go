@@ -10,18 +10,19 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"go.temporal.io/api/serviceerror"
 
+	"github.com/syncloop/syncloop/api/request"
 	"github.com/syncloop/syncloop/control"
 )
 
 // Error codes: the "code" of every error body.
 const (
-	codeBadRequest       = "bad_request"
+	codeBadRequest       = request.CodeBadRequest
 	codeUnauthorized     = "unauthorized"
 	codeNotFound         = "not_found"
 	codeMethodNotAllowed = "method_not_allowed"
 	codeCycleRunning     = "cycle_running"
-	codeBodyTooLarge     = "body_too_large"
-	codeUnsupportedMedia = "unsupported_media_type"
+	codeBodyTooLarge     = request.CodeBodyTooLarge
+	codeUnsupportedMedia = request.CodeUnsupportedMedia
 	codeInternal         = "internal"
 	codeUnavailable      = "unavailable"
 	codeClientClosed     = "client_closed"
@@ -43,10 +44,6 @@ type apiError struct {
 
 func (e *apiError) Error() string { return e.msg }
 
-func badRequest(format string, args ...any) *apiError {
-	return &apiError{status: http.StatusBadRequest, code: codeBadRequest, msg: fmt.Sprintf(format, args...)}
-}
-
 // errorBody is the JSON of every error response.
 type errorBody struct {
 	Error     string   `json:"error"`
@@ -60,14 +57,17 @@ type errorBody struct {
 // it is logged and the client gets a generic message with the request id.
 func classify(err error, requestID string) *apiError {
 	var ae *apiError
+	var reqErr *request.Error
 	var ie *control.InputError
 	var nf *control.NotFoundError
 	var ce *control.ConflictError
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &reqErr):
+		return &apiError{status: reqErr.Status, code: reqErr.Code, msg: reqErr.Msg}
 	case errors.As(err, &ie):
-		return &apiError{status: http.StatusBadRequest, code: codeBadRequest, msg: clip(ie.Error(), 500)}
+		return &apiError{status: http.StatusBadRequest, code: codeBadRequest, msg: request.Clip(ie.Error(), 500)}
 	case errors.As(err, &nf):
 		return &apiError{status: http.StatusNotFound, code: codeNotFound,
 			msg: fmt.Sprintf("object %s not found: add it with POST /sync/v1/objects, or see GET /sync/v1/objects", nf.Key)}

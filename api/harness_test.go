@@ -23,7 +23,7 @@ import (
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/syncloop/syncloop/activities"
-	"github.com/syncloop/syncloop/connectors/demo"
+	"github.com/syncloop/syncloop/connectors/demo/democrm"
 	"github.com/syncloop/syncloop/control"
 	"github.com/syncloop/syncloop/internal/testenv"
 	"github.com/syncloop/syncloop/internal/testtemporal"
@@ -64,7 +64,7 @@ func TestMain(m *testing.M) {
 
 // fastLoop shortens retries so failure paths finish in seconds.
 var fastLoop = workflows.LoopOptions{
-	RetrieveAttempts: 3, ProcessAttempts: 3, RetryInitial: 100 * time.Millisecond, RetryMax: time.Second,
+	RetrieveAttempts: 3, RetryInitial: 100 * time.Millisecond, RetryMax: time.Second,
 	HeartbeatTimeout: 5 * time.Second, FailureBackoffBase: 2 * time.Second,
 }
 
@@ -83,7 +83,7 @@ type env struct {
 	t      *testing.T
 	ctx    context.Context
 	store  *store.Store
-	demo   *demo.Server
+	demo   *democrm.Server
 	client client.Client
 	svc    *control.Service
 	srv    *httptest.Server
@@ -100,7 +100,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if o.size == 0 {
 		o.size = 20
 	}
-	dsrv := demo.NewServer(demo.Options{Size: o.size, Seed: 7})
+	dsrv := democrm.NewServer(democrm.Options{Size: o.size, Seed: 7})
 	dhttp := httptest.NewServer(dsrv)
 	t.Cleanup(dhttp.Close)
 	st := testenv.Store(t)

@@ -8,6 +8,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/syncloop/syncloop/api/request"
 	"github.com/syncloop/syncloop/control"
 	"github.com/syncloop/syncloop/model"
 	"github.com/syncloop/syncloop/store"
@@ -120,7 +121,7 @@ func (s *server) status(r *http.Request) (int, any, error) {
 }
 
 func (s *server) restart(r *http.Request) (int, any, error) {
-	force, err := parseForce(r.URL.Query().Get("force"))
+	force, err := request.ParseForce(r.URL.Query().Get("force"))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -149,11 +150,11 @@ func (s *server) listObjects(r *http.Request) (int, any, error) {
 }
 
 func (s *server) addObject(r *http.Request) (int, any, error) {
-	req, err := decodeAddObject(r.Body, s.opts.MaxBodyBytes)
+	req, err := request.DecodeAddObject(r.Body, s.opts.MaxBodyBytes)
 	if err != nil {
 		return 0, nil, err
 	}
-	_, created, err := s.svc.Add(r.Context(), req)
+	_, created, err := s.svc.Add(r.Context(), control.AddRequest(req))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -188,7 +189,7 @@ func (s *server) viewFromList(ctx context.Context, k model.ObjectKey) (control.O
 }
 
 func objectKey(r *http.Request) (model.ObjectKey, error) {
-	return parseObjectPath(r.PathValue("tenant"), r.PathValue("provider"), r.PathValue("object"))
+	return request.ParseObjectPath(r.PathValue("tenant"), r.PathValue("provider"), r.PathValue("object"))
 }
 
 func (s *server) showObject(r *http.Request) (int, any, error) {
@@ -196,7 +197,7 @@ func (s *server) showObject(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	n, err := parseLimit("cycles", r.URL.Query().Get("cycles"), defaultCycles, 0, maxLimit)
+	n, err := request.ParseLimit("cycles", r.URL.Query().Get("cycles"), request.DefaultCycles, 0, request.MaxLimit)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -226,7 +227,7 @@ func (s *server) setInterval(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	d, err := decodeInterval(r.Body, s.opts.MaxBodyBytes)
+	d, err := request.DecodeInterval(r.Body, s.opts.MaxBodyBytes)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -259,7 +260,7 @@ func (s *server) trigger(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	reason, err := decodeTrigger(r.Body, s.opts.MaxBodyBytes)
+	reason, err := request.DecodeTrigger(r.Body, s.opts.MaxBodyBytes)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -272,7 +273,7 @@ func (s *server) restartObject(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	force, err := parseForce(r.URL.Query().Get("force"))
+	force, err := request.ParseForce(r.URL.Query().Get("force"))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -291,7 +292,7 @@ func (s *server) cycles(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	n, err := parseLimit("limit", r.URL.Query().Get("limit"), defaultLimit, 1, maxLimit)
+	n, err := request.ParseLimit("limit", r.URL.Query().Get("limit"), request.DefaultLimit, 1, request.MaxLimit)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/syncloop/syncloop/connectors/demo"
+	"github.com/syncloop/syncloop/connectors/demo/democrm"
 	"github.com/syncloop/syncloop/control"
 	"github.com/syncloop/syncloop/model"
 	"github.com/syncloop/syncloop/store"
@@ -40,7 +40,7 @@ func runIngest(ctx context.Context, bin string, n int, logf func(string, ...any)
 	}
 	defer e.close()
 	logf("ingest %d: seeding the demo provider", n)
-	srv := demo.NewServer(demo.Options{Size: -1, Seed: 1, Sizes: map[string]int{"accounts": n}})
+	srv := democrm.NewServer(democrm.Options{Size: -1, Seed: 1, Sizes: map[string]int{"accounts": n}})
 	url, stopDemo, err := serve(srv)
 	if err != nil {
 		return r, err

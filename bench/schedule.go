@@ -11,7 +11,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
-	"github.com/syncloop/syncloop/connectors/demo"
+	"github.com/syncloop/syncloop/connectors/demo/democrm"
 	"github.com/syncloop/syncloop/control"
 	"github.com/syncloop/syncloop/model"
 	"github.com/syncloop/syncloop/workflows"
@@ -71,7 +71,7 @@ func runVariant(ctx context.Context, bin string, size scheduleSize, window time.
 	}
 	defer e.close()
 	// A provider with nothing to sync: every cycle is one empty page.
-	url, stopDemo, err := serve(demo.NewServer(demo.Options{Size: -1}))
+	url, stopDemo, err := serve(democrm.NewServer(democrm.Options{Size: -1}))
 	if err != nil {
 		return r, err
 	}

@@ -19,7 +19,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/syncloop/syncloop/connectors/demo"
+	"github.com/syncloop/syncloop/connectors/demo/democrm"
 	"github.com/syncloop/syncloop/devstack"
 	"github.com/syncloop/syncloop/internal/testenv"
 	"github.com/syncloop/syncloop/workflows"
@@ -111,7 +111,7 @@ func startCluster() (*cluster, error) {
 		TaskQueue:         "chaos-devstack-idle",
 		Logger:            slog.New(slog.NewTextHandler(c.logFile, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		TemporalLogLevel:  slog.LevelError,
-		Demo:              demo.Options{Size: -1},
+		Demo:              democrm.Options{Size: -1},
 		SkipSeed:          true,
 		WatcherEvery:      24 * time.Hour,
 		WatcherOptions:    workflows.WatcherOptions{Retention: 100_000},

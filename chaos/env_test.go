@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/syncloop/syncloop/connectors/demo"
+	"github.com/syncloop/syncloop/connectors/demo/democrm"
 	"github.com/syncloop/syncloop/control"
 	"github.com/syncloop/syncloop/devstack"
 	"github.com/syncloop/syncloop/internal/testcheck"
@@ -25,7 +25,7 @@ import (
 // killOptions let a killed worker's cycle resume within seconds, and
 // give Retrieve enough attempts to outlive every kill aimed at it.
 var killOptions = workflows.LoopOptions{
-	RetrieveAttempts: 200, ProcessAttempts: 50, RetryInitial: 200 * time.Millisecond, RetryMax: 2 * time.Second,
+	RetrieveAttempts: 200, RetryInitial: 200 * time.Millisecond, RetryMax: 2 * time.Second,
 	HeartbeatTimeout: 3 * time.Second, FailureBackoffBase: 2 * time.Second,
 }
 
@@ -56,7 +56,7 @@ type object struct {
 	typ string
 }
 
-func newEnv(t *testing.T, cl *cluster, name string, demoOpts demo.Options, opts workflows.LoopOptions) *env {
+func newEnv(t *testing.T, cl *cluster, name string, demoOpts democrm.Options, opts workflows.LoopOptions) *env {
 	t.Helper()
 	timeout := 8 * time.Minute
 	if full {

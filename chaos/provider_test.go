@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/syncloop/syncloop/connectors/demo"
+	"github.com/syncloop/syncloop/connectors/demo/democrm"
 )
 
 // Fault kinds the provider can inject.
@@ -49,7 +49,7 @@ func (f *faultPlan) hit() bool {
 // inject faults: the demo server's own (status, Retry-After, delay,
 // truncation, body) and connection resets, which only a front can do.
 type provider struct {
-	demo *demo.Server
+	demo *democrm.Server
 	url  string
 	srv  *http.Server
 
@@ -61,8 +61,8 @@ type provider struct {
 	plan *faultPlan
 }
 
-func newProvider(opts demo.Options) (*provider, error) {
-	p := &provider{demo: demo.NewServer(opts)}
+func newProvider(opts democrm.Options) (*provider, error) {
+	p := &provider{demo: democrm.NewServer(opts)}
 	p.demo.SetFault(p.demoFault)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -140,33 +140,33 @@ var statuses5xx = []int{http.StatusInternalServerError, http.StatusBadGateway, h
 
 // demoFault is the demo server's fault hook: it applies the plan's
 // kinds that the demo server implements.
-func (p *provider) demoFault(r demo.RequestLog) demo.Fault {
+func (p *provider) demoFault(r democrm.RequestLog) democrm.Fault {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	f := p.plan
 	if f == nil || f.kind == faultReset || f.objectType != r.ObjectType || !f.hit() {
-		return demo.Fault{}
+		return democrm.Fault{}
 	}
 	n := f.injected
 	switch f.kind {
 	case faultLatency:
-		return demo.Fault{Delay: 1500 * time.Millisecond}
+		return democrm.Fault{Delay: 1500 * time.Millisecond}
 	case faultSlow:
-		return demo.Fault{Delay: 700 * time.Millisecond}
+		return democrm.Fault{Delay: 700 * time.Millisecond}
 	case faultRateLimit:
-		return demo.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second}
+		return democrm.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second}
 	case fault5xx:
-		fl := demo.Fault{Status: statuses5xx[n%len(statuses5xx)]}
+		fl := democrm.Fault{Status: statuses5xx[n%len(statuses5xx)]}
 		if n%3 == 0 {
 			fl.Body = "<html><body>upstream error</body></html>" // a proxy's page
 		}
 		return fl
 	case faultTruncate:
-		return demo.Fault{Truncate: true}
+		return democrm.Fault{Truncate: true}
 	case faultMalformed:
-		return demo.Fault{Body: malformedBodies[n%len(malformedBodies)]}
+		return democrm.Fault{Body: malformedBodies[n%len(malformedBodies)]}
 	}
-	return demo.Fault{}
+	return democrm.Fault{}
 }
 
 func (p *provider) setPlan(f *faultPlan) {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/syncloop/syncloop/connectors/demo"
+	"github.com/syncloop/syncloop/connectors/demo/democrm"
 	"github.com/syncloop/syncloop/model"
 	"github.com/syncloop/syncloop/store"
 	"github.com/syncloop/syncloop/workflows"
@@ -29,7 +29,7 @@ func TestKillWorkerDuringSyncs(t *testing.T) {
 	parallelIfShort(t)
 	p := currentPlan()
 	const typ = "accounts"
-	e := newEnv(t, cl, "kill-worker", demo.Options{Seed: int64(seed % 1e9), Size: -1, Sizes: map[string]int{typ: p.fullSyncRecords}}, killOptions)
+	e := newEnv(t, cl, "kill-worker", democrm.Options{Seed: int64(seed % 1e9), Size: -1, Sizes: map[string]int{typ: p.fullSyncRecords}}, killOptions)
 	// Pages slow enough that a kill lands in the middle of the listing, and
 	// small enough that each attempt commits progress to resume from.
 	maxDelay := 1500 * time.Millisecond
@@ -114,7 +114,7 @@ func TestTwoWorkersOneKilled(t *testing.T) {
 	for _, typ := range types {
 		sizes[typ] = p.twoWorkerRecords
 	}
-	e := newEnv(t, cl, "two-workers", demo.Options{Seed: int64(seed%1e9) + 1, Size: -1, Sizes: sizes}, killOptions)
+	e := newEnv(t, cl, "two-workers", democrm.Options{Seed: int64(seed%1e9) + 1, Size: -1, Sizes: sizes}, killOptions)
 	e.prov.pageLimit.Store(100)
 	e.prov.latency.Store(int64(50 * time.Millisecond))
 	// worker-b alone runs the first cycles, so every loop's workflow is
@@ -215,10 +215,10 @@ func TestProviderFaults(t *testing.T) {
 	// Two spare attempts beyond the two bad answers of a transient fault,
 	// so a slow machine cannot turn one into a failed cycle.
 	opts := workflows.LoopOptions{
-		RetrieveAttempts: 5, ProcessAttempts: 5, RetryInitial: 200 * time.Millisecond, RetryMax: time.Second,
+		RetrieveAttempts: 5, RetryInitial: 200 * time.Millisecond, RetryMax: time.Second,
 		HeartbeatTimeout: 5 * time.Second, FailureBackoffBase: 2 * time.Second,
 	}
-	e := newEnv(t, cl, "provider-faults", demo.Options{Seed: int64(seed%1e9) + 2, Size: -1, Sizes: map[string]int{typ: p.faultRecords}}, opts)
+	e := newEnv(t, cl, "provider-faults", democrm.Options{Seed: int64(seed%1e9) + 2, Size: -1, Sizes: map[string]int{typ: p.faultRecords}}, opts)
 	e.prov.pageLimit.Store(50) // several pages per incremental cycle
 	e.startWorker("worker")
 	o := e.add(typ)
@@ -378,7 +378,7 @@ func restartScenario(t *testing.T, cl *cluster, name, typ string, n int, restart
 	// A second, smaller object shows that every loop resumes, not just
 	// the one whose cycle was cut.
 	const other = "users"
-	e := newEnv(t, cl, name, demo.Options{Seed: int64(seed%1e9) + 3, Size: -1, Sizes: map[string]int{typ: p.restartRecords, other: 2000}}, opts)
+	e := newEnv(t, cl, name, democrm.Options{Seed: int64(seed%1e9) + 3, Size: -1, Sizes: map[string]int{typ: p.restartRecords, other: 2000}}, opts)
 	e.prov.pageLimit.Store(500)
 	e.prov.latency.Store(int64(150 * time.Millisecond))
 	// Commits every 4 pages, so the first restart finds the full sync with
@@ -445,7 +445,7 @@ func TestChangesDuringFullSyncs(t *testing.T) {
 	for _, typ := range types {
 		sizes[typ] = records
 	}
-	e := newEnv(t, cl, "changes-during-full-sync", demo.Options{Seed: int64(seed%1e9) + 4, Size: -1, Sizes: sizes}, killOptions)
+	e := newEnv(t, cl, "changes-during-full-sync", democrm.Options{Seed: int64(seed%1e9) + 4, Size: -1, Sizes: sizes}, killOptions)
 	// Small batches: many batch boundaries, two batches in flight.
 	e.extraEnv = []string{"SYNCLOOP_BATCH_SIZE=1000"}
 	e.prov.pageLimit.Store(100)

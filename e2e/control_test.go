@@ -63,6 +63,18 @@ func TestSetIntervalSignalRearmsTimer(t *testing.T) {
 	if cycles[1].Trigger != model.TriggerSchedule || gap < 55*time.Second || gap > 90*time.Second {
 		t.Fatalf("second cycle trigger %s started %s after the first ended; want a scheduled cycle about 1m later", cycles[1].Trigger, gap)
 	}
+	// A valid update answers with the new interval in the loop status.
+	upd, err := h.client.UpdateWorkflow(h.ctx, client.UpdateWorkflowOptions{
+		WorkflowID: k.WorkflowID(), UpdateName: workflows.SignalSetInterval,
+		Args: []any{workflows.SetIntervalRequest{Interval: "2h"}}, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	var answered workflows.LoopStatus
+	if err == nil {
+		err = upd.Get(h.ctx, &answered)
+	}
+	if err != nil || answered.Interval != "2h" || answered.State != workflows.StateIdle {
+		t.Fatalf("update set-interval 2h: %+v %v; want the idle loop with interval 2h", answered, err)
+	}
 	h.recordHistory(k, "syncloop_set_interval")
 	// The scheduled cycle's lag and both cycles are in the metrics.
 	m := h.scrape()
@@ -115,6 +127,7 @@ func TestTriggerDuringCycleRunsExactlyOneMore(t *testing.T) {
 	h.assertRecordsMatch(obj)
 	h.assertRecordsMatch(obj2)
 	_ = k2
+	h.recordHistory(k, "syncloop_trigger_burst")
 }
 
 func TestPauseStopsCyclesAndResumeRestartsThem(t *testing.T) {

@@ -96,6 +96,7 @@ func TestProviderErrorsOnSomePagesGivePartiallyCompleted(t *testing.T) {
 		t.Fatalf("retry cycle: %s; want a Completed full sync", describeCycles(cycles))
 	}
 	h.assertRecordsMatch(obj)
+	h.recordHistory(k, "syncloop_partially_completed")
 }
 
 func TestAlwaysFailingProviderFailsCyclesButTheLoopKeepsRunning(t *testing.T) {
@@ -134,7 +135,7 @@ func TestAlwaysFailingProviderFailsCyclesButTheLoopKeepsRunning(t *testing.T) {
 		return st.ConsecutiveFailures == 0 && st.State == workflows.StateIdle
 	})
 	h.assertRecordsMatch(obj)
-	h.recordHistory(obj.Key, "syncloop_failures")
+	h.recordHistory(obj.Key, "syncloop_failures_backoff")
 }
 
 func TestBadCredentialsFailTheCycleAtOnce(t *testing.T) {
@@ -223,5 +224,5 @@ func TestContinueAsNewKeepsStateAndCycleNumbers(t *testing.T) {
 			t.Fatalf("cycles = %s; want #1..#6 Completed", describeCycles(cycles))
 		}
 	}
-	h.recordHistory(k, "syncloop_continued")
+	h.recordRun(k, firstRun, "syncloop_continue_as_new")
 }

@@ -31,7 +31,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/syncloop/syncloop/activities"
-	"github.com/syncloop/syncloop/connectors/demo"
+	"github.com/syncloop/syncloop/connectors/demo/democrm"
 	"github.com/syncloop/syncloop/control"
 	"github.com/syncloop/syncloop/internal/testcheck"
 	"github.com/syncloop/syncloop/internal/testenv"
@@ -63,7 +63,7 @@ func TestMain(m *testing.M) {
 
 // fastOptions shorten retries so failure paths finish in seconds.
 var fastOptions = workflows.LoopOptions{
-	RetrieveAttempts: 3, ProcessAttempts: 3, RetryInitial: 100 * time.Millisecond, RetryMax: time.Second,
+	RetrieveAttempts: 3, RetryInitial: 100 * time.Millisecond, RetryMax: time.Second,
 	HeartbeatTimeout: 3 * time.Second, FailureBackoffBase: 2 * time.Second,
 }
 
@@ -71,7 +71,7 @@ type harness struct {
 	t       *testing.T
 	ctx     context.Context
 	store   *store.Store
-	demo    *demo.Server
+	demo    *democrm.Server
 	http    *httptest.Server
 	client  client.Client
 	svc     *control.Service
@@ -100,7 +100,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	if o.size == 0 {
 		o.size = 50
 	}
-	srv := demo.NewServer(demo.Options{Size: o.size, Seed: 42})
+	srv := democrm.NewServer(democrm.Options{Size: o.size, Seed: 42})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
 	st := testenv.Store(t)
@@ -345,8 +345,8 @@ func (h *harness) stepNamed(c store.Cycle, name string) model.Step {
 }
 
 type (
-	demoRequest = demo.RequestLog
-	demoFault   = demo.Fault
+	demoRequest = democrm.RequestLog
+	demoFault   = democrm.Fault
 )
 
 func controlAdd(k model.ObjectKey, d time.Duration) control.AddRequest {
@@ -393,16 +393,24 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// recordHistory writes the loop's history as JSON into workflows/testdata
-// when SYNCLOOP_RECORD_HISTORY=1, for the replay tests. Recorded histories
-// are committed: replaying them against changed workflow code is what
-// catches a non-deterministic change.
+// recordHistory writes the loop's current run's history as JSON into
+// workflows/testdata when SYNCLOOP_RECORD_HISTORY=1, for the replay tests
+// (docs/ARCHITECTURE.md, "Versioning"). Recorded histories are committed:
+// replaying them against changed workflow code is what catches a
+// non-deterministic change. `bash scripts/record-fixtures.sh` re-records
+// them all.
 func (h *harness) recordHistory(k model.ObjectKey, name string) {
+	h.t.Helper()
+	h.recordRun(k, "", name)
+}
+
+// recordRun is recordHistory for one run of the loop ("" = the current).
+func (h *harness) recordRun(k model.ObjectKey, runID, name string) {
 	h.t.Helper()
 	if os.Getenv("SYNCLOOP_RECORD_HISTORY") != "1" {
 		return
 	}
-	iter := h.client.GetWorkflowHistory(h.ctx, k.WorkflowID(), "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	iter := h.client.GetWorkflowHistory(h.ctx, k.WorkflowID(), runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	hist := &historypb.History{}
 	for iter.HasNext() {
 		ev, err := iter.Next()
@@ -416,6 +424,9 @@ func (h *harness) recordHistory(k model.ObjectKey, name string) {
 		h.t.Fatal(err)
 	}
 	path := filepath.Join("..", "workflows", "testdata", name+".json")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		h.t.Fatal(err)
+	}
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		h.t.Fatal(err)
 	}

@@ -47,6 +47,7 @@ func TestInitialFullSync(t *testing.T) {
 	if d := st.NextRunAt.Sub(*st.LastCycle.EndedAt); d != time.Hour {
 		t.Errorf("next run is %s after the cycle ended; want the interval, 1h", d)
 	}
+	h.recordHistory(obj.Key, "syncloop_full_sync")
 }
 
 func TestIncrementalSyncFetchesOnlyChanges(t *testing.T) {

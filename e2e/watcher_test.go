@@ -169,6 +169,7 @@ func TestChurningObjectBacksOffAndComesBack(t *testing.T) {
 	if st.BackoffReason != "" {
 		t.Fatalf("status after calm = %+v; want no back-off reason", st)
 	}
+	h.recordHistory(k, "syncloop_churn_backoff")
 }
 
 func TestAuthFailureRaisesOneFailingNotificationPerEpisode(t *testing.T) {
@@ -242,6 +243,7 @@ func TestSyncOffHoldsEveryLoopAndOnResumesThem(t *testing.T) {
 		return !st.Paused && len(info.RecentActions) > 0,
 			fmt.Sprintf("paused=%v note=%q recent actions=%d running=%d", st.Paused, st.Note, len(info.RecentActions), len(info.RunningWorkflows))
 	})
+	h.recordHistory(k, "syncloop_sync_off_on")
 }
 
 // TestWatcherListingShrinksPagesTheVisibilityStoreCannotServe puts a fault

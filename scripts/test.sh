@@ -26,6 +26,6 @@ fuzz FuzzDecodeDeletedResponse ./connectors/salesforce/
 fuzz FuzzDecodePageToken ./connectors/salesforce/
 fuzz FuzzDecodeListResponse ./connectors/hubspot/
 fuzz FuzzDecodeSearchResponse ./connectors/hubspot/
-fuzz FuzzDecodeAddObject ./api/
-fuzz FuzzParseObjectPath ./api/
-fuzz FuzzParseQuery ./api/
+fuzz FuzzDecodeAddObject ./api/request/
+fuzz FuzzParseObjectPath ./api/request/
+fuzz FuzzParseQuery ./api/request/

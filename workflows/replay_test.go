@@ -3,30 +3,67 @@ package workflows
 import (
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 )
 
-// TestReplayRecordedHistories replays histories recorded from real runs
-// (see recordHistory in e2e; SYNCLOOP_RECORD_HISTORY=1 refreshes them).
-// A change to SyncLoop that would break running workflows fails here:
-// put such changes behind workflow.GetVersion.
+// fixtures are the recorded histories every build must replay: one per
+// behaviour of the loop, recorded from real runs of the end-to-end tests
+// on an in-process Temporal server (scripts/record-fixtures.sh). They are
+// the compatibility contract (docs/ARCHITECTURE.md, "Versioning"): a
+// change that alters the commands a loop issues fails here, and must go
+// behind a named version constant and add a fixture instead.
+var fixtures = []string{
+	"syncloop_full_sync",               // first cycle: full sync into an empty object
+	"syncloop_incremental",             // incremental cycles after the full sync
+	"syncloop_failures_backoff",        // failed cycles, back-off sooner than the interval, recovery
+	"syncloop_partially_completed",     // a listing failing after some pages
+	"syncloop_pause_resume",            // pause, a trigger kept while paused, resume
+	"syncloop_set_interval",            // rejected update, ignored bad signals, signal and update accepted
+	"syncloop_trigger_burst",           // three triggers during a cycle: exactly one more
+	"syncloop_continue_as_new",         // history cap reached: continue-as-new
+	"syncloop_continue_as_new_pending", // a trigger and a new interval crossing continue-as-new
+	"syncloop_churn_backoff",           // the churn back-off and its return
+	"syncloop_cancel_cycle",            // restart --force: cancel-cycle during Retrieve
+	"syncloop_sync_off_on",             // sync off holds the loop; sync on wakes it
+}
+
 func TestReplayRecordedHistories(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no recorded histories in testdata (%v)", err)
-	}
 	logger := log.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	for _, f := range files {
-		t.Run(filepath.Base(f), func(t *testing.T) {
+	for _, name := range fixtures {
+		t.Run(name, func(t *testing.T) {
+			f := filepath.Join("testdata", name+".json")
+			if _, err := os.Stat(f); err != nil {
+				t.Fatalf("fixture %s missing (%v): record it with scripts/record-fixtures.sh", f, err)
+			}
 			r := worker.NewWorkflowReplayer()
 			r.RegisterWorkflowWithOptions(SyncLoop, registerOptions())
 			if err := r.ReplayWorkflowHistoryFromJSONFile(logger, f); err != nil {
 				t.Fatalf("replaying %s: %v", f, err)
 			}
 		})
+	}
+}
+
+// TestEveryFixtureIsReplayed keeps testdata and the list above in step: a
+// recorded history that no test replays guards nothing.
+func TestEveryFixtureIsReplayed(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, n := range fixtures {
+		listed[n] = true
+	}
+	for _, f := range files {
+		if name := strings.TrimSuffix(filepath.Base(f), ".json"); !listed[name] {
+			t.Errorf("%s is in testdata but not in the fixtures list", f)
+		}
 	}
 }

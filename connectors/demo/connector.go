@@ -1,3 +1,5 @@
+// Package demo is the connector that reads the demo CRM: the in-memory
+// provider of package democrm, whose HTTP API package demoapi describes.
 package demo
 
 import (
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/syncloop/syncloop/connectors"
+	"github.com/syncloop/syncloop/connectors/demo/demoapi"
 	"github.com/syncloop/syncloop/connectors/internal/httpx"
 )
 
@@ -169,17 +172,17 @@ func (c *Connector) FetchPage(ctx context.Context, req connectors.PageRequest) (
 func (c *Connector) listURL(req connectors.PageRequest, after string) string {
 	q := url.Values{}
 	if !req.Since.IsZero() {
-		q.Set("modified_since", req.Since.UTC().Format(time.RFC3339Nano))
+		q.Set(demoapi.ParamModifiedSince, req.Since.UTC().Format(time.RFC3339Nano))
 	}
 	if after != "" {
-		q.Set("after", after)
+		q.Set(demoapi.ParamAfter, after)
 	}
 	if req.PageSize > 0 {
-		q.Set("limit", strconv.Itoa(min(req.PageSize, maxLimit)))
+		q.Set(demoapi.ParamLimit, strconv.Itoa(min(req.PageSize, demoapi.MaxLimit)))
 	}
 	u := *c.base
-	u.Path = c.base.Path + "/api/v1/" + req.ObjectType
-	u.RawPath = c.base.EscapedPath() + "/api/v1/" + url.PathEscape(req.ObjectType)
+	u.Path = c.base.Path + demoapi.APIPrefix + req.ObjectType
+	u.RawPath = c.base.EscapedPath() + demoapi.APIPrefix + url.PathEscape(req.ObjectType)
 	u.RawQuery = q.Encode()
 	return u.String()
 }
@@ -253,9 +256,7 @@ func (c *Connector) statusError(resp *http.Response, objectType string) error {
 // text is the provider's, so the token is scrubbed in case it is echoed.
 func (c *Connector) errorMessage(body io.Reader) string {
 	b, _ := io.ReadAll(io.LimitReader(body, maxErrorBodyBytes))
-	var e struct {
-		Error string `json:"error"`
-	}
+	var e demoapi.ErrorBody
 	if json.Unmarshal(b, &e) != nil {
 		return ""
 	}

@@ -8,28 +8,30 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/syncloop/syncloop/connectors"
+	"github.com/syncloop/syncloop/connectors/demo/democrm"
 	"github.com/syncloop/syncloop/connectors/internal/testutil"
 )
 
 func TestConnectorFullListingMatchesSnapshot(t *testing.T) {
 	t.Parallel()
 	clock := testutil.NewClock()
-	srv, base := startServer(t, Options{Size: 230, Seed: 3, Token: "tok", Now: clock.Now})
+	srv, base := startServer(t, democrm.Options{Size: 230, Seed: 3, Token: "tok", Now: clock.Now})
 	srv.Delete("accounts", 5) // tombstones must not appear in a full listing
 
 	// The clock moves on with every request; the Cursor must stay at the
 	// server_time of the first page.
 	var firstServerTime time.Time
-	srv.SetFault(func(r RequestLog) Fault {
+	srv.SetFault(func(r democrm.RequestLog) democrm.Fault {
 		now := clock.Advance(time.Minute)
 		if r.Seq == 1 {
 			firstServerTime = now.Truncate(time.Microsecond)
 		}
-		return Fault{}
+		return democrm.Fault{}
 	})
 
 	c := NewConnector(base+"/", "tok", nil) // trailing slash must not matter
@@ -69,7 +71,7 @@ func TestConnectorFullListingMatchesSnapshot(t *testing.T) {
 func TestConnectorIncremental(t *testing.T) {
 	t.Parallel()
 	clock := testutil.NewClock()
-	srv, base := startServer(t, Options{Size: 40, Token: "tok", Now: clock.Now})
+	srv, base := startServer(t, democrm.Options{Size: 40, Token: "tok", Now: clock.Now})
 	since := clock.Advance(time.Second)
 	clock.Advance(time.Second)
 	changed := srv.Change("contacts", 3)
@@ -134,9 +136,9 @@ func TestConnectorRecordChangedMidListing(t *testing.T) {
 	t.Parallel()
 	for _, incremental := range []bool{false, true} {
 		clock := testutil.NewClock()
-		srv, base := startServer(t, Options{Size: 30, Now: clock.Now})
+		srv, base := startServer(t, democrm.Options{Size: 30, Now: clock.Now})
 		var changed, deleted []string
-		srv.SetFault(func(r RequestLog) Fault {
+		srv.SetFault(func(r democrm.RequestLog) democrm.Fault {
 			if r.Seq == 2 { // after the first page, before the second
 				clock.Advance(time.Second)
 				changed = srv.Change("tasks", 8)
@@ -144,11 +146,11 @@ func TestConnectorRecordChangedMidListing(t *testing.T) {
 					deleted = srv.Delete("tasks", 2)
 				}
 			}
-			return Fault{}
+			return democrm.Fault{}
 		})
 		var since time.Time
 		if incremental {
-			since = clock.Now().Add(-seedWindow)
+			since = clock.Now().Add(-30 * 24 * time.Hour) // democrm's seed window
 		}
 		c := NewConnector(base, "", nil)
 		pages := testutil.ListAll(t, c, testutil.PageReq("tasks", since, 10))
@@ -195,7 +197,7 @@ func TestConnectorRecordChangedMidListing(t *testing.T) {
 func TestConnectorAuthErrorHidesToken(t *testing.T) {
 	t.Parallel()
 	const serverToken, clientToken = "server-secret-8c1f", "client-secret-77aa"
-	srv, base := startServer(t, Options{Size: 5, Token: serverToken})
+	srv, base := startServer(t, democrm.Options{Size: 5, Token: serverToken})
 	for _, token := range []string{clientToken, ""} {
 		_, err := NewConnector(base, token, nil).FetchPage(context.Background(), testutil.PageReq("users", time.Time{}, 0))
 		e := testutil.WantKind(t, err, connectors.Auth)
@@ -209,11 +211,11 @@ func TestConnectorAuthErrorHidesToken(t *testing.T) {
 
 	// 403 is an auth failure too, and a provider echoing the token in a 400
 	// must not leak it either.
-	srv.SetFault(func(r RequestLog) Fault {
+	srv.SetFault(func(r democrm.RequestLog) democrm.Fault {
 		if r.Seq%2 == 1 {
-			return Fault{Status: 403}
+			return democrm.Fault{Status: 403}
 		}
-		return Fault{Status: 400, Body: `{"error":"bad request from token ` + serverToken + `"}`}
+		return democrm.Fault{Status: 400, Body: `{"error":"bad request from token ` + serverToken + `"}`}
 	})
 	c := NewConnector(base, serverToken, nil)
 	_, err := c.FetchPage(context.Background(), testutil.PageReq("users", time.Time{}, 0))
@@ -227,12 +229,12 @@ func TestConnectorAuthErrorHidesToken(t *testing.T) {
 
 func TestConnectorRateLimited(t *testing.T) {
 	t.Parallel()
-	srv, base := startServer(t, Options{Size: 5})
-	srv.SetFault(func(r RequestLog) Fault {
+	srv, base := startServer(t, democrm.Options{Size: 5})
+	srv.SetFault(func(r democrm.RequestLog) democrm.Fault {
 		if r.Seq == 1 {
-			return Fault{Status: 429, RetryAfter: 7 * time.Second}
+			return democrm.Fault{Status: 429, RetryAfter: 7 * time.Second}
 		}
-		return Fault{Status: 429}
+		return democrm.Fault{Status: 429}
 	})
 	c := NewConnector(base, "", nil)
 	_, err := c.FetchPage(context.Background(), testutil.PageReq("notes", time.Time{}, 0))
@@ -250,24 +252,24 @@ func TestConnectorRetryableResponses(t *testing.T) {
 	const html = "<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>"
 	tests := []struct {
 		name      string
-		fault     Fault
+		fault     democrm.Fault
 		msgSubstr string
 	}{
-		{"500", Fault{Status: 500}, "HTTP 500"},
-		{"503 html", Fault{Status: 503, Body: html}, "HTTP 503 for accounts (an HTML error page"},
-		{"truncated", Fault{Truncate: true}, "reading the accounts response"},
-		{"html with 200", Fault{Body: html}, "HTML"},
-		{"html sniffed", Fault{Body: "\n  <html>oops</html>"}, "HTML"},
-		{"not json", Fault{Body: "upstream connect error"}, "not valid JSON"},
-		{"records not array", Fault{Body: `{"records":{"id":"x"},"next":""}`}, `"records" is not an array`},
-		{"records missing", Fault{Body: `{"next":""}`}, `"records" is not an array`},
-		{"next not string", Fault{Body: `{"records":[],"next":42}`}, `"next" is not a string`},
-		{"no server_time", Fault{Body: `{"records":[],"next":""}`}, `"server_time" is missing`},
-		{"504 after delay", Fault{Status: 504, Delay: 20 * time.Millisecond}, "HTTP 504"},
+		{"500", democrm.Fault{Status: 500}, "HTTP 500"},
+		{"503 html", democrm.Fault{Status: 503, Body: html}, "HTTP 503 for accounts (an HTML error page"},
+		{"truncated", democrm.Fault{Truncate: true}, "reading the accounts response"},
+		{"html with 200", democrm.Fault{Body: html}, "HTML"},
+		{"html sniffed", democrm.Fault{Body: "\n  <html>oops</html>"}, "HTML"},
+		{"not json", democrm.Fault{Body: "upstream connect error"}, "not valid JSON"},
+		{"records not array", democrm.Fault{Body: `{"records":{"id":"x"},"next":""}`}, `"records" is not an array`},
+		{"records missing", democrm.Fault{Body: `{"next":""}`}, `"records" is not an array`},
+		{"next not string", democrm.Fault{Body: `{"records":[],"next":42}`}, `"next" is not a string`},
+		{"no server_time", democrm.Fault{Body: `{"records":[],"next":""}`}, `"server_time" is missing`},
+		{"504 after delay", democrm.Fault{Status: 504, Delay: 20 * time.Millisecond}, "HTTP 504"},
 	}
 	for _, tc := range tests {
-		srv, base := startServer(t, Options{Size: 5})
-		srv.SetFault(func(RequestLog) Fault { return tc.fault })
+		srv, base := startServer(t, democrm.Options{Size: 5})
+		srv.SetFault(func(democrm.RequestLog) democrm.Fault { return tc.fault })
 		_, err := NewConnector(base, "", nil).FetchPage(context.Background(), testutil.PageReq("accounts", time.Time{}, 0))
 		e := testutil.WantKind(t, err, connectors.Retryable)
 		if !strings.Contains(e.Error(), tc.msgSubstr) {
@@ -278,7 +280,7 @@ func TestConnectorRetryableResponses(t *testing.T) {
 
 func TestConnectorConfigErrors(t *testing.T) {
 	t.Parallel()
-	_, base := startServer(t, Options{Size: 5})
+	_, base := startServer(t, democrm.Options{Size: 5})
 	c := NewConnector(base, "", nil)
 	ctx := context.Background()
 
@@ -335,8 +337,8 @@ func TestConnectorConfigErrors(t *testing.T) {
 
 func TestConnectorContextAndTimeouts(t *testing.T) {
 	t.Parallel()
-	srv, base := startServer(t, Options{Size: 5})
-	srv.SetFault(func(RequestLog) Fault { return Fault{Delay: 10 * time.Second} })
+	srv, base := startServer(t, democrm.Options{Size: 5})
+	srv.SetFault(func(democrm.RequestLog) democrm.Fault { return democrm.Fault{Delay: 10 * time.Second} })
 	c := NewConnector(base, "", nil)
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -362,7 +364,7 @@ func TestConnectorContextAndTimeouts(t *testing.T) {
 	}
 
 	// Nothing listens on a closed server's port: a network error.
-	closed := httptest.NewServer(NewServer(Options{Size: 1}))
+	closed := httptest.NewServer(democrm.NewServer(democrm.Options{Size: 1}))
 	closed.Close()
 	_, err = NewConnector(closed.URL, "", nil).FetchPage(context.Background(), testutil.PageReq("users", time.Time{}, 0))
 	if e := testutil.WantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, "failed") {
@@ -372,7 +374,7 @@ func TestConnectorContextAndTimeouts(t *testing.T) {
 
 func TestConnectorRecordMapping(t *testing.T) {
 	t.Parallel()
-	srv, base := startServer(t, Options{Size: 5})
+	srv, base := startServer(t, democrm.Options{Size: 5})
 	body := `{"records":[
 		{"id":"a1","modified_at":"2025-03-01T10:00:00.000001Z","name":"ok"},
 		{"modified_at":"2025-03-01T10:00:01Z"},
@@ -383,7 +385,7 @@ func TestConnectorRecordMapping(t *testing.T) {
 		"garbage",
 		null
 	],"next":"","server_time":"2025-03-02T00:00:00Z"}`
-	srv.SetFault(func(RequestLog) Fault { return Fault{Body: body} })
+	srv.SetFault(func(democrm.RequestLog) democrm.Fault { return democrm.Fault{Body: body} })
 	page, err := NewConnector(base, "", nil).FetchPage(context.Background(), testutil.PageReq("accounts", time.Time{}, 0))
 	if err != nil {
 		t.Fatal(err)
@@ -419,9 +421,9 @@ func TestConnectorRecordMapping(t *testing.T) {
 
 func TestConnectorPaginationMustAdvance(t *testing.T) {
 	t.Parallel()
-	srv, base := startServer(t, Options{Size: 5})
-	srv.SetFault(func(RequestLog) Fault {
-		return Fault{Body: `{"records":[],"next":"same","server_time":"2025-03-02T00:00:00Z"}`}
+	srv, base := startServer(t, democrm.Options{Size: 5})
+	srv.SetFault(func(democrm.RequestLog) democrm.Fault {
+		return democrm.Fault{Body: `{"records":[],"next":"same","server_time":"2025-03-02T00:00:00Z"}`}
 	})
 	c := NewConnector(base, "", nil)
 	page, err := c.FetchPage(context.Background(), testutil.PageReq("users", time.Time{}, 0))
@@ -438,7 +440,7 @@ func TestConnectorPaginationMustAdvance(t *testing.T) {
 
 func TestConnectorPageSize(t *testing.T) {
 	t.Parallel()
-	srv, base := startServer(t, Options{Size: 5})
+	srv, base := startServer(t, democrm.Options{Size: 5})
 	c := NewConnector(base, "", nil)
 	for _, size := range []int{5000, 0, -3, 7} {
 		if _, err := c.FetchPage(context.Background(), testutil.PageReq("users", time.Time{}, size)); err != nil {
@@ -458,13 +460,13 @@ func TestConnectorPageSize(t *testing.T) {
 // is the maximum over the whole listing so far, not just the current page.
 func TestConnectorIncrementalCursorCarried(t *testing.T) {
 	t.Parallel()
-	srv, base := startServer(t, Options{Size: 5})
-	srv.SetFault(func(r RequestLog) Fault {
+	srv, base := startServer(t, democrm.Options{Size: 5})
+	srv.SetFault(func(r democrm.RequestLog) democrm.Fault {
 		if r.After == "" {
-			return Fault{Body: `{"records":[{"id":"a","modified_at":"2025-03-01T10:00:00.5Z"}],"next":"p2","server_time":"2025-03-02T00:00:00Z"}`}
+			return democrm.Fault{Body: `{"records":[{"id":"a","modified_at":"2025-03-01T10:00:00.5Z"}],"next":"p2","server_time":"2025-03-02T00:00:00Z"}`}
 		}
 		// A last page with nothing newer (here: nothing at all).
-		return Fault{Body: `{"records":[{"id":"b","modified_at":"bad"}],"next":"","server_time":"2025-03-02T00:00:01Z"}`}
+		return democrm.Fault{Body: `{"records":[{"id":"b","modified_at":"bad"}],"next":"","server_time":"2025-03-02T00:00:01Z"}`}
 	})
 	c := NewConnector(base, "", nil)
 	pages := testutil.ListAll(t, c, testutil.PageReq("users", time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC), 1))
@@ -480,4 +482,40 @@ func cursors(pages []connectors.Page) []time.Time {
 		out = append(out, p.Cursor)
 	}
 	return out
+}
+
+// TestConcurrentUse exercises the locking (meaningful under -race).
+func TestConcurrentUse(t *testing.T) {
+	t.Parallel()
+	srv, base := startServer(t, democrm.Options{Size: 50})
+	c := NewConnector(base, "", nil)
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			for range 20 {
+				srv.Change("accounts", 2)
+				srv.Add("accounts", 1)
+				srv.Delete("accounts", 1)
+				srv.Snapshot("accounts")
+				srv.Requests()
+			}
+		})
+		wg.Go(func() {
+			req := testutil.PageReq("accounts", time.Time{}, 10+i)
+			for {
+				page, err := c.FetchPage(context.Background(), req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if req.PageToken = page.NextPageToken; req.PageToken == "" {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(srv.Snapshot("accounts")); n != 50 {
+		t.Errorf("%d live accounts after balanced adds and deletes, want 50", n)
+	}
 }

@@ -32,7 +32,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/syncloop/syncloop/connectors/demo"
+	"github.com/syncloop/syncloop/connectors/demo/democrm"
 )
 
 // envToken names the environment variable holding the optional API token
@@ -41,7 +41,7 @@ const envToken = "DEMOCRM_TOKEN"
 
 func main() {
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	if err := run(logger, os.Args[1:]); err != nil {
+	if err := run(logger, os.Args[1:], os.Getenv); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return
 		}
@@ -91,21 +91,21 @@ func parseFlags(args []string) (config, error) {
 	return c, nil
 }
 
-func run(logger *slog.Logger, args []string) error {
+func run(logger *slog.Logger, args []string, getenv func(string) string) error {
 	cfg, err := parseFlags(args)
 	if err != nil {
 		return err
 	}
-	opts := demo.Options{Size: cfg.size, Seed: cfg.seed, Token: os.Getenv(envToken)}
+	opts := democrm.Options{Size: cfg.size, Seed: cfg.seed, Token: getenv(envToken)}
 	if cfg.size == 0 {
-		opts.Size = -1 // demo.Options treats 0 as "the default size"
+		opts.Size = -1 // democrm.Options treats 0 as "the default size"
 	}
 	if cfg.epochFile != "" {
 		if opts.Now, err = epochClock(cfg.epochFile); err != nil {
 			return err
 		}
 	}
-	crm := demo.NewServer(opts)
+	crm := democrm.NewServer(opts)
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -119,7 +119,7 @@ func run(logger *slog.Logger, args []string) error {
 	churn.Go(func() { crm.RunChurn(ctx, cfg.churnEvery, cfg.churnRecords) })
 
 	logger.Info("demo CRM listening", "addr", ln.Addr().String(), "size", cfg.size, "seed", cfg.seed,
-		"churn", cfg.churnEvery.String(), "auth", opts.Token != "", "object_types", strings.Join(demo.ObjectTypes(), ","))
+		"churn", cfg.churnEvery.String(), "auth", opts.Token != "", "object_types", strings.Join(democrm.ObjectTypes(), ","))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -150,7 +150,7 @@ func handler(crm http.Handler) http.Handler {
 	return mux
 }
 
-// epochClock returns a clock whose first reading — the one demo.NewServer
+// epochClock returns a clock whose first reading — the one democrm.NewServer
 // seeds the dataset from — is the instant saved in path (saved now if the
 // file does not exist yet), and whose later readings are the real time, so
 // changes made after a restart sort after everything synced before it.

@@ -105,27 +105,11 @@ type Sort struct {
 	Direction    string `json:"direction"`
 }
 
-// Fault tells the server how to misbehave for one request. The zero Fault
-// serves the request normally.
-type Fault struct {
-	// Status, if non-zero, is sent instead of serving the request, with
-	// Body or else a HubSpot-style JSON error body.
-	Status int
-	// Body, if non-empty, is sent instead of the real response (with
-	// Status, or 200), e.g. an HTML error page from a proxy.
-	Body string
-	// RetryAfter, if positive, sets the Retry-After header (whole seconds,
-	// rounded up).
-	RetryAfter time.Duration
-	// Header is added to the response, e.g. X-HubSpot-RateLimit-* headers.
-	Header http.Header
-	// Delay is waited before answering; a client that gives up earlier
-	// ends the wait.
-	Delay time.Duration
-	// Truncate announces the full Content-Length but sends only the first
-	// half of the body, as when a connection drops mid-response.
-	Truncate bool
-}
+// Fault tells the server how to misbehave for one request (see the fields
+// of fake.Fault); the zero Fault serves it normally. An injected Status
+// without a Body gets a HubSpot-style JSON error body (category
+// "INJECTED"); Header can carry X-HubSpot-RateLimit-* headers.
+type Fault fake.Fault
 
 // SetFault installs f, called for every API request before it is served to
 // decide how to misbehave. f runs without the server's lock held, so it may

@@ -2,11 +2,12 @@ package hstest
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/syncloop/syncloop/connectors/internal/fake"
 )
 
 // propKind says how search filters and sorts compare a property's values.
@@ -67,24 +68,24 @@ var specs = map[string]*typeSpec{
 		idBase:   5_000,
 		idStep:   23,
 		fill: func(g *generator, p map[string]*string) {
-			name := g.pick(adjectives) + " " + g.pick(nouns)
-			set(p, "name", name+" "+g.pick(companySuffixes))
+			name := g.Pick(adjectives) + " " + g.Pick(nouns)
+			set(p, "name", name+" "+g.Pick(companySuffixes))
 			set(p, "domain", strings.ToLower(strings.ReplaceAll(name, " ", ""))+".example")
-			set(p, "industry", g.pick(industries))
+			set(p, "industry", g.Pick(industries))
 			g.maybe(p, "phone", g.phone)
-			set(p, "city", g.pick(cities))
-			set(p, "country", g.pick(countries))
-			set(p, "numberofemployees", strconv.Itoa(1+g.rng.IntN(5000)))
-			g.maybe(p, "annualrevenue", func() string { return strconv.Itoa(10_000 * (1 + g.rng.IntN(50_000))) })
-			set(p, "lifecyclestage", g.pick(lifecycleStages))
+			set(p, "city", g.Pick(cities))
+			set(p, "country", g.Pick(countries))
+			set(p, "numberofemployees", strconv.Itoa(1+g.Rng.IntN(5000)))
+			g.maybe(p, "annualrevenue", func() string { return strconv.Itoa(10_000 * (1 + g.Rng.IntN(50_000))) })
+			set(p, "lifecyclestage", g.Pick(lifecycleStages))
 			g.maybe(p, "hubspot_owner_id", g.ownerID)
 		},
 		mutate: func(g *generator, p map[string]*string) {
-			switch g.rng.IntN(4) {
+			switch g.Rng.IntN(4) {
 			case 0:
-				set(p, "lifecyclestage", g.pick(lifecycleStages))
+				set(p, "lifecyclestage", g.Pick(lifecycleStages))
 			case 1:
-				set(p, "numberofemployees", strconv.Itoa(1+g.rng.IntN(5000)))
+				set(p, "numberofemployees", strconv.Itoa(1+g.Rng.IntN(5000)))
 			case 2:
 				set(p, "phone", g.phone())
 			default:
@@ -102,22 +103,22 @@ var specs = map[string]*typeSpec{
 		idBase:   101,
 		idStep:   37,
 		fill: func(g *generator, p map[string]*string) {
-			first, last := g.pick(firstNames), g.pick(lastNames)
+			first, last := g.Pick(firstNames), g.Pick(lastNames)
 			set(p, "firstname", first)
 			set(p, "lastname", last)
-			set(p, "email", strings.ToLower(fmt.Sprintf("%s.%s%d@%s", first, last, g.rng.IntN(1000), g.pick(mailDomains))))
+			set(p, "email", strings.ToLower(fmt.Sprintf("%s.%s%d@%s", first, last, g.Rng.IntN(1000), g.Pick(mailDomains))))
 			g.maybe(p, "phone", g.phone)
-			set(p, "company", g.pick(adjectives)+" "+g.pick(nouns))
-			g.maybe(p, "jobtitle", func() string { return g.pick(jobTitles) })
-			set(p, "lifecyclestage", g.pick(lifecycleStages))
+			set(p, "company", g.Pick(adjectives)+" "+g.Pick(nouns))
+			g.maybe(p, "jobtitle", func() string { return g.Pick(jobTitles) })
+			set(p, "lifecyclestage", g.Pick(lifecycleStages))
 			g.maybe(p, "hubspot_owner_id", g.ownerID)
 		},
 		mutate: func(g *generator, p map[string]*string) {
-			switch g.rng.IntN(3) {
+			switch g.Rng.IntN(3) {
 			case 0:
-				set(p, "lifecyclestage", g.pick(lifecycleStages))
+				set(p, "lifecyclestage", g.Pick(lifecycleStages))
 			case 1:
-				set(p, "jobtitle", g.pick(jobTitles))
+				set(p, "jobtitle", g.Pick(jobTitles))
 			default:
 				set(p, "phone", g.phone())
 			}
@@ -133,16 +134,16 @@ var specs = map[string]*typeSpec{
 		idBase:   9_000_000,
 		idStep:   101,
 		fill: func(g *generator, p map[string]*string) {
-			set(p, "dealname", g.pick(adjectives)+" "+g.pick(nouns)+" "+g.pick(dealKinds))
+			set(p, "dealname", g.Pick(adjectives)+" "+g.Pick(nouns)+" "+g.Pick(dealKinds))
 			g.maybe(p, "amount", g.amount)
-			set(p, "dealstage", g.pick(dealStages))
+			set(p, "dealstage", g.Pick(dealStages))
 			set(p, "pipeline", "default")
-			g.maybe(p, "closedate", func() string { return formatTime(g.base.Add(time.Duration(g.rng.IntN(90*24)) * time.Hour)) })
+			g.maybe(p, "closedate", func() string { return formatTime(g.Base.Add(time.Duration(g.Rng.IntN(90*24)) * time.Hour)) })
 			g.maybe(p, "hubspot_owner_id", g.ownerID)
 		},
 		mutate: func(g *generator, p map[string]*string) {
-			if g.rng.IntN(2) == 0 {
-				set(p, "dealstage", g.pick(dealStages))
+			if g.Rng.IntN(2) == 0 {
+				set(p, "dealstage", g.Pick(dealStages))
 			} else {
 				set(p, "amount", g.amount())
 			}
@@ -158,18 +159,18 @@ var specs = map[string]*typeSpec{
 		idBase:   400,
 		idStep:   13,
 		fill: func(g *generator, p map[string]*string) {
-			set(p, "subject", g.pick(ticketSubjects))
-			g.maybe(p, "content", func() string { return "Customer reports: " + strings.ToLower(g.pick(ticketSubjects)) + "." })
+			set(p, "subject", g.Pick(ticketSubjects))
+			g.maybe(p, "content", func() string { return "Customer reports: " + strings.ToLower(g.Pick(ticketSubjects)) + "." })
 			set(p, "hs_pipeline", "0")
-			set(p, "hs_pipeline_stage", strconv.Itoa(1+g.rng.IntN(4)))
-			set(p, "hs_ticket_priority", g.pick(priorities))
+			set(p, "hs_pipeline_stage", strconv.Itoa(1+g.Rng.IntN(4)))
+			set(p, "hs_ticket_priority", g.Pick(priorities))
 			g.maybe(p, "hubspot_owner_id", g.ownerID)
 		},
 		mutate: func(g *generator, p map[string]*string) {
-			if g.rng.IntN(2) == 0 {
-				set(p, "hs_pipeline_stage", strconv.Itoa(1+g.rng.IntN(4)))
+			if g.Rng.IntN(2) == 0 {
+				set(p, "hs_pipeline_stage", strconv.Itoa(1+g.Rng.IntN(4)))
 			} else {
-				set(p, "hs_ticket_priority", g.pick(priorities))
+				set(p, "hs_ticket_priority", g.Pick(priorities))
 			}
 		},
 	},
@@ -179,15 +180,15 @@ var specs = map[string]*typeSpec{
 		idBase: 10_000_001,
 		idStep: 7,
 		fill: func(g *generator, p map[string]*string) {
-			first, last := g.pick(firstNames), g.pick(lastNames)
+			first, last := g.Pick(firstNames), g.Pick(lastNames)
 			set(p, "firstName", first)
 			set(p, "lastName", last)
 			set(p, "email", strings.ToLower(first+"."+last)+"@sales.example")
-			set(p, "userId", strconv.Itoa(1_000_000+g.rng.IntN(9_000_000)))
+			set(p, "userId", strconv.Itoa(1_000_000+g.Rng.IntN(9_000_000)))
 			set(p, "type", "PERSON")
 		},
 		mutate: func(g *generator, p map[string]*string) {
-			set(p, "lastName", g.pick(lastNames))
+			set(p, "lastName", g.Pick(lastNames))
 		},
 	},
 }
@@ -218,18 +219,15 @@ func ObjectTypes() []string { return slices.Clone(objectTypes) }
 
 // generator makes deterministic field values from the server's rng.
 type generator struct {
-	rng    *rand.Rand
-	base   time.Time
+	fake.Gen
 	owners func() []int64
 }
 
 func set(p map[string]*string, k, v string) { p[k] = &v }
 
-func (g *generator) pick(list []string) string { return list[g.rng.IntN(len(list))] }
-
 // maybe sets k to f() most of the time, else to null.
 func (g *generator) maybe(p map[string]*string, k string, f func() string) {
-	if g.rng.IntN(5) == 0 {
+	if g.Rng.IntN(5) == 0 {
 		p[k] = nil
 		return
 	}
@@ -237,11 +235,11 @@ func (g *generator) maybe(p map[string]*string, k string, f func() string) {
 }
 
 func (g *generator) phone() string {
-	return fmt.Sprintf("+1 555 %03d %04d", g.rng.IntN(1000), g.rng.IntN(10000))
+	return fmt.Sprintf("+1 555 %03d %04d", g.Rng.IntN(1000), g.Rng.IntN(10000))
 }
 
 func (g *generator) amount() string {
-	return strconv.FormatFloat(float64(g.rng.IntN(10_000_000))/100, 'f', -1, 64)
+	return strconv.FormatFloat(float64(g.Rng.IntN(10_000_000))/100, 'f', -1, 64)
 }
 
 func (g *generator) ownerID() string {
@@ -249,7 +247,7 @@ func (g *generator) ownerID() string {
 	if len(ids) == 0 {
 		return ""
 	}
-	return strconv.FormatInt(ids[g.rng.IntN(len(ids))], 10)
+	return strconv.FormatInt(ids[g.Rng.IntN(len(ids))], 10)
 }
 
 var (

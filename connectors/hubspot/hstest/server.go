@@ -149,8 +149,7 @@ func NewServer(opts Options) *Server {
 
 func (s *Server) generator() *generator {
 	return &generator{
-		rng:    s.rng,
-		base:   s.created,
+		Gen:    fake.Gen{Rng: s.rng, Base: s.created},
 		owners: func() []int64 { return s.ownerIDs },
 	}
 }

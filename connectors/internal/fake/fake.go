@@ -97,15 +97,29 @@ func (l *Log[L, F]) Update(f func()) {
 	f()
 }
 
-// Fault is how the fakes' faults misbehave alike; each fake's Fault type
-// documents its fields.
+// Fault tells a fake how to misbehave for one request. The zero Fault
+// serves the request normally. Each fake's Fault type is defined as this
+// one (a conversion away), and says what its injected errors look like.
 type Fault struct {
-	Status     int
-	Body       string
+	// Status, if non-zero, is sent instead of serving the request, with
+	// Body or else the fake's own JSON error body for that status.
+	Status int
+	// Body, if non-empty, is sent instead of the real response (with
+	// Status, or 200), e.g. an HTML error page from a proxy. Its
+	// Content-Type is sniffed.
+	Body string
+	// RetryAfter, if positive, sets the Retry-After header (whole seconds,
+	// rounded up).
 	RetryAfter time.Duration
-	Header     http.Header
-	Delay      time.Duration
-	Truncate   bool
+	// Header is added to the response, e.g. a provider's rate-limit
+	// headers.
+	Header http.Header
+	// Delay is waited before answering; a client that gives up earlier
+	// ends the wait.
+	Delay time.Duration
+	// Truncate announces the full Content-Length but sends only the first
+	// half of the body, as when a connection drops mid-response.
+	Truncate bool
 }
 
 // Wait waits out f.Delay. It returns false if the client gave up first.

@@ -59,25 +59,10 @@ type RequestLog struct {
 	At time.Time
 }
 
-// Fault tells the server how to misbehave for one request. The zero Fault
-// serves the request normally.
-type Fault struct {
-	// Status, if non-zero, is sent instead of serving the request, with Body
-	// or else a Salesforce-style JSON error body.
-	Status int
-	// Body, if non-empty, is sent instead of the real response (with Status,
-	// or 200), e.g. an HTML maintenance page. Its Content-Type is sniffed.
-	Body string
-	// RetryAfter, if positive, sets the Retry-After header (whole seconds,
-	// rounded up).
-	RetryAfter time.Duration
-	// Delay is waited before answering; a client that gives up earlier ends
-	// the wait.
-	Delay time.Duration
-	// Truncate announces the full Content-Length but sends only the first
-	// half of the body, as when a connection drops mid-response.
-	Truncate bool
-}
+// Fault tells the server how to misbehave for one request (see the fields
+// of fake.Fault); the zero Fault serves it normally. An injected Status
+// without a Body gets a Salesforce-style JSON error body.
+type Fault fake.Fault
 
 // SetFault installs f, called for every request before it is served to
 // decide how to misbehave. f runs without the server's lock held, so it may
@@ -90,10 +75,6 @@ func (s *Server) Requests() []RequestLog { return s.log.Requests() }
 
 // ResetRequests clears the request log and restarts Seq at 1.
 func (s *Server) ResetRequests() { s.log.Reset() }
-
-func (f Fault) common() fake.Fault {
-	return fake.Fault{Status: f.Status, Body: f.Body, RetryAfter: f.RetryAfter, Delay: f.Delay, Truncate: f.Truncate}
-}
 
 var (
 	apiVersionRE  = regexp.MustCompile(`^v[0-9]{2,3}\.[0-9]$`)
@@ -197,7 +178,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := s.parse(r, entry) // reads only what never changes after NewServer
 	entry.Kind = p.kind
 	fault := s.log.Add(entry, &entry.Seq)
-	out := &responder{w: w, fault: fault.common()}
+	out := &responder{w: w, fault: fake.Fault(fault)}
 	s.serve(out, r, p)
 	// Log before the response leaves: a client that reads the log right
 	// after its call returns must see the outcome.

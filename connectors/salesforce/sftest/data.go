@@ -46,7 +46,7 @@ var specs = map[string]*sobjectSpec{
 		fields: []string{"Id", "Name", "Industry", "AnnualRevenue", "NumberOfEmployees", "Website", "OwnerId",
 			"CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"},
 		newFields: func(g *generator) map[string]any {
-			name := g.company()
+			name := g.Company()
 			website := any("https://www." + slug(name) + ".example.com")
 			if g.Rng.IntN(6) == 0 {
 				website = nil
@@ -76,11 +76,11 @@ var specs = map[string]*sobjectSpec{
 		fields: []string{"Id", "FirstName", "LastName", "Email", "Phone", "Title", "AccountId", "OwnerId",
 			"CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"},
 		newFields: func(g *generator) map[string]any {
-			first, last := g.Pick(firstNames), g.Pick(lastNames)
+			first, last := g.Pick(fake.FirstNames), g.Pick(fake.LastNames)
 			return map[string]any{
 				"FirstName": first,
 				"LastName":  last,
-				"Email":     g.Email(first, last, mailDomains),
+				"Email":     g.Email(first, last, fake.MailDomains),
 				"Phone":     g.phone(),
 				"Title":     g.Pick(titles),
 				"AccountId": g.ref("accounts"),
@@ -101,7 +101,7 @@ var specs = map[string]*sobjectSpec{
 			"OwnerId", "CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"},
 		newFields: func(g *generator) map[string]any {
 			f := map[string]any{
-				"Name":      g.company() + " - " + g.Pick(dealKinds),
+				"Name":      g.Company() + " - " + g.Pick(fake.DealKinds),
 				"AccountId": g.ref("accounts"),
 				"Amount":    g.amount(),
 				"CloseDate": g.Date(-60, 120),
@@ -128,7 +128,7 @@ var specs = map[string]*sobjectSpec{
 		newFields: func(g *generator) map[string]any {
 			status := g.Pick(taskStatuses)
 			return map[string]any{
-				"Subject":      g.Pick(taskVerbs) + " " + g.Pick(firstNames) + " " + g.Pick(lastNames),
+				"Subject":      g.Pick(fake.TaskVerbs) + " " + g.Pick(fake.FirstNames) + " " + g.Pick(fake.LastNames),
 				"Status":       status,
 				"Priority":     g.Pick(priorities),
 				"ActivityDate": g.Date(-14, 30),
@@ -156,8 +156,8 @@ var specs = map[string]*sobjectSpec{
 			"CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"},
 		newFields: func(g *generator) map[string]any {
 			return map[string]any{
-				"Title":     g.Pick(noteTitles),
-				"Body":      g.Sentences(noteSentences),
+				"Title":     g.Pick(fake.NoteTitles),
+				"Body":      g.Sentences(fake.NoteSentences),
 				"ParentId":  g.ref(g.Pick([]string{"accounts", "contacts", "opportunities"})),
 				"OwnerId":   g.ref("users"),
 				"IsPrivate": g.Rng.IntN(8) == 0,
@@ -165,7 +165,7 @@ var specs = map[string]*sobjectSpec{
 		},
 		mutate: func(g *generator, f map[string]any) {
 			// Replace rather than append so churn never grows a note.
-			f["Body"] = g.Sentences(noteSentences)
+			f["Body"] = g.Sentences(fake.NoteSentences)
 		},
 	},
 	"users": {
@@ -173,8 +173,8 @@ var specs = map[string]*sobjectSpec{
 		fields: []string{"Id", "Username", "Name", "FirstName", "LastName", "Email", "IsActive", "Title",
 			"CreatedDate", "LastModifiedDate", "SystemModstamp"},
 		newFields: func(g *generator) map[string]any {
-			first, last := g.Pick(firstNames), g.Pick(lastNames)
-			email := g.Email(first, last, mailDomains)
+			first, last := g.Pick(fake.FirstNames), g.Pick(fake.LastNames)
+			email := g.Email(first, last, fake.MailDomains)
 			return map[string]any{
 				"Username":  email + ".acme",
 				"Name":      first + " " + last,
@@ -211,8 +211,6 @@ type generator struct {
 	// records that exist (or existed).
 	table func(objectType string) *table
 }
-
-func (g *generator) company() string { return g.Pick(companyStems) + " " + g.Pick(companySuffixes) }
 
 // revenue is a whole-dollar annual revenue.
 func (g *generator) revenue() float64 { return float64(100_000 * (1 + g.Rng.IntN(50_000))) }
@@ -258,28 +256,10 @@ func formatID(prefix string, n int) string {
 func slug(s string) string { return strings.ToLower(strings.ReplaceAll(s, " ", "")) }
 
 var (
-	companyStems     = []string{"Acme", "Northwind", "Bluefin", "Copperleaf", "Granite", "Helios", "Juniper", "Keystone", "Lumen", "Meridian", "Nimbus", "Orchard", "Pinnacle", "Quarry", "Redwood", "Summit", "Tidewater", "Vantage", "Willow", "Zephyr"}
-	companySuffixes  = []string{"Logistics", "Analytics", "Foods", "Labs", "Systems", "Partners", "Health", "Energy", "Robotics", "Media", "Capital", "Outfitters"}
 	industries       = []string{"Technology", "Manufacturing", "Retail", "Healthcare", "Banking", "Transportation", "Energy", "Education", "Hospitality", "Media"}
-	firstNames       = []string{"Ada", "Ben", "Chloe", "Diego", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kira", "Luca", "Maya", "Noah", "Olga", "Priya", "Quinn", "Rosa", "Sam", "Tariq"}
-	lastNames        = []string{"Anders", "Brooks", "Castillo", "Dubois", "Eriksen", "Fischer", "Garcia", "Haddad", "Ito", "Jensen", "Kowalski", "Lopez", "Moreau", "Nakamura", "Okafor", "Petrov", "Rossi", "Schmidt", "Tanaka", "Weber"}
 	titles           = []string{"CEO", "CFO", "VP Sales", "Head of Operations", "Procurement Manager", "IT Director", "Account Executive", "Sales Engineer", "Office Manager", "Analyst"}
-	mailDomains      = []string{"example.com", "example.org", "example.net"}
-	dealKinds        = []string{"New Business", "Renewal", "Expansion", "Pilot", "Upsell"}
 	stages           = []string{"Prospecting", "Qualification", "Needs Analysis", "Proposal/Price Quote", "Negotiation/Review", "Closed Won", "Closed Lost"}
 	stageProbability = []int{10, 20, 30, 75, 90, 100, 0}
-	taskVerbs        = []string{"Call", "Email", "Send proposal to", "Follow up with", "Book demo for", "Review contract with"}
 	taskStatuses     = []string{"Not Started", "In Progress", "Waiting on someone else", "Deferred", "Completed"}
 	priorities       = []string{"High", "Normal", "Low"}
-	noteTitles       = []string{"Call summary", "Meeting notes", "Pricing discussion", "Onboarding", "Escalation", "Quarterly review"}
-	noteSentences    = []string{
-		"Customer asked for a revised quote.",
-		"Budget approved for next quarter.",
-		"Needs SSO before rollout.",
-		"Champion is moving to a new team.",
-		"Legal review is in progress.",
-		"Asked for a reference customer in the same industry.",
-		"Renewal risk: usage dropped last month.",
-		"Agreed on a two-week pilot.",
-	}
 )

@@ -1,4 +1,9 @@
-package api
+// Package request decodes and validates what a REST API request carries:
+// JSON bodies, path values and query parameters. The decoders are pure (no
+// I/O besides the reader they are given) and the package imports nothing
+// heavy, so its fuzz targets build quickly. Every error they return is an
+// *Error.
+package request
 
 import (
 	"bytes"
@@ -15,25 +20,46 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/syncloop/syncloop/control"
 	"github.com/syncloop/syncloop/model"
 )
 
-// The request decoders below are pure (no I/O besides the reader they are
-// given), so they can be fuzzed. Every error they return is an *apiError.
-
-// DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes
-// is not set.
+// DefaultMaxBodyBytes is the request body limit when a decoder is given
+// none.
 const DefaultMaxBodyBytes int64 = 64 << 10
 
 // Limits on user-supplied strings.
 const (
 	maxReasonLen     = 500 // as control.SyncNow enforces
 	maxConnectionLen = 200
-	defaultCycles    = 10 // GET /objects/{…}: cycles shown with the object
-	defaultLimit     = 50 // GET …/cycles
-	maxLimit         = 1000
 )
+
+// Defaults and limits of the count query parameters (see ParseLimit).
+const (
+	DefaultCycles = 10 // GET /objects/{…}: cycles shown with the object
+	DefaultLimit  = 50 // GET …/cycles
+	MaxLimit      = 1000
+)
+
+// Error codes of the errors the decoders return.
+const (
+	CodeBadRequest       = "bad_request"
+	CodeBodyTooLarge     = "body_too_large"
+	CodeUnsupportedMedia = "unsupported_media_type"
+)
+
+// Error is a request that cannot be served, with the HTTP status and
+// error code to answer it with. Msg is meant for the client.
+type Error struct {
+	Status int
+	Code   string
+	Msg    string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+func badRequest(format string, args ...any) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: CodeBadRequest, Msg: fmt.Sprintf(format, args...)}
+}
 
 // addObjectBody is POST /sync/v1/objects.
 type addObjectBody struct {
@@ -58,33 +84,42 @@ const (
 	triggerExample  = `{"reason":"fixed the mapping"}`
 )
 
-// decodeAddObject decodes and validates an add-object request.
-func decodeAddObject(r io.Reader, max int64) (control.AddRequest, error) {
+// AddObject is a decoded add-object request. It converts to a
+// control.AddRequest, and is its own type so that this package does not
+// import control (and with it PostgreSQL and the Temporal SDK).
+type AddObject struct {
+	Key        model.ObjectKey
+	Interval   time.Duration // 0 means the default
+	Connection string
+}
+
+// DecodeAddObject decodes and validates an add-object request.
+func DecodeAddObject(r io.Reader, max int64) (AddObject, error) {
 	var b addObjectBody
 	if err := decodeJSON(r, max, &b, false, addExample, []string{"object", "interval", "connection"}); err != nil {
-		return control.AddRequest{}, err
+		return AddObject{}, err
 	}
 	if b.Object == "" {
-		return control.AddRequest{}, badRequest(`field "object" is required: send e.g. %s`, addExample)
+		return AddObject{}, badRequest(`field "object" is required: send e.g. %s`, addExample)
 	}
-	k, err := control.ParseKey(b.Object)
+	k, err := model.ParseObjectKey(b.Object)
 	if err != nil {
-		return control.AddRequest{}, badRequest("%s", clip(err.Error(), 400))
+		return AddObject{}, badRequest("%s", Clip(err.Error(), 400))
 	}
-	req := control.AddRequest{Key: k, Connection: b.Connection}
+	req := AddObject{Key: k, Connection: b.Connection}
 	if b.Interval != "" {
 		if req.Interval, err = parseInterval(b.Interval); err != nil {
-			return control.AddRequest{}, err
+			return AddObject{}, err
 		}
 	}
 	if len(b.Connection) > maxConnectionLen || strings.ContainsFunc(b.Connection, isControl) {
-		return control.AddRequest{}, badRequest(`field "connection" must be a connection name of at most %d printable characters`, maxConnectionLen)
+		return AddObject{}, badRequest(`field "connection" must be a connection name of at most %d printable characters`, maxConnectionLen)
 	}
 	return req, nil
 }
 
-// decodeInterval decodes a set-interval request.
-func decodeInterval(r io.Reader, max int64) (time.Duration, error) {
+// DecodeInterval decodes a set-interval request.
+func DecodeInterval(r io.Reader, max int64) (time.Duration, error) {
 	var b intervalBody
 	if err := decodeJSON(r, max, &b, false, intervalExample, []string{"interval"}); err != nil {
 		return 0, err
@@ -95,8 +130,8 @@ func decodeInterval(r io.Reader, max int64) (time.Duration, error) {
 	return parseInterval(b.Interval)
 }
 
-// decodeTrigger decodes a trigger request; the body is optional.
-func decodeTrigger(r io.Reader, max int64) (string, error) {
+// DecodeTrigger decodes a trigger request; the body is optional.
+func DecodeTrigger(r io.Reader, max int64) (string, error) {
 	var b triggerBody
 	if err := decodeJSON(r, max, &b, true, triggerExample, []string{"reason"}); err != nil {
 		return "", err
@@ -110,50 +145,50 @@ func decodeTrigger(r io.Reader, max int64) (string, error) {
 func parseInterval(s string) (time.Duration, error) {
 	d, err := model.ParseInterval(s)
 	if err != nil {
-		return 0, badRequest("%s", clip(err.Error(), 300))
+		return 0, badRequest("%s", Clip(err.Error(), 300))
 	}
 	return d, nil
 }
 
-// parseObjectPath validates the {tenant}/{provider}/{object} path values.
+// ParseObjectPath validates the {tenant}/{provider}/{object} path values.
 // Each part is checked on its own, so an escaped slash inside a part
 // ("acme%2Fx") is refused rather than shifting the parts.
-func parseObjectPath(tenant, provider, object string) (model.ObjectKey, error) {
+func ParseObjectPath(tenant, provider, object string) (model.ObjectKey, error) {
 	k := model.ObjectKey{Tenant: tenant, Provider: provider, ObjectType: object}
 	if err := k.Validate(); err != nil {
-		return k, badRequest("%s", clip(err.Error(), 400))
+		return k, badRequest("%s", Clip(err.Error(), 400))
 	}
 	return k, nil
 }
 
-// parseForce parses the force query parameter: absent means false; true,
+// ParseForce parses the force query parameter: absent means false; true,
 // false, 1 and 0 are accepted.
-func parseForce(s string) (bool, error) {
+func ParseForce(s string) (bool, error) {
 	switch s {
 	case "", "false", "0":
 		return false, nil
 	case "true", "1":
 		return true, nil
 	}
-	return false, badRequest("query parameter force=%q is not a boolean: use force=true or leave it out", clip(s, 40))
+	return false, badRequest("query parameter force=%q is not a boolean: use force=true or leave it out", Clip(s, 40))
 }
 
-// parseLimit parses a count query parameter: absent means def; otherwise
+// ParseLimit parses a count query parameter: absent means def; otherwise
 // an integer from min to max.
-func parseLimit(name, s string, def, min, max int) (int, error) {
+func ParseLimit(name, s string, def, min, max int) (int, error) {
 	if s == "" {
 		return def, nil
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < min || n > max {
-		return 0, badRequest("query parameter %s=%q is invalid: use an integer from %d to %d", name, clip(s, 40), min, max)
+		return 0, badRequest("query parameter %s=%q is invalid: use an integer from %d to %d", name, Clip(s, 40), min, max)
 	}
 	return n, nil
 }
 
-// checkQuery refuses query parameters the route does not know, and
+// CheckQuery refuses query parameters the route does not know, and
 // repeated ones, so a typo (?forse=true) is an error rather than ignored.
-func checkQuery(q url.Values, allowed []string) error {
+func CheckQuery(q url.Values, allowed []string) error {
 	names := make([]string, 0, len(q))
 	for name := range q {
 		names = append(names, name)
@@ -162,9 +197,9 @@ func checkQuery(q url.Values, allowed []string) error {
 	for _, name := range names {
 		if !slices.Contains(allowed, name) {
 			if len(allowed) == 0 {
-				return badRequest("unknown query parameter %q: this route takes none", clip(name, 40))
+				return badRequest("unknown query parameter %q: this route takes none", Clip(name, 40))
 			}
-			return badRequest("unknown query parameter %q: this route accepts %s", clip(name, 40), strings.Join(allowed, ", "))
+			return badRequest("unknown query parameter %q: this route accepts %s", Clip(name, 40), strings.Join(allowed, ", "))
 		}
 		if len(q[name]) > 1 {
 			return badRequest("query parameter %q is given %d times: give it once", name, len(q[name]))
@@ -173,10 +208,10 @@ func checkQuery(q url.Values, allowed []string) error {
 	return nil
 }
 
-// checkContentType accepts a missing Content-Type (curl -d with -H is the
+// CheckContentType accepts a missing Content-Type (curl -d with -H is the
 // norm, but scripts often send none) and any JSON media type; anything
 // else is 415.
-func checkContentType(ct string) error {
+func CheckContentType(ct string) error {
 	if ct == "" {
 		return nil
 	}
@@ -184,8 +219,8 @@ func checkContentType(ct string) error {
 	if err == nil && (mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))) {
 		return nil
 	}
-	return &apiError{status: http.StatusUnsupportedMediaType, code: codeUnsupportedMedia,
-		msg: fmt.Sprintf("Content-Type %q is not JSON: send the body as JSON with Content-Type: application/json", clip(ct, 80))}
+	return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
+		Msg: fmt.Sprintf("Content-Type %q is not JSON: send the body as JSON with Content-Type: application/json", Clip(ct, 80))}
 }
 
 // decodeJSON reads at most max bytes from r and decodes one JSON object
@@ -201,7 +236,7 @@ func decodeJSON(r io.Reader, max int64, dst any, allowEmpty bool, example string
 		if errors.As(err, &mbe) {
 			return tooLarge(max)
 		}
-		return badRequest("cannot read the request body: %s", clip(err.Error(), 200))
+		return badRequest("cannot read the request body: %s", Clip(err.Error(), 200))
 	}
 	if int64(len(data)) > max {
 		return tooLarge(max)
@@ -232,13 +267,13 @@ func describeJSONError(err error, example string, fields []string) string {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
-		return fmt.Sprintf("malformed JSON at byte %d (%s): send e.g. %s", syn.Offset, clip(syn.Error(), 100), example)
+		return fmt.Sprintf("malformed JSON at byte %d (%s): send e.g. %s", syn.Offset, Clip(syn.Error(), 100), example)
 	case errors.As(err, &typ):
 		field := typ.Field
 		if field == "" {
 			return fmt.Sprintf("request body must be a JSON object such as %s", example)
 		}
-		return fmt.Sprintf("field %q must be a %s, not a JSON %s: send e.g. %s", clip(field, 40), typeName(typ), typ.Value, example)
+		return fmt.Sprintf("field %q must be a %s, not a JSON %s: send e.g. %s", Clip(field, 40), typeName(typ), typ.Value, example)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Sprintf("truncated JSON: send a complete object such as %s", example)
 	}
@@ -246,9 +281,9 @@ func describeJSONError(err error, example string, fields []string) string {
 		if unq, err := strconv.Unquote(name); err == nil {
 			name = unq
 		}
-		return fmt.Sprintf("unknown field %q: this request accepts %s", clip(name, 40), strings.Join(fields, ", "))
+		return fmt.Sprintf("unknown field %q: this request accepts %s", Clip(name, 40), strings.Join(fields, ", "))
 	}
-	return fmt.Sprintf("invalid JSON (%s): send e.g. %s", clip(err.Error(), 100), example)
+	return fmt.Sprintf("invalid JSON (%s): send e.g. %s", Clip(err.Error(), 100), example)
 }
 
 func typeName(e *json.UnmarshalTypeError) string {
@@ -258,13 +293,13 @@ func typeName(e *json.UnmarshalTypeError) string {
 	return e.Type.Kind().String()
 }
 
-func tooLarge(max int64) *apiError {
-	return &apiError{status: http.StatusRequestEntityTooLarge, code: codeBodyTooLarge,
-		msg: fmt.Sprintf("request body is larger than %d bytes: send a smaller body", max)}
+func tooLarge(max int64) *Error {
+	return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeBodyTooLarge,
+		Msg: fmt.Sprintf("request body is larger than %d bytes: send a smaller body", max)}
 }
 
-// clip shortens user input echoed in error messages.
-func clip(s string, n int) string {
+// Clip shortens user input echoed in error messages.
+func Clip(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

@@ -1,4 +1,4 @@
-package demo
+package democrm
 
 import (
 	"encoding/base64"

@@ -1,4 +1,4 @@
-package demo
+package democrm
 
 import (
 	"context"
@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -483,42 +482,6 @@ func TestStart(t *testing.T) {
 	if resp, err := http.Get(base + "/api/v1/users"); err == nil {
 		resp.Body.Close()
 		t.Error("server still answers after stop")
-	}
-}
-
-// TestConcurrentUse exercises the locking (meaningful under -race).
-func TestConcurrentUse(t *testing.T) {
-	t.Parallel()
-	srv, base := startServer(t, Options{Size: 50})
-	c := NewConnector(base, "", nil)
-	var wg sync.WaitGroup
-	for i := range 4 {
-		wg.Go(func() {
-			for range 20 {
-				srv.Change("accounts", 2)
-				srv.Add("accounts", 1)
-				srv.Delete("accounts", 1)
-				srv.Snapshot("accounts")
-				srv.Requests()
-			}
-		})
-		wg.Go(func() {
-			req := testutil.PageReq("accounts", time.Time{}, 10+i)
-			for {
-				page, err := c.FetchPage(context.Background(), req)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if req.PageToken = page.NextPageToken; req.PageToken == "" {
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if n := len(srv.Snapshot("accounts")); n != 50 {
-		t.Errorf("%d live accounts after balanced adds and deletes, want 50", n)
 	}
 }
 

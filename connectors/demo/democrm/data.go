@@ -1,4 +1,4 @@
-package demo
+package democrm
 
 import (
 	"fmt"
@@ -28,7 +28,7 @@ var specs = map[string]*objectSpec{
 	"accounts": {
 		name: "accounts", prefix: "acc",
 		newFields: func(g *generator) map[string]any {
-			name := g.company()
+			name := g.Company()
 			return map[string]any{
 				"name":      name,
 				"industry":  g.Pick(industries),
@@ -47,11 +47,11 @@ var specs = map[string]*objectSpec{
 	"contacts": {
 		name: "contacts", prefix: "con",
 		newFields: func(g *generator) map[string]any {
-			first, last := g.Pick(firstNames), g.Pick(lastNames)
+			first, last := g.Pick(fake.FirstNames), g.Pick(fake.LastNames)
 			return map[string]any{
 				"first_name": first,
 				"last_name":  last,
-				"email":      g.Email(first, last, mailDomains),
+				"email":      g.Email(first, last, fake.MailDomains),
 				"account_id": g.ref("accounts"),
 			}
 		},
@@ -61,14 +61,14 @@ var specs = map[string]*objectSpec{
 			}
 			first, _ := f["first_name"].(string)
 			last, _ := f["last_name"].(string)
-			f["email"] = g.Email(first, last, mailDomains)
+			f["email"] = g.Email(first, last, fake.MailDomains)
 		},
 	},
 	"opportunities": {
 		name: "opportunities", prefix: "opp",
 		newFields: func(g *generator) map[string]any {
 			return map[string]any{
-				"name":       g.company() + " - " + g.Pick(dealKinds),
+				"name":       g.Company() + " - " + g.Pick(fake.DealKinds),
 				"amount":     g.amount(),
 				"stage":      g.Pick(stages),
 				"close_date": g.Date(-60, 120),
@@ -90,7 +90,7 @@ var specs = map[string]*objectSpec{
 		name: "tasks", prefix: "tsk",
 		newFields: func(g *generator) map[string]any {
 			return map[string]any{
-				"subject":  g.Pick(taskVerbs) + " " + g.Pick(firstNames) + " " + g.Pick(lastNames),
+				"subject":  g.Pick(fake.TaskVerbs) + " " + g.Pick(fake.FirstNames) + " " + g.Pick(fake.LastNames),
 				"status":   g.Pick(taskStatuses),
 				"due_date": g.Date(-14, 30),
 				"owner_id": g.ref("users"),
@@ -111,23 +111,23 @@ var specs = map[string]*objectSpec{
 		name: "notes", prefix: "not",
 		newFields: func(g *generator) map[string]any {
 			return map[string]any{
-				"title":     g.Pick(noteTitles),
-				"body":      g.Sentences(noteSentences),
+				"title":     g.Pick(fake.NoteTitles),
+				"body":      g.Sentences(fake.NoteSentences),
 				"parent_id": g.ref(g.Pick(noteParents)),
 			}
 		},
 		mutate: func(g *generator, f map[string]any) {
 			// Replace rather than append so churn never grows a note without bound.
-			f["body"] = g.Sentences(noteSentences)
+			f["body"] = g.Sentences(fake.NoteSentences)
 		},
 	},
 	"users": {
 		name: "users", prefix: "usr",
 		newFields: func(g *generator) map[string]any {
-			first, last := g.Pick(firstNames), g.Pick(lastNames)
+			first, last := g.Pick(fake.FirstNames), g.Pick(fake.LastNames)
 			return map[string]any{
 				"name":   first + " " + last,
-				"email":  g.Email(first, last, mailDomains),
+				"email":  g.Email(first, last, fake.MailDomains),
 				"active": g.Rng.IntN(10) != 0,
 			}
 		},
@@ -145,10 +145,6 @@ type generator struct {
 	// table looks up an object type's table, so that references point at
 	// records that exist (or existed).
 	table func(objectType string) *table
-}
-
-func (g *generator) company() string {
-	return g.Pick(companyStems) + " " + g.Pick(companySuffixes)
 }
 
 func (g *generator) employees() int { return 2 + g.Rng.IntN(5000) }
@@ -173,26 +169,8 @@ func formatID(prefix string, n int) string { return fmt.Sprintf("%s_%06d", prefi
 func slug(s string) string { return strings.ToLower(strings.ReplaceAll(s, " ", "-")) }
 
 var (
-	companyStems    = []string{"Acme", "Northwind", "Bluefin", "Copperleaf", "Granite", "Helios", "Juniper", "Keystone", "Lumen", "Meridian", "Nimbus", "Orchard", "Pinnacle", "Quarry", "Redwood", "Summit", "Tidewater", "Vantage", "Willow", "Zephyr"}
-	companySuffixes = []string{"Logistics", "Analytics", "Foods", "Labs", "Systems", "Partners", "Health", "Energy", "Robotics", "Media", "Capital", "Outfitters"}
-	industries      = []string{"Software", "Manufacturing", "Retail", "Healthcare", "Finance", "Logistics", "Energy", "Education", "Hospitality", "Media"}
-	firstNames      = []string{"Ada", "Ben", "Chloe", "Diego", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kira", "Luca", "Maya", "Noah", "Olga", "Priya", "Quinn", "Rosa", "Sam", "Tariq"}
-	lastNames       = []string{"Anders", "Brooks", "Castillo", "Dubois", "Eriksen", "Fischer", "Garcia", "Haddad", "Ito", "Jensen", "Kowalski", "Lopez", "Moreau", "Nakamura", "Okafor", "Petrov", "Rossi", "Schmidt", "Tanaka", "Weber"}
-	mailDomains     = []string{"example.com", "example.org", "example.net"}
-	dealKinds       = []string{"New Business", "Renewal", "Expansion", "Pilot", "Upsell"}
-	stages          = []string{"Prospecting", "Qualification", "Proposal", "Negotiation", "Closed Won", "Closed Lost"}
-	taskVerbs       = []string{"Call", "Email", "Send proposal to", "Follow up with", "Book demo for", "Review contract with"}
-	taskStatuses    = []string{"Open", "In Progress", "Waiting", "Completed"}
-	noteTitles      = []string{"Call summary", "Meeting notes", "Pricing discussion", "Onboarding", "Escalation", "Quarterly review"}
-	noteParents     = []string{"accounts", "contacts", "opportunities"}
-	noteSentences   = []string{
-		"Customer asked for a revised quote.",
-		"Budget approved for next quarter.",
-		"Needs SSO before rollout.",
-		"Champion is moving to a new team.",
-		"Legal review is in progress.",
-		"Asked for a reference customer in the same industry.",
-		"Renewal risk: usage dropped last month.",
-		"Agreed on a two-week pilot.",
-	}
+	industries   = []string{"Software", "Manufacturing", "Retail", "Healthcare", "Finance", "Logistics", "Energy", "Education", "Hospitality", "Media"}
+	stages       = []string{"Prospecting", "Qualification", "Proposal", "Negotiation", "Closed Won", "Closed Lost"}
+	taskStatuses = []string{"Open", "In Progress", "Waiting", "Completed"}
+	noteParents  = []string{"accounts", "contacts", "opportunities"}
 )

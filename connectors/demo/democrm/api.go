@@ -1,4 +1,4 @@
-package demo
+package democrm
 
 import (
 	"encoding/json"
@@ -9,15 +9,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/syncloop/syncloop/connectors/demo/demoapi"
 	"github.com/syncloop/syncloop/connectors/internal/fake"
 )
 
-const (
-	defaultLimit = 100
-	maxLimit     = 1000
-	// maxAdminBatch bounds one admin mutation so a typo cannot exhaust memory.
-	maxAdminBatch = 10000
-)
+// maxAdminBatch bounds one admin mutation so a typo cannot exhaust memory.
+const maxAdminBatch = 10000
 
 // RequestLog describes one API request (admin requests are not logged).
 type RequestLog struct {
@@ -33,25 +30,10 @@ type RequestLog struct {
 	At            time.Time // server clock when the request arrived
 }
 
-// Fault tells the server how to misbehave for one request. The zero Fault
-// serves the request normally.
-type Fault struct {
-	// Status, if non-zero, is sent instead of serving the request, with Body
-	// or else a JSON error body.
-	Status int
-	// RetryAfter, if positive, sets the Retry-After header (whole seconds,
-	// rounded up).
-	RetryAfter time.Duration
-	// Delay is waited before answering; a client that gives up earlier ends
-	// the wait.
-	Delay time.Duration
-	// Truncate announces the full Content-Length but sends only the first
-	// half of the body, as when a connection drops mid-response.
-	Truncate bool
-	// Body, if non-empty, is sent instead of the real response (with Status,
-	// or 200), e.g. an HTML error page from a proxy.
-	Body string
-}
+// Fault tells the server how to misbehave for one request (see the fields
+// of fake.Fault); the zero Fault serves it normally. An injected Status
+// without a Body gets a JSON error body {"error": "<status text>"}.
+type Fault fake.Fault
 
 // SetFault installs f, called for every API request before it is served to
 // decide how to misbehave. f runs without the server's lock held, so it may
@@ -64,18 +46,14 @@ func (s *Server) Requests() []RequestLog { return s.log.Requests() }
 // ResetRequests clears the request log and restarts Seq at 1.
 func (s *Server) ResetRequests() { s.log.Reset() }
 
-func (f Fault) common() fake.Fault {
-	return fake.Fault{Status: f.Status, Body: f.Body, RetryAfter: f.RetryAfter, Delay: f.Delay, Truncate: f.Truncate}
-}
-
 // ServeHTTP serves the API (/api/v1/...) and the admin endpoints
 // (/admin/v1/...).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
 
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/{type}", s.handleList)
-	mux.HandleFunc("/api/v1/{type}", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+demoapi.APIPrefix+"{type}", s.handleList)
+	mux.HandleFunc(demoapi.APIPrefix+"{type}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "GET, HEAD")
 		writeError(w, http.StatusMethodNotAllowed, "method not allowed")
 	})
@@ -94,12 +72,12 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	entry := &RequestLog{
 		ObjectType:    objectType,
 		ModifiedSince: query.since,
-		After:         r.URL.Query().Get("after"),
+		After:         r.URL.Query().Get(demoapi.ParamAfter),
 		Limit:         query.limit,
 		At:            s.stamps.Clock(),
 	}
 	fault := s.log.Add(entry, &entry.Seq)
-	status, records := s.serveList(w, r, objectType, query, queryErr, fault.common())
+	status, records := s.serveList(w, r, objectType, query, queryErr, fake.Fault(fault))
 	s.log.Update(func() { entry.Status, entry.Records = status, records })
 }
 
@@ -162,9 +140,9 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, objectType st
 // parseListQuery reads the listing parameters. On error it still returns
 // what it could parse, for the request log.
 func parseListQuery(q url.Values) (listQuery, error) {
-	lq := listQuery{limit: defaultLimit}
+	lq := listQuery{limit: demoapi.DefaultLimit}
 	var errs []error
-	if v := q.Get("modified_since"); v != "" {
+	if v := q.Get(demoapi.ParamModifiedSince); v != "" {
 		t, err := time.Parse(time.RFC3339Nano, v)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("modified_since %q is not an RFC 3339 time", v))
@@ -172,7 +150,7 @@ func parseListQuery(q url.Values) (listQuery, error) {
 			lq.since = t
 		}
 	}
-	if v := q.Get("after"); v != "" {
+	if v := q.Get(demoapi.ParamAfter); v != "" {
 		k, err := decodeKeyset(v)
 		if err != nil {
 			errs = append(errs, err)
@@ -180,13 +158,13 @@ func parseListQuery(q url.Values) (listQuery, error) {
 			lq.after = &k
 		}
 	}
-	if v := q.Get("limit"); v != "" {
+	if v := q.Get(demoapi.ParamLimit); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
 			errs = append(errs, fmt.Errorf("limit %q is not a positive integer", v))
 			lq.limit = 0
 		} else {
-			lq.limit = min(n, maxLimit)
+			lq.limit = min(n, demoapi.MaxLimit)
 		}
 	}
 	return lq, errors.Join(errs...)
@@ -204,7 +182,7 @@ func (o responder) send(status int, contentType string, body []byte) int {
 }
 
 func (o responder) error(status int, msg string) int {
-	body, _ := json.Marshal(map[string]string{"error": msg}) // cannot fail
+	body, _ := json.Marshal(demoapi.ErrorBody{Error: msg}) // cannot fail
 	return o.send(status, "application/json", body)
 }
 

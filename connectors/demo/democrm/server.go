@@ -1,9 +1,10 @@
-// Package demo is a small in-memory CRM served over HTTP, and the connector
-// that reads it. The local stack and the integration tests sync from it, so
-// it behaves like a real provider where syncloop cares: keyset pagination
-// ordered by (modified_at, id), strictly increasing modified_at stamps,
-// tombstones for deletes, bearer-token auth and injectable faults.
-package demo
+// Package democrm is a small in-memory CRM served over HTTP (its API is
+// package demoapi; package demo is the connector that reads it). The local
+// stack and the integration tests sync from it, so it behaves like a real
+// provider where syncloop cares: keyset pagination ordered by
+// (modified_at, id), strictly increasing modified_at stamps, tombstones for
+// deletes, bearer-token auth and injectable faults.
+package democrm
 
 import (
 	"context"

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Re-records the replay fixtures in workflows/testdata from real runs: the
+# end-to-end tests below run on an in-process Temporal server and
+# PostgreSQL, and each writes its loop's history when
+# SYNCLOOP_RECORD_HISTORY=1. Run it only when a change goes behind a new
+# version constant (docs/ARCHITECTURE.md, "Versioning"): the fixtures of
+# released behaviour are the compatibility contract, and are added to,
+# not replaced.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOTOOLCHAIN=local
+bash scripts/ensure-postgres.sh
+tests=(
+  TestInitialFullSync
+  TestIncrementalSyncFetchesOnlyChanges
+  TestAlwaysFailingProviderFailsCyclesButTheLoopKeepsRunning
+  TestProviderErrorsOnSomePagesGivePartiallyCompleted
+  TestPauseStopsCyclesAndResumeRestartsThem
+  TestSetIntervalSignalRearmsTimer
+  TestTriggerDuringCycleRunsExactlyOneMore
+  TestContinueAsNewKeepsStateAndCycleNumbers
+  TestContinueAsNewCarriesAPendingTriggerAndSettings
+  TestChurningObjectBacksOffAndComesBack
+  TestCancelCycleRecordsItFailedAndTheLoopGoesOn
+  TestSyncOffHoldsEveryLoopAndOnResumesThem
+)
+run=$(IFS='|'; echo "^(${tests[*]})\$")
+SYNCLOOP_RECORD_HISTORY=1 go test -count=1 -v -run "$run" ./e2e/ | grep -E '^(---|ok|FAIL)|recorded'
