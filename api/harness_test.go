@@ -19,14 +19,14 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/worker"
 	"go.temporal.io/server/temporaltest"
 
-	"github.com/syncloop/syncloop/activities"
 	"github.com/syncloop/syncloop/connectors/demo/democrm"
 	"github.com/syncloop/syncloop/control"
+	"github.com/syncloop/syncloop/internal/config"
 	"github.com/syncloop/syncloop/internal/testenv"
 	"github.com/syncloop/syncloop/internal/testtemporal"
+	"github.com/syncloop/syncloop/internal/wiring"
 	"github.com/syncloop/syncloop/model"
 	"github.com/syncloop/syncloop/store"
 	"github.com/syncloop/syncloop/workflows"
@@ -117,14 +117,17 @@ func newEnv(t *testing.T, o envOptions) *env {
 	tenant = fmt.Sprintf("%s-%d", tenant, time.Now().UnixNano()%100000)
 	queue := "q-" + tenant
 	e := &env{t: t, ctx: ctx, store: st, demo: dsrv, client: c, tenant: tenant, token: o.token, logs: &syncBuffer{}}
-	e.svc = &control.Service{Store: st, Client: c, Namespace: ts.GetDefaultNamespace(), TaskQueue: queue, LoopOptions: fastLoop}
+	// The worker and the service are built as the product builds them.
+	cfg := config.Default()
+	cfg.TaskQueue, cfg.DemoURL, cfg.PageSize = queue, dhttp.URL, o.pageSize
+	wk, err := wiring.New(cfg, c, ts.GetDefaultNamespace(), st, slog.New(slog.NewTextHandler(sdkLogs, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		wiring.Options{LoopOptions: fastLoop, Overlap: time.Second})
+	require.NoError(t, err)
+	t.Cleanup(wk.Close)
+	e.svc = wk.Service
 	if !o.noWorker {
-		acts := &activities.Activities{Store: st, Resolver: &activities.ProviderResolver{Store: st, DemoURL: dhttp.URL},
-			PageSize: o.pageSize, Overlap: time.Second}
-		w := worker.New(c, queue, worker.Options{})
-		workflows.Register(w, acts)
-		require.NoError(t, w.Start())
-		t.Cleanup(w.Stop)
+		require.NoError(t, wk.Worker.Start())
+		t.Cleanup(wk.Worker.Stop)
 	}
 	t.Cleanup(func() {
 		objs, _ := st.ListObjects(context.Background())

@@ -14,16 +14,7 @@ import (
 
 	"github.com/syncloop/syncloop/secrets"
 	"github.com/syncloop/syncloop/store"
-	"github.com/syncloop/syncloop/workflows"
 )
-
-// TaskQueueFromEnv returns SYNCLOOP_TASK_QUEUE or the default.
-func TaskQueueFromEnv() string {
-	if q := os.Getenv("SYNCLOOP_TASK_QUEUE"); q != "" {
-		return q
-	}
-	return workflows.DefaultTaskQueue
-}
 
 // Dial connects to Temporal with the envconfig settings (TEMPORAL_ADDRESS,
 // TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, profiles).
@@ -62,20 +53,34 @@ func DialWithMetrics(ctx context.Context, logger *slog.Logger, handler client.Me
 	return c, opts.Namespace, nil
 }
 
-// Open connects to PostgreSQL (DATABASE_URL) and Temporal and returns a
-// ready Service. close releases both.
-func Open(ctx context.Context, logger *slog.Logger) (svc *Service, closeFn func(), err error) {
-	st, err := store.Open(ctx, store.URLFromEnv())
+// OpenOptions are what Open needs from the configuration
+// (config.Config in the mains).
+type OpenOptions struct {
+	// DatabaseURL is PostgreSQL (DATABASE_URL).
+	DatabaseURL string
+	// TaskQueue is the workers' task queue; "" means the default.
+	TaskQueue string
+	// SecretKey is SYNCLOOP_SECRET_KEY; "" means none (connections with a
+	// token cannot be added).
+	SecretKey string
+	// Logger receives the SDK's logs; nil means warnings on stderr.
+	Logger *slog.Logger
+}
+
+// Open connects to PostgreSQL and Temporal (Dial) and returns a ready
+// Service. close releases both.
+func Open(ctx context.Context, o OpenOptions) (svc *Service, closeFn func(), err error) {
+	st, err := store.Open(ctx, o.DatabaseURL)
 	if err != nil {
 		return nil, nil, err
 	}
-	c, ns, err := Dial(ctx, logger)
+	c, ns, err := Dial(ctx, o.Logger)
 	if err != nil {
 		st.Close()
 		return nil, nil, err
 	}
-	svc = &Service{Store: st, Client: c, Namespace: ns, TaskQueue: TaskQueueFromEnv()}
-	if box, err := secrets.FromEnv(); err == nil {
+	svc = &Service{Store: st, Client: c, Namespace: ns, TaskQueue: o.TaskQueue}
+	if box, err := secrets.FromKey(o.SecretKey); err == nil {
 		svc.Secrets = box
 	} else if !errors.Is(err, secrets.ErrNoKey) {
 		c.Close()

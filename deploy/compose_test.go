@@ -20,6 +20,7 @@ import (
 	"go.temporal.io/api/enums/v1"
 
 	"github.com/syncloop/syncloop/control"
+	"github.com/syncloop/syncloop/internal/config"
 	"github.com/syncloop/syncloop/secrets"
 	"github.com/syncloop/syncloop/workflows"
 )
@@ -256,12 +257,33 @@ func TestComposeSetsTheEnvironmentTheBinariesRead(t *testing.T) {
 	p := loadProject(t, "SYNCLOOP_SECRET_KEY="+secretKey)
 	worker, api := service(t, p, "worker"), service(t, p, "api")
 
-	shared := envNamesIn(t, nil, "../control/*.go", "../store/*.go", "../secrets/*.go", "../activities/*.go", "../api/*.go")
+	// internal/config is the one place the binaries read the environment
+	// (no package below the mains calls os.Getenv): every name it spells
+	// must be in config.Variables(), which says who reads it.
+	declared := map[string]config.Variable{}
+	for _, v := range config.Variables() {
+		declared[v.Name] = v
+	}
+	for name := range envNamesIn(t, nil, "../internal/config/*.go") {
+		if _, ok := declared[name]; !ok && name != "TEST_DATABASE_URL" {
+			t.Errorf("internal/config reads %s but config.Variables() does not list it", name)
+		}
+	}
+	shared, workerVars, cliVars := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for name, v := range declared {
+		w, c := slices.Contains(v.Readers, config.Worker), slices.Contains(v.Readers, config.CLI) || slices.Contains(v.Readers, config.Serve)
+		if w && c {
+			shared[name] = true
+		}
+		if w {
+			workerVars[name] = true
+		}
+		if c {
+			cliVars[name] = true
+		}
+	}
 	// envconfig reads these (and TEMPORAL_API_KEY / TEMPORAL_TLS_*; see below).
 	shared["TEMPORAL_ADDRESS"], shared["TEMPORAL_NAMESPACE"] = true, true
-	// dev.go is `worker -dev`, which compose does not run.
-	workerVars := envNamesIn(t, []string{"dev.go"}, "../worker/*.go")
-	cliVars := envNamesIn(t, nil, "../starter/*.go")
 	for _, must := range []string{"DATABASE_URL", "SYNCLOOP_TASK_QUEUE", "SYNCLOOP_SECRET_KEY"} {
 		if !shared[must] {
 			t.Fatalf("the source scan did not find %s; fix envNamesIn", must)

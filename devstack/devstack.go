@@ -21,10 +21,12 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
-	"github.com/syncloop/syncloop/activities"
 	"github.com/syncloop/syncloop/api"
-	"github.com/syncloop/syncloop/connectors/demo"
+	"github.com/syncloop/syncloop/connectors/demo/democrm"
 	"github.com/syncloop/syncloop/control"
+	"github.com/syncloop/syncloop/internal/config"
+	"github.com/syncloop/syncloop/internal/wiring"
+	"github.com/syncloop/syncloop/metrics"
 	"github.com/syncloop/syncloop/model"
 	"github.com/syncloop/syncloop/store"
 	"github.com/syncloop/syncloop/workflows"
@@ -32,18 +34,19 @@ import (
 
 // Defaults of `go run ./worker -dev`.
 const (
-	DefaultDataDir      = ".data"
-	DefaultTemporalPort = 7233
-	DefaultUIPort       = 8233
-	DefaultAPIAddr      = ":8080"
-	DefaultDemoAddr     = "127.0.0.1:8090"
+	DefaultDataDir      = config.DefaultDevDataDir
+	DefaultTemporalPort = config.DefaultDevTemporalPort
+	DefaultUIPort       = config.DefaultDevUIPort
+	DefaultAPIAddr      = config.DefaultAPIAddr
+	DefaultDemoAddr     = config.DefaultDevDemoAddr
 	DefaultNamespace    = "default"
 	DefaultDemoSize     = 300
 	DemoTenant          = "demo"
 )
 
 // Config configures a Stack. The zero value is usable: free ports, the
-// data directory .data, DATABASE_URL, no churn.
+// data directory .data, the default database (store.DefaultDatabaseURL),
+// no churn. FromConfig fills one from the environment's config.Config.
 type Config struct {
 	// DataDir holds the Temporal server's SQLite file (temporal.db); it is
 	// created if missing. Default .data.
@@ -57,12 +60,21 @@ type Config struct {
 	APIAddr string
 	// DemoAddr is the demo CRM's listen address; "" means 127.0.0.1:0.
 	DemoAddr string
-	// DatabaseURL is PostgreSQL; "" means DATABASE_URL or store.DefaultURL.
+	// MetricsAddr is where the worker's /metrics is served; "" means
+	// 127.0.0.1:0, "off" nowhere. With MetricsOptional a busy address only
+	// logs a warning (the worker's default, 127.0.0.1:9090, may be taken by a
+	// worker running on the same host).
+	MetricsAddr     string
+	MetricsOptional bool
+	// DatabaseURL is PostgreSQL; "" means store.DefaultDatabaseURL.
 	DatabaseURL string
 	// Namespace is registered in the embedded server; default "default".
 	Namespace string
-	// TaskQueue of the worker; "" means SYNCLOOP_TASK_QUEUE or "syncloop".
+	// TaskQueue of the worker; "" means "syncloop".
 	TaskQueue string
+	// SecretKey (SYNCLOOP_SECRET_KEY) decrypts stored connection
+	// credentials; "" means none (only connections without a secret work).
+	SecretKey string
 
 	// Logger receives the stack's logs; nil means slog.Default().
 	Logger *slog.Logger
@@ -76,7 +88,7 @@ type Config struct {
 	// and clock give the same records. A nil Now uses a clock whose first
 	// reading is saved in DataDir, so restarts re-create the same seeded
 	// records (changes made by churn are not kept).
-	Demo demo.Options
+	Demo democrm.Options
 	// ChurnEvery and ChurnRecords mutate that many random demo records
 	// at that period, so syncs have work; zero turns churn off.
 	ChurnEvery   time.Duration
@@ -95,6 +107,11 @@ type Config struct {
 	// activities' defaults).
 	PageSize  int
 	BatchSize int
+	// MaxConcurrentActivities and TaskQueueActivitiesPerSecond tune the
+	// worker as SYNCLOOP_MAX_CONCURRENT_ACTIVITIES and
+	// SYNCLOOP_TASK_QUEUE_ACTIVITIES_PER_SECOND do (0: the defaults).
+	MaxConcurrentActivities      int
+	TaskQueueActivitiesPerSecond float64
 	// WatcherEvery is the watcher schedule's interval (0: 5m) and
 	// WatcherOptions its settings.
 	WatcherEvery   time.Duration
@@ -103,11 +120,44 @@ type Config struct {
 	// they are cancelled (0: 5s).
 	WorkerStopTimeout time.Duration
 
-	// APIToken is the REST API's bearer token (empty: no auth).
-	APIToken string
+	// APIToken is the REST API's bearer token (empty: no auth, which
+	// Start allows on a loopback APIAddr only unless APIInsecureNoAuth).
+	APIToken          string
+	APIInsecureNoAuth bool
 	// WebhookURL and WebhookSecret configure the watcher's notifications.
 	WebhookURL    string
 	WebhookSecret string
+}
+
+// FromConfig is the Config of `go run ./worker -dev` for the settings
+// the environment gave (config.Load): the database, task queue, secret
+// key, webhook, watcher, metrics and tuning the worker would use, and the
+// stack's own data directory, ports and addresses. The caller adds the
+// logger and the demo CRM's options.
+func FromConfig(c config.Config) Config {
+	return Config{
+		DataDir: c.Dev.DataDir, TemporalPort: c.Dev.TemporalPort, UIPort: c.Dev.UIPort,
+		APIAddr: c.APIAddr, DemoAddr: c.Dev.DemoAddr,
+		MetricsAddr: c.MetricsAddr, MetricsOptional: !c.MetricsAddrSet,
+		DatabaseURL: c.DatabaseURL, TaskQueue: c.TaskQueue, SecretKey: c.SecretKey,
+		PageSize: c.PageSize, BatchSize: c.BatchSize,
+		MaxConcurrentActivities: c.MaxConcurrentActivities, TaskQueueActivitiesPerSecond: c.TaskQueueActivitiesPerSecond,
+		WatcherEvery: c.WatcherInterval, WatcherOptions: c.Watcher,
+		APIToken: c.APIToken, APIInsecureNoAuth: c.APIInsecureNoAuth, WebhookURL: c.WebhookURL, WebhookSecret: c.WebhookSecret,
+	}
+}
+
+// workerConfig is the config.Config the stack's worker is built from.
+func (c Config) workerConfig(demoURL string) config.Config {
+	wc := config.Default()
+	wc.DatabaseURL, wc.TaskQueue, wc.DemoURL, wc.SecretKey = c.DatabaseURL, c.TaskQueue, demoURL, c.SecretKey
+	wc.WebhookURL, wc.WebhookSecret = c.WebhookURL, c.WebhookSecret
+	wc.WatcherInterval, wc.Watcher = c.WatcherEvery, c.WatcherOptions
+	wc.MetricsAddr, wc.MetricsAddrSet = c.MetricsAddr, !c.MetricsOptional
+	wc.PageSize, wc.BatchSize = c.PageSize, c.BatchSize
+	wc.MaxConcurrentActivities, wc.TaskQueueActivitiesPerSecond = c.MaxConcurrentActivities, c.TaskQueueActivitiesPerSecond
+	wc.APIAddr, wc.APIToken, wc.APIInsecureNoAuth = c.APIAddr, c.APIToken, c.APIInsecureNoAuth
+	return wc
 }
 
 // DefaultObjects are the demo tenant's objects a fresh stack starts with:
@@ -134,14 +184,17 @@ func (c Config) withDefaults() Config {
 	if c.DemoAddr == "" {
 		c.DemoAddr = "127.0.0.1:0"
 	}
+	if c.MetricsAddr == "" {
+		c.MetricsAddr = "127.0.0.1:0"
+	}
 	if c.DatabaseURL == "" {
-		c.DatabaseURL = store.URLFromEnv()
+		c.DatabaseURL = store.DefaultDatabaseURL
 	}
 	if c.Namespace == "" {
 		c.Namespace = DefaultNamespace
 	}
 	if c.TaskQueue == "" {
-		c.TaskQueue = control.TaskQueueFromEnv()
+		c.TaskQueue = config.DefaultTaskQueue
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -176,6 +229,11 @@ func (c Config) validate() error {
 	if c.TemporalPort != 0 && c.TemporalPort == c.UIPort {
 		return fmt.Errorf("the Temporal frontend and the Web UI cannot share port %d: change %s or %s", c.UIPort, FlagTemporalPort, FlagUIPort)
 	}
+	if c.MetricsAddr != config.MetricsOff {
+		if err := config.CheckListenAddr(c.MetricsAddr); err != nil {
+			return fmt.Errorf("metrics address %q: %v: fix %s (host:port, :port or off)", c.MetricsAddr, err, config.EnvMetricsAddr)
+		}
+	}
 	for _, a := range []struct{ addr, what, flag, env string }{
 		{c.APIAddr, "REST API", FlagAPIAddr, EnvAPIAddr}, {c.DemoAddr, "demo CRM", FlagDemoAddr, EnvDemoAddr},
 	} {
@@ -183,7 +241,7 @@ func (c Config) validate() error {
 			return fmt.Errorf("%s address %q is not host:port or :port (%v): fix %s or %s", a.what, a.addr, err, a.flag, a.env)
 		}
 	}
-	return nil
+	return config.CheckAPIAuth(c.APIAddr, c.APIToken, c.APIInsecureNoAuth)
 }
 
 // Addresses says where each part of a running stack is.
@@ -197,6 +255,8 @@ type Addresses struct {
 	UI   string
 	API  string
 	Demo string
+	// Metrics is the worker's Prometheus endpoint ("" when not served).
+	Metrics string
 	// TemporalDB is the SQLite file holding Temporal's state.
 	TemporalDB string
 	// Database is the PostgreSQL URL without its password.
@@ -212,6 +272,9 @@ func (a Addresses) String() string {
 	fmt.Fprintf(&b, "  Temporal state     %s\n", a.TemporalDB)
 	fmt.Fprintf(&b, "  REST API           %s/sync/v1/status\n", a.API)
 	fmt.Fprintf(&b, "  demo CRM           %s\n", a.Demo)
+	if a.Metrics != "" {
+		fmt.Fprintf(&b, "  metrics            %s\n", a.Metrics)
+	}
 	fmt.Fprintf(&b, "  PostgreSQL         %s\n", a.Database)
 	fmt.Fprintf(&b, "CLI against this stack: TEMPORAL_ADDRESS=%s go run ./starter objects list\n", a.Temporal)
 	fmt.Fprintf(&b, "Ctrl-C stops everything; state survives in %s and PostgreSQL.\n", filepath.Dir(a.TemporalDB))
@@ -226,7 +289,7 @@ type Stack struct {
 	Store   *store.Store
 	Service *control.Service
 	// Demo is the demo CRM (tests inject faults and read snapshots).
-	Demo *demo.Server
+	Demo *democrm.Server
 	// Seeded lists the objects this start added (none on a restart).
 	Seeded []model.ObjectKey
 
@@ -235,7 +298,9 @@ type Stack struct {
 	log      *slog.Logger
 	temporal *temporalServer
 	ui       *webUI
-	worker   worker.Worker
+	metrics  *metrics.Metrics
+	metricsS *wiring.MetricsServer
+	worker   *wiring.Worker
 	apiLn    net.Listener // closed by apiSrv once it serves
 	demoLn   net.Listener
 	apiSrv   *http.Server
@@ -301,10 +366,19 @@ func (s *Stack) start(ctx context.Context) error {
 		return err
 	}
 	s.demoLn = demoLn
+	// The worker's metrics registry, served at once (the SDK's client
+	// reports into it from the start).
+	s.metrics = metrics.New()
+	if s.metricsS, err = wiring.ServeMetrics(cfg.MetricsAddr, cfg.MetricsOptional, s.metrics.Handler(), s.log); err != nil {
+		return err
+	}
 	s.addrs = Addresses{
 		Namespace: cfg.Namespace, TaskQueue: cfg.TaskQueue,
 		API: "http://" + browsable(apiLn.Addr()), Demo: "http://" + dialable(demoLn.Addr()),
 		Database: store.Redact(cfg.DatabaseURL),
+	}
+	if s.metricsS != nil {
+		s.addrs.Metrics = "http://" + browsable(s.metricsS.Addr) + "/metrics"
 	}
 
 	// 2. PostgreSQL (migrations run here).
@@ -324,7 +398,7 @@ func (s *Stack) start(ctx context.Context) error {
 		return err
 	}
 	s.addrs.Temporal, s.addrs.TemporalDB = s.temporal.hostPort, s.temporal.dbPath
-	s.Client, err = dialTemporal(ctx, s.temporal.hostPort, cfg.Namespace, quiet)
+	s.Client, err = dialTemporal(ctx, s.temporal.hostPort, cfg.Namespace, quiet, s.metrics.SDKHandler())
 	if err != nil {
 		return fmt.Errorf("connect to the embedded Temporal server: %w", err)
 	}
@@ -346,7 +420,7 @@ func (s *Stack) start(ctx context.Context) error {
 			return err
 		}
 	}
-	s.Demo = demo.NewServer(demoOpts)
+	s.Demo = democrm.NewServer(demoOpts)
 	s.demoSrv = &http.Server{Handler: s.Demo, ReadHeaderTimeout: 10 * time.Second}
 	s.demoDone = serve(s.demoSrv, demoLn, s.log, "demo CRM")
 	if cfg.ChurnEvery > 0 && cfg.ChurnRecords > 0 {
@@ -358,25 +432,22 @@ func (s *Stack) start(ctx context.Context) error {
 		}()
 	}
 
-	// 6. The worker, as worker/main.go sets it up, against the demo CRM.
-	s.Service = &control.Service{Store: s.Store, Client: s.Client, Namespace: cfg.Namespace, TaskQueue: cfg.TaskQueue, LoopOptions: cfg.LoopOptions}
-	s.worker = worker.New(s.Client, cfg.TaskQueue, worker.Options{WorkerStopTimeout: cfg.WorkerStopTimeout})
-	workflows.Register(s.worker, &activities.Activities{
-		Store:    s.Store,
-		Resolver: &activities.ProviderResolver{Store: s.Store, DemoURL: s.addrs.Demo},
-		PageSize: cfg.PageSize, BatchSize: cfg.BatchSize,
+	// 6. The worker, built as worker/main.go builds it, against the demo CRM.
+	w, err := wiring.New(cfg.workerConfig(s.addrs.Demo), s.Client, cfg.Namespace, s.Store, s.log, wiring.Options{
+		Metrics: s.metrics, LoopOptions: cfg.LoopOptions,
+		Worker: worker.Options{WorkerStopTimeout: cfg.WorkerStopTimeout},
 	})
-	workflows.RegisterWatcher(s.worker, &activities.Watcher{
-		Store: s.Store, Temporal: s.Client, Namespace: cfg.Namespace, TaskQueue: cfg.TaskQueue, Loops: s.Service, Logger: s.log,
-		Notifier: &activities.Notifier{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret, Logger: s.log},
-	})
-	if err := s.worker.Start(); err != nil {
-		s.worker = nil
-		return fmt.Errorf("start the worker on task queue %q: %w", cfg.TaskQueue, err)
-	}
-	if err := s.Service.EnsureWatcherSchedule(ctx, cfg.WatcherEvery, cfg.WatcherOptions); err != nil {
+	if err != nil {
 		return err
 	}
+	if w.Secrets == nil {
+		s.log.Info("dev stack: " + config.EnvSecretKey + " is not set: connections with stored credentials cannot be used")
+	}
+	s.Service = w.Service
+	if err := w.Start(ctx); err != nil {
+		return err
+	}
+	s.worker = w
 
 	// 7. The REST API.
 	s.apiSrv = &http.Server{
@@ -388,6 +459,13 @@ func (s *Stack) start(ctx context.Context) error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	s.apiDone = serve(s.apiSrv, apiLn, s.log, "REST API")
+	if cfg.APIToken == "" {
+		if config.IsLoopbackListen(cfg.APIAddr) {
+			s.log.Warn(config.EnvAPIToken+" is not set: the REST API accepts requests without authentication from this machine", "addr", apiLn.Addr().String())
+		} else {
+			s.log.Warn(config.EnvAPIToken+" is not set and --"+config.FlagInsecureNoAuth+" is: anyone who can reach the REST API controls the sync", "addr", apiLn.Addr().String())
+		}
+	}
 
 	// 8. The demo tenant, on a first start only.
 	return s.seed(ctx)
@@ -435,6 +513,9 @@ func (s *Stack) stop() error {
 			errs = append(errs, errors.New("the worker did not stop in time"))
 		}
 	}
+	if s.metricsS != nil {
+		errs = append(errs, s.metricsS.Close())
+	}
 	if s.apiSrv != nil {
 		s.log.Info("dev stack: stopping the REST API")
 		errs = append(errs, shutdown(s.apiSrv, s.apiDone, 10*time.Second, "REST API"))
@@ -464,6 +545,9 @@ func (s *Stack) stop() error {
 	}
 	if s.Store != nil {
 		s.Store.Close()
+	}
+	if s.metrics != nil {
+		_ = s.metrics.Close()
 	}
 	s.log.Info("dev stack: stopped")
 	return errors.Join(errs...)

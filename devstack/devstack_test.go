@@ -25,7 +25,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/syncloop/syncloop/connectors/demo"
+	"github.com/syncloop/syncloop/connectors/demo/democrm"
 	"github.com/syncloop/syncloop/control"
 	"github.com/syncloop/syncloop/devstack"
 	"github.com/syncloop/syncloop/internal/testcheck"
@@ -97,7 +97,7 @@ func newEnv(t *testing.T) *env {
 		Logger:       slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelInfo})),
 		// No churn: the dataset only depends on Seed and the clock, so a
 		// restarted stack serves exactly the same records.
-		Demo: demo.Options{Size: 150, Seed: 7},
+		Demo: democrm.Options{Size: 150, Seed: 7},
 		// Small pages, committed two at a time: a cycle has progress to
 		// resume from after a few pages.
 		PageSize:  25,
@@ -108,6 +108,8 @@ func newEnv(t *testing.T) *env {
 		// Cancel running activities at once on Stop: the test wants to cut
 		// a cycle in half.
 		WorkerStopTimeout: time.Millisecond,
+		// Stored credentials decrypt, as with SYNCLOOP_SECRET_KEY.
+		SecretKey: base64.StdEncoding.EncodeToString([]byte("devstack-test-key-32-bytes-long!")),
 	}
 	return e
 }
@@ -444,14 +446,45 @@ func TestStackUIAndRestartMidCycle(t *testing.T) {
 		t.Logf("activity summaries: %q; timer summaries: %q", activities, timers)
 	})
 
+	// The worker is wired like worker/main.go: it decrypts a stored
+	// connection's credentials, and serves /metrics.
+	sealed := model.ObjectKey{Tenant: "sealed", Provider: "demo", ObjectType: "users"}
+	if _, err := s1.Service.AddConnection(e.ctx, control.NewConnection{Name: "sealed-demo", Provider: "demo", BaseURL: s1.Addresses().Demo, Token: "t0ken"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s1.Service.Add(e.ctx, control.AddRequest{Key: sealed, Interval: time.Hour, Connection: "sealed-demo"}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitCycleCompleted(sealed, 1, 60*time.Second)
+	t.Run("worker serves /metrics", func(t *testing.T) {
+		u := s1.Addresses().Metrics
+		if u == "" {
+			t.Fatal("the stack serves no /metrics")
+		}
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s", u, resp.Status)
+		}
+		for _, want := range []string{`syncloop_cycles_total{object_type="accounts",provider="demo",status="Completed"}`, "syncloop_records_synced_total{", "temporal_"} {
+			if !strings.Contains(string(body), want) {
+				t.Errorf("GET %s has no %s:\n%.2000s", u, want, body)
+			}
+		}
+	})
+
 	// Cut a full sync in half: a new object whose pages, after the second,
 	// take a while; stop the whole stack while its Retrieve is running.
 	notes := key("notes")
-	s1.Demo.SetFault(func(r demo.RequestLog) demo.Fault {
+	s1.Demo.SetFault(func(r democrm.RequestLog) democrm.Fault {
 		if r.ObjectType == notes.ObjectType && r.After != "" {
-			return demo.Fault{Delay: 1500 * time.Millisecond}
+			return democrm.Fault{Delay: 1500 * time.Millisecond}
 		}
-		return demo.Fault{}
+		return democrm.Fault{}
 	})
 	if _, _, err := s1.Service.Add(e.ctx, control.AddRequest{Key: notes, Interval: time.Minute}); err != nil {
 		t.Fatal(err)
@@ -483,7 +516,7 @@ func TestStackUIAndRestartMidCycle(t *testing.T) {
 	t.Logf("the interrupted cycle completed %s after the restart", time.Since(restarted).Round(time.Millisecond))
 	// It resumed where it was cut off: the new CRM was never asked for the
 	// first page of notes again.
-	var notesRequests []demo.RequestLog
+	var notesRequests []democrm.RequestLog
 	for _, r := range s2.Demo.Requests() {
 		if r.ObjectType == notes.ObjectType {
 			notesRequests = append(notesRequests, r)

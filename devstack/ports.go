@@ -6,6 +6,8 @@ import (
 	"net"
 	"strconv"
 	"syscall"
+
+	"github.com/syncloop/syncloop/internal/config"
 )
 
 // PortError says a listen address of the stack cannot be used, and how to
@@ -37,11 +39,11 @@ const (
 	FlagAPIAddr      = "-api-addr"
 	FlagDemoAddr     = "-demo-addr"
 
-	EnvDataDir      = "SYNCLOOP_DEV_DATA_DIR"
-	EnvTemporalPort = "SYNCLOOP_DEV_TEMPORAL_PORT"
-	EnvUIPort       = "SYNCLOOP_DEV_UI_PORT"
-	EnvAPIAddr      = "SYNCLOOP_API_ADDR"
-	EnvDemoAddr     = "SYNCLOOP_DEV_DEMO_ADDR"
+	EnvDataDir      = config.EnvDevDataDir
+	EnvTemporalPort = config.EnvDevTemporalPort
+	EnvUIPort       = config.EnvDevUIPort
+	EnvAPIAddr      = config.EnvAPIAddr
+	EnvDemoAddr     = config.EnvDevDemoAddr
 )
 
 // listen opens a TCP listener and explains a failure.

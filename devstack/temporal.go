@@ -231,7 +231,7 @@ func serverConfig(dbPath, ip string, port int) (*config.Config, map[primitives.S
 func (t *temporalServer) waitReady(ctx context.Context, namespace string, logger *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	c, err := dialTemporal(ctx, t.hostPort, namespace, logger)
+	c, err := dialTemporal(ctx, t.hostPort, namespace, logger, nil)
 	if err != nil {
 		return fmt.Errorf("the embedded Temporal server did not come up at %s: %w", t.hostPort, err)
 	}
@@ -251,12 +251,13 @@ func (t *temporalServer) waitReady(ctx context.Context, namespace string, logger
 }
 
 // dialTemporal connects a client, retrying until ctx ends.
-func dialTemporal(ctx context.Context, hostPort, namespace string, logger *slog.Logger) (client.Client, error) {
+func dialTemporal(ctx context.Context, hostPort, namespace string, logger *slog.Logger, metrics client.MetricsHandler) (client.Client, error) {
 	var last error
 	for {
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		c, err := client.DialContext(dctx, client.Options{
 			HostPort: hostPort, Namespace: namespace, Logger: sdklog.NewStructuredLogger(logger),
+			MetricsHandler: metrics,
 		})
 		cancel()
 		if err == nil {

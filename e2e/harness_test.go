@@ -33,10 +33,11 @@ import (
 	"github.com/syncloop/syncloop/activities"
 	"github.com/syncloop/syncloop/connectors/demo/democrm"
 	"github.com/syncloop/syncloop/control"
+	"github.com/syncloop/syncloop/internal/config"
 	"github.com/syncloop/syncloop/internal/testcheck"
 	"github.com/syncloop/syncloop/internal/testenv"
 	"github.com/syncloop/syncloop/internal/testtemporal"
-	"github.com/syncloop/syncloop/metrics"
+	"github.com/syncloop/syncloop/internal/wiring"
 	"github.com/syncloop/syncloop/model"
 	"github.com/syncloop/syncloop/secrets"
 	"github.com/syncloop/syncloop/store"
@@ -77,6 +78,7 @@ type harness struct {
 	svc     *control.Service
 	queue   string
 	tenant  string
+	wiring  *wiring.Worker
 	acts    *activities.Activities
 	watcher *activities.Watcher
 	workers []worker.Worker
@@ -123,18 +125,23 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{
-		t: t, ctx: ctx, store: st, demo: srv, http: hs, client: c, tenant: tenant, queue: "q-" + tenant, logs: logs,
-		acts: &activities.Activities{Store: st, Resolver: &activities.ProviderResolver{Store: st, DemoURL: hs.URL, Secrets: box},
-			PageSize: o.pageSize, Overlap: time.Second, Metrics: metrics.New()},
-	}
+	h := &harness{t: t, ctx: ctx, store: st, demo: srv, http: hs, client: c, tenant: tenant, queue: "q-" + tenant, logs: logs}
 	if o.loop == (workflows.LoopOptions{}) {
 		o.loop = fastOptions
 	}
-	h.svc = &control.Service{Store: st, Client: c, Namespace: temporal.GetDefaultNamespace(), TaskQueue: h.queue, LoopOptions: o.loop, Secrets: box}
 	h.webhook = newWebhookReceiver(t, "test-secret")
-	h.watcher = &activities.Watcher{Store: st, Temporal: c, Namespace: temporal.GetDefaultNamespace(), TaskQueue: h.queue, Loops: h.svc,
-		Notifier: &activities.Notifier{URL: h.webhook.url, Secret: "test-secret"}, PollerSilence: time.Second}
+	// The worker is built as the product builds it (internal/wiring).
+	cfg := config.Default()
+	cfg.TaskQueue, cfg.DemoURL, cfg.PageSize = h.queue, hs.URL, o.pageSize
+	cfg.WebhookURL, cfg.WebhookSecret = h.webhook.url, "test-secret"
+	w, err := wiring.New(cfg, c, temporal.GetDefaultNamespace(), st,
+		slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		wiring.Options{Secrets: box, LoopOptions: o.loop, Overlap: time.Second, PollerSilence: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	h.wiring, h.acts, h.svc, h.watcher = w, w.Activities, w.Service, w.Watcher
 	t.Cleanup(func() {
 		// Terminate this test's loops so they do not keep the server busy.
 		objs, _ := st.ListObjects(context.Background())
@@ -153,9 +160,7 @@ func (h *harness) startWorker() {
 
 // startWorkerOn starts a worker with the loop and the watcher on a queue.
 func (h *harness) startWorkerOn(queue string) {
-	w := worker.New(h.client, queue, worker.Options{})
-	workflows.Register(w, h.acts)
-	workflows.RegisterWatcher(w, h.watcher)
+	w := h.wiring.NewWorker(queue)
 	if err := w.Start(); err != nil {
 		h.t.Fatal(err)
 	}

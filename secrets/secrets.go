@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 )
 
@@ -54,13 +53,13 @@ func New(key []byte) (*Box, error) {
 	return &Box{aead: aead}, nil
 }
 
-// FromEnv builds a Box from SYNCLOOP_SECRET_KEY.
-func FromEnv() (*Box, error) {
-	v := os.Getenv(EnvKey)
-	if v == "" {
+// FromKey builds a Box from the value of SYNCLOOP_SECRET_KEY (the mains
+// read it into config.Config.SecretKey); an empty one is ErrNoKey.
+func FromKey(s string) (*Box, error) {
+	if strings.TrimSpace(s) == "" {
 		return nil, ErrNoKey
 	}
-	k, err := ParseKey(v)
+	k, err := ParseKey(s)
 	if err != nil {
 		return nil, err
 	}

@@ -71,13 +71,14 @@ func TestParseKey(t *testing.T) {
 	}
 }
 
-func TestFromEnv(t *testing.T) {
-	t.Setenv(EnvKey, "")
-	if _, err := FromEnv(); err != ErrNoKey {
-		t.Fatalf("unset key: %v", err)
+func TestFromKey(t *testing.T) {
+	if _, err := FromKey(""); err != ErrNoKey {
+		t.Fatalf("no key: %v", err)
 	}
-	t.Setenv(EnvKey, base64.StdEncoding.EncodeToString(key(t)))
-	if _, err := FromEnv(); err != nil {
+	if _, err := FromKey(base64.StdEncoding.EncodeToString(key(t))); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := FromKey("short"); err == nil || err == ErrNoKey {
+		t.Fatalf("bad key: %v", err)
 	}
 }

@@ -27,13 +27,13 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/worker"
 
-	"github.com/syncloop/syncloop/activities"
-	"github.com/syncloop/syncloop/connectors/demo"
+	"github.com/syncloop/syncloop/connectors/demo/democrm"
 	"github.com/syncloop/syncloop/control"
+	"github.com/syncloop/syncloop/internal/config"
 	"github.com/syncloop/syncloop/internal/testenv"
 	"github.com/syncloop/syncloop/internal/testtemporal"
+	"github.com/syncloop/syncloop/internal/wiring"
 	"github.com/syncloop/syncloop/model"
 	"github.com/syncloop/syncloop/store"
 	"github.com/syncloop/syncloop/workflows"
@@ -108,16 +108,20 @@ func runMain(m *testing.M) int {
 	defer c.Close()
 	temporalClient = c
 
-	hs := httptest.NewServer(demo.NewServer(demo.Options{Size: 20, Seed: 7}))
+	hs := httptest.NewServer(democrm.NewServer(democrm.Options{Size: 20, Seed: 7}))
 	defer hs.Close()
 
 	queue := fmt.Sprintf("cli-test-%d", time.Now().UnixNano())
-	w := worker.New(c, queue, worker.Options{})
-	workflows.Register(w, &activities.Activities{Store: st, Resolver: &activities.ProviderResolver{Store: st, DemoURL: hs.URL}})
-	if err := w.Start(); err != nil {
+	cfg := config.Default()
+	cfg.TaskQueue, cfg.DemoURL = queue, hs.URL
+	wk, err := wiring.New(cfg, c, ts.GetDefaultNamespace(), st, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})), wiring.Options{})
+	if err != nil {
+		return fail("build worker: %v", err)
+	}
+	if err := wk.Worker.Start(); err != nil {
 		return fail("start worker: %v", err)
 	}
-	defer w.Stop()
+	defer wk.Stop()
 
 	// The CLI's connections. A missing config file keeps a developer's
 	// Temporal profile out of the tests.

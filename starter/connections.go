@@ -46,7 +46,11 @@ holds it (--token-env) or pipe it on standard input (--token-stdin).`,
 			if err := control.ValidateConnection(nc); err != nil {
 				return err
 			}
-			if _, err := secrets.FromEnv(); token != "" && err != nil {
+			cfg, err := loadConfig()
+			if err != nil {
+				return err
+			}
+			if _, err := secrets.FromKey(cfg.SecretKey); token != "" && err != nil {
 				return &control.InputError{Err: err}
 			}
 			return withService(c, func(ctx context.Context, svc *control.Service) error {

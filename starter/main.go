@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/syncloop/syncloop/control"
+	"github.com/syncloop/syncloop/internal/config"
 )
 
 func main() {
@@ -21,9 +23,32 @@ func main() {
 	defer stop()
 	root := newRoot()
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "syncloop: "+oneLine(err))
+		var ce configError
+		if errors.As(err, &ce) {
+			// One line per bad variable: every one of them needs fixing.
+			for line := range strings.SplitSeq(ce.Error(), "\n") {
+				fmt.Fprintln(os.Stderr, "syncloop: "+line)
+			}
+		} else {
+			fmt.Fprintln(os.Stderr, "syncloop: "+oneLine(err))
+		}
 		os.Exit(exitCode(err))
 	}
+}
+
+// configError is a bad environment variable (or several, one per line).
+type configError struct{ error }
+
+func (e configError) Unwrap() error { return e.error }
+
+// loadConfig reads the environment when a command runs (not when the
+// command line is built), so `--help` works whatever the environment says.
+func loadConfig() (config.Config, error) {
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		return cfg, configError{err}
+	}
+	return cfg, nil
 }
 
 // usageError is a mistake in the command line itself.
@@ -113,10 +138,20 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 // withService opens PostgreSQL and Temporal only after the arguments were
 // validated, so bad input fails fast and changes nothing.
 func withService(c *cobra.Command, fn func(ctx context.Context, svc *control.Service) error) error {
-	svc, closeFn, err := control.Open(c.Context(), nil)
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	svc, closeFn, err := control.Open(c.Context(), openOptions(cfg, nil))
 	if err != nil {
 		return err
 	}
 	defer closeFn()
 	return fn(c.Context(), svc)
+}
+
+// openOptions are control.Open's settings from the configuration; logger
+// receives the SDK's logs (nil: warnings on stderr).
+func openOptions(cfg config.Config, logger *slog.Logger) control.OpenOptions {
+	return control.OpenOptions{DatabaseURL: cfg.DatabaseURL, TaskQueue: cfg.TaskQueue, SecretKey: cfg.SecretKey, Logger: logger}
 }

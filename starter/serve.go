@@ -15,6 +15,7 @@ import (
 
 	"github.com/syncloop/syncloop/api"
 	"github.com/syncloop/syncloop/control"
+	"github.com/syncloop/syncloop/internal/config"
 )
 
 // HTTP server limits for `syncloop serve`. WriteTimeout outlasts the API's
@@ -28,15 +29,9 @@ const (
 	serveShutdownTimeout   = 20 * time.Second
 )
 
-func defaultAPIAddr() string {
-	if a := os.Getenv("SYNCLOOP_API_ADDR"); a != "" {
-		return a
-	}
-	return ":8080"
-}
-
 func serveCmd() *cobra.Command {
 	var addr string
+	var insecure bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the REST control API (JSON; bearer token from SYNCLOOP_API_TOKEN)",
@@ -45,22 +40,35 @@ func serveCmd() *cobra.Command {
 
 With SYNCLOOP_API_TOKEN set, clients must send "Authorization: Bearer <token>"
 (except on /healthz and /sync/v1/openapi.json). The listen address defaults to
-SYNCLOOP_API_ADDR, else :8080. SIGINT or SIGTERM shuts the server down
-gracefully, letting requests in flight finish.`,
-		Example: "syncloop serve --addr :8080",
+SYNCLOOP_API_ADDR, else 127.0.0.1:8080. Without a token, serve refuses an
+address other machines can reach (:8080, 0.0.0.0, a LAN IP) unless
+--insecure-no-auth (or SYNCLOOP_API_INSECURE_NO_AUTH=true) says so. SIGINT or
+SIGTERM shuts the server down gracefully, letting requests in flight finish.`,
+		Example: "SYNCLOOP_API_TOKEN=$(openssl rand -hex 32) syncloop serve --addr :8080",
 		Args:    exactArgs(0, "no arguments"),
 		RunE: func(c *cobra.Command, _ []string) error {
-			source := "--addr"
-			if !c.Flags().Changed("addr") && os.Getenv("SYNCLOOP_API_ADDR") != "" {
-				source = "SYNCLOOP_API_ADDR"
-			}
-			if err := checkListenAddr(source, addr); err != nil {
+			cfg, err := loadConfig()
+			if err != nil {
 				return err
 			}
-			return serve(c.Context(), addr, os.Getenv("SYNCLOOP_API_TOKEN"))
+			// Load checked SYNCLOOP_API_ADDR; the flag is checked here.
+			if !c.Flags().Changed("addr") {
+				addr = cfg.APIAddr
+			} else if err := checkListenAddr("--addr", addr); err != nil {
+				return err
+			}
+			if c.Flags().Changed(config.FlagInsecureNoAuth) {
+				cfg.APIInsecureNoAuth = insecure
+			}
+			return serve(c.Context(), cfg, addr)
 		},
 	}
-	cmd.Flags().StringVar(&addr, "addr", defaultAPIAddr(), "listen address, host:port or :port (env SYNCLOOP_API_ADDR)")
+	// The help shows the environment's address; a bad one is reported
+	// when the command runs.
+	shown, _ := config.Load(os.Getenv)
+	cmd.Flags().StringVar(&addr, "addr", shown.APIAddr, "listen address, host:port or :port (env "+config.EnvAPIAddr+")")
+	cmd.Flags().BoolVar(&insecure, config.FlagInsecureNoAuth, false,
+		"serve without "+config.EnvAPIToken+" on a non-loopback address: anyone who can reach it controls the sync (env "+config.EnvAPIInsecureNoAuth+"=true)")
 	return cmd
 }
 
@@ -79,7 +87,12 @@ func checkListenAddr(source, addr string) error {
 	return nil
 }
 
-func serve(ctx context.Context, addr, token string) error {
+func serve(ctx context.Context, cfg config.Config, addr string) error {
+	token := cfg.APIToken
+	// Refuse an open API before binding or connecting anything.
+	if err := config.CheckAPIAuth(addr, token, cfg.APIInsecureNoAuth); err != nil {
+		return usageError{err}
+	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	// Bind first: a taken port fails before anything is opened.
 	ln, err := net.Listen("tcp", addr)
@@ -89,7 +102,7 @@ func serve(ctx context.Context, addr, token string) error {
 	defer ln.Close()
 	// The Temporal SDK logs every connection at INFO; warnings are enough.
 	sdkLogger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	svc, closeFn, err := control.Open(ctx, sdkLogger)
+	svc, closeFn, err := control.Open(ctx, openOptions(cfg, sdkLogger))
 	if err != nil {
 		return err
 	}
@@ -106,7 +119,11 @@ func serve(ctx context.Context, addr, token string) error {
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	if token == "" {
-		logger.Warn("SYNCLOOP_API_TOKEN is not set: the API accepts requests without authentication; set it unless only trusted clients can reach " + ln.Addr().String())
+		if config.IsLoopbackListen(addr) {
+			logger.Warn("SYNCLOOP_API_TOKEN is not set: the API accepts requests without authentication from this machine (" + ln.Addr().String() + ")")
+		} else {
+			logger.Warn("SYNCLOOP_API_TOKEN is not set and --insecure-no-auth is: anyone who can reach " + ln.Addr().String() + " controls the sync")
+		}
 	}
 	logger.Info("syncloop API listening", "addr", ln.Addr().String(), "auth", token != "", "openapi", "/sync/v1/openapi.json")
 

@@ -211,55 +211,44 @@ func recordFailingEpisode(ctx context.Context, tx pgx.Tx, c Cycle, failing strin
 	return err
 }
 
-// Cycle is one sync_cycles row.
+// Cycle is one sync_cycles row. Its db tags name the columns that cycle
+// queries select into it as they are (see cycleRow).
 type Cycle struct {
-	ID           int64         `json:"id"`
-	ObjectID     int64         `json:"object_id"`
-	Seq          int           `json:"seq"`
-	Trigger      model.Trigger `json:"trigger"`
-	Status       model.Status  `json:"status"`
-	Full         bool          `json:"full_sync"`
-	CursorBefore *time.Time    `json:"cursor_before,omitempty"`
-	CursorAfter  *time.Time    `json:"cursor_after,omitempty"`
-	StartedAt    *time.Time    `json:"started_at,omitempty"`
-	EndedAt      *time.Time    `json:"ended_at,omitempty"`
-	Pages        int           `json:"pages"`
-	Counts       model.Counts  `json:"counts"`
-	Steps        []model.Step  `json:"steps"`
-	Error        string        `json:"error,omitempty"`
+	ID           int64         `json:"id" db:"id"`
+	ObjectID     int64         `json:"object_id" db:"object_id"`
+	Seq          int           `json:"seq" db:"seq"`
+	Trigger      model.Trigger `json:"trigger" db:"trigger"`
+	Status       model.Status  `json:"status" db:"status"`
+	Full         bool          `json:"full_sync" db:"-"`
+	CursorBefore *time.Time    `json:"cursor_before,omitempty" db:"cursor_before"`
+	CursorAfter  *time.Time    `json:"cursor_after,omitempty" db:"cursor_after"`
+	StartedAt    *time.Time    `json:"started_at,omitempty" db:"started_at"`
+	EndedAt      *time.Time    `json:"ended_at,omitempty" db:"ended_at"`
+	Pages        int           `json:"pages" db:"retrieve_pages"`
+	Counts       model.Counts  `json:"counts" db:"-"`
+	Steps        []model.Step  `json:"steps" db:"steps"`
+	Error        string        `json:"error,omitempty" db:"error"`
 }
 
-// cycleRow is the columns every cycle query selects.
+// cycleRow is the columns every cycle query selects: Cycle's, and those
+// that Full and Counts are made of.
 type cycleRow struct {
-	ID           int64         `db:"id"`
-	ObjectID     int64         `db:"object_id"`
-	Seq          int           `db:"seq"`
-	Trigger      model.Trigger `db:"trigger"`
-	Status       model.Status  `db:"status"`
-	Mode         CycleMode     `db:"mode"`
-	CursorBefore *time.Time    `db:"cursor_before"`
-	CursorAfter  *time.Time    `db:"cursor_after"`
-	StartedAt    *time.Time    `db:"started_at"`
-	EndedAt      *time.Time    `db:"ended_at"`
-	Pages        int           `db:"retrieve_pages"`
-	Retrieved    int           `db:"retrieve_records"`
-	New          int           `db:"records_new"`
-	Changed      int           `db:"records_changed"`
-	Unchanged    int           `db:"records_unchanged"`
-	Deleted      int           `db:"records_deleted"`
-	Rejected     int           `db:"records_rejected"`
-	Steps        []model.Step  `db:"steps"`
-	Error        string        `db:"error"`
+	Cycle
+	Mode      CycleMode `db:"mode"`
+	Retrieved int       `db:"retrieve_records"`
+	New       int       `db:"records_new"`
+	Changed   int       `db:"records_changed"`
+	Unchanged int       `db:"records_unchanged"`
+	Deleted   int       `db:"records_deleted"`
+	Rejected  int       `db:"records_rejected"`
 }
 
 func (r cycleRow) cycle() Cycle {
-	return Cycle{
-		ID: r.ID, ObjectID: r.ObjectID, Seq: r.Seq, Trigger: r.Trigger, Status: r.Status, Full: r.Mode.Full(),
-		CursorBefore: r.CursorBefore, CursorAfter: r.CursorAfter, StartedAt: r.StartedAt, EndedAt: r.EndedAt,
-		Pages: r.Pages, Steps: r.Steps, Error: r.Error,
-		Counts: model.Counts{Retrieved: r.Retrieved, New: r.New, Changed: r.Changed, Unchanged: r.Unchanged,
-			Deleted: r.Deleted, Rejected: r.Rejected},
-	}
+	c := r.Cycle
+	c.Full = r.Mode.Full()
+	c.Counts = model.Counts{Retrieved: r.Retrieved, New: r.New, Changed: r.Changed, Unchanged: r.Unchanged,
+		Deleted: r.Deleted, Rejected: r.Rejected}
+	return c
 }
 
 func rowToCycle(row pgx.CollectableRow) (Cycle, error) {

@@ -11,43 +11,36 @@ import (
 	"github.com/syncloop/syncloop/model"
 )
 
-// Object is one integration_objects row.
+// Object is one integration_objects row. Its db tags name the columns
+// that object queries select into it as they are (see objectRow).
 type Object struct {
-	ID            int64           `json:"id"`
-	Key           model.ObjectKey `json:"key"`
-	Connection    string          `json:"connection,omitempty"`
-	Interval      time.Duration   `json:"-"`
-	Enabled       bool            `json:"enabled"`
-	Paused        bool            `json:"paused"`
-	Cursor        *time.Time      `json:"cursor,omitempty"`
-	LastSuccessAt *time.Time      `json:"last_success_at,omitempty"`
-	CreatedAt     time.Time       `json:"created_at"`
-	UpdatedAt     time.Time       `json:"updated_at"`
+	ID            int64           `json:"id" db:"id"`
+	Key           model.ObjectKey `json:"key" db:"-"`
+	Connection    string          `json:"connection,omitempty" db:"connection"`
+	Interval      time.Duration   `json:"-" db:"-"`
+	Enabled       bool            `json:"enabled" db:"enabled"`
+	Paused        bool            `json:"paused" db:"paused"`
+	Cursor        *time.Time      `json:"cursor,omitempty" db:"cursor"`
+	LastSuccessAt *time.Time      `json:"last_success_at,omitempty" db:"last_success_at"`
+	CreatedAt     time.Time       `json:"created_at" db:"created_at"`
+	UpdatedAt     time.Time       `json:"updated_at" db:"updated_at"`
 }
 
-// objectRow is the columns every object query selects.
+// objectRow is the columns every object query selects: Object's, and
+// those that Key and Interval are made of.
 type objectRow struct {
-	ID              int64      `db:"id"`
-	Tenant          string     `db:"tenant"`
-	Provider        string     `db:"provider"`
-	ObjectType      string     `db:"object_type"`
-	Connection      string     `db:"connection"`
-	IntervalSeconds int        `db:"interval_seconds"`
-	Enabled         bool       `db:"enabled"`
-	Paused          bool       `db:"paused"`
-	Cursor          *time.Time `db:"cursor"`
-	LastSuccessAt   *time.Time `db:"last_success_at"`
-	CreatedAt       time.Time  `db:"created_at"`
-	UpdatedAt       time.Time  `db:"updated_at"`
+	Object
+	Tenant          string `db:"tenant"`
+	Provider        string `db:"provider"`
+	ObjectType      string `db:"object_type"`
+	IntervalSeconds int    `db:"interval_seconds"`
 }
 
 func (r objectRow) object() Object {
-	return Object{
-		ID: r.ID, Key: model.ObjectKey{Tenant: r.Tenant, Provider: r.Provider, ObjectType: r.ObjectType},
-		Connection: r.Connection, Interval: time.Duration(r.IntervalSeconds) * time.Second,
-		Enabled: r.Enabled, Paused: r.Paused, Cursor: r.Cursor, LastSuccessAt: r.LastSuccessAt,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt,
-	}
+	o := r.Object
+	o.Key = model.ObjectKey{Tenant: r.Tenant, Provider: r.Provider, ObjectType: r.ObjectType}
+	o.Interval = time.Duration(r.IntervalSeconds) * time.Second
+	return o
 }
 
 func rowToObject(row pgx.CollectableRow) (Object, error) {

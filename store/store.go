@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -36,9 +35,6 @@ var migrations embed.FS
 // DefaultDatabaseURL is used when DATABASE_URL is unset: the local
 // PostgreSQL the README and docker-compose set up.
 const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-
-// DefaultURL is DefaultDatabaseURL under its older name.
-const DefaultURL = DefaultDatabaseURL
 
 var (
 	// ErrNotFound is returned when a row does not exist.
@@ -68,14 +64,6 @@ func dbError(err error) error {
 // Store wraps the pool.
 type Store struct {
 	Pool *pgxpool.Pool
-}
-
-// URLFromEnv returns DATABASE_URL or DefaultDatabaseURL.
-func URLFromEnv() string {
-	if u := os.Getenv("DATABASE_URL"); u != "" {
-		return u
-	}
-	return DefaultDatabaseURL
 }
 
 // Open connects, checks the connection and applies pending migrations.

@@ -1,11 +1,13 @@
 // Command worker is the benchmark's worker: syncloop's own registrations
 // plus the SyncOnce workflow that the Schedules-per-object baseline runs.
-// It is configured like the product worker, through the environment.
+// It is configured and wired like the product worker (internal/config,
+// internal/wiring), through the environment.
 package main
 
 import (
 	"context"
 	"log"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -13,32 +15,41 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/syncloop/syncloop/activities"
 	"github.com/syncloop/syncloop/control"
+	"github.com/syncloop/syncloop/internal/config"
+	"github.com/syncloop/syncloop/internal/wiring"
 	"github.com/syncloop/syncloop/store"
-	"github.com/syncloop/syncloop/workflows"
 )
 
 // SyncOnceWorkflow is the baseline's workflow type.
 const SyncOnceWorkflow = "SyncOnce"
 
 func main() {
+	cfg, err := config.Load(os.Getenv)
+	if err != nil {
+		log.Fatal(err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	st, err := store.Open(ctx, store.URLFromEnv())
+	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer st.Close()
-	c, _, err := control.Dial(ctx, nil)
+	c, ns, err := control.Dial(ctx, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer c.Close()
-	w := worker.New(c, control.TaskQueueFromEnv(), worker.Options{})
-	workflows.Register(w, &activities.Activities{Store: st, Resolver: &activities.ProviderResolver{Store: st, DemoURL: os.Getenv("SYNCLOOP_DEMO_URL")}})
-	w.RegisterWorkflowWithOptions(workflows.SyncOnce, workflow.RegisterOptions{Name: SyncOnceWorkflow})
-	if err := w.Run(worker.InterruptCh()); err != nil {
+	// The product worker's wiring; no /metrics endpoint and no watcher
+	// schedule (the benchmark drives the loops itself).
+	w, err := wiring.New(cfg, c, ns, st, slog.Default(), wiring.Options{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer w.Close()
+	w.Worker.RegisterWorkflowWithOptions(SyncOnce, workflow.RegisterOptions{Name: SyncOnceWorkflow})
+	if err := w.Worker.Run(worker.InterruptCh()); err != nil {
 		log.Fatal(err)
 	}
 }

@@ -26,7 +26,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -101,7 +100,7 @@ func run(logger *slog.Logger, args []string, getenv func(string) string) error {
 		opts.Size = -1 // democrm.Options treats 0 as "the default size"
 	}
 	if cfg.epochFile != "" {
-		if opts.Now, err = epochClock(cfg.epochFile); err != nil {
+		if opts.Now, err = democrm.EpochClock(cfg.epochFile); err != nil {
 			return err
 		}
 	}
@@ -148,36 +147,4 @@ func handler(crm http.Handler) http.Handler {
 	})
 	mux.Handle("/", crm)
 	return mux
-}
-
-// epochClock returns a clock whose first reading — the one democrm.NewServer
-// seeds the dataset from — is the instant saved in path (saved now if the
-// file does not exist yet), and whose later readings are the real time, so
-// changes made after a restart sort after everything synced before it.
-func epochClock(path string) (func() time.Time, error) {
-	var epoch time.Time
-	b, err := os.ReadFile(path)
-	switch {
-	case err == nil:
-		epoch, err = time.Parse(time.RFC3339Nano, strings.TrimSpace(string(b)))
-		if err != nil {
-			return nil, fmt.Errorf("%s does not hold an RFC 3339 time (%v): delete it to start a new dataset", path, err)
-		}
-	case errors.Is(err, os.ErrNotExist):
-		epoch = time.Now().UTC()
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return nil, fmt.Errorf("create the directory of -epoch-file: %w", err)
-		}
-		if err := os.WriteFile(path, []byte(epoch.Format(time.RFC3339Nano)+"\n"), 0o644); err != nil {
-			return nil, fmt.Errorf("save the dataset's epoch: %w", err)
-		}
-	default:
-		return nil, fmt.Errorf("read -epoch-file: %w", err)
-	}
-	var first sync.Once
-	return func() time.Time {
-		now := time.Now()
-		first.Do(func() { now = epoch })
-		return now
-	}, nil
 }

@@ -204,16 +204,7 @@ func (s *Server) Snapshot(objectType string) map[string]json.RawMessage {
 // stack always has work to sync. It returns at once if every or n is not
 // positive.
 func (s *Server) RunChurn(ctx context.Context, every time.Duration, n int) {
-	if n <= 0 {
-		return
-	}
-	fake.Every(ctx, every, func() { s.churn(n) })
-}
-
-func (s *Server) churn(n int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	fake.Churn(s.rng, s.tables, objectTypes, n, s.changeLocked, s.addLocked, s.deleteLocked)
+	fake.RunChurn(ctx, every, n, &s.mu, s.rng, s.tables, objectTypes, s.changeLocked, s.addLocked, s.deleteLocked)
 }
 
 // Start serves s on addr (e.g. "127.0.0.1:0") and returns its base URL and a

@@ -1,8 +1,10 @@
 package fake
 
 import (
+	"context"
 	"math/rand/v2"
 	"sync"
+	"time"
 )
 
 // Each fake keeps its tables in a map by object type that is fixed once
@@ -33,11 +35,25 @@ func Mutate[T any](mu *sync.Mutex, tables map[string]*T, objectType string, n in
 	return Locked(mu, tables, objectType, func(t *T) []string { return f(t, n) })
 }
 
-// Churn makes n mutations of one record each: over random object types,
-// 60% changes, 20% adds and 20% deletes, so that a local stack always has
-// work to sync. change, add and del mutate n records of a table; the
-// caller holds the lock that guards tables and rng.
-func Churn[T any](rng *rand.Rand, tables map[string]*T, objectTypes []string, n int, change, add, del func(t *T, n int) []string) {
+// RunChurn is a fake's RunChurn: every tick until ctx is done, with mu
+// (which guards tables and rng) held, it makes n mutations of one record
+// each, over random object types, 60% changes, 20% adds and 20% deletes,
+// so that a local stack always has work to sync. change, add and del
+// mutate n records of a table. It returns at once if every or n is not
+// positive.
+func RunChurn[T any](ctx context.Context, every time.Duration, n int, mu *sync.Mutex, rng *rand.Rand,
+	tables map[string]*T, objectTypes []string, change, add, del func(t *T, n int) []string) {
+	if n <= 0 {
+		return
+	}
+	Every(ctx, every, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		churn(rng, tables, objectTypes, n, change, add, del)
+	})
+}
+
+func churn[T any](rng *rand.Rand, tables map[string]*T, objectTypes []string, n int, change, add, del func(t *T, n int) []string) {
 	for range n {
 		t := tables[objectTypes[rng.IntN(len(objectTypes))]]
 		switch op := rng.IntN(10); {
