@@ -48,7 +48,9 @@ COPY --from=build /out/syncloop-worker /out/syncloop /out/syncloop-democrm /out/
 COPY --from=build --chown=65532:65532 /out/data /data
 ENV PATH=/usr/local/bin:/usr/bin:/bin
 USER 65532:65532
-# `syncloop serve` listens on :8080 (SYNCLOOP_API_ADDR).
+# `syncloop serve` listens on SYNCLOOP_API_ADDR (default 127.0.0.1:8080, so
+# set ":8080" in a container, with SYNCLOOP_API_TOKEN or
+# SYNCLOOP_API_INSECURE_NO_AUTH=true, as docker-compose.yml does).
 EXPOSE 8080
 # No image-wide HEALTHCHECK: the same image runs the worker (no HTTP port),
 # the API and the demo CRM; docker-compose.yml sets one per service with

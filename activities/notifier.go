@@ -7,19 +7,33 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/syncloop/syncloop/connectors"
 	"github.com/syncloop/syncloop/store"
 )
 
-// SignatureHeader carries "sha256=<hex HMAC-SHA256 of the body>" keyed
-// with SYNCLOOP_WEBHOOK_SECRET, so receivers can verify the sender.
-const SignatureHeader = "X-Syncloop-Signature"
+// The webhook's signature headers. With SYNCLOOP_WEBHOOK_SECRET set, every
+// POST carries TimestampHeader, the Unix time in seconds it was signed at,
+// and SignatureHeader, "sha256=<hex HMAC-SHA256 of timestamp + "." +
+// body>" keyed with the secret (SignAt). Receivers check both with Verify,
+// which refuses a timestamp more than SignatureTolerance away from their
+// clock, so a captured notification cannot be replayed later.
+const (
+	SignatureHeader = "X-Syncloop-Signature"
+	TimestampHeader = "X-Syncloop-Timestamp"
+)
+
+// SignatureTolerance is how far a webhook's timestamp may be from the
+// receiver's clock (either way) for Verify to accept it.
+const SignatureTolerance = 5 * time.Minute
 
 // Notifier delivers notifications: always a structured log line, and an
 // HTTP POST to the webhook when URL is set.
@@ -28,6 +42,8 @@ type Notifier struct {
 	Secret string
 	HTTP   *http.Client
 	Logger *slog.Logger
+	// Now is the signing clock; nil means time.Now.
+	Now func() time.Time
 }
 
 // WebhookPayload is the JSON body posted to the webhook.
@@ -40,11 +56,45 @@ type WebhookPayload struct {
 	CreatedAt time.Time       `json:"created_at"`
 }
 
-// Sign returns the signature header value for body.
-func Sign(secret string, body []byte) string {
+// SignAt returns the SignatureHeader value of a webhook body sent at
+// Unix time ts (seconds; TimestampHeader is strconv.FormatInt(ts, 10)):
+// "sha256=<hex HMAC-SHA256 of ts + "." + body>".
+func SignAt(secret string, ts int64, body []byte) string {
 	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(strconv.FormatInt(ts, 10)))
+	m.Write([]byte{'.'})
 	m.Write(body)
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// ErrBadSignature is Verify's error for a missing, malformed or wrong
+// signature or timestamp; ErrStaleSignature for a timestamp further than
+// SignatureTolerance from now.
+var (
+	ErrBadSignature   = errors.New("webhook signature does not verify")
+	ErrStaleSignature = errors.New("webhook timestamp is outside the tolerance (replayed or clock skew)")
+)
+
+// Verify checks a received webhook: timestamp and signature are the
+// TimestampHeader and SignatureHeader values, body the raw request body,
+// now the receiver's clock. It returns nil only when the signature is
+// SignAt(secret, timestamp, body) (compared in constant time) and the
+// timestamp is within SignatureTolerance of now.
+func Verify(secret, timestamp string, body []byte, signature string, now time.Time) error {
+	if secret == "" {
+		return errors.New("webhook secret is empty: nothing to verify against")
+	}
+	ts, err := strconv.ParseInt(strings.TrimSpace(timestamp), 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: %s %q is not Unix seconds", ErrBadSignature, TimestampHeader, timestamp)
+	}
+	if !hmac.Equal([]byte(strings.TrimSpace(signature)), []byte(SignAt(secret, ts, body))) {
+		return ErrBadSignature
+	}
+	if d := now.Sub(time.Unix(ts, 0)); d > SignatureTolerance || d < -SignatureTolerance {
+		return fmt.Errorf("%w: signed at %s, %s from now (tolerance %s)", ErrStaleSignature, time.Unix(ts, 0).UTC().Format(time.RFC3339), d.Round(time.Second), SignatureTolerance)
+	}
+	return nil
 }
 
 // Deliver sends one notification.
@@ -68,12 +118,17 @@ func (n *Notifier) Deliver(ctx context.Context, no store.Notification) error {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Syncloop-Notification-Id", strconv.FormatInt(no.ID, 10))
 	if n.Secret != "" {
-		req.Header.Set(SignatureHeader, Sign(n.Secret, body))
+		now := time.Now
+		if n.Now != nil {
+			now = n.Now
+		}
+		ts := now().Unix()
+		req.Header.Set(TimestampHeader, strconv.FormatInt(ts, 10))
+		req.Header.Set(SignatureHeader, SignAt(n.Secret, ts, body))
 	}
-	client := n.HTTP
-	if client == nil {
-		client = &http.Client{Timeout: 15 * time.Second}
-	}
+	// Never follows a redirect: the signed payload goes to the configured
+	// URL or nowhere.
+	client := connectors.HTTPClient(n.HTTP, 15*time.Second)
 	resp, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("post notification %d to the webhook: %w", no.ID, err)

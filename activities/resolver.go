@@ -94,10 +94,7 @@ func (r *ProviderResolver) Connector(ctx context.Context, obj store.Object) (con
 	if err != nil {
 		return nil, err
 	}
-	client := r.HTTP
-	if client == nil {
-		client = &http.Client{Timeout: 60 * time.Second}
-	}
+	client := connectors.HTTPClient(r.HTTP, 60*time.Second)
 	var c connectors.Connector
 	switch obj.Key.Provider {
 	case "demo":

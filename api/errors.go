@@ -76,7 +76,7 @@ func classify(err error, requestID string) *apiError {
 		if running == nil {
 			running = []string{}
 		}
-		return &apiError{status: http.StatusPreconditionFailed, code: codeCycleRunning, msg: ce.Reason, running: running}
+		return &apiError{status: http.StatusPreconditionFailed, code: codeCycleRunning, msg: ce.Fix("force=true"), running: running}
 	case errors.Is(err, context.Canceled):
 		return &apiError{status: statusClientClosed, code: codeClientClosed, msg: "the client closed the request", detail: err.Error()}
 	}

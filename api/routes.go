@@ -154,10 +154,12 @@ func (s *server) addObject(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	_, created, err := s.svc.Add(r.Context(), control.AddRequest(req))
+	obj, created, err := s.svc.Add(r.Context(), control.AddRequest(req))
 	if err != nil {
 		return 0, nil, err
 	}
+	notice := control.AddNotice(control.AddRequest(req), obj, created,
+		`PUT /sync/v1/objects/`+req.Key.String()+`/interval {"interval":"`+model.FormatInterval(req.Interval)+`"}`)
 	v, err := s.svc.Show(r.Context(), req.Key, 0)
 	if _, down := unavailable(err); down && r.Context().Err() == nil {
 		// The object is added and its loop started, but the loop does not
@@ -169,6 +171,7 @@ func (s *server) addObject(r *http.Request) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	v.Notice = notice
 	if created {
 		return http.StatusCreated, located{v: v, location: "/sync/v1/objects/" + req.Key.String()}, nil
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/syncloop/syncloop/activities"
+	"github.com/syncloop/syncloop/internal/config"
 	"github.com/syncloop/syncloop/secrets"
 	"github.com/syncloop/syncloop/store"
 )
@@ -24,7 +25,14 @@ type NewConnection struct {
 	Provider string
 	BaseURL  string
 	Token    string
+	// InsecureHTTP accepts an http:// BaseURL on a non-loopback host for
+	// Salesforce and HubSpot (the token then travels in cleartext); the
+	// CLI's --insecure-http.
+	InsecureHTTP bool
 }
+
+// FlagInsecureHTTP is the `connections add` flag that sets InsecureHTTP.
+const FlagInsecureHTTP = "--insecure-http"
 
 // ValidateConnection checks a new connection without touching anything,
 // so the CLI can refuse bad input before it connects.
@@ -42,6 +50,9 @@ func ValidateConnection(c NewConnection) error {
 		u, err := url.Parse(c.BaseURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
 			return &InputError{fmt.Errorf("--base-url %q is not an http(s) URL without credentials, e.g. https://acme.my.salesforce.com", c.BaseURL)}
+		}
+		if u.Scheme == "http" && c.Provider != "demo" && !c.InsecureHTTP && !config.IsLoopbackHost(u.Hostname()) {
+			return &InputError{fmt.Errorf("--base-url %q would send the %s token in cleartext: use https://%s, a loopback host (127.0.0.1, ::1, localhost), or pass %s", u.Redacted(), c.Provider, u.Host, FlagInsecureHTTP)}
 		}
 	}
 	if c.Token == "" && c.Provider != "demo" {

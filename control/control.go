@@ -71,9 +71,68 @@ func ParseKey(id string) (model.ObjectKey, error) {
 func (s *Service) object(ctx context.Context, k model.ObjectKey) (store.Object, error) {
 	o, err := s.Store.GetObject(ctx, k)
 	if errors.Is(err, store.ErrNotFound) {
-		return o, &NotFoundError{k}
+		return o, s.notFound(ctx, k)
 	}
 	return o, err
+}
+
+// DatabaseMismatchError says that Temporal runs loops this database does
+// not know: the CLI (or server) uses another database than the worker.
+type DatabaseMismatchError struct {
+	// WorkflowID is a running loop the database has no object for.
+	WorkflowID string
+	// Object is the object asked for ("" when listing).
+	Object string
+	// Database is the database used, without password.
+	Database string
+}
+
+func (e *DatabaseMismatchError) Error() string {
+	if e.Object != "" {
+		return fmt.Sprintf("loop %s is running but this database (%s) does not know object %s: point DATABASE_URL at the worker's database",
+			e.WorkflowID, e.Database, e.Object)
+	}
+	return fmt.Sprintf("this database (%s) has no objects but loop %s is running on this task queue: point DATABASE_URL at the worker's database",
+		e.Database, e.WorkflowID)
+}
+
+// notFound is the error for an object the database does not have: a
+// NotFoundError, unless its loop is running all the same, which means
+// this is not the worker's database.
+func (s *Service) notFound(ctx context.Context, k model.ObjectKey) error {
+	nf := &NotFoundError{k}
+	if s.Client == nil {
+		return nf
+	}
+	desc, err := s.Client.DescribeWorkflowExecution(ctx, k.WorkflowID(), "")
+	info := desc.GetWorkflowExecutionInfo()
+	if err != nil || info.GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING || info.GetType().GetName() != workflows.SyncLoopWorkflow {
+		return nf
+	}
+	return &DatabaseMismatchError{WorkflowID: k.WorkflowID(), Object: k.String(), Database: s.Store.Database()}
+}
+
+// CheckDatabase returns a DatabaseMismatchError when the database has no
+// objects but loops run on the task queue (nil otherwise): a CLI whose
+// DATABASE_URL is not the worker's would list nothing and add duplicates.
+func (s *Service) CheckDatabase(ctx context.Context) error {
+	objs, err := s.Store.ListObjects(ctx)
+	if err != nil || len(objs) > 0 {
+		return err
+	}
+	var found string
+	errFound := errors.New("found")
+	err = s.eachLoop(ctx, fmt.Sprintf("TaskQueue = '%s'", s.taskQueue()), func(wid string, _ loopVisibility) error {
+		found = wid
+		return errFound
+	})
+	if err != nil && !errors.Is(err, errFound) {
+		return err
+	}
+	if found == "" {
+		return nil
+	}
+	return &DatabaseMismatchError{WorkflowID: found, Database: s.Store.Database()}
 }
 
 // AddRequest adds an object.
@@ -120,6 +179,19 @@ func (s *Service) Add(ctx context.Context, r AddRequest) (obj store.Object, crea
 		return obj, false, err
 	}
 	return obj, created, nil
+}
+
+// AddNotice is the notice for an Add that found the object existing with
+// another interval than the one requested (requested 0: none was): adding
+// changes nothing, so the caller should know and use set-interval, which
+// setInterval names as the caller spells it. "" when there is nothing to
+// say.
+func AddNotice(r AddRequest, obj store.Object, created bool, setInterval string) string {
+	if created || r.Interval == 0 || r.Interval == obj.Interval {
+		return ""
+	}
+	return fmt.Sprintf("%s already exists with interval %s; the requested interval %s was not applied (adding an existing object changes nothing): change it with set-interval: %s",
+		obj.Key, model.FormatInterval(obj.Interval), model.FormatInterval(r.Interval), setInterval)
 }
 
 // loopInput builds a loop's input from the object's persisted state.

@@ -18,13 +18,33 @@ import (
 )
 
 // ConflictError is returned when an operation would interrupt running
-// cycles and force was not given (REST 412).
+// cycles and force was not given (REST 412). Reason says what is running,
+// not how to override it: the CLI's flag is --force, REST's query
+// parameter force=true; each names its own with Fix.
 type ConflictError struct {
 	Reason  string   `json:"reason"`
 	Running []string `json:"running"`
 }
 
 func (e *ConflictError) Error() string { return e.Reason }
+
+// Fix is the reason with how to override it, where force is the caller's
+// spelling of it (`--force` for the CLI, force=true for REST).
+func (e *ConflictError) Fix(force string) string {
+	what := "them"
+	if len(e.Running) == 1 {
+		what = "it"
+	}
+	return fmt.Sprintf("%s; retry with %s to cancel %s", e.Reason, force, what)
+}
+
+// cyclesRunning is "1 cycle is running", "2 cycles are running".
+func cyclesRunning(n int) string {
+	if n == 1 {
+		return "1 cycle is running"
+	}
+	return fmt.Sprintf("%d cycles are running", n)
+}
 
 // CancelledByRestart is the error recorded on cycles a forced restart
 // cancels.
@@ -121,7 +141,7 @@ func (s *Service) Restart(ctx context.Context, force bool) (SyncStatus, error) {
 		return SyncStatus{}, err
 	}
 	if len(running) > 0 && !force {
-		return SyncStatus{}, &ConflictError{Reason: fmt.Sprintf("%d cycles are running; retry with force=true to cancel them", len(running)), Running: keyStrings(running)}
+		return SyncStatus{}, &ConflictError{Reason: cyclesRunning(len(running)), Running: keyStrings(running)}
 	}
 	if _, err := s.SetEnabled(ctx, false); err != nil {
 		return SyncStatus{}, err
@@ -148,7 +168,7 @@ func (s *Service) RestartObject(ctx context.Context, k model.ObjectKey, force bo
 	}
 	if len(running) > 0 {
 		if !force {
-			return ObjectView{}, &ConflictError{Reason: fmt.Sprintf("a cycle of %s is running; retry with force=true to cancel it", k), Running: keyStrings(running)}
+			return ObjectView{}, &ConflictError{Reason: fmt.Sprintf("a cycle of %s is running", k), Running: keyStrings(running)}
 		}
 		if err := s.cancelCycle(ctx, k); err != nil {
 			return ObjectView{}, err

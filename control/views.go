@@ -29,12 +29,18 @@ type ObjectView struct {
 	State         string       `json:"state"`
 	NextRunAt     *time.Time   `json:"next_run_at,omitempty"`
 	LastCycle     *store.Cycle `json:"last_cycle,omitempty"`
+	// Records and DeletedRecords count the object's live and deleted rows
+	// in records (List counts every object's in one query).
+	Records        int64 `json:"records"`
+	DeletedRecords int64 `json:"deleted_records"`
 
 	// Filled by Show only.
-	Loop           *workflows.LoopStatus `json:"loop,omitempty"`
-	Cycles         []store.Cycle         `json:"cycles,omitempty"`
-	Records        int64                 `json:"records"`
-	DeletedRecords int64                 `json:"deleted_records"`
+	Loop   *workflows.LoopStatus `json:"loop,omitempty"`
+	Cycles []store.Cycle         `json:"cycles,omitempty"`
+
+	// Notice is something the caller should know about the answer, e.g.
+	// that adding an existing object kept its interval.
+	Notice string `json:"notice,omitempty"`
 }
 
 // StateStopped is shown for an object whose loop is not running; any
@@ -57,6 +63,10 @@ func (s *Service) List(ctx context.Context) ([]ObjectView, error) {
 	if err != nil {
 		return nil, err
 	}
+	counts, err := s.Store.AllRecordCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
 	loops, err := s.runningLoops(ctx)
 	if err != nil {
 		return nil, err
@@ -67,6 +77,8 @@ func (s *Service) List(ctx context.Context) ([]ObjectView, error) {
 		if c, ok := latest[o.ID]; ok {
 			v.LastCycle = &c
 		}
+		n := counts[o.ID]
+		v.Records, v.DeletedRecords = n.Live, n.Deleted
 		if l, ok := loops[o.Key.WorkflowID()]; ok {
 			v.LoopRunning, v.State, v.NextRunAt = true, l.state, l.nextRunAt
 		}

@@ -276,7 +276,7 @@ func (a Addresses) String() string {
 		fmt.Fprintf(&b, "  metrics            %s\n", a.Metrics)
 	}
 	fmt.Fprintf(&b, "  PostgreSQL         %s\n", a.Database)
-	fmt.Fprintf(&b, "CLI against this stack: TEMPORAL_ADDRESS=%s go run ./starter objects list\n", a.Temporal)
+	fmt.Fprintf(&b, "CLI against this stack: DATABASE_URL='%s' TEMPORAL_ADDRESS=%s go run ./starter objects list\n", a.Database, a.Temporal)
 	fmt.Fprintf(&b, "Ctrl-C stops everything; state survives in %s and PostgreSQL.\n", filepath.Dir(a.TemporalDB))
 	return b.String()
 }

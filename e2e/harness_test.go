@@ -5,7 +5,6 @@ package e2e
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
@@ -454,7 +453,7 @@ func newWebhookReceiver(t *testing.T, secret string) *webhookReceiver {
 		body, _ := io.ReadAll(req.Body)
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		if !hmac.Equal([]byte(req.Header.Get(activities.SignatureHeader)), []byte(activities.Sign(r.secret, body))) {
+		if activities.Verify(r.secret, req.Header.Get(activities.TimestampHeader), body, req.Header.Get(activities.SignatureHeader), time.Now()) != nil {
 			r.bad++
 			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return

@@ -28,7 +28,7 @@ func connectionsCmd() *cobra.Command {
 
 func connectionsAddCmd() *cobra.Command {
 	var provider, baseURL, tokenEnv string
-	var tokenStdin bool
+	var tokenStdin, insecureHTTP bool
 	cmd := &cobra.Command{
 		Use:   "add <name> --provider salesforce|hubspot|demo [--base-url URL] (--token-env VAR | --token-stdin)",
 		Short: "Add a connection; its access token is encrypted with SYNCLOOP_SECRET_KEY",
@@ -42,7 +42,7 @@ holds it (--token-env) or pipe it on standard input (--token-stdin).`,
 			if err != nil {
 				return err
 			}
-			nc := control.NewConnection{Name: args[0], Provider: provider, BaseURL: baseURL, Token: token}
+			nc := control.NewConnection{Name: args[0], Provider: provider, BaseURL: baseURL, Token: token, InsecureHTTP: insecureHTTP}
 			if err := control.ValidateConnection(nc); err != nil {
 				return err
 			}
@@ -68,6 +68,8 @@ holds it (--token-env) or pipe it on standard input (--token-stdin).`,
 	cmd.Flags().StringVar(&baseURL, "base-url", "", "API base URL: the Salesforce instance URL; HubSpot defaults to https://api.hubapi.com")
 	cmd.Flags().StringVar(&tokenEnv, "token-env", "", "name of the environment variable holding the access token")
 	cmd.Flags().BoolVar(&tokenStdin, "token-stdin", false, "read the access token from standard input")
+	cmd.Flags().BoolVar(&insecureHTTP, strings.TrimPrefix(control.FlagInsecureHTTP, "--"), false,
+		"accept an http:// --base-url on a non-loopback host for salesforce or hubspot (the token travels in cleartext)")
 	return cmd
 }
 

@@ -129,7 +129,7 @@ func groupCommand(c *cobra.Command) *cobra.Command {
 func exactArgs(n int, what string) cobra.PositionalArgs {
 	return func(c *cobra.Command, args []string) error {
 		if len(args) != n {
-			return usageError{fmt.Errorf("%s expects %s (got %d arguments): e.g. `%s`", c.CommandPath(), what, len(args), c.Example)}
+			return usageError{fmt.Errorf("%s expects %s (got %s): e.g. `%s`", c.CommandPath(), what, plural(len(args), "argument"), c.Example)}
 		}
 		return nil
 	}
@@ -147,8 +147,24 @@ func withService(c *cobra.Command, fn func(ctx context.Context, svc *control.Ser
 		return err
 	}
 	defer closeFn()
-	return fn(c.Context(), svc)
+	return cliError(fn(c.Context(), svc))
 }
+
+// cliError words control's errors for the command line: a refusal
+// because cycles run names the CLI's override, --force.
+func cliError(err error) error {
+	var ce *control.ConflictError
+	if errors.As(err, &ce) {
+		return forceError{ce}
+	}
+	return err
+}
+
+// forceError is a ConflictError as the CLI says it.
+type forceError struct{ ce *control.ConflictError }
+
+func (e forceError) Error() string { return e.ce.Fix("--force") }
+func (e forceError) Unwrap() error { return e.ce }
 
 // openOptions are control.Open's settings from the configuration; logger
 // receives the SDK's logs (nil: warnings on stderr).

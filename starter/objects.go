@@ -41,8 +41,12 @@ func addCmd() *cobra.Command {
 			if err != nil {
 				return &control.InputError{Err: err}
 			}
+			if !c.Flags().Changed("interval") {
+				d = 0 // the default for a new object; no change asked of an existing one
+			}
 			return withService(c, func(ctx context.Context, svc *control.Service) error {
-				obj, created, err := svc.Add(ctx, control.AddRequest{Key: k, Interval: d, Connection: connection})
+				req := control.AddRequest{Key: k, Interval: d, Connection: connection}
+				obj, created, err := svc.Add(ctx, req)
 				if err != nil {
 					return err
 				}
@@ -50,6 +54,9 @@ func addCmd() *cobra.Command {
 					fmt.Fprintf(c.OutOrStdout(), "added %s (every %s); its loop %s is running the initial sync\n", k, model.FormatInterval(obj.Interval), k.WorkflowID())
 				} else {
 					fmt.Fprintf(c.OutOrStdout(), "%s already exists (every %s); its loop %s is running\n", k, model.FormatInterval(obj.Interval), k.WorkflowID())
+				}
+				if n := control.AddNotice(req, obj, created, fmt.Sprintf("`syncloop objects set-interval %s %s`", k, model.FormatInterval(d))); n != "" {
+					fmt.Fprintln(c.ErrOrStderr(), "syncloop: "+n)
 				}
 				return nil
 			})
@@ -61,8 +68,22 @@ func addCmd() *cobra.Command {
 }
 
 func listCmd() *cobra.Command {
-	return reportCmd("list", "List objects with their loop state and last cycle", "syncloop objects list", (*control.Service).List,
+	return reportCmd("list", "List objects with their loop state and last cycle", "syncloop objects list", listObjects,
 		func(w io.Writer, objs []control.ObjectView) { printObjects(w, objs) })
+}
+
+// listObjects is List, except that a database without objects while
+// loops run on the task queue is an error naming the fix: it is not the
+// worker's database, and "no objects yet" would mislead.
+func listObjects(svc *control.Service, ctx context.Context) ([]control.ObjectView, error) {
+	objs, err := svc.List(ctx)
+	if err != nil || len(objs) > 0 {
+		return objs, err
+	}
+	if err := svc.CheckDatabase(ctx); err != nil {
+		return nil, err
+	}
+	return objs, nil
 }
 
 // reportCmd is a read-only command without arguments that prints a table,
@@ -192,7 +213,7 @@ func watchCycle(ctx context.Context, w io.Writer, svc *control.Service, k model.
 	for {
 		line := fmt.Sprintf("cycle #%d (%s) running %s", seq, cur.Trigger, time.Since(cur.StartedAt).Round(time.Second))
 		if p := cur.Progress; p != nil {
-			line += fmt.Sprintf(": %d pages, %d records", p.Pages, p.Records)
+			line += ": " + plural(p.Pages, "page") + ", " + plural(p.Records, "record")
 			if secs := time.Since(cur.StartedAt).Seconds(); secs > 0 && p.Records > 0 {
 				line += fmt.Sprintf(" (%.0f rec/s)", float64(p.Records)/secs)
 			}
@@ -337,6 +358,14 @@ func printLoop(w io.Writer, what string, st workflows.LoopStatus) {
 		parts = append(parts, "a cycle is queued")
 	}
 	fmt.Fprintln(w, strings.Join(parts, ", "))
+}
+
+// plural is "1 page", "2 pages".
+func plural[N ~int | ~int32 | ~int64](n N, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -114,3 +114,14 @@ func TestServeOpensNonLoopbackOnlyWithTokenOrOptIn(t *testing.T) {
 	t.Setenv(config.EnvAPIToken, "s3cret-token")
 	serveUntilHealthy(t, port, "serve", "--addr", ":"+port)
 }
+
+func TestConnectionsAddRefusesCleartextBaseURL(t *testing.T) {
+	t.Setenv("SL_TEST_TOKEN", "00Dsf-secret-token")
+	r := cli(t, "connections", "add", "cleartext-sf", "--provider", "salesforce", "--base-url", "http://acme.my.salesforce.com", "--token-env", "SL_TEST_TOKEN")
+	if r.err == nil || !strings.Contains(r.msg, "cleartext") || !strings.Contains(r.msg, "--insecure-http") || r.code != 2 {
+		t.Fatalf("http:// Salesforce base URL: %s", r)
+	}
+	if strings.Contains(r.msg, "00Dsf-secret-token") {
+		t.Fatalf("the error quotes the token: %s", r.msg)
+	}
+}

@@ -58,6 +58,7 @@ var (
 	sqlLatestCycles              = query("LatestCycles")
 	sqlNewestCycle               = query("NewestCycle")
 	sqlRecordCounts              = query("RecordCounts")
+	sqlAllRecordCounts           = query("AllRecordCounts")
 	sqlObjectsWithOpenCycles     = query("ObjectsWithOpenCycles")
 	sqlCloseOpenCycles           = query("CloseOpenCycles")
 )
@@ -286,6 +287,27 @@ func (s *Store) RecordCounts(ctx context.Context, objectID int64) (live, deleted
 		Deleted int64 `db:"deleted"`
 	}])
 	return n.Live, n.Deleted, err
+}
+
+// RecordCount is an object's live and deleted record counts.
+type RecordCount struct {
+	ObjectID int64 `db:"object_id"`
+	Live     int64 `db:"live"`
+	Deleted  int64 `db:"deleted"`
+}
+
+// AllRecordCounts returns every object's record counts, by object id, in
+// one query (an object without records is missing: zero counts).
+func (s *Store) AllRecordCounts(ctx context.Context) (map[int64]RecordCount, error) {
+	counts, err := all(ctx, s.Pool, sqlAllRecordCounts, nil, pgx.RowToStructByName[RecordCount])
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]RecordCount, len(counts))
+	for _, c := range counts {
+		out[c.ObjectID] = c
+	}
+	return out, nil
 }
 
 // ObjectsWithOpenCycles lists objects that have a cycle in progress.

@@ -86,14 +86,38 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*Store, error) {
 	defer cancel()
 	if err := pool.Ping(pingCtx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("cannot reach PostgreSQL at %s: %s; start it (docker compose up -d postgres, or pg_ctlcluster <version> main start) or set DATABASE_URL to a reachable server",
-			redactConfig(cfg), oneLine(err))
+		return nil, pingError(cfg, err)
 	}
 	if err := Migrate(ctx, pool); err != nil {
 		pool.Close()
 		return nil, err
 	}
 	return &Store{Pool: pool}, nil
+}
+
+// pingError words a failed first connection with its fix: a server that
+// answers but has no such database needs the database created, not
+// PostgreSQL started.
+func pingError(cfg *pgxpool.Config, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "3D000" { // invalid_catalog_name
+		c := cfg.ConnConfig
+		return fmt.Errorf("database %q does not exist on the PostgreSQL server at %s:%d: create it (createdb -h %s -p %d -U %s %s) or set DATABASE_URL to an existing database",
+			c.Database, c.Host, c.Port, c.Host, c.Port, c.User, c.Database)
+	}
+	return fmt.Errorf("cannot reach PostgreSQL at %s: %s; start it (docker compose up -d postgres, or pg_ctlcluster <version> main start) or set DATABASE_URL to a reachable server",
+		redactConfig(cfg), oneLine(err))
+}
+
+// Database names the database the store uses, as a URL without password
+// (with its search_path, if one is set), for messages.
+func (s *Store) Database() string {
+	cfg := s.Pool.Config()
+	u := redactConfig(cfg)
+	if sp := cfg.ConnConfig.RuntimeParams["search_path"]; sp != "" {
+		u += "?search_path=" + url.QueryEscape(sp)
+	}
+	return u
 }
 
 // Close closes the pool.

@@ -42,11 +42,10 @@ var _ connectors.Connector = (*Connector)(nil)
 
 // NewConnector returns a connector for the demo server at baseURL (e.g.
 // "http://localhost:8081"), authenticating with token. A nil client means a
-// default client with a 30 s timeout.
+// default client with a 30 s timeout. Redirects are never followed (a copy
+// of the client is used).
 func NewConnector(baseURL, token string, client *http.Client) *Connector {
-	if client == nil {
-		client = &http.Client{Timeout: defaultTimeout}
-	}
+	client = connectors.HTTPClient(client, defaultTimeout)
 	c := &Connector{token: token, client: client, maxBody: maxBodyBytes}
 	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
 	switch {

@@ -293,10 +293,14 @@ func (c *Connector) redact(s string) string {
 // redacted wraps err so that its message cannot reveal the token, should a
 // transport ever quote a header.
 func (c *Connector) redacted(err error) error {
-	if err == nil || !strings.Contains(err.Error(), c.cred.token) {
+	if err == nil {
 		return err
 	}
-	return redactedError{msg: c.redact(err.Error()), err: err}
+	msg := err.Error()
+	if r := c.redact(msg); r != msg {
+		return redactedError{msg: r, err: err}
+	}
+	return err
 }
 
 type redactedError struct {

@@ -116,6 +116,7 @@ type Config struct {
 	// modified property. Owners have no properties.
 	Properties map[string][]string
 	// HTTP is the client used; nil means a client with a 60 s timeout.
+	// Redirects are never followed (a copy of the client is used).
 	HTTP *http.Client
 	// Limiter, if set, is waited on before every request. The caller shares
 	// one per HubSpot account, as HubSpot's limits are per account and app.
@@ -257,10 +258,8 @@ func New(cfg Config) (*Connector, error) {
 		spec.props = list
 	}
 
-	client := cfg.HTTP
-	if client == nil {
-		client = &http.Client{Timeout: defaultTimeout}
-	}
+	// Never follows redirects: they could carry the token elsewhere.
+	client := connectors.HTTPClient(cfg.HTTP, defaultTimeout)
 	now := cfg.Now
 	if now == nil {
 		now = time.Now

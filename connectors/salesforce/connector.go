@@ -227,14 +227,9 @@ func New(cfg Config) (*Connector, error) {
 		}
 		fields[ot] = norm
 	}
-	client := &http.Client{Timeout: defaultTimeout}
-	if cfg.HTTP != nil {
-		c := *cfg.HTTP
-		client = &c
-	}
 	// A redirect is a misconfigured instance URL; following it could send
 	// the token elsewhere.
-	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	client := connectors.HTTPClient(cfg.HTTP, defaultTimeout)
 	now := cfg.Now
 	if now == nil {
 		now = time.Now

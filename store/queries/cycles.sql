@@ -84,6 +84,12 @@ ORDER BY c.id DESC LIMIT 1;
 SELECT count(*) FILTER (WHERE deleted_at IS NULL) AS live, count(*) FILTER (WHERE deleted_at IS NOT NULL) AS deleted
 FROM records WHERE object_id = @object_id;
 
+-- name: AllRecordCounts
+-- Every object's live and deleted record counts in one pass (objects
+-- without records have no row).
+SELECT object_id, count(*) FILTER (WHERE deleted_at IS NULL) AS live, count(*) FILTER (WHERE deleted_at IS NOT NULL) AS deleted
+FROM records GROUP BY object_id;
+
 -- name: ObjectsWithOpenCycles
 SELECT DISTINCT o.tenant, o.provider, o.object_type
 FROM sync_cycles c JOIN integration_objects o ON o.id = c.object_id

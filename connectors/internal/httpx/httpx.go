@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/syncloop/syncloop/connectors"
 )
@@ -58,8 +59,13 @@ func SizeLimit(n int64) string {
 }
 
 // TransportError classifies a failure to get a response: all Retryable, but
-// a done context is reported as such so callers can tell it apart.
+// a done context is reported as such so callers can tell it apart, and a
+// refused redirect (connectors.HTTPClient) stays the Config error it is.
 func TransportError(ctx context.Context, doing string, err error) error {
+	var ce *connectors.Error
+	if errors.As(err, &ce) && ce.Kind == connectors.Config {
+		return &connectors.Error{Kind: connectors.Config, Message: doing + ": " + ce.Message}
+	}
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return &connectors.Error{Kind: connectors.Retryable, Message: doing + " interrupted", Err: ctxErr}
 	}
@@ -100,13 +106,70 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 	return min(max(d, 0), MaxRetryAfter)
 }
 
-// Redact replaces every occurrence of secret in s (nothing if secret is
-// empty).
+// MinSecretRun is the shortest piece of a secret Redact removes: a
+// provider that echoes part of a token ("partial=00Dsf-…") must not leak
+// that part either.
+const MinSecretRun = 8
+
+// Redact replaces with "[redacted]" every run of s that is a piece of
+// secret at least MinSecretRun bytes long (or the whole secret, when it
+// is shorter than that); adjacent and overlapping pieces become one
+// "[redacted]". Nothing changes if secret is empty.
 func Redact(s, secret string) string {
-	if secret == "" {
+	if secret == "" || s == "" {
 		return s
 	}
-	return strings.ReplaceAll(s, secret, "[redacted]")
+	least := min(MinSecretRun, len(secret))
+	if len(s) < least {
+		return s
+	}
+	// cur[j+1] is the length of the longest common suffix of s[:i+1] and
+	// secret[:j+1]: a piece of the secret ending at s[i].
+	marked := make([]bool, len(s))
+	prev, cur := make([]int, len(secret)+1), make([]int, len(secret)+1)
+	any := false
+	for i := 0; i < len(s); i++ {
+		longest := 0
+		for j := 0; j < len(secret); j++ {
+			if s[i] == secret[j] {
+				cur[j+1] = prev[j] + 1
+				longest = max(longest, cur[j+1])
+			} else {
+				cur[j+1] = 0
+			}
+		}
+		if longest >= least {
+			any = true
+			for k := i; k > i-longest; k-- {
+				marked[k] = true
+			}
+		}
+		prev, cur = cur, prev
+	}
+	if !any {
+		return s
+	}
+	// Widen the runs to whole UTF-8 sequences.
+	for i := 1; i < len(s); i++ {
+		if marked[i-1] && !utf8.RuneStart(s[i]) {
+			marked[i] = true
+		}
+	}
+	for i := len(s) - 1; i > 0; i-- {
+		if marked[i] && !utf8.RuneStart(s[i]) {
+			marked[i-1] = true
+		}
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch {
+		case !marked[i]:
+			b.WriteByte(s[i])
+		case i == 0 || !marked[i-1]:
+			b.WriteString("[redacted]")
+		}
+	}
+	return b.String()
 }
 
 // Truncate cuts s to n runes, marking the cut with "…".

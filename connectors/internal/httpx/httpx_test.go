@@ -102,3 +102,38 @@ func TestRedactTruncate(t *testing.T) {
 		t.Errorf("Truncate short: %q", got)
 	}
 }
+
+func TestRedactPartialEchoes(t *testing.T) {
+	const secret = "00Dsf-AbCdEfGhIjKlMnOp.qrstuv"
+	for _, tc := range []struct{ in, want string }{
+		{"exact " + secret + " end", "exact [redacted] end"},
+		{"partial=00Dsf-AbC…", "partial=[redacted]…"},                     // the first 9 characters
+		{"token ends in MnOp.qrstuv", "token ends in [redacted]"},         // the last 11
+		{"middle: xxEfGhIjKlyy", "middle: xx[redacted]yy"},                // 8 from inside
+		{"seven only: 00Dsf-A.", "seven only: 00Dsf-A."},                  // shorter than MinSecretRun
+		{"two 00Dsf-AbCd and KlMnOp.qr", "two [redacted] and [redacted]"}, // two pieces
+		{secret + secret, "[redacted]"},                                   // adjacent copies: one run
+		{"no secret here", "no secret here"},
+		{"", ""},
+	} {
+		if got := Redact(tc.in, secret); got != tc.want {
+			t.Errorf("Redact(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	// A secret shorter than MinSecretRun is redacted whole, not in pieces.
+	if got := Redact("abc ab abcd", "abc"); got != "[redacted] ab [redacted]d" {
+		t.Errorf("short secret: %q", got)
+	}
+	// Never splits a UTF-8 sequence.
+	if got := Redact("é"+"ñ-secret-tail!", "xñ-secret-tail"); got != "é[redacted]!" {
+		t.Errorf("UTF-8: %q", got)
+	}
+	// No 8-character run of the secret survives anywhere.
+	msg := "HTTP 401: bad token partial=" + secret[3:14] + " and suffix " + secret[len(secret)-9:]
+	out := Redact(msg, secret)
+	for i := 0; i+MinSecretRun <= len(secret); i++ {
+		if strings.Contains(out, secret[i:i+MinSecretRun]) {
+			t.Fatalf("%q still contains %q", out, secret[i:i+MinSecretRun])
+		}
+	}
+}
