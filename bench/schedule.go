@@ -236,7 +236,7 @@ func historyCost(ctx context.Context, e *env, variant string, keys []model.Objec
 			return 0, 0, err
 		}
 		var n int
-		if err := e.store.Pool.QueryRow(ctx, `SELECT count(*) FROM sync_cycles WHERE object_id = $1 AND status <> 'Processing'`, obj.ID).Scan(&n); err != nil {
+		if err := e.store.Pool.QueryRow(ctx, `SELECT count(*) FROM sync_cycles WHERE object_id = $1 AND status <> $2`, obj.ID, model.StatusProcessing).Scan(&n); err != nil {
 			return 0, 0, err
 		}
 		totalCycles += n

@@ -157,20 +157,21 @@ type schemaState struct {
 	Schema   string `db:"schema"`
 	// Goose is true when goose's version table exists.
 	Goose bool `db:"goose"`
-	// Staged is true when the development builds' staged_records exists.
-	Staged bool `db:"staged"`
+	// OlderShape is true when sync_cycles exists without the columns of
+	// the released schema (a development build's tables).
+	OlderShape bool `db:"older_shape"`
 }
 
 // checkNotDevelopmentSchema refuses a schema that development builds
 // created before their migrations were squashed into one: goose versions
-// above 1, or the staged_records table. Migrating it would fail half-way,
+// above 1, or tables of an older shape. Migrating it would fail half-way,
 // or worse, succeed on tables of another shape.
 func checkNotDevelopmentSchema(ctx context.Context, pool *pgxpool.Pool) error {
 	st, err := one(ctx, pool, sqlSchemaState, nil, pgx.RowToStructByName[schemaState])
 	if err != nil {
 		return fmt.Errorf("inspect the database schema: %w", err)
 	}
-	old := st.Staged
+	old := st.OlderShape
 	if !old && st.Goose {
 		if old, err = one(ctx, pool, sqlMigratedBeyondOne, nil, pgx.RowTo[bool]); err != nil {
 			return fmt.Errorf("inspect the database schema: %w", err)
