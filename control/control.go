@@ -204,9 +204,17 @@ func (s *Service) loopInput(ctx context.Context, obj store.Object, first model.T
 	if err != nil {
 		return in, err
 	}
-	if len(cycles) == 1 && cycles[0].EndedAt != nil {
-		in.LastCycleEndedAt = *cycles[0].EndedAt
+	var newest *store.Cycle
+	if len(cycles) == 1 {
+		newest = &cycles[0]
+		if newest.EndedAt != nil {
+			in.LastCycleEndedAt = *newest.EndedAt
+		}
 	}
+	// A loop started again reports what PostgreSQL knows (cycle count, last
+	// cycle, last success) from its first moment, in its status and its
+	// SyncLastSuccessAt search attribute.
+	in.Known = workflows.KnownFrom(newest, obj.LastSuccessAt)
 	return in, nil
 }
 

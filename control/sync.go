@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/syncloop/syncloop/model"
 	"github.com/syncloop/syncloop/store"
@@ -81,8 +82,37 @@ func (s *Service) SetEnabled(ctx context.Context, on bool) (SyncStatus, error) {
 		if _, _, err := s.WakeDisabledLoops(ctx); err != nil {
 			return SyncStatus{}, err
 		}
+	} else if _, err := s.tellLoopsSyncOff(ctx); err != nil {
+		return SyncStatus{}, fmt.Errorf("sync is off, but not every loop could be told at once (each learns it at its next cycle): %w", err)
 	}
 	return s.SyncStatus(ctx)
+}
+
+// tellLoopsSyncOff signals every running loop that sync is off, so each
+// shows `disabled` at once (query, SyncState, every view) rather than at
+// its next cycle, which StartCycle refuses anyway. One signal per loop,
+// sent 16 at a time; it returns how many were told.
+func (s *Service) tellLoopsSyncOff(ctx context.Context) (int, error) {
+	var ids []string
+	if _, err := s.eachLoopCounted(ctx, fmt.Sprintf("SyncState != '%s'", workflows.StateDisabled), func(wid string, _ loopVisibility) error {
+		ids = append(ids, wid)
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(16)
+	for _, wid := range ids {
+		g.Go(func() error {
+			err := s.Client.SignalWorkflow(gctx, wid, "", workflows.SignalSyncOff, nil)
+			var nf *serviceerror.NotFound
+			if err != nil && !errors.As(err, &nf) {
+				return fmt.Errorf("tell %s: %w", wid, err)
+			}
+			return nil
+		})
+	}
+	return len(ids), g.Wait()
 }
 
 func onOff(on bool) string {

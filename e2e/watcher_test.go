@@ -50,6 +50,22 @@ func TestWatcherRestartsALoopTerminatedBehindItsBack(t *testing.T) {
 	if st.Interval != "2h" || st.NextRunAt == nil || st.NextRunAt.Sub(*cycles[0].EndedAt).Round(time.Minute) != 2*time.Hour {
 		t.Fatalf("restarted loop status %+v; want interval 2h, next run 2h after the last cycle", st)
 	}
+	// The new run starts from what PostgreSQL knows: its cycle count, last
+	// cycle and last success, in the query and in SyncLastSuccessAt (a
+	// visibility query for stale loops must not miss repaired ones).
+	o, _ := h.store.GetObject(h.ctx, k)
+	if st.Cycles != 1 || st.LastCycle == nil || st.LastCycle.Seq != 1 || st.LastCycle.Status != model.StatusCompleted ||
+		st.LastSuccessAt == nil || o.LastSuccessAt == nil || !st.LastSuccessAt.Equal(*o.LastSuccessAt) {
+		t.Fatalf("restarted loop status %+v; want 1 cycle, last #1 Completed, last success %v", st, o.LastSuccessAt)
+	}
+	h.waitUntil("the restarted run's SyncLastSuccessAt", 30*time.Second, func() (bool, string) {
+		desc, err := h.client.DescribeWorkflowExecution(h.ctx, k.WorkflowID(), "")
+		if err != nil {
+			return false, err.Error()
+		}
+		_, ok := desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()["SyncLastSuccessAt"]
+		return ok, fmt.Sprintf("search attributes %v", desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields())
+	})
 	// Cursor kept: the next cycle is incremental.
 	h.demo.Change("accounts", 2)
 	if _, err := h.svc.SyncNow(h.ctx, k, "after restart"); err != nil {
@@ -210,6 +226,8 @@ func TestSyncOffHoldsEveryLoopAndOnResumesThem(t *testing.T) {
 	if err != nil || st.Enabled || st.ScheduledWatcher == nil || !st.ScheduledWatcher.Paused || st.ScheduledWatcher.Every != "30m" {
 		t.Fatalf("sync off: %+v %v; want disabled and the 30m schedule paused", st.ScheduledWatcher, err)
 	}
+	// The idle loop shows the switch at once, not when its 1h timer fires.
+	h.waitFor("the idle loop to show sync off at once", 10*time.Second, func() bool { return h.loopStatus(k).State == workflows.StateDisabled })
 	if _, err := h.svc.SyncNow(h.ctx, k, "while off"); err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +261,7 @@ func TestSyncOffHoldsEveryLoopAndOnResumesThem(t *testing.T) {
 		return !st.Paused && len(info.RecentActions) > 0,
 			fmt.Sprintf("paused=%v note=%q recent actions=%d running=%d", st.Paused, st.Note, len(info.RecentActions), len(info.RunningWorkflows))
 	})
-	h.recordHistory(k, "syncloop_sync_off_on")
+	h.recordHistory(k, "syncloop_sync_off_on_told")
 }
 
 // TestWatcherListingShrinksPagesTheVisibilityStoreCannotServe puts a fault

@@ -26,6 +26,7 @@ fuzz FuzzDecodeDeletedResponse ./connectors/salesforce/
 fuzz FuzzDecodePageToken ./connectors/salesforce/
 fuzz FuzzDecodeListResponse ./connectors/hubspot/
 fuzz FuzzDecodeSearchResponse ./connectors/hubspot/
+fuzz FuzzSplit ./connectors/internal/jsonsplit/
 fuzz FuzzDecodeAddObject ./api/request/
 fuzz FuzzParseObjectPath ./api/request/
 fuzz FuzzParseQuery ./api/request/

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/syncloop/syncloop/control"
 	"github.com/syncloop/syncloop/model"
+	"github.com/syncloop/syncloop/store"
 	"github.com/syncloop/syncloop/workflows"
 )
 
@@ -192,67 +194,141 @@ func showCmd() *cobra.Command {
 		})
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.Flags().IntVar(&cycles, "cycles", 10, "how many recent cycles to show")
-	cmd.Flags().BoolVar(&watch, "watch", false, "follow the running cycle's progress until it ends")
+	cmd.Flags().BoolVar(&watch, "watch", false, "follow the running cycle's progress until it ends (with none running, wait for the next)")
 	return cmd
 }
 
-// watchCycle renders the running cycle as a live progress line (pages and
-// records from Retrieve's heartbeats) and returns when it ends.
+// watchCycle follows an object's cycle until it ends: the running one, or
+// else (printing what it waits for and when the next run is due) the next
+// one to start. Progress comes from the cycle's sync_cycles row, where
+// Retrieve commits the pages and records of each page group, read every
+// tick: it moves with every page group without any extra heartbeat. Ctrl-C
+// (ctx cancelled) stops watching without an error.
 func watchCycle(ctx context.Context, w io.Writer, svc *control.Service, k model.ObjectKey, every time.Duration) error {
+	err := followCycle(ctx, w, svc, k, every)
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+func followCycle(ctx context.Context, w io.Writer, svc *control.Service, k model.ObjectKey, every time.Duration) error {
 	st, err := svc.LoopStatus(ctx, k)
+	if errors.Is(err, control.ErrLoopNotRunning) {
+		return fmt.Errorf("the loop of %s is not running, so no cycle will start: `syncloop objects sync-now %s` starts it with a cycle", k, k)
+	}
 	if err != nil {
 		return err
 	}
-	cur := st.CurrentCycle
-	if cur == nil {
-		fmt.Fprintf(w, "no cycle of %s is running (state %s, next run %s); `syncloop objects sync-now %s` starts one\n", k, st.State, fmtTime(st.NextRunAt), k)
-		return nil
+	c, err := svc.LatestCycle(ctx, k)
+	if err != nil {
+		return err
 	}
-	seq := cur.Seq
-	width := 0
-	for {
-		line := fmt.Sprintf("cycle #%d (%s) running %s", seq, cur.Trigger, time.Since(cur.StartedAt).Round(time.Second))
-		if p := cur.Progress; p != nil {
-			line += ": " + plural(p.Pages, "page") + ", " + plural(p.Records, "record")
-			if secs := time.Since(cur.StartedAt).Seconds(); secs > 0 && p.Records > 0 {
-				line += fmt.Sprintf(" (%.0f rec/s)", float64(p.Records)/secs)
-			}
-			if p.Attempt > 1 {
-				line += fmt.Sprintf(", attempt %d after: %s", p.Attempt, p.LastFailure)
-			}
-		}
-		pad := max(width-len(line), 0)
-		width = len(line)
-		fmt.Fprintf(w, "\r%s%s", line, strings.Repeat(" ", pad))
+	tick := func() error {
 		select {
 		case <-ctx.Done():
-			fmt.Fprintln(w)
 			return ctx.Err()
 		case <-time.After(every):
+			return nil
 		}
-		if st, err = svc.LoopStatus(ctx, k); err != nil {
+	}
+	// The newest row is the running cycle's, or the starting one's (the
+	// loop has not had its number back yet); otherwise wait for a cycle
+	// newer than the newest row.
+	if cur := st.CurrentCycle; c == nil || c.Status.Final() || cur == nil || (cur.Seq != c.Seq && cur.Seq != 0) {
+		after := 0
+		if c != nil {
+			after = c.Seq
+		}
+		fmt.Fprintln(w, waitingFor(k, st, time.Now()))
+		for {
+			if err := tick(); err != nil {
+				fmt.Fprintln(w, "stopped waiting: no cycle started")
+				return err
+			}
+			if c, err = svc.LatestCycle(ctx, k); err != nil {
+				return err
+			}
+			if c != nil && c.Seq > after {
+				break
+			}
+		}
+	}
+	id, seq := c.ID, c.Seq
+	width := 0
+	for {
+		cycle, p, err := svc.CycleProgress(ctx, k, id)
+		if err != nil {
 			fmt.Fprintln(w)
 			return err
 		}
-		if st.CurrentCycle == nil || st.CurrentCycle.Seq != seq {
-			break
+		if cycle.Status.Final() {
+			fmt.Fprintln(w)
+			printCycleEnd(w, cycle)
+			return nil
 		}
-		cur = st.CurrentCycle
+		line := progressLine(cycle, p, time.Now())
+		pad := max(width-len(line), 0)
+		width = len(line)
+		fmt.Fprintf(w, "\r%s%s", line, strings.Repeat(" ", pad))
+		if err := tick(); err != nil {
+			fmt.Fprintf(w, "\nstopped watching: cycle #%d is still running\n", seq)
+			return err
+		}
+	}
+}
+
+// waitingFor says what --watch waits for when no cycle is running.
+func waitingFor(k model.ObjectKey, st workflows.LoopStatus, now time.Time) string {
+	if st.CurrentCycle != nil {
+		return fmt.Sprintf("a cycle of %s is starting; waiting for it (Ctrl-C stops)", k)
+	}
+	line := fmt.Sprintf("no cycle of %s is running (state %s); waiting for the next one", k, st.State)
+	switch {
+	case st.NextRunAt != nil && st.NextRunAt.After(now):
+		line += fmt.Sprintf(", due %s (in %s)", fmtTime(st.NextRunAt), st.NextRunAt.Sub(now).Round(time.Second))
+	case st.NextRunAt != nil:
+		line += ", due now"
+	case st.State == workflows.StatePaused:
+		line += fmt.Sprintf(", none is due until `syncloop objects resume %s`", k)
+	case st.State == workflows.StateDisabled:
+		line += ", none is due until `syncloop sync on`"
+	}
+	return line + fmt.Sprintf("; `syncloop objects sync-now %s` starts one (Ctrl-C stops)", k)
+}
+
+// progressLine is one --watch line of a running cycle.
+func progressLine(c store.Cycle, p *workflows.CycleProgress, now time.Time) string {
+	var ran time.Duration
+	if c.StartedAt != nil {
+		ran = max(now.Sub(*c.StartedAt), 0)
+	}
+	line := fmt.Sprintf("cycle #%d (%s) running %s", c.Seq, c.Trigger, ran.Round(time.Second))
+	if p == nil {
+		p = &workflows.CycleProgress{Pages: c.Pages, Records: c.Counts.Retrieved}
+	}
+	line += ": " + plural(p.Pages, "page") + ", " + plural(p.Records, "record")
+	if secs := ran.Seconds(); secs > 0 && p.Records > 0 {
+		line += fmt.Sprintf(" (%.0f rec/s)", float64(p.Records)/secs)
+	}
+	if p.Attempt > 1 {
+		line += fmt.Sprintf(", attempt %d after: %s", p.Attempt, p.LastFailure)
+	}
+	return line
+}
+
+// printCycleEnd is --watch's last line: how the cycle ended.
+func printCycleEnd(w io.Writer, c store.Cycle) {
+	dur := "-"
+	if c.StartedAt != nil && c.EndedAt != nil {
+		dur = c.EndedAt.Sub(*c.StartedAt).Round(time.Millisecond).String()
+	}
+	fmt.Fprintf(w, "cycle #%d %s in %s: %d new, %d changed, %d unchanged, %d deleted, %d rejected", c.Seq, c.Status, dur,
+		c.Counts.New, c.Counts.Changed, c.Counts.Unchanged, c.Counts.Deleted, c.Counts.Rejected)
+	if c.Error != "" {
+		fmt.Fprintf(w, " — %s", c.Error)
 	}
 	fmt.Fprintln(w)
-	if l := st.LastCycle; l != nil && l.Seq == seq {
-		dur := "-"
-		if l.EndedAt != nil {
-			dur = l.EndedAt.Sub(l.StartedAt).Round(time.Millisecond).String()
-		}
-		fmt.Fprintf(w, "cycle #%d %s in %s: %d new, %d changed, %d unchanged, %d deleted, %d rejected", seq, l.Status, dur,
-			l.Counts.New, l.Counts.Changed, l.Counts.Unchanged, l.Counts.Deleted, l.Counts.Rejected)
-		if l.Error != "" {
-			fmt.Fprintf(w, " — %s", l.Error)
-		}
-		fmt.Fprintln(w)
-	}
-	return nil
 }
 
 func printObject(w io.Writer, v control.ObjectView) {
@@ -360,13 +436,8 @@ func printLoop(w io.Writer, what string, st workflows.LoopStatus) {
 	fmt.Fprintln(w, strings.Join(parts, ", "))
 }
 
-// plural is "1 page", "2 pages".
-func plural[N ~int | ~int32 | ~int64](n N, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
+// plural is model.Plural.
+func plural[N ~int | ~int32 | ~int64](n N, noun string) string { return model.Plural(n, noun) }
 
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)

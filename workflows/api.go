@@ -30,6 +30,9 @@ const (
 	// use them.
 	// SignalWake makes a loop re-check its state now (after `sync on`).
 	SignalWake = "wake"
+	// SignalSyncOff tells a loop that `sync off` is in force, so its state,
+	// query and SyncState show it at once instead of at its next cycle.
+	SignalSyncOff = "sync-off"
 	// UpdateCancelCycle cancels the running cycle (restart --force); the
 	// cycle is recorded Failed with the given reason and the loop goes on.
 	UpdateCancelCycle = "cancel-cycle"
@@ -101,6 +104,38 @@ type LoopInput struct {
 	Options      LoopOptions   `json:"options,omitzero"`
 	// Carried is the state crossing continue-as-new.
 	Carried *CarriedState `json:"carried,omitempty"`
+	// Known is what PostgreSQL knows of the object's earlier cycles, for a
+	// loop started again (by the watcher, a restart, or a new worker): its
+	// status and search attributes start from it instead of from nothing.
+	// It does not change when the next cycle runs (LastCycleEndedAt does).
+	Known *KnownHistory `json:"known,omitempty"`
+}
+
+// KnownHistory is the object's cycle history as sync_cycles has it.
+type KnownHistory struct {
+	// Cycles is the newest cycle's number.
+	Cycles        int        `json:"cycles"`
+	LastCycle     *CycleInfo `json:"last_cycle,omitempty"`
+	LastSuccessAt *time.Time `json:"last_success_at,omitempty"`
+}
+
+// KnownFrom builds a loop's KnownHistory from the object's newest cycle
+// row (nil if it has none) and its last successful sync.
+func KnownFrom(newest *store.Cycle, lastSuccessAt *time.Time) *KnownHistory {
+	if newest == nil && lastSuccessAt == nil {
+		return nil
+	}
+	k := &KnownHistory{LastSuccessAt: lastSuccessAt}
+	if c := newest; c != nil {
+		k.Cycles = c.Seq
+		info := &CycleInfo{Seq: c.Seq, Trigger: c.Trigger, Status: c.Status, Full: c.Full,
+			EndedAt: c.EndedAt, Counts: c.Counts, Steps: c.Steps, Error: c.Error}
+		if c.StartedAt != nil {
+			info.StartedAt = *c.StartedAt
+		}
+		k.LastCycle = info
+	}
+	return k
 }
 
 // LoopOptions tune retries and history size; zero values mean defaults.

@@ -188,7 +188,7 @@ func (l *loop) retrieve(ctx workflow.Context, start store.CycleStart) retrieved 
 	if rerr == nil {
 		out := retrieved{steps: []model.Step{retrieve, process}, live: rr.LiveRecords}
 		if n := rr.Counts.Rejected; n > 0 {
-			process.Status, process.Error = model.StatusPartiallyCompleted, fmt.Sprintf("%d records rejected (see rejected_records)", n)
+			process.Status, process.Error = model.StatusPartiallyCompleted, model.Plural(n, "record")+" rejected (see rejected_records)"
 			out.steps[1], out.errText = process, process.Error
 		}
 		return out

@@ -138,7 +138,22 @@ func (l *loop) registerHandlers(ctx workflow.Context) error {
 			l.wake = true
 		}
 	})
+	// sync-off (internal, from `sync off`): hold now, visibly. StartCycle
+	// enforces the switch anyway; this only makes every view show it at
+	// once. Histories without the signal issue the same commands as before.
+	off := workflow.GetSignalChannel(ctx, SignalSyncOff)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			off.Receive(ctx, nil)
+			l.syncOff()
+		}
+	})
 	return nil
+}
+
+func (l *loop) syncOff() {
+	l.disabled = true
+	l.wake = true
 }
 
 // drainSignals applies signals that arrived but were not yet received, so
@@ -149,6 +164,9 @@ func (l *loop) drainSignals(ctx workflow.Context) {
 	}
 	for workflow.GetSignalChannel(ctx, SignalWake).ReceiveAsync(nil) {
 		l.wake = true
+	}
+	for workflow.GetSignalChannel(ctx, SignalSyncOff).ReceiveAsync(nil) {
+		l.syncOff()
 	}
 }
 

@@ -68,7 +68,7 @@ func (l *loop) updateDetails(ctx workflow.Context) {
 	if c := l.active; c != nil {
 		s += fmt.Sprintf("\n\ncycle #%d running (%s)", c.info.Seq, c.info.Trigger)
 	}
-	if c := l.carried.LastCycle; c != nil {
+	if c := l.lastCycle(); c != nil {
 		s += fmt.Sprintf("\n\nlast cycle #%d %s: %d new, %d changed, %d unchanged, %d deleted, %d rejected",
 			c.Seq, c.Status, c.Counts.New, c.Counts.Changed, c.Counts.Unchanged, c.Counts.Deleted, c.Counts.Rejected)
 		if c.Error != "" {
@@ -82,6 +82,18 @@ func (l *loop) updateDetails(ctx workflow.Context) {
 		s += "\n\nback-off: " + r
 	}
 	workflow.SetCurrentDetails(ctx, s)
+}
+
+// lastCycle is the last cycle this loop ran, or, before it ran one, the
+// newest one PostgreSQL knew when the loop started.
+func (l *loop) lastCycle() *CycleInfo {
+	if c := l.carried.LastCycle; c != nil {
+		return c
+	}
+	if k := l.in.Known; k != nil {
+		return k.LastCycle
+	}
+	return nil
 }
 
 // status answers the status query and every update.
@@ -109,7 +121,7 @@ func (l *loop) status(ctx workflow.Context) LoopStatus {
 	}
 	return LoopStatus{
 		Object: l.in.Object.String(), Interval: model.FormatInterval(l.interval), State: state,
-		NextRunAt: next, CurrentCycle: current, LastCycle: l.carried.LastCycle,
+		NextRunAt: next, CurrentCycle: current, LastCycle: l.lastCycle(),
 		ConsecutiveFailures: l.carried.ConsecutiveFailures, PendingTrigger: l.carried.PendingTrigger,
 		LastSuccessAt: l.carried.LastSuccessAt, Cycles: l.carried.Cycles,
 		EffectiveInterval: model.FormatInterval(l.effectiveInterval()), BackoffReason: l.carried.BackoffReason,

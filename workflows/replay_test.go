@@ -30,7 +30,8 @@ var fixtures = []string{
 	"syncloop_continue_as_new_pending", // a trigger and a new interval crossing continue-as-new
 	"syncloop_churn_backoff",           // the churn back-off and its return
 	"syncloop_cancel_cycle",            // restart --force: cancel-cycle during Retrieve
-	"syncloop_sync_off_on",             // sync off holds the loop; sync on wakes it
+	"syncloop_sync_off_on",             // sync off holds the loop at its next cycle; sync on wakes it
+	"syncloop_sync_off_on_told",        // sync off told to the idle loop at once (sync-off signal)
 }
 
 func TestReplayRecordedHistories(t *testing.T) {

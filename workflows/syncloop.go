@@ -100,6 +100,10 @@ func newLoop(ctx workflow.Context, in LoopInput) (*loop, error) {
 	}
 	if in.Carried != nil {
 		l.carried = *in.Carried
+	} else if k := in.Known; k != nil {
+		// A loop started again: count on from PostgreSQL's history. The
+		// last cycle is shown (lastKnown) but does not time the next one.
+		l.carried.Cycles, l.carried.LastSuccessAt = k.Cycles, k.LastSuccessAt
 	}
 	// Set the object's search attributes on every run: a loop started by
 	// hand (e.g. from the Temporal CLI) may lack them.
@@ -185,7 +189,7 @@ func (l *loop) sleepSummary(state string, due time.Time) string {
 		what += " (churn back-off; configured " + model.FormatInterval(l.interval) + ")"
 	}
 	if state == StateBackoff {
-		what = fmt.Sprintf("back off after %d failed cycles", l.carried.ConsecutiveFailures)
+		what = "back off after " + model.Plural(l.carried.ConsecutiveFailures, "failed cycle")
 	}
 	return fmt.Sprintf("%s until %s", what, due.UTC().Format(time.RFC3339))
 }

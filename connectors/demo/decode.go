@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/syncloop/syncloop/connectors"
+	"github.com/syncloop/syncloop/connectors/internal/jsonsplit"
 )
 
 // decodedPage is a listing response as the connector understood it.
@@ -28,29 +29,36 @@ func decodePage(body []byte) (decodedPage, error) {
 		return decodedPage{}, malformed("the response body is empty")
 	case trimmed[0] == '<':
 		return decodedPage{}, errHTML()
-	case trimmed[0] != '{':
-		if !json.Valid(trimmed) {
-			return decodedPage{}, malformed("the response is not valid JSON (truncated?)")
-		}
+	}
+	// The envelope is split without a nesting limit (encoding/json refuses
+	// a body nested deeper than 10000 anywhere, so one deep record would
+	// fail its whole page); the scanner still validates all of it, so a
+	// truncated body is refused. The fields stay raw so each type error
+	// gets its own message.
+	members, err := jsonsplit.Object(body)
+	switch {
+	case errors.Is(err, jsonsplit.ErrNotObject):
 		return decodedPage{}, malformed("the response is not a JSON object")
-	}
-	// One pass over the body validates it and splits out the records; the
-	// fields stay raw so each type error gets its own message.
-	var envelope struct {
-		Records    *[]json.RawMessage `json:"records"`
-		Next       json.RawMessage    `json:"next"`
-		ServerTime json.RawMessage    `json:"server_time"`
-	}
-	if err := json.Unmarshal(body, &envelope); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) && typeErr.Field == "records" {
-			return decodedPage{}, malformed(`"records" is not an array`)
-		}
+	case err != nil:
 		return decodedPage{}, malformed("the response is not valid JSON (truncated?)")
+	}
+	var envelope struct {
+		Records, Next, ServerTime []byte
+	}
+	for _, m := range members { // the last of duplicate keys wins
+		switch m.Key {
+		case "records":
+			envelope.Records = m.Value
+		case "next":
+			envelope.Next = m.Value
+		case "server_time":
+			envelope.ServerTime = m.Value
+		}
 	}
 	// Demand an actual array: a missing or null records field must not read
 	// as an empty last page, or a broken response would end a sync early.
-	if envelope.Records == nil {
+	elems, err := jsonsplit.Array(envelope.Records)
+	if err != nil {
 		return decodedPage{}, malformed(`"records" is not an array`)
 	}
 	var page decodedPage
@@ -70,10 +78,16 @@ func decodePage(body []byte) (decodedPage, error) {
 			page.serverTime = t.UTC()
 		}
 	}
-	elems := *envelope.Records
 	page.records = make([]connectors.Record, len(elems))
-	for i, raw := range elems {
-		page.records[i] = decodeRecord(raw)
+	for i, elem := range elems {
+		// Each record is decoded on its own; one that cannot be is
+		// rejected with the reason, and the rest of the page stands.
+		if data, bad := jsonsplit.Undecodable(elem); bad {
+			page.records[i] = connectors.Record{Data: data}
+			continue
+		}
+		// A copy: the caller may reuse the body's buffer.
+		page.records[i] = decodeRecord(bytes.Clone(elem.Raw))
 	}
 	return page, nil
 }

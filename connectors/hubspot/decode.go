@@ -3,10 +3,12 @@ package hubspot
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"time"
 
 	"github.com/syncloop/syncloop/connectors"
+	"github.com/syncloop/syncloop/connectors/internal/jsonsplit"
 )
 
 // object is one record of a response as the connector understood it.
@@ -63,19 +65,27 @@ func decodeResponse(body []byte, modProp string) (decodedPage, map[string]json.R
 		return decodedPage{}, nil, malformed("the response body is empty")
 	case trimmed[0] == '<':
 		return decodedPage{}, nil, errHTML()
-	case !json.Valid(body):
+	}
+	// The envelope is split without a nesting limit (encoding/json refuses
+	// a body nested deeper than 10000 anywhere, so one deep record would
+	// fail its whole page); the scanner still validates all of it, so a
+	// truncated body is refused.
+	members, err := jsonsplit.Object(body)
+	switch {
+	case errors.Is(err, jsonsplit.ErrNotObject):
+		return decodedPage{}, nil, malformed("the response is not a JSON object")
+	case err != nil:
 		return decodedPage{}, nil, malformed("the response is not valid JSON (truncated?)")
 	}
-	var envelope map[string]json.RawMessage
-	if err := json.Unmarshal(body, &envelope); err != nil || envelope == nil {
-		return decodedPage{}, nil, malformed("the response is not a JSON object")
+	envelope := make(map[string]json.RawMessage, len(members))
+	for _, m := range members { // the last of duplicate keys wins
+		envelope[m.Key] = m.Value
 	}
 
 	// Demand an actual array: a missing or null results field must not read
 	// as an empty last page, or a broken response would end a sync early.
-	rawResults := bytes.TrimSpace(envelope["results"])
-	var elems []json.RawMessage
-	if len(rawResults) == 0 || rawResults[0] != '[' || json.Unmarshal(rawResults, &elems) != nil {
+	elems, err := jsonsplit.Array(envelope["results"])
+	if err != nil {
 		return decodedPage{}, nil, malformed(`"results" is not an array`)
 	}
 
@@ -97,8 +107,15 @@ func decodeResponse(body []byte, modProp string) (decodedPage, map[string]json.R
 	}
 
 	page.objects = make([]object, len(elems))
-	for i, raw := range elems {
-		page.objects[i] = decodeObject(raw, modProp)
+	for i, elem := range elems {
+		// Each record is decoded on its own; one that cannot be is
+		// rejected with the reason, and the rest of the page stands.
+		if data, bad := jsonsplit.Undecodable(elem); bad {
+			page.objects[i] = object{rec: connectors.Record{Data: data}}
+			continue
+		}
+		// A copy: the caller may reuse the body's buffer.
+		page.objects[i] = decodeObject(bytes.Clone(elem.Raw), modProp)
 	}
 	return page, envelope, nil
 }

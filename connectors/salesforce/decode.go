@@ -3,11 +3,13 @@ package salesforce
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/syncloop/syncloop/connectors"
+	"github.com/syncloop/syncloop/connectors/internal/jsonsplit"
 )
 
 // queryResult is a query response as the connector understood it.
@@ -45,8 +47,14 @@ func decodeQueryResponse(body []byte) (queryResult, error) {
 		return queryResult{}, malformed("query", `"done" is false but there is no "nextRecordsUrl"`)
 	}
 	res.records = make([]connectors.Record, len(elems))
-	for i, raw := range elems {
-		res.records[i] = decodeRecord(raw)
+	for i, elem := range elems {
+		// Each record is decoded on its own; one that cannot be is
+		// rejected with the reason, and the rest of the batch stands.
+		if data, bad := jsonsplit.Undecodable(elem); bad {
+			res.records[i] = connectors.Record{Data: data}
+			continue
+		}
+		res.records[i] = decodeRecord(bytes.Clone(elem.Raw))
 	}
 	return res, nil
 }
@@ -135,7 +143,14 @@ func decodeDeletedResponse(body []byte) (deletedResult, error) {
 		*f.dst = t
 	}
 	res.records = make([]connectors.Record, len(elems))
-	for i, raw := range elems {
+	for i, elem := range elems {
+		if data, bad := jsonsplit.Undecodable(elem); bad {
+			// Not a tombstone: a tombstone's payload is not kept, and
+			// this one's says why it is rejected.
+			res.records[i] = connectors.Record{Data: data}
+			continue
+		}
+		raw := json.RawMessage(bytes.Clone(elem.Raw))
 		rec := connectors.Record{Deleted: true, Data: raw}
 		var entry map[string]json.RawMessage
 		if json.Unmarshal(raw, &entry) == nil {
@@ -163,7 +178,11 @@ func decodeDeletedResponse(body []byte) (deletedResult, error) {
 }
 
 // decodeEnvelope checks that body is one JSON object and returns its
-// members.
+// members (the last of duplicate keys wins). The body is split without a
+// nesting limit, as encoding/json refuses a body nested deeper than 10000
+// anywhere and one deep record would fail its whole batch; the scanner
+// still validates all of it, so a truncated body is refused. The members
+// alias body.
 func decodeEnvelope(body []byte, what string) (map[string]json.RawMessage, error) {
 	trimmed := bytes.TrimLeft(body, " \t\r\n\ufeff")
 	switch {
@@ -171,25 +190,26 @@ func decodeEnvelope(body []byte, what string) (map[string]json.RawMessage, error
 		return nil, malformed(what, "the response body is empty")
 	case trimmed[0] == '<':
 		return nil, errHTML()
-	case !json.Valid(body):
+	}
+	members, err := jsonsplit.Object(body)
+	switch {
+	case errors.Is(err, jsonsplit.ErrNotObject):
+		return nil, malformed(what, "the response is not a JSON object")
+	case err != nil:
 		return nil, malformed(what, "the response is not valid JSON (truncated?)")
 	}
-	var env map[string]json.RawMessage
-	if err := json.Unmarshal(body, &env); err != nil || env == nil {
-		return nil, malformed(what, "the response is not a JSON object")
+	env := make(map[string]json.RawMessage, len(members))
+	for _, m := range members {
+		env[m.Key] = m.Value
 	}
 	return env, nil
 }
 
-// array returns the elements of a JSON array; a missing member, null or any
-// other type is not one.
-func array(raw json.RawMessage) ([]json.RawMessage, bool) {
-	raw = bytes.TrimSpace(raw)
-	var elems []json.RawMessage
-	if len(raw) == 0 || raw[0] != '[' || json.Unmarshal(raw, &elems) != nil {
-		return nil, false
-	}
-	return elems, true
+// array returns the elements of a JSON array (aliasing raw); a missing
+// member, null or any other type is not one.
+func array(raw json.RawMessage) ([]jsonsplit.Element, bool) {
+	elems, err := jsonsplit.Array(raw)
+	return elems, err == nil
 }
 
 func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }

@@ -184,3 +184,63 @@ func Fields(t testing.TB, raw []byte) map[string]any {
 	}
 	return m
 }
+
+// Nested wraps inner, a JSON object, in arrays so that the value is
+// nested depth levels deep: [[[…inner…]]].
+func Nested(depth int, inner string) string {
+	return strings.Repeat("[", depth-1) + inner + strings.Repeat("]", depth-1)
+}
+
+// CheckDeepRecord checks that one record nested deeper than encoding/json
+// decodes (10,001 levels) fails alone: page(records) builds a page around
+// a records array's elements, decode decodes one. Between good1 and good2
+// the deep record is rejected (no id, a payload that says why), the good
+// ones decode as they would without it, and the page cut short anywhere is
+// still a malformed page, never a shorter one.
+func CheckDeepRecord(t *testing.T, page func(records string) string, good1, good2 string,
+	decode func(body []byte) ([]connectors.Record, error)) {
+	t.Helper()
+	const depth = 10001
+	deep := Nested(depth, `{"id":"deep"}`)
+	body := page(good1 + "," + deep + "," + good2)
+	if json.Valid([]byte(body)) {
+		t.Fatal("encoding/json accepts the deep page")
+	}
+	got, err := decode([]byte(body))
+	if err != nil {
+		t.Fatalf("page with a deep record: %v", err)
+	}
+	want, err := decode([]byte(page(good1 + "," + good2)))
+	if err != nil || len(want) != 2 {
+		t.Fatalf("page without it: %d records, %v", len(want), err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("decoded %d records, want 3", len(got))
+	}
+	for i, w := range map[int]connectors.Record{0: want[0], 2: want[1]} {
+		if g := got[i]; g.ExternalID != w.ExternalID || w.ExternalID == "" || !g.ModifiedAt.Equal(w.ModifiedAt) ||
+			g.Deleted != w.Deleted || string(g.Data) != string(w.Data) {
+			t.Errorf("record %d = %+v, want %+v", i, got[i], w)
+		}
+	}
+	poison := got[1]
+	msg := string(poison.Data)
+	if poison.ExternalID != "" || poison.Deleted || json.Valid(poison.Data) || len(msg) > 300 ||
+		!strings.Contains(msg, "nested 10001 levels deep") || !strings.Contains(msg, "it begins [[[[") {
+		t.Errorf("deep record = %+v (%q), want no id and a payload saying why", poison, msg)
+	}
+	// Cut anywhere (every byte near the ends, a sample inside the deep
+	// record), the body is refused as not valid JSON.
+	for n := 1; n < len(body); n++ {
+		if n > 300 && n < len(body)-300 && n%97 != 0 {
+			continue
+		}
+		_, err := decode([]byte(body[:n]))
+		if err == nil {
+			t.Fatalf("page cut to %d of %d bytes decoded", n, len(body))
+		}
+		if e := WantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, "not valid JSON") {
+			t.Fatalf("page cut to %d bytes: %q", n, e.Message)
+		}
+	}
+}
