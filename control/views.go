@@ -134,6 +134,10 @@ func (s *Service) Show(ctx context.Context, k model.ObjectKey, cycles int) (Obje
 
 var errLoopNotRunning = errors.New("loop not running")
 
+// ErrLoopNotRunning is LoopStatus's error for an object whose loop is not
+// running.
+var ErrLoopNotRunning = errLoopNotRunning
+
 // LoopStatus queries a running loop.
 func (s *Service) LoopStatus(ctx context.Context, k model.ObjectKey) (workflows.LoopStatus, error) {
 	var st workflows.LoopStatus
@@ -157,13 +161,72 @@ func (s *Service) LoopStatus(ctx context.Context, k model.ObjectKey) (workflows.
 	if err := v.Get(&st); err != nil {
 		return st, err
 	}
-	if st.CurrentCycle != nil {
-		st.CurrentCycle.Progress = retrieveProgress(desc.GetPendingActivities())
+	if cur := st.CurrentCycle; cur != nil {
+		cur.Progress = retrieveProgress(desc.GetPendingActivities())
+		if cur.Seq > 0 {
+			c, err := s.LatestCycle(ctx, k)
+			if err != nil {
+				return st, err
+			}
+			if c != nil && c.Seq == cur.Seq {
+				cur.Progress = withCommitted(cur.Progress, *c)
+			}
+		}
 	}
 	return st, nil
 }
 
-// retrieveProgress reads the running Retrieve's last heartbeat.
+// LatestCycle is the object's newest sync_cycles row (nil: no cycle yet).
+func (s *Service) LatestCycle(ctx context.Context, k model.ObjectKey) (*store.Cycle, error) {
+	o, err := s.object(ctx, k)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := s.Store.ListCycles(ctx, o.ID, 1)
+	if err != nil || len(cs) == 0 {
+		return nil, err
+	}
+	return &cs[0], nil
+}
+
+// CycleProgress reads one cycle as its sync_cycles row has it now: Retrieve
+// commits the pages and records of each page group there, in the group's
+// own transaction, so the row is never behind the heartbeat (which the SDK
+// sends to the server at most every 80% of the heartbeat timeout). While
+// the cycle is open, the progress also carries the running Retrieve's
+// attempt and last failure (describe: no query, no extra heartbeat).
+func (s *Service) CycleProgress(ctx context.Context, k model.ObjectKey, cycleID int64) (store.Cycle, *workflows.CycleProgress, error) {
+	c, err := s.Store.GetCycle(ctx, cycleID)
+	if err != nil || c.Status.Final() {
+		return c, nil, err
+	}
+	var p *workflows.CycleProgress
+	desc, err := s.Client.DescribeWorkflowExecution(ctx, k.WorkflowID(), "")
+	var nf *serviceerror.NotFound
+	switch {
+	case errors.As(err, &nf):
+	case err != nil:
+		return c, nil, fmt.Errorf("describe %s: %w", k.WorkflowID(), err)
+	default:
+		p = retrieveProgress(desc.GetPendingActivities())
+	}
+	return c, withCommitted(p, c), nil
+}
+
+// withCommitted is p with the cycle row's committed pages and records
+// where they are ahead of the heartbeat's (a new progress if p is nil).
+func withCommitted(p *workflows.CycleProgress, c store.Cycle) *workflows.CycleProgress {
+	if p == nil {
+		p = &workflows.CycleProgress{}
+	}
+	if c.Pages > p.Pages || (c.Pages == p.Pages && c.Counts.Retrieved > p.Records) {
+		p.Pages, p.Records = c.Pages, c.Counts.Retrieved
+	}
+	return p
+}
+
+// retrieveProgress reads the running Retrieve's last heartbeat as the
+// server has it (withCommitted brings its counts up to date).
 func retrieveProgress(pending []*workflowpb.PendingActivityInfo) *workflows.CycleProgress {
 	for _, a := range pending {
 		if a.GetActivityType().GetName() != "Retrieve" {

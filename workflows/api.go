@@ -214,8 +214,9 @@ type CycleInfo struct {
 	Counts    model.Counts  `json:"counts"`
 	Steps     []model.Step  `json:"steps,omitempty"`
 	Error     string        `json:"error,omitempty"`
-	// Progress of a running cycle, from Retrieve's last heartbeat (filled
-	// in by control; the workflow itself does not see heartbeats).
+	// Progress of a running cycle, filled in by control from the pages and
+	// records each page group commits to the cycle row (and the attempt and
+	// last failure from Temporal); the workflow itself does not see them.
 	Progress *CycleProgress `json:"progress,omitempty"`
 }
 
