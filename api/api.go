@@ -16,7 +16,12 @@
 //   - request bodies are JSON objects; unknown fields and unknown query
 //     parameters are refused; a body sent with a Content-Type that is not
 //     JSON is refused with 415, a missing Content-Type is accepted;
-//   - one log line per request (method, path, status, duration, id).
+//   - one log line per request (method, path clipped to 200 bytes,
+//     status, duration, id);
+//   - GET /sync/v1/status and GET /sync/v1/objects share one computation
+//     between identical requests, and its answer for about a second (any
+//     state-changing request drops it); excess requests get a fast 503
+//     unavailable with Retry-After (coalesce.go).
 package api
 
 import (
@@ -59,6 +64,16 @@ type Options struct {
 	// RequestTimeout bounds the work behind one request (default 60s);
 	// running out of it is a 503.
 	RequestTimeout time.Duration
+	// ReadCacheTTL is how long the answer of GET /sync/v1/status and GET
+	// /sync/v1/objects is shared between requests (default 1s; negative:
+	// only requests that arrive while it is computed share it). Any
+	// state-changing request through the API drops it.
+	ReadCacheTTL time.Duration
+	// MaxInFlight bounds the requests per expensive read route (status,
+	// object list) that wait or compute at once, counting the shared
+	// computation (default 256; negative: no bound). The rest get 503
+	// with Retry-After at once.
+	MaxInFlight int
 }
 
 // DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes
@@ -85,6 +100,11 @@ type server struct {
 	byPat   map[string]*route // "METHOD /path" → route
 	methods map[string][]string
 	public  map[string]bool // "/path" → no auth
+
+	reads *coalescer // status and object list (coalesce.go)
+	// The expensive reads behind reads (tests count them).
+	statusFn func(context.Context) (control.SyncStatus, error)
+	listFn   func(context.Context) ([]control.ObjectView, error)
 }
 
 func newServer(svc *control.Service, opts Options) *server {
@@ -97,8 +117,16 @@ func newServer(svc *control.Service, opts Options) *server {
 	if opts.RequestTimeout <= 0 {
 		opts.RequestTimeout = DefaultRequestTimeout
 	}
+	if opts.ReadCacheTTL == 0 {
+		opts.ReadCacheTTL = DefaultReadCacheTTL
+	}
+	if opts.MaxInFlight == 0 {
+		opts.MaxInFlight = DefaultMaxInFlight
+	}
 	s := &server{svc: svc, opts: opts, log: opts.Logger, mux: http.NewServeMux(), paths: http.NewServeMux(),
-		byPat: map[string]*route{}, methods: map[string][]string{}, public: map[string]bool{}}
+		byPat: map[string]*route{}, methods: map[string][]string{}, public: map[string]bool{},
+		reads:    newCoalescer(opts.ReadCacheTTL, opts.RequestTimeout, opts.MaxInFlight),
+		statusFn: svc.SyncStatus, listFn: svc.List}
 	if opts.Token != "" {
 		s.token = sha256.Sum256([]byte(opts.Token))
 	}
@@ -272,6 +300,11 @@ func (s *server) endpoint(rt *route) http.Handler {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 		defer cancel()
+		if rt.method != http.MethodGet {
+			// Whatever it changed (even if it failed part-way), the
+			// next read computes afresh.
+			defer s.reads.invalidate()
+		}
 		code, v, err := rt.handle(s, r.WithContext(ctx))
 		if err != nil {
 			s.writeError(w, r, err)
@@ -305,6 +338,9 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	st := state(r.Context())
 	ae := classify(err, st.id)
+	if ae.retryAfter > 0 {
+		w.Header().Set("Retry-After", retryAfterHeader(ae.retryAfter))
+	}
 	if ae.detail != "" {
 		st.detail = ae.detail
 	} else if st.detail == "" {
@@ -324,8 +360,8 @@ func (s *server) logRequest(r *http.Request, rec *recorder, st *reqState, d time
 	}
 	attrs := []slog.Attr{
 		slog.String("request_id", st.id),
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
+		slog.String("method", request.Clip(r.Method, 20)),
+		slog.String("path", logPath(r.URL.Path)),
 		slog.Int("status", status),
 		slog.Float64("duration_ms", float64(d.Microseconds())/1000),
 		slog.Int64("bytes", rec.bytes),

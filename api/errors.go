@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"go.temporal.io/api/serviceerror"
@@ -38,6 +39,8 @@ type apiError struct {
 	code    string
 	msg     string
 	running []string
+	// retryAfter, if set, is sent as the Retry-After header.
+	retryAfter time.Duration
 	// detail is logged, never sent.
 	detail string
 }

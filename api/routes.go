@@ -116,8 +116,10 @@ type jsonRaw []byte
 func (j jsonRaw) MarshalJSON() ([]byte, error) { return j, nil }
 
 func (s *server) status(r *http.Request) (int, any, error) {
-	st, err := s.svc.SyncStatus(r.Context())
-	return http.StatusOK, st, err
+	v, err := s.reads.do(r.Context(), "status", "status", func(ctx context.Context) (any, error) {
+		return s.statusFn(ctx)
+	})
+	return http.StatusOK, v, err
 }
 
 func (s *server) restart(r *http.Request) (int, any, error) {
@@ -142,11 +144,14 @@ type ObjectList struct {
 }
 
 func (s *server) listObjects(r *http.Request) (int, any, error) {
-	objs, err := s.svc.List(r.Context())
-	if objs == nil {
-		objs = []control.ObjectView{}
-	}
-	return http.StatusOK, ObjectList{Objects: objs}, err
+	v, err := s.reads.do(r.Context(), "objects", "object list", func(ctx context.Context) (any, error) {
+		objs, err := s.listFn(ctx)
+		if objs == nil {
+			objs = []control.ObjectView{}
+		}
+		return ObjectList{Objects: objs}, err
+	})
+	return http.StatusOK, v, err
 }
 
 func (s *server) addObject(r *http.Request) (int, any, error) {

@@ -4,6 +4,7 @@
 //	go run ./bench                 # everything (tens of minutes)
 //	go run ./bench -quick          # small sizes, a few minutes
 //	go run ./bench -only ingest    # one part: ingest, schedule, watcher
+//	go run ./bench -only statusload # REST status under load (printed, BENCHMARKS.md untouched)
 //
 // It needs the local PostgreSQL (started if down) and nothing else: the
 // Temporal server runs in process, the worker as a child process.
@@ -31,6 +32,9 @@ func main() {
 	objects := flag.String("objects", "100,1000,5000@5m", "scheduling benchmark sizes: N objects every minute, or N@interval")
 	scheduleFor := flag.Duration("schedule-window", 4*time.Minute, "how long each scheduling run measures")
 	watcherObjects := flag.String("watcher-objects", "1000,10000", "watcher benchmark object counts")
+	statusObjects := flag.Int("status-objects", 300, "statusload: loops behind GET /sync/v1/status")
+	statusRequests := flag.Int("status-requests", 2000, "statusload: requests per burst")
+	statusBaseline := flag.Bool("status-baseline", true, "statusload: also measure one status computation per request (the API before coalescing)")
 	flag.Parse()
 	if *quick {
 		*records, *objects, *scheduleFor = "20000", "50,200", 2*time.Minute
@@ -47,6 +51,12 @@ func main() {
 	bin, err := buildWorker(dir, "./worker")
 	if err != nil {
 		log.Fatal(err)
+	}
+	if *only == "statusload" {
+		if err := runStatusLoad(ctx, bin, *statusObjects, *statusRequests, *statusBaseline, logf); err != nil {
+			log.Fatalf("statusload: %v", err)
+		}
+		return
 	}
 	benchBin, err := buildWorker(dir, "./bench/worker")
 	if err != nil {

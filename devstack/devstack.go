@@ -456,6 +456,7 @@ func (s *Stack) start(ctx context.Context) error {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      api.DefaultRequestTimeout + 15*time.Second,
 		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    api.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	s.apiDone = serve(s.apiSrv, apiLn, s.log, "REST API")
