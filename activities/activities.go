@@ -91,6 +91,24 @@ func (a *Activities) StartCycle(ctx context.Context, in StartCycleInput) (store.
 	return out, err
 }
 
+// QueueCycleInput records a cycle that will begin after the running one.
+type QueueCycleInput struct {
+	Object  model.ObjectKey `json:"object"`
+	Key     string          `json:"key"`
+	Trigger model.Trigger   `json:"trigger"`
+}
+
+// QueueCycle writes the `Queued` row of a sync-now buffered behind the
+// running cycle and returns its seq (local activity). The next StartCycle
+// takes the row over.
+func (a *Activities) QueueCycle(ctx context.Context, in QueueCycleInput) (int, error) {
+	seq, err := a.Store.QueueCycle(ctx, store.QueueCycleParams{Object: in.Object, Key: in.Key, Trigger: in.Trigger})
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, temporal.NewNonRetryableApplicationError(fmt.Sprintf("object %s is not in integration_objects (removed?)", in.Object), ErrTypeNotFound, nil)
+	}
+	return seq, err
+}
+
 // FinishCycleInput closes a cycle.
 type FinishCycleInput struct {
 	CycleID int64        `json:"cycle_id"`

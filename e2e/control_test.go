@@ -106,6 +106,12 @@ func TestTriggerDuringCycleRunsExactlyOneMore(t *testing.T) {
 	if st := h.loopStatus(k); st.PendingTrigger == nil || st.State != workflows.StateRunning {
 		t.Fatalf("status during the cycle = %+v; want running with a pending trigger", st)
 	}
+	// The buffered cycle is a Queued row at once (the seeds' "will begin
+	// shortly"), with the next seq.
+	h.waitUntil("the queued cycle's row", 10*time.Second, func() (bool, string) {
+		cs, _ := h.store.ListCycles(h.ctx, obj.ID, 10)
+		return len(cs) == 2 && cs[0].Seq == 2 && cs[0].Status == model.StatusQueued && cs[1].Status == model.StatusProcessing, describeCycles(cs)
+	})
 	cycles := h.waitCycles(obj, 2, time.Minute)
 	h.waitFor("the loop to go idle", 30*time.Second, func() bool { return h.loopStatus(k).State == workflows.StateIdle })
 	time.Sleep(time.Second) // no third cycle may follow
@@ -127,7 +133,7 @@ func TestTriggerDuringCycleRunsExactlyOneMore(t *testing.T) {
 	h.assertRecordsMatch(obj)
 	h.assertRecordsMatch(obj2)
 	_ = k2
-	h.recordHistory(k, "syncloop_trigger_burst")
+	h.recordHistory(k, "syncloop_trigger_burst_queued")
 }
 
 func TestPauseStopsCyclesAndResumeRestartsThem(t *testing.T) {

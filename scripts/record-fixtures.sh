@@ -26,6 +26,7 @@ tests=(
 )
 # Fixtures of behaviour that later changed are kept (the loop must still
 # replay them), though no test writes them any more:
-# syncloop_sync_off_on.json predates the sync-off signal.
+# syncloop_sync_off_on.json predates the sync-off signal, and
+# syncloop_trigger_burst.json the Queued row (versionQueuedRow).
 run=$(IFS='|'; echo "^(${tests[*]})\$")
 SYNCLOOP_RECORD_HISTORY=1 go test -count=1 -v -run "$run" ./e2e/ | grep -E '^(---|ok|FAIL)|recorded'

@@ -49,6 +49,9 @@ var (
 	sqlCycleByKey                = query("CycleByKey")
 	sqlAbandonOpenCycles         = query("AbandonOpenCycles")
 	sqlInsertCycle               = query("InsertCycle")
+	sqlQueuedCycle               = query("QueuedCycle")
+	sqlQueueCycle                = query("QueueCycle")
+	sqlAdoptQueuedCycle          = query("AdoptQueuedCycle")
 	sqlFinishCycle               = query("FinishCycle")
 	sqlCloseFailingEpisode       = query("CloseFailingEpisode")
 	sqlOpenFailingEpisode        = query("OpenFailingEpisode")
@@ -125,16 +128,22 @@ func (s *Store) StartCycle(ctx context.Context, p StartCycleParams) (CycleStart,
 			return err
 		}
 		abandoned, err := exec(ctx, tx, sqlAbandonOpenCycles, pgx.NamedArgs{
-			"object_id": obj.ID, "failed": string(model.StatusFailed), "open_statuses": openStatuses,
+			"object_id": obj.ID, "failed": string(model.StatusFailed), "processing": string(model.StatusProcessing),
 		})
 		if err != nil {
 			return err
 		}
 		out.Abandoned = int(abandoned)
-		r, err = one(ctx, tx, sqlInsertCycle, with(modeArgs(), pgx.NamedArgs{
+		args := with(modeArgs(), pgx.NamedArgs{
 			"object_id": obj.ID, "cycle_key": p.Key, "trigger": string(p.Trigger), "processing": string(model.StatusProcessing),
 			"cursor": obj.Cursor, "workflow_id": p.WorkflowID, "run_id": p.RunID,
-		}), pgx.RowToStructByName[startedRow])
+		})
+		// A queued cycle (a sync-now that waited behind the last one) is
+		// this one: it keeps its row and seq.
+		r, err = one(ctx, tx, sqlAdoptQueuedCycle, with(args, pgx.NamedArgs{"queued": string(model.StatusQueued)}), pgx.RowToStructByName[startedRow])
+		if errors.Is(err, ErrNotFound) {
+			r, err = one(ctx, tx, sqlInsertCycle, args, pgx.RowToStructByName[startedRow])
+		}
 		if err != nil {
 			return err
 		}
@@ -145,6 +154,42 @@ func (s *Store) StartCycle(ctx context.Context, p StartCycleParams) (CycleStart,
 		return out, fmt.Errorf("start cycle for %s: %w", p.Object, err)
 	}
 	return out, nil
+}
+
+// QueueCycleParams records a cycle that will begin shortly.
+type QueueCycleParams struct {
+	Object  model.ObjectKey
+	Key     string // idempotency key of the call
+	Trigger model.Trigger
+}
+
+// QueueCycle records a `Queued` cycle row for a sync-now buffered behind a
+// running cycle, and returns its seq. An object has at most one queued
+// cycle: a second call returns the first. The next StartCycle takes the
+// row over (same seq) as Processing.
+func (s *Store) QueueCycle(ctx context.Context, p QueueCycleParams) (int, error) {
+	var seq int
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		obj, err := one(ctx, tx, sqlLockObjectForCycle, keyArgs(p.Object), pgx.RowToStructByName[struct {
+			ID     int64      `db:"id"`
+			Cursor *time.Time `db:"cursor"`
+		}])
+		if err != nil {
+			return err
+		}
+		queued := pgx.NamedArgs{"object_id": obj.ID, "queued": string(model.StatusQueued)}
+		r, err := one(ctx, tx, sqlQueuedCycle, queued, pgx.RowToStructByName[startedRow])
+		if errors.Is(err, ErrNotFound) {
+			r, err = one(ctx, tx, sqlQueueCycle, with(queued, pgx.NamedArgs{"cycle_key": p.Key, "trigger": string(p.Trigger),
+				"incremental": string(ModeIncremental)}), pgx.RowToStructByName[startedRow])
+		}
+		seq = r.Seq
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("queue a cycle for %s: %w", p.Object, err)
+	}
+	return seq, nil
 }
 
 // FinishCycleParams is a cycle's final state.
@@ -312,7 +357,8 @@ func (s *Store) AllRecordCounts(ctx context.Context) (map[int64]RecordCount, err
 
 // ObjectsWithOpenCycles lists objects that have a cycle in progress.
 func (s *Store) ObjectsWithOpenCycles(ctx context.Context) ([]model.ObjectKey, error) {
-	return all(ctx, s.Pool, sqlObjectsWithOpenCycles, pgx.NamedArgs{"open_statuses": openStatuses}, rowToKey)
+	// Running cycles only: a Queued one has not begun.
+	return all(ctx, s.Pool, sqlObjectsWithOpenCycles, pgx.NamedArgs{"open_statuses": []string{string(model.StatusProcessing)}}, rowToKey)
 }
 
 func rowToKey(row pgx.CollectableRow) (model.ObjectKey, error) {

@@ -282,3 +282,41 @@ func TestStartCycleUnknownObject(t *testing.T) {
 		t.Fatalf("%d cycle rows written for an unknown object", n)
 	}
 }
+
+// A sync-now buffered behind a running cycle is a Queued row until the
+// next StartCycle takes it over: same row, same seq, now Processing.
+func TestQueuedCycleIsTakenOverByTheNextStart(t *testing.T) {
+	s, ctx := newStore(t)
+	o := addObject(t, s, "accounts")
+	first := startCycle(t, s, o.Key, "run1/1")
+	seq, err := s.QueueCycle(ctx, store.QueueCycleParams{Object: o.Key, Key: "queued/run1/2", Trigger: model.TriggerManual})
+	if err != nil || seq != 2 {
+		t.Fatalf("QueueCycle = %d, %v; want seq 2", seq, err)
+	}
+	// At most one queued cycle per object: a second call returns it.
+	if again, err := s.QueueCycle(ctx, store.QueueCycleParams{Object: o.Key, Key: "queued/run1/2b", Trigger: model.TriggerManual}); err != nil || again != 2 {
+		t.Fatalf("second QueueCycle = %d, %v; want the same seq 2", again, err)
+	}
+	cycles, err := s.ListCycles(ctx, o.ID, 10)
+	if err != nil || len(cycles) != 2 || cycles[0].Status != model.StatusQueued || cycles[0].Seq != 2 || cycles[0].StartedAt != nil {
+		t.Fatalf("cycles = %+v, %v; want #2 Queued (not started) above #1", cycles, err)
+	}
+	// A queued cycle has not begun: it is not a running one.
+	if keys, err := s.ObjectsWithOpenCycles(ctx); err != nil || len(keys) != 1 {
+		t.Fatalf("objects with running cycles = %v, %v; want only the one with #1 Processing", keys, err)
+	}
+	if _, err := s.FinishCycle(ctx, store.FinishCycleParams{CycleID: first.CycleID, Status: model.StatusCompleted}); err != nil {
+		t.Fatal(err)
+	}
+	next := startCycle(t, s, o.Key, "run1/2")
+	if next.Seq != 2 || next.CycleID != cycles[0].ID || next.Abandoned != 0 {
+		t.Fatalf("next StartCycle = %+v; want the queued row #2 (id %d) taken over, nothing abandoned", next, cycles[0].ID)
+	}
+	c, err := s.GetCycle(ctx, next.CycleID)
+	if err != nil || c.Status != model.StatusProcessing || c.StartedAt == nil || c.Trigger != model.TriggerManual {
+		t.Fatalf("taken-over cycle = %+v, %v; want Processing, started, manual", c, err)
+	}
+	if n := countRows(t, s, `SELECT count(*) FROM sync_cycles WHERE object_id = $1`, o.ID); n != 2 {
+		t.Fatalf("%d cycle rows; want 2 (no gap, no double)", n)
+	}
+}

@@ -169,9 +169,11 @@ func (l *loop) retrieve(ctx workflow.Context, start store.CycleStart) retrieved 
 	})
 	started := workflow.Now(ctx)
 	var rr activities.RetrieveResult
-	rerr := workflow.ExecuteActivity(rctx, acts.Retrieve, activities.RetrieveInput{
+	fut := workflow.ExecuteActivity(rctx, acts.Retrieve, activities.RetrieveInput{
 		CycleID: start.CycleID, Object: l.in.Object, Cursor: start.Cursor,
-	}).Get(ctx, &rr)
+	})
+	l.queueWhileRetrieving(ctx, fut)
+	rerr := fut.Get(ctx, &rr)
 	ended := workflow.Now(ctx)
 	step := func(name string) model.Step {
 		return model.Step{Name: name, Status: model.StatusCompleted, StartedAt: &started, EndedAt: &ended, BatchesOK: rr.Pages, Records: rr.Records}
@@ -223,6 +225,34 @@ func (l *loop) retrieve(ctx workflow.Context, start store.CycleStart) retrieved 
 		out.steps, out.errText = []model.Step{retrieve, process}, "retrieve: "+msg
 	}
 	return out
+}
+
+// queueWhileRetrieving waits for Retrieve; a sync-now that arrives
+// meanwhile gets its `Queued` cycle row at once (versionQueuedRow), so
+// every view shows the cycle that will begin shortly. At most one per
+// cycle: the loop buffers at most one trigger.
+func (l *loop) queueWhileRetrieving(ctx workflow.Context, fut workflow.Future) {
+	queued := false
+	for {
+		err := workflow.Await(ctx, func() bool { return fut.IsReady() || (!queued && l.carried.PendingTrigger != nil) })
+		if err != nil || fut.IsReady() {
+			return
+		}
+		queued = true
+		if workflow.GetVersion(ctx, versionQueuedRow, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+			continue // histories from before it: the trigger waits unrecorded
+		}
+		info := workflow.GetInfo(ctx)
+		p := l.carried.PendingTrigger
+		lctx := workflow.WithLocalActivityOptions(ctx, localOptions(fmt.Sprintf("queue the next cycle (%s)", p.Trigger)))
+		if err := workflow.ExecuteLocalActivity(lctx, acts.QueueCycle, activities.QueueCycleInput{
+			Object: l.in.Object, Key: fmt.Sprintf("queued/%s/%s/%d", info.WorkflowExecution.ID, info.WorkflowExecution.RunID, l.runCycles+1),
+			Trigger: p.Trigger,
+		}).Get(ctx, nil); err != nil {
+			// Not fatal: the next StartCycle inserts its row as usual.
+			workflow.GetLogger(ctx).Warn("could not record the queued cycle", "object", l.in.Object.String(), "error", err)
+		}
+	}
 }
 
 func (l *loop) retrieveSummary(start store.CycleStart) string {

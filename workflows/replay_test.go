@@ -26,6 +26,7 @@ var fixtures = []string{
 	"syncloop_pause_resume",            // pause, a trigger kept while paused, resume
 	"syncloop_set_interval",            // rejected update, ignored bad signals, signal and update accepted
 	"syncloop_trigger_burst",           // three triggers during a cycle: exactly one more
+	"syncloop_trigger_burst_queued",    // the same with the Queued row of the buffered cycle (versionQueuedRow)
 	"syncloop_continue_as_new",         // history cap reached: continue-as-new
 	"syncloop_continue_as_new_pending", // a trigger and a new interval crossing continue-as-new
 	"syncloop_churn_backoff",           // the churn back-off and its return

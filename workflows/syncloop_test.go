@@ -77,6 +77,7 @@ func newLoopEnvWithRetrieveTime(t *testing.T, retrieveTime time.Duration) *loopE
 			return c, nil
 		})
 	e.env.OnActivity("SaveLoopSettings", mock.Anything, mock.Anything).Return(nil)
+	e.env.OnActivity("QueueCycle", mock.Anything, mock.Anything).Return(0, nil)
 	e.env.OnActivity("LoadCycle", mock.Anything, mock.Anything).Return(store.Cycle{}, nil)
 	return e
 }

@@ -13,10 +13,35 @@ FOR UPDATE;
 SELECT id, seq, mode, cursor_before FROM sync_cycles WHERE cycle_key = @cycle_key;
 
 -- name: AbandonOpenCycles
--- Their loop was restarted: only one loop per object can exist.
+-- Their loop was restarted: only one loop per object can exist. (A
+-- Queued row is not abandoned: the cycle starting now takes it over.)
 UPDATE sync_cycles SET status = @failed, ended_at = now(),
     error = 'abandoned: the loop restarted before this cycle finished'
-WHERE object_id = @object_id AND status = ANY(@open_statuses::text[]);
+WHERE object_id = @object_id AND status = @processing;
+
+-- name: QueuedCycle
+SELECT id, seq, mode, cursor_before FROM sync_cycles WHERE object_id = @object_id AND status = @queued;
+
+-- name: QueueCycle
+-- A cycle that will begin shortly: a sync-now buffered behind the running
+-- one. Its mode is decided when it starts (AdoptQueuedCycle).
+INSERT INTO sync_cycles (object_id, seq, cycle_key, trigger, status, mode)
+SELECT @object_id, coalesce(max(seq), 0) + 1, @cycle_key, @trigger, @queued, @incremental
+FROM sync_cycles WHERE object_id = @object_id
+RETURNING id, seq, mode, cursor_before;
+
+-- name: AdoptQueuedCycle
+-- The cycle starting now is the one that was queued: same row, same seq.
+UPDATE sync_cycles SET status = @processing, cycle_key = @cycle_key, trigger = @trigger,
+    mode = CASE
+        WHEN @cursor::timestamptz IS NOT NULL THEN @incremental
+        WHEN NOT EXISTS (SELECT 1 FROM records WHERE object_id = @object_id) THEN @full_fresh
+        WHEN EXISTS (SELECT 1 FROM records WHERE object_id = @object_id AND deleted_at IS NULL) THEN @full_snapshot
+        ELSE @full_upsert
+    END,
+    cursor_before = @cursor, started_at = now(), workflow_id = @workflow_id, run_id = @run_id
+WHERE object_id = @object_id AND status = @queued
+RETURNING id, seq, mode, cursor_before;
 
 -- name: InsertCycle
 -- The next seq of the object. The mode: incremental when there is a
@@ -78,6 +103,7 @@ SELECT c.id, c.object_id, c.seq, c.trigger, c.status, c.mode, c.cursor_before, c
     c.retrieve_pages, c.retrieve_records, c.records_new, c.records_changed, c.records_unchanged, c.records_deleted,
     c.records_rejected, c.steps, c.error, o.tenant, o.provider, o.object_type
 FROM sync_cycles c JOIN integration_objects o ON o.id = c.object_id
+WHERE c.started_at IS NOT NULL -- a Queued cycle has not been executed yet
 ORDER BY c.id DESC LIMIT 1;
 
 -- name: RecordCounts

@@ -61,7 +61,7 @@ SELECT o.id, o.tenant, o.provider, o.object_type, coalesce(o.connection, '') AS 
     extract(epoch FROM now() - (coalesce(last.started_at, o.created_at)
         + make_interval(secs => coalesce(o.effective_interval_seconds, o.interval_seconds))))::float8 AS overdue_seconds
 FROM integration_objects o
-LEFT JOIN LATERAL (SELECT started_at FROM sync_cycles c WHERE c.object_id = o.id ORDER BY seq DESC LIMIT 1) last ON true
+LEFT JOIN LATERAL (SELECT started_at FROM sync_cycles c WHERE c.object_id = o.id AND c.started_at IS NOT NULL ORDER BY seq DESC LIMIT 1) last ON true
 WHERE o.enabled AND NOT o.paused
     AND coalesce(last.started_at, o.created_at)
         + make_interval(secs => coalesce(o.effective_interval_seconds, o.interval_seconds) + @grace_seconds::float8) < now()
