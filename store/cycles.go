@@ -99,10 +99,7 @@ type startedRow struct {
 func (s *Store) StartCycle(ctx context.Context, p StartCycleParams) (CycleStart, error) {
 	var out CycleStart
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		obj, err := one(ctx, tx, sqlLockObjectForCycle, keyArgs(p.Object), pgx.RowToStructByName[struct {
-			ID     int64      `db:"id"`
-			Cursor *time.Time `db:"cursor"`
-		}])
+		obj, err := lockObjectForCycle(ctx, tx, p.Object)
 		if err != nil {
 			return err
 		}
@@ -156,6 +153,18 @@ func (s *Store) StartCycle(ctx context.Context, p StartCycleParams) (CycleStart,
 	return out, nil
 }
 
+// lockedObject is what cycle bookkeeping reads of the object it locks.
+type lockedObject struct {
+	ID     int64      `db:"id"`
+	Cursor *time.Time `db:"cursor"`
+}
+
+// lockObjectForCycle locks the object's row: cycle rows of one object are
+// written one transaction at a time (seq, the queued row).
+func lockObjectForCycle(ctx context.Context, tx pgx.Tx, k model.ObjectKey) (lockedObject, error) {
+	return one(ctx, tx, sqlLockObjectForCycle, keyArgs(k), pgx.RowToStructByName[lockedObject])
+}
+
 // QueueCycleParams records a cycle that will begin shortly.
 type QueueCycleParams struct {
 	Object  model.ObjectKey
@@ -170,10 +179,7 @@ type QueueCycleParams struct {
 func (s *Store) QueueCycle(ctx context.Context, p QueueCycleParams) (int, error) {
 	var seq int
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		obj, err := one(ctx, tx, sqlLockObjectForCycle, keyArgs(p.Object), pgx.RowToStructByName[struct {
-			ID     int64      `db:"id"`
-			Cursor *time.Time `db:"cursor"`
-		}])
+		obj, err := lockObjectForCycle(ctx, tx, p.Object)
 		if err != nil {
 			return err
 		}
