@@ -26,6 +26,11 @@ type Record struct {
 	Data json.RawMessage
 }
 
+// RejectedRecord is a record the connector could not decode: no id, and
+// payload saying why (not JSON), so the pipeline files it in
+// rejected_records and the rest of its page stands.
+func RejectedRecord(payload []byte) Record { return Record{Data: payload} }
+
 // PageRequest asks for one page of an object type.
 type PageRequest struct {
 	// ObjectType is syncloop's object type name, e.g. "accounts".

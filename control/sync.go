@@ -82,37 +82,41 @@ func (s *Service) SetEnabled(ctx context.Context, on bool) (SyncStatus, error) {
 		if _, _, err := s.WakeDisabledLoops(ctx); err != nil {
 			return SyncStatus{}, err
 		}
-	} else if _, err := s.tellLoopsSyncOff(ctx); err != nil {
+	} else if _, _, err := s.signalLoops(ctx, fmt.Sprintf("SyncState != '%s'", workflows.StateDisabled), workflows.SignalSyncOff); err != nil {
+		// Every loop is told, so each shows `disabled` at once (query,
+		// SyncState, every view) rather than at its next cycle, which
+		// StartCycle refuses anyway.
 		return SyncStatus{}, fmt.Errorf("sync is off, but not every loop could be told at once (each learns it at its next cycle): %w", err)
 	}
 	return s.SyncStatus(ctx)
 }
 
-// tellLoopsSyncOff signals every running loop that sync is off, so each
-// shows `disabled` at once (query, SyncState, every view) rather than at
-// its next cycle, which StartCycle refuses anyway. One signal per loop,
-// sent 16 at a time; it returns how many were told.
-func (s *Service) tellLoopsSyncOff(ctx context.Context) (int, error) {
+// signalLoops sends signal (no payload) to every running loop that filter
+// selects in visibility, 16 at a time, and returns how many it signalled
+// and the Temporal calls it made (list pages + signals). A loop that ended
+// meanwhile is skipped.
+func (s *Service) signalLoops(ctx context.Context, filter, signal string) (signalled, calls int, err error) {
 	var ids []string
-	if _, err := s.eachLoopCounted(ctx, fmt.Sprintf("SyncState != '%s'", workflows.StateDisabled), func(wid string, _ loopVisibility) error {
+	lists, err := s.eachLoopCounted(ctx, filter, func(wid string, _ loopVisibility) error {
 		ids = append(ids, wid)
 		return nil
-	}); err != nil {
-		return 0, err
+	})
+	if err != nil {
+		return 0, lists, err
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(16)
 	for _, wid := range ids {
 		g.Go(func() error {
-			err := s.Client.SignalWorkflow(gctx, wid, "", workflows.SignalSyncOff, nil)
+			err := s.Client.SignalWorkflow(gctx, wid, "", signal, nil)
 			var nf *serviceerror.NotFound
 			if err != nil && !errors.As(err, &nf) {
-				return fmt.Errorf("tell %s: %w", wid, err)
+				return fmt.Errorf("signal %s to %s: %w", signal, wid, err)
 			}
 			return nil
 		})
 	}
-	return len(ids), g.Wait()
+	return len(ids), lists + len(ids), g.Wait()
 }
 
 func onOff(on bool) string {
@@ -126,16 +130,7 @@ func onOff(on bool) string {
 // off (found through visibility, a page at a time). It returns how many it
 // woke and the Temporal calls it made.
 func (s *Service) WakeDisabledLoops(ctx context.Context) (woken, calls int, err error) {
-	lists, err := s.eachLoopCounted(ctx, fmt.Sprintf("SyncState = '%s'", workflows.StateDisabled), func(wid string, _ loopVisibility) error {
-		err := s.Client.SignalWorkflow(ctx, wid, "", workflows.SignalWake, nil)
-		var nf *serviceerror.NotFound
-		if err != nil && !errors.As(err, &nf) {
-			return fmt.Errorf("wake %s: %w", wid, err)
-		}
-		woken++
-		return nil
-	})
-	return woken, lists + woken, err
+	return s.signalLoops(ctx, fmt.Sprintf("SyncState = '%s'", workflows.StateDisabled), workflows.SignalWake)
 }
 
 // RunningLoops maps the workflow ID of every running loop to its state.

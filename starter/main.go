@@ -16,6 +16,7 @@ import (
 
 	"github.com/syncloop/syncloop/control"
 	"github.com/syncloop/syncloop/internal/config"
+	"github.com/syncloop/syncloop/model"
 )
 
 func main() {
@@ -129,7 +130,7 @@ func groupCommand(c *cobra.Command) *cobra.Command {
 func exactArgs(n int, what string) cobra.PositionalArgs {
 	return func(c *cobra.Command, args []string) error {
 		if len(args) != n {
-			return usageError{fmt.Errorf("%s expects %s (got %s): e.g. `%s`", c.CommandPath(), what, plural(len(args), "argument"), c.Example)}
+			return usageError{fmt.Errorf("%s expects %s (got %s): e.g. `%s`", c.CommandPath(), what, model.Plural(len(args), "argument"), c.Example)}
 		}
 		return nil
 	}

@@ -307,7 +307,7 @@ func progressLine(c store.Cycle, p *workflows.CycleProgress, now time.Time) stri
 	if p == nil {
 		p = &workflows.CycleProgress{Pages: c.Pages, Records: c.Counts.Retrieved}
 	}
-	line += ": " + plural(p.Pages, "page") + ", " + plural(p.Records, "record")
+	line += ": " + model.Plural(p.Pages, "page") + ", " + model.Plural(p.Records, "record")
 	if secs := ran.Seconds(); secs > 0 && p.Records > 0 {
 		line += fmt.Sprintf(" (%.0f rec/s)", float64(p.Records)/secs)
 	}
@@ -435,9 +435,6 @@ func printLoop(w io.Writer, what string, st workflows.LoopStatus) {
 	}
 	fmt.Fprintln(w, strings.Join(parts, ", "))
 }
-
-// plural is model.Plural.
-func plural[N ~int | ~int32 | ~int64](n N, noun string) string { return model.Plural(n, noun) }
 
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)

@@ -225,7 +225,7 @@ func TestArgumentCountPlural(t *testing.T) {
 			t.Errorf("syncloop %s: exit %d, message %q; want exit 2 and %q", args, r.code, r.msg, want)
 		}
 	}
-	if got := plural(1, "page") + ", " + plural(0, "record") + ", " + plural(int64(3), "record"); got != "1 page, 0 records, 3 records" {
+	if got := model.Plural(1, "page") + ", " + model.Plural(0, "record") + ", " + model.Plural(int64(3), "record"); got != "1 page, 0 records, 3 records" {
 		t.Errorf("plural: %q", got)
 	}
 }

@@ -127,13 +127,11 @@ func KnownFrom(newest *store.Cycle, lastSuccessAt *time.Time) *KnownHistory {
 	}
 	k := &KnownHistory{LastSuccessAt: lastSuccessAt}
 	if c := newest; c != nil {
-		k.Cycles = c.Seq
-		info := &CycleInfo{Seq: c.Seq, Trigger: c.Trigger, Status: c.Status, Full: c.Full,
-			EndedAt: c.EndedAt, Counts: c.Counts, Steps: c.Steps, Error: c.Error}
+		var started time.Time
 		if c.StartedAt != nil {
-			info.StartedAt = *c.StartedAt
+			started = *c.StartedAt
 		}
-		k.LastCycle = info
+		k.Cycles, k.LastCycle = c.Seq, cycleInfoFrom(*c, started, c.EndedAt)
 	}
 	return k
 }
@@ -247,10 +245,10 @@ type LoopStatus struct {
 	BackoffReason     string `json:"backoff_reason,omitempty"`
 }
 
-// cycleInfoFrom converts a finished cycle row.
-func cycleInfoFrom(c store.Cycle, startedAt time.Time, endedAt time.Time) *CycleInfo {
+// cycleInfoFrom converts a cycle row (endedAt nil: not ended).
+func cycleInfoFrom(c store.Cycle, startedAt time.Time, endedAt *time.Time) *CycleInfo {
 	return &CycleInfo{Seq: c.Seq, Trigger: c.Trigger, Status: c.Status, Full: c.Full, StartedAt: startedAt,
-		EndedAt: &endedAt, Counts: c.Counts, Steps: c.Steps, Error: c.Error}
+		EndedAt: endedAt, Counts: c.Counts, Steps: c.Steps, Error: c.Error}
 }
 
 // The watcher (stable names).

@@ -129,7 +129,8 @@ func (l *loop) runCycle(ctx workflow.Context, trigger model.Trigger, due *time.T
 // record updates the carried state after a cycle.
 func (l *loop) record(out cycleOutcome) {
 	row := out.row
-	l.carried.LastCycle = cycleInfoFrom(row, out.started, out.ended)
+	ended := out.ended
+	l.carried.LastCycle = cycleInfoFrom(row, out.started, &ended)
 	l.carried.Cycles++
 	switch {
 	case out.byOperator:
@@ -140,7 +141,6 @@ func (l *loop) record(out cycleOutcome) {
 		l.carried.ConsecutiveFailures = 0
 	}
 	if row.CursorAfter != nil || row.Status == model.StatusCompleted {
-		ended := out.ended
 		l.carried.LastSuccessAt = &ended
 	}
 	if row.Status != model.StatusFailed && !row.Full && out.live >= 0 {

@@ -78,17 +78,7 @@ func decodePage(body []byte) (decodedPage, error) {
 			page.serverTime = t.UTC()
 		}
 	}
-	page.records = make([]connectors.Record, len(elems))
-	for i, elem := range elems {
-		// Each record is decoded on its own; one that cannot be is
-		// rejected with the reason, and the rest of the page stands.
-		if data, bad := jsonsplit.Undecodable(elem); bad {
-			page.records[i] = connectors.Record{Data: data}
-			continue
-		}
-		// A copy: the caller may reuse the body's buffer.
-		page.records[i] = decodeRecord(bytes.Clone(elem.Raw))
-	}
+	page.records = jsonsplit.Each(elems, decodeRecord, connectors.RejectedRecord)
 	return page, nil
 }
 

@@ -106,17 +106,9 @@ func decodeResponse(body []byte, modProp string) (decodedPage, map[string]json.R
 		}
 	}
 
-	page.objects = make([]object, len(elems))
-	for i, elem := range elems {
-		// Each record is decoded on its own; one that cannot be is
-		// rejected with the reason, and the rest of the page stands.
-		if data, bad := jsonsplit.Undecodable(elem); bad {
-			page.objects[i] = object{rec: connectors.Record{Data: data}}
-			continue
-		}
-		// A copy: the caller may reuse the body's buffer.
-		page.objects[i] = decodeObject(bytes.Clone(elem.Raw), modProp)
-	}
+	page.objects = jsonsplit.Each(elems,
+		func(raw json.RawMessage) object { return decodeObject(raw, modProp) },
+		func(data []byte) object { return object{rec: connectors.RejectedRecord(data)} })
 	return page, envelope, nil
 }
 

@@ -46,16 +46,7 @@ func decodeQueryResponse(body []byte) (queryResult, error) {
 	} else if res.next == "" {
 		return queryResult{}, malformed("query", `"done" is false but there is no "nextRecordsUrl"`)
 	}
-	res.records = make([]connectors.Record, len(elems))
-	for i, elem := range elems {
-		// Each record is decoded on its own; one that cannot be is
-		// rejected with the reason, and the rest of the batch stands.
-		if data, bad := jsonsplit.Undecodable(elem); bad {
-			res.records[i] = connectors.Record{Data: data}
-			continue
-		}
-		res.records[i] = decodeRecord(bytes.Clone(elem.Raw))
-	}
+	res.records = jsonsplit.Each(elems, decodeRecord, connectors.RejectedRecord)
 	return res, nil
 }
 
@@ -142,30 +133,9 @@ func decodeDeletedResponse(body []byte) (deletedResult, error) {
 		}
 		*f.dst = t
 	}
-	res.records = make([]connectors.Record, len(elems))
-	for i, elem := range elems {
-		if data, bad := jsonsplit.Undecodable(elem); bad {
-			// Not a tombstone: a tombstone's payload is not kept, and
-			// this one's says why it is rejected.
-			res.records[i] = connectors.Record{Data: data}
-			continue
-		}
-		raw := json.RawMessage(bytes.Clone(elem.Raw))
-		rec := connectors.Record{Deleted: true, Data: raw}
-		var entry map[string]json.RawMessage
-		if json.Unmarshal(raw, &entry) == nil {
-			var id, date string
-			if json.Unmarshal(entry["id"], &id) == nil {
-				rec.ExternalID = id
-			}
-			if json.Unmarshal(entry["deletedDate"], &date) == nil {
-				if t, ok := sfTime(date); ok {
-					rec.ModifiedAt = t
-				}
-			}
-		}
-		res.records[i] = rec
-	}
+	// A poison entry is not a tombstone: a tombstone's payload is not
+	// kept, and a rejected one's says why it is rejected.
+	res.records = jsonsplit.Each(elems, decodeDeleted, connectors.RejectedRecord)
 	// Pages are ordered by (ModifiedAt, ExternalID); Salesforce does not
 	// promise an order here.
 	slices.SortStableFunc(res.records, func(a, b connectors.Record) int {
@@ -221,4 +191,22 @@ func errHTML() *connectors.Error {
 
 func malformed(what, why string) *connectors.Error {
 	return connectors.Errorf(connectors.Retryable, "Salesforce sent a malformed %s response: %s", what, why)
+}
+
+// decodeDeleted is one entry of the deleted-records listing: a tombstone.
+func decodeDeleted(raw json.RawMessage) connectors.Record {
+	rec := connectors.Record{Deleted: true, Data: raw}
+	var entry map[string]json.RawMessage
+	if json.Unmarshal(raw, &entry) == nil {
+		var id, date string
+		if json.Unmarshal(entry["id"], &id) == nil {
+			rec.ExternalID = id
+		}
+		if json.Unmarshal(entry["deletedDate"], &date) == nil {
+			if t, ok := sfTime(date); ok {
+				rec.ModifiedAt = t
+			}
+		}
+	}
+	return rec
 }

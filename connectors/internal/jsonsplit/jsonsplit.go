@@ -8,6 +8,7 @@
 package jsonsplit
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -121,6 +122,23 @@ func Valid(b []byte) bool {
 	i := skipSpace(b, 0)
 	vend, _, err := scanValue(b, i)
 	return err == nil && end(b, vend) == nil
+}
+
+// Each decodes every element on its own: decode gets a copy of the
+// element's bytes (the caller may reuse the body's buffer), and an element
+// encoding/json cannot decode becomes reject(payload) with Undecodable's
+// payload, so the pipeline rejects that record and the rest of the page
+// stands.
+func Each[T any](elems []Element, decode func(raw json.RawMessage) T, reject func(payload []byte) T) []T {
+	out := make([]T, len(elems))
+	for i, e := range elems {
+		if data, bad := Undecodable(e); bad {
+			out[i] = reject(data)
+			continue
+		}
+		out[i] = decode(bytes.Clone(e.Raw))
+	}
+	return out
 }
 
 // rejectedPrefix starts every payload Undecodable makes; it is not JSON,
