@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/syncloop/syncloop/model"
 )
@@ -150,7 +151,25 @@ func (s *Store) updateObject(ctx context.Context, k model.ObjectKey, sql string,
 
 // DeleteObject removes the object with its cycles and records.
 func (s *Store) DeleteObject(ctx context.Context, k model.ObjectKey) error {
-	n, err := exec(ctx, s.Pool, sqlDeleteObject, keyArgs(k))
+	// A cycle of the object may still be writing (its Retrieve runs on
+	// until it notices the loop was terminated). Its transactions lock the
+	// cycle row before the object row; the cascade here goes the other
+	// way, so PostgreSQL may abort one of the two as a deadlock. When that
+	// is this one, delete again: the writer's transaction is gone by then.
+	var n int64
+	var err error
+	for attempt := 1; ; attempt++ {
+		n, err = exec(ctx, s.Pool, sqlDeleteObject, keyArgs(k))
+		var pgErr *pgconn.PgError
+		if attempt >= 5 || !errors.As(err, &pgErr) || pgErr.Code != "40P01" { // deadlock_detected
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("remove object %s: %w", k, err)
 	}

@@ -242,3 +242,40 @@ func TestDeleteObjectCascades(t *testing.T) {
 		t.Fatalf("second DeleteObject err = %v; want ErrNotFound", err)
 	}
 }
+
+// Removing an object while one of its cycles is still writing: the
+// writer locks its cycle row and then the object row, the delete's cascade
+// goes the other way, and PostgreSQL aborts the delete as a deadlock. The
+// delete is retried, so the operator's `objects remove` still succeeds.
+func TestDeleteObjectSurvivesADeadlockWithAWritingCycle(t *testing.T) {
+	s, ctx := newStore(t)
+	o := addObject(t, s, "accounts")
+	c := startCycle(t, s, o.Key, "run1/1")
+	writer, err := s.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Rollback(ctx)
+	// As FinishCycle does: the cycle row first …
+	if _, err := writer.Exec(ctx, `UPDATE sync_cycles SET error = 'x' WHERE id = $1`, c.CycleID); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.DeleteObject(ctx, o.Key) }()
+	time.Sleep(300 * time.Millisecond) // the delete now waits for the cycle row
+	// … then the object row, which the delete holds: a deadlock.
+	_, werr := writer.Exec(ctx, `UPDATE integration_objects SET failing_since = NULL WHERE id = $1`, o.ID)
+	if werr == nil {
+		if err := writer.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		_ = writer.Rollback(ctx)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("DeleteObject after a deadlock with a writing cycle: %v (writer: %v)", err, werr)
+	}
+	if _, err := s.GetObject(ctx, o.Key); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("object still there after DeleteObject: %v", err)
+	}
+}
