@@ -36,6 +36,14 @@ type RetrieveResult struct {
 	// LiveRecords is the object's live record count after the cycle, for
 	// the churn back-off (counted only when the cycle wrote rows).
 	LiveRecords int `json:"live_records,omitempty"`
+	// Unfinished: RetrieveLocal's budget ran out before the listing ended;
+	// what it applied is committed, Retrieve resumes after it.
+	Unfinished bool `json:"unfinished,omitempty"`
+	// StartedAt and EndedAt are this attempt's real start and end: a local
+	// activity runs while workflow time stands still, so the cycle's steps
+	// take their times from here (a recorded result, so replay-safe).
+	StartedAt time.Time `json:"started_at,omitzero"`
+	EndedAt   time.Time `json:"ended_at,omitzero"`
 }
 
 // Progress is Retrieve's heartbeat: visible in the UI's pending activity,
@@ -53,6 +61,52 @@ type Progress struct {
 // retry resume after it. The next page is fetched while the current group
 // is written, so only a few pages are in memory.
 func (a *Activities) Retrieve(ctx context.Context, in RetrieveInput) (RetrieveResult, error) {
+	return a.retrieve(ctx, in, budget{})
+}
+
+// RetrieveLocalInput is Retrieve's input with the budget of a local
+// activity: a cycle that finds more than that to do hands the rest to a
+// regular Retrieve activity.
+type RetrieveLocalInput struct {
+	RetrieveInput
+	// MaxPages: no page is fetched after this many (0: no limit).
+	MaxPages int `json:"max_pages,omitempty"`
+	// MaxDuration: no page is fetched after this long (0: no limit).
+	MaxDuration time.Duration `json:"max_duration,omitempty"`
+}
+
+// RetrieveLocal is Retrieve as a local activity, within a budget of pages
+// and time: the quiet cycle's whole retrieval, recorded in the workflow
+// task that starts and finishes the cycle (one action for all three). It
+// applies what it fetched and, when the budget runs out before the
+// listing ends, returns Unfinished; the regular Retrieve then resumes
+// from the progress committed in sync_cycles, so nothing is fetched or
+// applied twice. It does not retry: a failure is handed to Retrieve too,
+// whose retry policy knows how to wait.
+func (a *Activities) RetrieveLocal(ctx context.Context, in RetrieveLocalInput) (RetrieveResult, error) {
+	return a.retrieve(ctx, in.RetrieveInput, budget{pages: in.MaxPages, until: deadline(in.MaxDuration)})
+}
+
+// budget bounds how much one retrieve fetches (zero: unbounded).
+type budget struct {
+	pages int
+	until time.Time
+}
+
+func deadline(d time.Duration) time.Time {
+	if d <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(d)
+}
+
+// spent reports that no further page may be fetched after n pages.
+func (b budget) spent(n int) bool {
+	return (b.pages > 0 && n >= b.pages) || (!b.until.IsZero() && !time.Now().Before(b.until))
+}
+
+func (a *Activities) retrieve(ctx context.Context, in RetrieveInput, b budget) (RetrieveResult, error) {
+	startedAt := time.Now()
 	logger := activity.GetLogger(ctx)
 	prog, err := a.Store.GetRetrieveProgress(ctx, in.CycleID)
 	if err != nil {
@@ -106,7 +160,8 @@ func (a *Activities) Retrieve(ctx context.Context, in RetrieveInput) (RetrieveRe
 			activity.RecordHeartbeat(ctx, heartbeatOf(p))
 		}}
 	listed := prog.Done
-	for !listed {
+	pagesIn, unfinished := 0, false
+	for !listed && !unfinished {
 		var f fetched
 		select {
 		case f = <-next:
@@ -142,8 +197,14 @@ func (a *Activities) Retrieve(ctx context.Context, in RetrieveInput) (RetrieveRe
 			}
 			return RetrieveResult{}, asActivityError(f.err)
 		}
+		pagesIn++
 		if f.page.NextPageToken != "" {
-			prefetch(f.page.NextPageToken, since)
+			if b.spent(pagesIn) {
+				// Out of budget: apply what came, leave the rest to Retrieve.
+				unfinished = true
+			} else {
+				prefetch(f.page.NextPageToken, since)
+			}
 		}
 		// A page arrived: the attempt is alive even if no batch has
 		// committed for a while (a slow provider fills a batch slowly).
@@ -151,7 +212,7 @@ func (a *Activities) Retrieve(ctx context.Context, in RetrieveInput) (RetrieveRe
 		activity.RecordHeartbeat(ctx, heartbeatOf(ap.progress(prog)))
 		listed = f.page.NextPageToken == ""
 		pending, pendingRecords = append(pending, f.page), pendingRecords+len(f.page.Records)
-		if !listed && pendingRecords < a.batchSize() && len(pending) < 20 {
+		if !listed && !unfinished && pendingRecords < a.batchSize() && len(pending) < 20 {
 			continue
 		}
 		if err := ap.submit(ctx, pending); err != nil {
@@ -166,7 +227,7 @@ func (a *Activities) Retrieve(ctx context.Context, in RetrieveInput) (RetrieveRe
 	if last.Pages > 0 {
 		prog = last
 	}
-	out := RetrieveResult{Pages: prog.Pages, Records: prog.Records}
+	out := RetrieveResult{Pages: prog.Pages, Records: prog.Records, Unfinished: unfinished, StartedAt: startedAt}
 	// The cycle row has the counts of every attempt, not just this one.
 	c, err := a.Store.GetCycle(ctx, in.CycleID)
 	if err != nil {
@@ -180,6 +241,7 @@ func (a *Activities) Retrieve(ctx context.Context, in RetrieveInput) (RetrieveRe
 		}
 		out.LiveRecords = int(live)
 	}
+	out.EndedAt = time.Now()
 	return out, nil
 }
 

@@ -161,7 +161,7 @@ func slowEnv(t *testing.T) *env {
 func TestRestartRefusesRunningCycleUnlessForced(t *testing.T) {
 	t.Parallel()
 	e := slowEnv(t)
-	k := e.key("deals")
+	k := e.key("opportunities")
 	e.expect(http.StatusCreated, "POST", "/sync/v1/objects", fmt.Sprintf(`{"object":%q,"interval":"1h"}`, k))
 	running := e.waitProcessing(k)
 
@@ -185,7 +185,7 @@ func TestRestartRefusesRunningCycleUnlessForced(t *testing.T) {
 func TestRestartObjectRefusesRunningCycleUnlessForced(t *testing.T) {
 	t.Parallel()
 	e := slowEnv(t)
-	k := e.key("tickets")
+	k := e.key("tasks")
 	url := objectURL(k)
 	e.expect(http.StatusCreated, "POST", "/sync/v1/objects", fmt.Sprintf(`{"object":%q,"interval":"1h"}`, k))
 	running := e.waitProcessing(k)

@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enums "go.temporal.io/api/enums/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	historypb "go.temporal.io/api/history/v1"
 
@@ -262,6 +264,9 @@ func TestSecretsNeverReachHistoryOrLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Payloads (inputs, results, failures' details) are base64 in the
+	// JSON: search their decoded bytes too.
+	raw = append(raw, payloadBytes(hist.ProtoReflect())...)
 	for _, leak := range []string{sfToken, "AQ4AQFake"} {
 		if strings.Contains(string(raw), leak) {
 			t.Fatalf("the workflow history (%d events) contains the secret", len(hist.Events))
@@ -275,8 +280,39 @@ func TestSecretsNeverReachHistoryOrLogs(t *testing.T) {
 	if len(stored) == 0 || strings.Contains(string(stored), sfToken) {
 		t.Fatal("the token is not stored encrypted")
 	}
-	if !strings.Contains(h.logs.String(), "Retrieve") || len(hist.Events) < 10 {
+	// The check must have seen the places a secret could leak: the local
+	// retrieval's recorded input and result, and the failed request's
+	// error in the log.
+	if !strings.Contains(string(raw), "RetrieveLocal") || !strings.Contains(h.logs.String(), "local retrieve failed") || len(hist.Events) < 10 {
 		t.Fatalf("the check saw too little: %d events, %d bytes of log", len(hist.Events), len(h.logs.String()))
 	}
 	_ = fmt.Sprint
+}
+
+// payloadBytes is the data of every Payload in a message, recursively.
+func payloadBytes(m protoreflect.Message) []byte {
+	if p, ok := m.Interface().(*commonpb.Payload); ok {
+		return append(slices.Clone(p.GetData()), '\n')
+	}
+	var out []byte
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		switch {
+		case fd.Message() == nil:
+		case fd.IsList():
+			for i := 0; i < v.List().Len(); i++ {
+				out = append(out, payloadBytes(v.List().Get(i).Message())...)
+			}
+		case fd.IsMap():
+			v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
+				if fd.MapValue().Message() != nil {
+					out = append(out, payloadBytes(mv.Message())...)
+				}
+				return true
+			})
+		default:
+			out = append(out, payloadBytes(v.Message())...)
+		}
+		return true
+	})
+	return out
 }

@@ -294,7 +294,7 @@ func TestWatcherListingShrinksPagesTheVisibilityStoreCannotServe(t *testing.T) {
 	// A Service of its own: the page size it learns is its own too.
 	svc := &control.Service{Store: h.svc.Store, Client: c, Namespace: h.svc.Namespace, TaskQueue: h.svc.TaskQueue}
 	var keys []model.ObjectKey
-	for _, typ := range []string{"accounts", "contacts", "deals"} {
+	for _, typ := range []string{"accounts", "contacts", "tasks"} {
 		k, obj := h.add(typ, time.Hour)
 		h.waitCycles(obj, 1, time.Minute)
 		keys = append(keys, k)

@@ -152,6 +152,14 @@ type LoopOptions struct {
 	// connection manager) that the benchmarks compare against.
 	CyclesPerRun int `json:"cycles_per_run,omitempty"`
 
+	// The local budget of a cycle (versionLocalCycle): RetrieveLocal
+	// fetches no page after LocalPages pages or LocalBudget; the rest of
+	// the cycle continues in a regular Retrieve activity. The budget keeps
+	// a workflow task well inside its 10 s timeout, so the task needs no
+	// heartbeat (which would cost events).
+	LocalPages  int           `json:"local_pages,omitempty"`
+	LocalBudget time.Duration `json:"local_budget,omitempty"`
+
 	// Churn back-off (seed: "every three hours → once a day"): when
 	// ChurnCycles incremental cycles in a row rewrite more than
 	// ChurnThreshold of the object's records, the effective interval
@@ -174,6 +182,10 @@ func (o LoopOptions) withDefaults() LoopOptions {
 	def(&o.RetryMax, time.Minute)
 	def(&o.HeartbeatTimeout, time.Minute)
 	def(&o.FailureBackoffBase, time.Minute)
+	if o.LocalPages <= 0 {
+		o.LocalPages = 5
+	}
+	def(&o.LocalBudget, 3*time.Second)
 	if o.HistoryCap <= 0 {
 		o.HistoryCap = 10000
 	}
@@ -199,6 +211,9 @@ type CarriedState struct {
 	EffectiveInterval time.Duration `json:"effective_interval,omitempty"`
 	ChurnStreak       int           `json:"churn_streak,omitempty"`
 	BackoffReason     string        `json:"backoff_reason,omitempty"`
+	// LocalCycles: this loop's cycles run in one workflow task
+	// (versionLocalCycle), decided by an earlier run.
+	LocalCycles bool `json:"local_cycles,omitempty"`
 }
 
 // CycleInfo summarises one cycle for the status query.

@@ -14,10 +14,12 @@ import (
 )
 
 // This file runs one cycle: StartCycle (local activity: the sync_cycles
-// row), Retrieve (activity: fetch every page and apply it to records),
-// FinishCycle (local activity: final status and steps). It returns what
-// happened as a cycleOutcome; the loop decides what that means for the
-// next wait (record).
+// row), RetrieveLocal (local activity: fetch and apply the changes, within
+// a budget) and, only when the cycle outgrows that budget, Retrieve
+// (activity: fetch every remaining page and apply it to records), then
+// FinishCycle (local activity: final status and steps). A quiet cycle is
+// one workflow task. It returns what happened as a cycleOutcome; the loop
+// decides what that means for the next wait (record).
 
 // activeCycle is the running cycle: what the status query shows, and how
 // restart --force cancels it.
@@ -26,6 +28,10 @@ type activeCycle struct {
 	cancel workflow.CancelFunc
 	reason string // why an operator cancelled it
 }
+
+// localGrace is how long RetrieveLocal may take past its budget: the
+// page in flight when the budget runs out, and applying what was fetched.
+const localGrace = 5 * time.Second
 
 type cycleKind int
 
@@ -59,7 +65,10 @@ func (l *loop) runCycle(ctx workflow.Context, trigger model.Trigger, due *time.T
 	started := workflow.Now(ctx)
 	l.active = &activeCycle{info: CycleInfo{Trigger: trigger, Status: model.StatusProcessing, StartedAt: started}}
 	defer func() { l.active = nil }()
-	l.publish(ctx, StateRunning, nil)
+	local := l.localCycles(ctx)
+	if !local {
+		l.publish(ctx, StateRunning, nil)
+	}
 	failedBeforeRow := func(msg string) cycleOutcome {
 		return cycleOutcome{kind: cycleRan, started: started, ended: workflow.Now(ctx), live: -1,
 			row: store.Cycle{Trigger: trigger, Status: model.StatusFailed, Error: msg}}
@@ -86,7 +95,7 @@ func (l *loop) runCycle(ctx workflow.Context, trigger model.Trigger, due *time.T
 
 	cycleCtx, cancelCycle := workflow.WithCancel(ctx)
 	l.active.cancel = cancelCycle
-	res := l.retrieve(cycleCtx, start)
+	res := l.retrieve(cycleCtx, start, local)
 	byOperator := cycleCtx.Err() != nil && ctx.Err() == nil
 	cancelCycle()
 	status := model.CombineStatuses(stepStatuses(res.steps)...)
@@ -156,25 +165,96 @@ type retrieved struct {
 	live    int    // live records after the cycle; -1 if unknown
 }
 
-// retrieve runs one Retrieve that fetches and applies every page. The
-// cycle row still gets both steps: Retrieve (pages fetched) and Process
-// (pages applied), which run interleaved in the same window.
-func (l *loop) retrieve(ctx workflow.Context, start store.CycleStart) retrieved {
+// localCycles reports whether cycles run in one workflow task
+// (versionLocalCycle). The answer is carried across continue-as-new, so a
+// run that inherits it asks no version (a marker and an upsert saved).
+func (l *loop) localCycles(ctx workflow.Context) bool {
+	if !l.carried.LocalCycles {
+		l.carried.LocalCycles = workflow.GetVersion(ctx, versionLocalCycle, workflow.DefaultVersion, 1) == 1
+	}
+	return l.carried.LocalCycles
+}
+
+// retrieve fetches and applies every page of the cycle. With local
+// cycles it first tries RetrieveLocal, a local activity in the same
+// workflow task as StartCycle and FinishCycle: a quiet cycle ends there.
+// A cycle with more to do than its budget, or whose local attempt failed
+// in a way a retry may mend, continues in Retrieve, a regular activity
+// that heartbeats and retries, resuming after what the local attempt
+// committed. The cycle row still gets both steps: Retrieve (pages
+// fetched) and Process (pages applied), which run interleaved in the
+// same window.
+func (l *loop) retrieve(ctx workflow.Context, start store.CycleStart, local bool) retrieved {
 	o := l.opts
-	rctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 12 * time.Hour, HeartbeatTimeout: o.HeartbeatTimeout,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: o.RetryInitial, BackoffCoefficient: 2, MaximumInterval: o.RetryMax,
-			MaximumAttempts: int32(o.RetrieveAttempts), NonRetryableErrorTypes: activities.NonRetryableErrorTypes},
-		Summary: l.retrieveSummary(start),
-	})
+	in := activities.RetrieveInput{CycleID: start.CycleID, Object: l.in.Object, Cursor: start.Cursor}
 	started := workflow.Now(ctx)
 	var rr activities.RetrieveResult
-	fut := workflow.ExecuteActivity(rctx, acts.Retrieve, activities.RetrieveInput{
-		CycleID: start.CycleID, Object: l.in.Object, Cursor: start.Cursor,
-	})
-	l.queueWhileRetrieving(ctx, fut)
-	rerr := fut.Get(ctx, &rr)
+	var rerr error
+	finished := false
+	retry := retryAfterLocal{}
+	if local {
+		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+			Summary:             l.retrieveSummary(start),
+			StartToCloseTimeout: o.LocalBudget + localGrace, ScheduleToCloseTimeout: o.LocalBudget + localGrace,
+			RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 1},
+		})
+		rerr = workflow.ExecuteLocalActivity(lctx, acts.RetrieveLocal, activities.RetrieveLocalInput{
+			RetrieveInput: in, MaxPages: o.LocalPages, MaxDuration: o.LocalBudget,
+		}).Get(ctx, &rr)
+		switch t := errorType(rerr); {
+		case rerr == nil && !rr.Unfinished, t == activities.ErrTypeAuth, t == activities.ErrTypeConfig, nonRetryable(rerr):
+			finished = true // done, or failed in a way no retry mends
+		case rerr == nil:
+			workflow.GetLogger(ctx).Info("cycle outgrew the local budget; continuing in Retrieve", "seq", start.Seq, "pages", rr.Pages)
+		case isTimeout(rerr):
+			// A slow provider, not a failing one: Retrieve has the time.
+			workflow.GetLogger(ctx).Info("local retrieve ran out of time; continuing in Retrieve", "seq", start.Seq)
+		default:
+			// The local attempt was the first of RetrieveAttempts: Retrieve
+			// makes the others, on the schedule the retry policy would have
+			// kept, and after the delay a rate limit asked for.
+			retry = retryAfterLocal{used: 1, wait: o.RetryInitial}
+			if d := nextRetryDelay(rerr); d > 0 {
+				retry.wait = d
+			}
+			finished = o.RetrieveAttempts <= 1
+			workflow.GetLogger(ctx).Info("local retrieve failed", "seq", start.Seq, "error", errorMessage(rerr), "retry_in", retry.wait)
+		}
+		if !rr.StartedAt.IsZero() {
+			started = rr.StartedAt
+		}
+	}
 	ended := workflow.Now(ctx)
+	if finished && !rr.EndedAt.IsZero() {
+		ended = rr.EndedAt
+	}
+	if !finished && retry.wait > 0 {
+		l.publish(ctx, StateRunning, nil) // the wait is part of the running cycle
+		timer := workflow.NewTimerWithOptions(ctx, retry.wait, workflow.TimerOptions{
+			Summary: fmt.Sprintf("retry cycle #%d in %s: %s", start.Seq, retry.wait, errorMessage(rerr)),
+		})
+		if timer.Get(ctx, nil) != nil {
+			finished = true // cancelled while waiting: rerr stands
+		}
+	}
+	if !finished {
+		l.publish(ctx, StateRunning, nil)
+		initial := o.RetryInitial
+		for range retry.used {
+			initial *= 2
+		}
+		rctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout: 12 * time.Hour, HeartbeatTimeout: o.HeartbeatTimeout,
+			RetryPolicy: &temporal.RetryPolicy{InitialInterval: min(initial, o.RetryMax), BackoffCoefficient: 2, MaximumInterval: o.RetryMax,
+				MaximumAttempts: int32(o.RetrieveAttempts - retry.used), NonRetryableErrorTypes: activities.NonRetryableErrorTypes},
+			Summary: l.retrieveSummary(start),
+		})
+		rr = activities.RetrieveResult{}
+		fut := workflow.ExecuteActivity(rctx, acts.Retrieve, in)
+		l.queueWhileRetrieving(ctx, fut)
+		rerr = fut.Get(ctx, &rr)
+		ended = workflow.Now(ctx)
+	}
 	step := func(name string) model.Step {
 		return model.Step{Name: name, Status: model.StatusCompleted, StartedAt: &started, EndedAt: &ended, BatchesOK: rr.Pages, Records: rr.Records}
 	}
@@ -271,6 +351,33 @@ func stepStatuses(steps []model.Step) []model.Status {
 	return out
 }
 
+// retryAfterLocal is how a failed local attempt hands over to Retrieve:
+// after wait, with `used` of RetrieveAttempts spent.
+type retryAfterLocal struct {
+	used int
+	wait time.Duration
+}
+
+// nextRetryDelay is the delay an error asks for (a provider's
+// Retry-After), or 0.
+func nextRetryDelay(err error) time.Duration {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.NextRetryDelay()
+	}
+	return 0
+}
+
+func nonRetryable(err error) bool {
+	var app *temporal.ApplicationError
+	return errors.As(err, &app) && app.NonRetryable()
+}
+
+func isTimeout(err error) bool {
+	var timeout *temporal.TimeoutError
+	return errors.As(err, &timeout)
+}
+
 // errorType is an activity error's application error type ("" for none).
 func errorType(err error) string {
 	var app *temporal.ApplicationError
@@ -313,6 +420,9 @@ func OneCycle(ctx workflow.Context, in LoopInput) (*CycleInfo, error) {
 	if trigger == "" {
 		trigger = model.TriggerSchedule
 	}
+	// OneCycle's callers were written after versionLocalCycle: no
+	// history of theirs predates it.
+	l.carried.LocalCycles = true
 	out := l.runCycle(ctx, trigger, nil)
 	if out.kind != cycleRan {
 		return nil, nil

@@ -19,20 +19,38 @@ import (
 // change that alters the commands a loop issues fails here, and must go
 // behind a named version constant and add a fixture instead.
 var fixtures = []string{
+	// The current cycle shape (versionLocalCycle): one workflow task a
+	// quiet cycle.
+	"syncloop_local_cycle",             // a full sync handed over from RetrieveLocal to Retrieve, then a quiet cycle
 	"syncloop_full_sync",               // first cycle: full sync into an empty object
 	"syncloop_incremental",             // incremental cycles after the full sync
 	"syncloop_failures_backoff",        // failed cycles, back-off sooner than the interval, recovery
 	"syncloop_partially_completed",     // a listing failing after some pages
 	"syncloop_pause_resume",            // pause, a trigger kept while paused, resume
 	"syncloop_set_interval",            // rejected update, ignored bad signals, signal and update accepted
-	"syncloop_trigger_burst",           // three triggers during a cycle: exactly one more
-	"syncloop_trigger_burst_queued",    // the same with the Queued row of the buffered cycle (versionQueuedRow)
+	"syncloop_trigger_burst_queued",    // three triggers during a cycle: exactly one more, its Queued row at once
 	"syncloop_continue_as_new",         // history cap reached: continue-as-new
 	"syncloop_continue_as_new_pending", // a trigger and a new interval crossing continue-as-new
 	"syncloop_churn_backoff",           // the churn back-off and its return
 	"syncloop_cancel_cycle",            // restart --force: cancel-cycle during Retrieve
-	"syncloop_sync_off_on",             // sync off holds the loop at its next cycle; sync on wakes it
 	"syncloop_sync_off_on_told",        // sync off told to the idle loop at once (sync-off signal)
+
+	// Recorded before versionLocalCycle: StartCycle, a Retrieve activity
+	// and FinishCycle in separate workflow tasks.
+	"before-local-cycle/syncloop_full_sync",               // first cycle: full sync into an empty object
+	"before-local-cycle/syncloop_incremental",             // incremental cycles after the full sync
+	"before-local-cycle/syncloop_failures_backoff",        // failed cycles, back-off sooner than the interval, recovery
+	"before-local-cycle/syncloop_partially_completed",     // a listing failing after some pages
+	"before-local-cycle/syncloop_pause_resume",            // pause, a trigger kept while paused, resume
+	"before-local-cycle/syncloop_set_interval",            // rejected update, ignored bad signals, signal and update accepted
+	"before-local-cycle/syncloop_trigger_burst",           // three triggers during a cycle: exactly one more
+	"before-local-cycle/syncloop_trigger_burst_queued",    // the same with the Queued row of the buffered cycle (versionQueuedRow)
+	"before-local-cycle/syncloop_continue_as_new",         // history cap reached: continue-as-new
+	"before-local-cycle/syncloop_continue_as_new_pending", // a trigger and a new interval crossing continue-as-new
+	"before-local-cycle/syncloop_churn_backoff",           // the churn back-off and its return
+	"before-local-cycle/syncloop_cancel_cycle",            // restart --force: cancel-cycle during Retrieve
+	"before-local-cycle/syncloop_sync_off_on",             // sync off holds the loop at its next cycle; sync on wakes it
+	"before-local-cycle/syncloop_sync_off_on_told",        // sync off told to the idle loop at once (sync-off signal)
 }
 
 func TestReplayRecordedHistories(t *testing.T) {
@@ -59,12 +77,18 @@ func TestEveryFixtureIsReplayed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	older, err := filepath.Glob(filepath.Join("testdata", "*", "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files = append(files, older...)
 	listed := map[string]bool{}
 	for _, n := range fixtures {
 		listed[n] = true
 	}
 	for _, f := range files {
-		if name := strings.TrimSuffix(filepath.Base(f), ".json"); !listed[name] {
+		rel, _ := filepath.Rel("testdata", f)
+		if name := filepath.ToSlash(strings.TrimSuffix(rel, ".json")); !listed[name] {
 			t.Errorf("%s is in testdata but not in the fixtures list", f)
 		}
 	}

@@ -38,6 +38,9 @@ type loopEnv struct {
 	finished []activities.FinishCycleInput
 
 	slow time.Duration // how long Retrieve takes
+
+	localCalls      int  // RetrieveLocal calls
+	localUnfinished bool // RetrieveLocal always hands over to Retrieve
 }
 
 func newLoopEnv(t *testing.T) *loopEnv { return newLoopEnvWithRetrieveTime(t, 0) }
@@ -58,15 +61,25 @@ func newLoopEnvWithRetrieveTime(t *testing.T, retrieveTime time.Duration) *loopE
 			n := len(e.starts)
 			return store.CycleStart{CycleID: int64(n), Seq: n, Full: n == 1}, nil
 		})
-	e.env.OnActivity("Retrieve", mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.RetrieveInput) (activities.RetrieveResult, error) {
-			if e.fail != nil {
-				if err := e.fail(len(e.starts)); err != nil {
-					return activities.RetrieveResult{}, err
-				}
+	retrieve := func(_ context.Context, in activities.RetrieveInput) (activities.RetrieveResult, error) {
+		if e.fail != nil {
+			if err := e.fail(len(e.starts)); err != nil {
+				return activities.RetrieveResult{}, err
 			}
-			return activities.RetrieveResult{Pages: 1, Records: 3, CursorMoved: true, LiveRecords: e.live}, nil
-		}).After(retrieveTime)
+		}
+		return activities.RetrieveResult{Pages: 1, Records: 3, CursorMoved: true, LiveRecords: e.live}, nil
+	}
+	e.env.OnActivity("Retrieve", mock.Anything, mock.Anything).Return(retrieve).After(retrieveTime)
+	// The local attempt: a cycle that takes time (retrieveTime) is more
+	// than the local budget and continues in Retrieve, as a real one would.
+	e.env.OnActivity("RetrieveLocal", mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in activities.RetrieveLocalInput) (activities.RetrieveResult, error) {
+			e.localCalls++
+			if retrieveTime > 0 || e.localUnfinished {
+				return activities.RetrieveResult{Unfinished: true}, nil
+			}
+			return retrieve(ctx, in.RetrieveInput)
+		})
 	e.env.OnActivity("FinishCycle", mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.FinishCycleInput) (store.Cycle, error) {
 			e.finished = append(e.finished, in)

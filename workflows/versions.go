@@ -13,3 +13,15 @@ package workflows
 // activity); before it, the buffered trigger showed only in the status
 // query. Fixtures: syncloop_trigger_burst (before), syncloop_trigger_burst_queued.
 const versionQueuedRow = "queued-row"
+
+// versionLocalCycle (2026-12): a cycle is one workflow task. StartCycle,
+// RetrieveLocal (Retrieve within a budget of pages and seconds) and
+// FinishCycle run as local activities of the task the timer wakes, and
+// the `running` search attribute is upserted only when the cycle outgrows
+// the budget and continues in a regular, heartbeating Retrieve activity.
+// A quiet cycle is then three actions (the local activities, one upsert,
+// the next timer) and nine events, where it was seven actions and fifteen
+// events (upsert running, StartCycle, Retrieve scheduled, FinishCycle,
+// upsert, timer). Fixtures: every one recorded before it (the old
+// branch), syncloop_local_cycle (the new one).
+const versionLocalCycle = "local-cycle"
