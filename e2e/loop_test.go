@@ -37,8 +37,8 @@ func TestCancelCycleRecordsItFailedAndTheLoopGoesOn(t *testing.T) {
 	if st.CurrentCycle != nil || st.LastCycle == nil || st.LastCycle.Status != model.StatusFailed || st.LastCycle.Error != "cancelled by restart" {
 		t.Fatalf("status answered by cancel-cycle = %+v; want no running cycle and #1 Failed \"cancelled by restart\"", st)
 	}
-	if st.ConsecutiveFailures != 0 || st.State != workflows.StateIdle || st.NextRunAt == nil || st.NextRunAt.Sub(*st.LastCycle.EndedAt) != time.Hour {
-		t.Fatalf("status after the cancel = %+v; want idle, no failure back-off, next run 1h after the cycle", st)
+	if st.ConsecutiveFailures != 0 || st.State != workflows.StateIdle || st.NextRunAt == nil || st.NextRunAt.Sub(*st.LastCycle.EndedAt) != workflows.SpreadWait(k.WorkflowID(), time.Hour) {
+		t.Fatalf("status after the cancel = %+v; want idle, no failure back-off, next run the spread wait (second cycle) after the cycle", st)
 	}
 	cycles := h.waitCycles(obj, 1, time.Second)
 	if c := cycles[0]; c.Status != model.StatusFailed || !strings.Contains(c.Error, "cancelled by restart") {

@@ -214,6 +214,9 @@ type CarriedState struct {
 	// LocalCycles: this loop's cycles run in one workflow task
 	// (versionLocalCycle), decided by an earlier run.
 	LocalCycles bool `json:"local_cycles,omitempty"`
+	// Spread: the loop has run its second cycle, so the spread of its
+	// start (SpreadWait) is behind it.
+	Spread bool `json:"spread,omitempty"`
 }
 
 // CycleInfo summarises one cycle for the status query.

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	"github.com/syncloop/syncloop/model"
@@ -25,6 +26,10 @@ func (l *loop) nextDue(now time.Time) (time.Time, string) {
 		return now, StateIdle // never ran: run now
 	}
 	wait, state := l.effectiveInterval(), StateIdle
+	if last != nil && !l.carried.Spread {
+		// The second cycle of the loop's life: spread (see SpreadWait).
+		wait = SpreadWait(l.in.Object.WorkflowID(), wait)
+	}
 	if n := l.carried.ConsecutiveFailures; n > 0 {
 		backoff := l.opts.FailureBackoffBase
 		for i := 1; i < n && backoff < l.interval; i++ {
@@ -35,6 +40,25 @@ func (l *loop) nextDue(now time.Time) (time.Time, string) {
 		}
 	}
 	return ended.Add(wait), state
+}
+
+// SpreadWait is how long a loop waits after the first cycle of its life
+// (its start by `objects add`, the watcher or a restart; not a
+// continue-as-new): a fixed fraction of the interval, from 0 up to the
+// whole interval, taken from a hash of the workflow ID. Loops started
+// together (a mass `objects add`, the watcher restarting every loop after
+// an outage) run their first cycles at once, so nobody waits for a first
+// sync, and are spread evenly over one interval from the second cycle on,
+// instead of staying bunched forever (each cycle is due one interval
+// after the previous one ended). Lag is measured against this due time:
+// a cycle is due `interval` after the previous one ended, the second one
+// SpreadWait after the first.
+func SpreadWait(workflowID string, interval time.Duration) time.Duration {
+	h := fnv.New64a()
+	h.Write([]byte(workflowID))
+	// 53 bits: an exact float64 in [0, 1).
+	u := float64(h.Sum64()>>11) / float64(1<<53)
+	return time.Duration(u * float64(interval)).Truncate(time.Millisecond)
 }
 
 // effectiveInterval is the interval in force: the configured one, or the

@@ -139,6 +139,9 @@ func (l *loop) runCycle(ctx workflow.Context, trigger model.Trigger, due *time.T
 func (l *loop) record(out cycleOutcome) {
 	row := out.row
 	ended := out.ended
+	// From the second cycle of the loop's life on, cycles are an interval
+	// apart: the spread (SpreadWait) is spent.
+	l.carried.Spread = l.carried.Spread || l.carried.LastCycle != nil
 	l.carried.LastCycle = cycleInfoFrom(row, out.started, &ended)
 	l.carried.Cycles++
 	switch {

@@ -176,6 +176,9 @@ func (l *loop) setInterval(d time.Duration) {
 		l.dirty = true
 	}
 	l.resetChurn()
+	// An operator's interval is kept exactly, from the last cycle's end:
+	// no spread (SpreadWait) after it.
+	l.carried.Spread = true
 	l.wake = true
 }
 

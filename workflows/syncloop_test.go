@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,6 +42,7 @@ type loopEnv struct {
 
 	localCalls      int  // RetrieveLocal calls
 	localUnfinished bool // RetrieveLocal always hands over to Retrieve
+	fresh           bool // start the loop as new (not yet spread)
 }
 
 func newLoopEnv(t *testing.T) *loopEnv { return newLoopEnvWithRetrieveTime(t, 0) }
@@ -108,6 +110,13 @@ func (e *loopEnv) run(in LoopInput, until time.Duration) {
 	if in.Object == (model.ObjectKey{}) {
 		in.Object = model.ObjectKey{Tenant: "acme", Provider: "demo", ObjectType: "accounts"}
 	}
+	if !e.fresh && in.Carried == nil {
+		// A loop past its second cycle (say, continued as new): the
+		// spread of its start (SpreadWait) is behind it, so cycles are
+		// an interval apart. TestFirstCyclesOfLoopsStartedTogetherSpread
+		// covers the spread.
+		in.Carried = &CarriedState{Spread: true}
+	}
 	e.at(until, func() { e.env.CancelWorkflow() })
 	e.env.ExecuteWorkflow(SyncLoopWorkflow, in)
 	if !e.env.IsWorkflowCompleted() {
@@ -135,6 +144,66 @@ func TestLoopRunsAtOnceThenEveryInterval(t *testing.T) {
 	e := newLoopEnv(t)
 	e.run(LoopInput{Interval: "1h"}, 3*time.Hour+time.Minute)
 	e.wantStarts(0, time.Hour, 2*time.Hour, 3*time.Hour)
+}
+
+// TestFirstCyclesOfLoopsStartedTogetherSpread: loops started at the same
+// moment run their first cycles at once, then spread over one interval
+// (each its own SpreadWait), then keep an interval apart.
+func TestFirstCyclesOfLoopsStartedTogetherSpread(t *testing.T) {
+	var seconds []time.Duration
+	for _, typ := range []string{"accounts", "contacts", "notes", "tasks", "users", "opportunities"} {
+		e := newLoopEnv(t)
+		e.fresh = true
+		k := model.ObjectKey{Tenant: "acme", Provider: "demo", ObjectType: typ}
+		e.run(LoopInput{Object: k, Interval: "1h"}, 3*time.Hour)
+		spread := SpreadWait(k.WorkflowID(), time.Hour)
+		if spread < 0 || spread >= time.Hour {
+			t.Fatalf("SpreadWait(%s, 1h) = %s; want within [0, 1h)", k, spread)
+		}
+		e.wantStarts(0, spread, spread+time.Hour, spread+2*time.Hour)
+		seconds = append(seconds, spread)
+	}
+	slices.Sort(seconds)
+	if seconds[len(seconds)-1]-seconds[0] < 15*time.Minute {
+		t.Errorf("second cycles of six loops at %v: not spread over the interval", seconds)
+	}
+}
+
+// TestSpreadSurvivesContinueAsNew: a run that continues as new after
+// the first cycle hands the unspent spread to the next run, which spends
+// it; the run after that is an interval apart.
+func TestSpreadSurvivesContinueAsNew(t *testing.T) {
+	e := newLoopEnv(t)
+	k := model.ObjectKey{Tenant: "acme", Provider: "demo", ObjectType: "accounts"}
+	e.env.ExecuteWorkflow(SyncLoopWorkflow, LoopInput{Object: k, Interval: "1h", Options: LoopOptions{CyclesPerRun: 1}})
+	var can *workflow.ContinueAsNewError
+	if err := e.env.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("want continue-as-new after the first cycle, got %v", err)
+	}
+	var next LoopInput
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	if next.Carried == nil || next.Carried.Spread || next.Carried.LastCycle == nil {
+		t.Fatalf("carried = %+v; want the first cycle, spread not yet spent", next.Carried)
+	}
+	firstEnded := *next.Carried.LastCycle.EndedAt
+	e2 := newLoopEnv(t)
+	e2.env.ExecuteWorkflow(SyncLoopWorkflow, next)
+	if err := e2.env.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("want continue-as-new after the second cycle, got %v", err)
+	}
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
+		t.Fatal(err)
+	}
+	if !next.Carried.Spread {
+		t.Fatalf("carried = %+v; want the spread spent after the second cycle", next.Carried)
+	}
+	// The second run's cycle waited SpreadWait from the first's end.
+	want := firstEnded.Add(SpreadWait(k.WorkflowID(), time.Hour)).Sub(e2.start)
+	if len(e2.starts) != 1 || e2.starts[0]-want > time.Second || want-e2.starts[0] > time.Second {
+		t.Fatalf("second run started cycles at %v; want one at %s", e2.starts, want)
+	}
 }
 
 func TestLoopWaitsFromThePreviousCycleEnd(t *testing.T) {
@@ -251,7 +320,7 @@ func TestContinueAsNewCarriesState(t *testing.T) {
 	e.signal(74*time.Minute, SignalTrigger, TriggerRequest{Reason: "queued"})
 	e.env.ExecuteWorkflow(SyncLoopWorkflow, LoopInput{
 		Object:   model.ObjectKey{Tenant: "acme", Provider: "demo", ObjectType: "accounts"},
-		Interval: "1h", Options: LoopOptions{CyclesPerRun: 2},
+		Interval: "1h", Options: LoopOptions{CyclesPerRun: 2}, Carried: &CarriedState{Spread: true},
 	})
 	var can *workflow.ContinueAsNewError
 	if err := e.env.GetWorkflowError(); !errors.As(err, &can) {
