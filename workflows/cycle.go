@@ -415,6 +415,11 @@ func errorMessage(err error) string {
 // themselves. The benchmark's "one Temporal Schedule per object" baseline
 // is such a caller (bench/worker).
 func OneCycle(ctx workflow.Context, in LoopInput) (*CycleInfo, error) {
+	if in.Carried == nil {
+		// OneCycle's callers were written after versionLocalCycle: no
+		// history of theirs predates it.
+		in.Carried = &CarriedState{LocalCycles: true}
+	}
 	l, err := newLoop(ctx, in)
 	if err != nil {
 		return nil, err
@@ -423,9 +428,6 @@ func OneCycle(ctx workflow.Context, in LoopInput) (*CycleInfo, error) {
 	if trigger == "" {
 		trigger = model.TriggerSchedule
 	}
-	// OneCycle's callers were written after versionLocalCycle: no
-	// history of theirs predates it.
-	l.carried.LocalCycles = true
 	out := l.runCycle(ctx, trigger, nil)
 	if out.kind != cycleRan {
 		return nil, nil

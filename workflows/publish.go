@@ -28,6 +28,17 @@ func upsertObjectAttributes(ctx workflow.Context, k model.ObjectKey) error {
 		SATenant.ValueSet(k.Tenant), SAProvider.ValueSet(k.Provider), SAObjectType.ValueSet(k.ObjectType))
 }
 
+// hasObjectAttributes reports whether the run already has the object's
+// search attributes (set at its start, or carried by continue-as-new).
+func hasObjectAttributes(ctx workflow.Context, k model.ObjectKey) bool {
+	sa := workflow.GetTypedSearchAttributes(ctx)
+	has := func(key temporal.SearchAttributeKeyKeyword, want string) bool {
+		got, ok := sa.GetKeyword(key)
+		return ok && got == want
+	}
+	return has(SATenant, k.Tenant) && has(SAProvider, k.Provider) && has(SAObjectType, k.ObjectType)
+}
+
 // publish records the loop's state and next run in its search attributes
 // (only what changed since the last upsert) and in the UI's details.
 func (l *loop) publish(ctx workflow.Context, state string, next *time.Time) {

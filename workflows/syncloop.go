@@ -105,10 +105,15 @@ func newLoop(ctx workflow.Context, in LoopInput) (*loop, error) {
 		// last cycle is shown (lastKnown) but does not time the next one.
 		l.carried.Cycles, l.carried.LastSuccessAt = k.Cycles, k.LastSuccessAt
 	}
-	// Set the object's search attributes on every run: a loop started by
-	// hand (e.g. from the Temporal CLI) may lack them.
-	if err := upsertObjectAttributes(ctx, in.Object); err != nil {
-		return nil, err
+	// A loop started by hand (e.g. from the Temporal CLI) may lack the
+	// object's search attributes. Loops started by syncloop carry them
+	// from the start, and continue-as-new hands them on, so since
+	// versionLocalCycle a run upserts them only when they are missing (an
+	// upsert is a billable action).
+	if !l.localCycles(ctx) || !hasObjectAttributes(ctx, in.Object) {
+		if err := upsertObjectAttributes(ctx, in.Object); err != nil {
+			return nil, err
+		}
 	}
 	return l, nil
 }

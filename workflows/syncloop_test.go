@@ -420,3 +420,34 @@ func TestCancelCycleRecordsTheReasonAndTheLoopGoesOn(t *testing.T) {
 	// The loop continues: the next cycle comes an interval after the cancelled one ended.
 	e.wantStarts(0, 62*time.Minute)
 }
+
+// TestObjectAttributesAreUpsertedOnlyWhenMissing: a loop started by
+// syncloop carries the object's search attributes from its start and
+// upserts none of them again; a loop started by hand without them gets
+// them in its first task.
+func TestObjectAttributesAreUpsertedOnlyWhenMissing(t *testing.T) {
+	k := model.ObjectKey{Tenant: "acme", Provider: "demo", ObjectType: "accounts"}
+	for _, started := range []bool{true, false} {
+		e := newLoopEnv(t)
+		e.fresh = true
+		if started {
+			if err := e.env.SetTypedSearchAttributesOnStart(ObjectSearchAttributes(k)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tenantUpserts := 0
+		e.env.OnUpsertTypedSearchAttributes(mock.Anything).Run(func(args mock.Arguments) {
+			if sa := args.Get(0).(temporal.SearchAttributes); sa.ContainsKey(SATenant) {
+				tenantUpserts++
+			}
+		}).Return(nil).Maybe()
+		e.run(LoopInput{Object: k, Interval: "1h"}, 90*time.Minute)
+		want := 0
+		if !started {
+			want = 1
+		}
+		if tenantUpserts != want {
+			t.Errorf("started with the attributes %t: %d upserts of SyncTenant; want %d", started, tenantUpserts, want)
+		}
+	}
+}
