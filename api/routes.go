@@ -50,6 +50,7 @@ var routes = []route{
 	{method: http.MethodPost, path: objectPath + "/trigger", body: true, handle: (*server).trigger},
 	{method: http.MethodPost, path: objectPath + "/restart", query: []string{"force"}, handle: (*server).restartObject},
 	{method: http.MethodGet, path: objectPath + "/cycles", query: []string{"limit"}, handle: (*server).cycles},
+	{method: http.MethodGet, path: objectPath + "/records", query: []string{"after", "limit"}, handle: (*server).records},
 }
 
 // Health is the body of GET /healthz.

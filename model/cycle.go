@@ -21,15 +21,37 @@ const (
 	StepProcess  = "Process"
 )
 
-// Counts are a cycle's record counts.
+// Counts are a cycle's record counts. Every retrieved record is counted
+// in exactly one of New, Changed, Unchanged, Rejected, TombstonesUnknown
+// and Deleted − DeletedUnlisted (see Accounted):
+//   - New: inserted;
+//   - Changed: rewritten: its content hash differed, or it was deleted
+//     and is live again;
+//   - Unchanged: nothing written — same content, an older version than
+//     the stored one (a re-read overlap, or a stale tombstone), or
+//     superseded by a newer copy of the same record in the same group;
+//   - Deleted: records this cycle deleted: retrieved tombstones of live
+//     records, plus DeletedUnlisted, the live records a complete full
+//     listing did not include (those were not retrieved);
+//   - Rejected: stored in rejected_records instead;
+//   - TombstonesUnknown: tombstones of records that were not live here
+//     (never synced, or already deleted): nothing to delete.
 type Counts struct {
-	Retrieved int `json:"retrieved"`
-	New       int `json:"new"`
-	Changed   int `json:"changed"`
-	Unchanged int `json:"unchanged"`
-	Deleted   int `json:"deleted"`
-	Rejected  int `json:"rejected"`
+	Retrieved         int `json:"retrieved"`
+	New               int `json:"new"`
+	Changed           int `json:"changed"`
+	Unchanged         int `json:"unchanged"`
+	Deleted           int `json:"deleted"`
+	Rejected          int `json:"rejected"`
+	TombstonesUnknown int `json:"tombstones_unknown"`
+	DeletedUnlisted   int `json:"deleted_unlisted"`
 }
 
 // Written is how many record rows a cycle wrote.
 func (c Counts) Written() int { return c.New + c.Changed + c.Deleted }
+
+// Accounted is how many retrieved records the buckets account for; it
+// equals Retrieved for every cycle.
+func (c Counts) Accounted() int {
+	return c.New + c.Changed + c.Unchanged + c.Rejected + c.TombstonesUnknown + c.Deleted - c.DeletedUnlisted
+}

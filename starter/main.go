@@ -103,7 +103,7 @@ SYNCLOOP_TASK_QUEUE (default "syncloop").`,
 		return usageError{fmt.Errorf("%v%s (see `%s --help`)", err, hint, c.CommandPath())}
 	})
 	groupCommand(root)
-	root.AddCommand(objectsCmd(), connectionsCmd(), statusCmd(), syncCmd(), serveCmd(), setupCmd())
+	root.AddCommand(objectsCmd(), connectionsCmd(), recordsCmd(), statusCmd(), syncCmd(), serveCmd(), setupCmd())
 	return root
 }
 

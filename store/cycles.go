@@ -293,13 +293,15 @@ type cycleRow struct {
 	Unchanged int       `db:"records_unchanged"`
 	Deleted   int       `db:"records_deleted"`
 	Rejected  int       `db:"records_rejected"`
+	Unknown   int       `db:"records_tombstones_unknown"`
+	Unlisted  int       `db:"records_deleted_unlisted"`
 }
 
 func (r cycleRow) cycle() Cycle {
 	c := r.Cycle
 	c.Full = r.Mode.Full()
 	c.Counts = model.Counts{Retrieved: r.Retrieved, New: r.New, Changed: r.Changed, Unchanged: r.Unchanged,
-		Deleted: r.Deleted, Rejected: r.Rejected}
+		Deleted: r.Deleted, Rejected: r.Rejected, TombstonesUnknown: r.Unknown, DeletedUnlisted: r.Unlisted}
 	return c
 }
 

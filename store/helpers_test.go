@@ -83,6 +83,7 @@ func addResults(a, b store.BatchResult) store.BatchResult {
 	return store.BatchResult{
 		Records: a.Records + b.Records, Rejected: a.Rejected + b.Rejected, New: a.New + b.New,
 		Changed: a.Changed + b.Changed, Unchanged: a.Unchanged + b.Unchanged, Deleted: a.Deleted + b.Deleted,
+		TombstonesUnknown: a.TombstonesUnknown + b.TombstonesUnknown, DeletedUnlisted: a.DeletedUnlisted + b.DeletedUnlisted,
 		CursorMoved: a.CursorMoved || b.CursorMoved,
 	}
 }

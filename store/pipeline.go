@@ -34,6 +34,8 @@ var (
 	sqlMoveCursor          = query("MoveCursor")
 	sqlRestartAsSnapshot   = query("RestartAsSnapshot")
 	sqlCycleMode           = query("CycleMode")
+	sqlBatchPosition       = query("BatchPosition")
+	sqlNotifyChanges       = query("NotifyChanges")
 )
 
 // RetrieveProgress is how far a cycle's Retrieve got, as committed.
@@ -162,15 +164,18 @@ func cleanText(s string) string {
 	return strings.ReplaceAll(s, "\x00", "")
 }
 
-// BatchResult is what one group of pages did to records.
+// BatchResult is what one group of pages did to records; its counts are
+// those of model.Counts, and add up the same way.
 type BatchResult struct {
 	// Records is how many records the pages held.
-	Records   int `json:"records"`
-	Rejected  int `json:"rejected"`
-	New       int `json:"new"`
-	Changed   int `json:"changed"`
-	Unchanged int `json:"unchanged"`
-	Deleted   int `json:"deleted"`
+	Records           int `json:"records"`
+	Rejected          int `json:"rejected"`
+	New               int `json:"new"`
+	Changed           int `json:"changed"`
+	Unchanged         int `json:"unchanged"`
+	Deleted           int `json:"deleted"`
+	TombstonesUnknown int `json:"tombstones_unknown"`
+	DeletedUnlisted   int `json:"deleted_unlisted"`
 	// CursorMoved is true when this group completed the listing and moved
 	// the object's cursor.
 	CursorMoved bool `json:"cursor_moved"`
@@ -205,14 +210,12 @@ func (s *Store) IsSnapshot(ctx context.Context, cycleID int64) (bool, error) {
 
 // applyCounts is what ApplyRecords returns.
 type applyCounts struct {
-	Records  int `db:"records"`
-	Rejected int `db:"rejected"`
-	New      int `db:"new"`
-	Changed  int `db:"changed"`
-	Deleted  int `db:"deleted"`
-	// Live is how many distinct ids the group left live (new, changed or
-	// unchanged).
-	Live int `db:"live"`
+	Records           int `db:"records"`
+	Rejected          int `db:"rejected"`
+	New               int `db:"new"`
+	Changed           int `db:"changed"`
+	Deleted           int `db:"deleted"`
+	TombstonesUnknown int `db:"tombstones_unknown"`
 }
 
 // applyArrays runs ApplyRecords. If PostgreSQL refuses a payload the
@@ -231,8 +234,12 @@ func applyArrays(ctx context.Context, tx pgx.Tx, a *arrays, cycleID, objectID in
 			if err != nil {
 				return err
 			}
+			// The rest wrote nothing: equal hashes, versions older than the
+			// stored row (live or tombstone), copies superseded by a newer
+			// one in the group.
 			*r = BatchResult{Records: c.Records, Rejected: c.Rejected, New: c.New, Changed: c.Changed, Deleted: c.Deleted,
-				Unchanged: c.Live - c.New - c.Changed}
+				TombstonesUnknown: c.TombstonesUnknown,
+				Unchanged:         c.Records - c.Rejected - c.New - c.Changed - c.Deleted - c.TombstonesUnknown}
 			return nil
 		})
 	}
@@ -323,6 +330,7 @@ func (s *Store) ApplyPagesOrdered(ctx context.Context, cycleID int64, expectPage
 		}
 		cy, err := one(ctx, tx, sqlProcessingCycle, pgx.NamedArgs{"id": cycleID, "processing": processing}, pgx.RowToStructByName[struct {
 			ObjectID int64     `db:"object_id"`
+			Object   string    `db:"object"`
 			Seq      int       `db:"seq"`
 			Mode     CycleMode `db:"mode"`
 		}])
@@ -363,9 +371,14 @@ func (s *Store) ApplyPagesOrdered(ctx context.Context, cycleID int64, expectPage
 			return err
 		}
 		if out.Progress.Done {
-			return finishListing(ctx, tx, cycleID, cy.ObjectID, cy.Seq, snapshot, r)
+			err = finishListing(ctx, tx, cycleID, cy.ObjectID, cy.Seq, snapshot, r)
+		} else {
+			err = addCounts(ctx, tx, cycleID, r)
 		}
-		return addCounts(ctx, tx, cycleID, r)
+		if err != nil {
+			return err
+		}
+		return notifyChanges(ctx, tx, cy.ObjectID, cy.Object, cy.Seq, r)
 	})
 	if err != nil {
 		return ApplyResult{}, fmt.Errorf("apply pages %d-%d of cycle %d: %w", expectPages+1, expectPages+len(pages), cycleID, err)
@@ -382,6 +395,7 @@ func finishListing(ctx context.Context, tx pgx.Tx, cycleID, objectID int64, seq 
 			return err
 		}
 		r.Deleted += int(n)
+		r.DeletedUnlisted += int(n)
 		if _, err := exec(ctx, tx, sqlForgetSeen, pgx.NamedArgs{"cycle_id": cycleID}); err != nil {
 			return err
 		}
@@ -403,7 +417,60 @@ func finishListing(ctx context.Context, tx pgx.Tx, cycleID, objectID int64, seq 
 
 func addCounts(ctx context.Context, tx pgx.Tx, cycleID int64, r *BatchResult) error {
 	_, err := exec(ctx, tx, sqlAddCounts, pgx.NamedArgs{"id": cycleID, "new": r.New, "changed": r.Changed,
-		"unchanged": r.Unchanged, "deleted": r.Deleted, "rejected": r.Rejected})
+		"unchanged": r.Unchanged, "deleted": r.Deleted, "rejected": r.Rejected,
+		"tombstones_unknown": r.TombstonesUnknown, "deleted_unlisted": r.DeletedUnlisted})
+	return err
+}
+
+// ChangesChannel is the channel of the change notifications: LISTEN
+// syncloop_changes.
+const ChangesChannel = "syncloop_changes"
+
+// ChangeNotification is the JSON payload of a NOTIFY syncloop_changes,
+// sent by every transaction of a batch of pages that changed at least one
+// record (new, changed or deleted), and delivered when it commits.
+//
+// It is a wake-up call: read the object's feed from your own cursor.
+// Cursor is the feed position of the batch's last change, for information
+// only (the CLI compares it with its cursor to know whether it has read
+// the batch yet); do not resume from it: the feed hands out a transaction's
+// changes only once every older transaction has finished, and a reader
+// that jumped to this position could skip the changes of a transaction
+// still in flight. It is empty in the rare case that the payload would be
+// too long for NOTIFY (an external id of kilobytes).
+type ChangeNotification struct {
+	Object string `json:"object"`
+	Cycle  int    `json:"cycle"`
+	Cursor string `json:"cursor"`
+}
+
+// maxNotifyPayload keeps payloads under PostgreSQL's 8000-byte limit.
+const maxNotifyPayload = 7900
+
+// notifyChanges sends the batch's ChangeNotification if it changed a
+// record, in its transaction.
+func notifyChanges(ctx context.Context, tx pgx.Tx, objectID int64, object string, seq int, r *BatchResult) error {
+	if r.New+r.Changed+r.Deleted == 0 {
+		return nil
+	}
+	pos, err := one(ctx, tx, sqlBatchPosition, pgx.NamedArgs{"object_id": objectID}, pgx.RowToStructByName[struct {
+		XID        uint64  `db:"xid"`
+		ExternalID *string `db:"external_id"`
+	}])
+	if err != nil || pos.ExternalID == nil {
+		return err
+	}
+	n := ChangeNotification{Object: object, Cycle: seq,
+		Cursor: model.FeedCursor{ObjectID: objectID, FeedPosition: model.FeedPosition{XID: pos.XID, ExternalID: *pos.ExternalID}}.Encode()}
+	payload, err := json.Marshal(n)
+	if err == nil && len(payload) > maxNotifyPayload {
+		n.Cursor = ""
+		payload, err = json.Marshal(n)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = exec(ctx, tx, sqlNotifyChanges, pgx.NamedArgs{"payload": string(payload)})
 	return err
 }
 
@@ -463,7 +530,8 @@ func copyFresh(ctx context.Context, tx pgx.Tx, a *arrays, objectID int64, seq in
 			return false, err
 		}
 	}
-	*r = BatchResult{Records: len(a.ids), New: len(rows), Rejected: len(rejects)}
+	// Older copies of an id that the batch holds twice wrote nothing.
+	*r = BatchResult{Records: len(a.ids), New: len(rows), Rejected: len(rejects), Unchanged: len(a.ids) - len(rows) - len(rejects)}
 	return true, nil
 }
 

@@ -87,7 +87,7 @@ func TestApplyFirstFullSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (store.BatchResult{Records: 6, New: 2, Rejected: 3}); res.Batch != want {
+	if want := (store.BatchResult{Records: 6, New: 2, Unchanged: 1, Rejected: 3}); res.Batch != want {
 		t.Fatalf("group 1 = %+v; want %+v", res.Batch, want)
 	}
 	assertProgress(t, "group 1", res.Progress, store.RetrieveProgress{Pages: 2, Records: 6, Token: "p3", Cursor: &clock})
@@ -101,7 +101,7 @@ func TestApplyFirstFullSync(t *testing.T) {
 	if obj, _ := s.GetObject(ctx, o.Key); obj.Cursor != nil || obj.LastSuccessAt != nil {
 		t.Fatalf("cursor %v, last success %v after a group that did not finish the listing", obj.Cursor, obj.LastSuccessAt)
 	}
-	if cy := getCycle(t, s, c.CycleID); cy.CursorAfter != nil || cy.Counts != (model.Counts{Retrieved: 6, New: 2, Rejected: 3}) {
+	if cy := getCycle(t, s, c.CycleID); cy.CursorAfter != nil || cy.Counts != (model.Counts{Retrieved: 6, New: 2, Unchanged: 1, Rejected: 3}) {
 		t.Fatalf("cycle after group 1: cursor_after %v, counts %+v", cy.CursorAfter, cy.Counts)
 	}
 
@@ -127,7 +127,7 @@ func TestApplyFirstFullSync(t *testing.T) {
 		t.Fatalf("object after the last group = %+v, %v; want cursor %v", obj, err, clock)
 	}
 	cy := finish(t, s, c.CycleID, model.StatusCompleted)
-	if want := (model.Counts{Retrieved: 8, New: 3, Changed: 1, Rejected: 3}); cy.Counts != want || cy.Pages != 3 ||
+	if want := (model.Counts{Retrieved: 8, New: 3, Changed: 1, Unchanged: 1, Rejected: 3}); cy.Counts != want || cy.Pages != 3 ||
 		cy.CursorAfter == nil || !cy.CursorAfter.Equal(clock) {
 		t.Fatalf("cycle = counts %+v, pages %d, cursor_after %v; want %+v, 3, %v", cy.Counts, cy.Pages, cy.CursorAfter, want, clock)
 	}
@@ -173,13 +173,13 @@ func TestApplyIncremental(t *testing.T) {
 			rec("bad", 2, `{"v":`),             // rejected: not JSON
 			rec("", 2, `{"v":1}`),              // rejected: no id
 			tombstone("never-seen", 2),         // tombstone of an unknown id: nothing to do
-		}, store.BatchResult{Records: 7, Rejected: 2, New: 1, Changed: 1, Unchanged: 1, Deleted: 1, CursorMoved: true}},
+		}, store.BatchResult{Records: 7, Rejected: 2, New: 1, Changed: 1, Unchanged: 1, Deleted: 1, TombstonesUnknown: 1, CursorMoved: true}},
 		{"nothing changed", []connectors.Record{
 			rec("a", 1, `{"x":1,"y":2}`),
 			rec("b", 5, `{"v":2}`), // newer modified_at, same content
 			rec("e", 2, `{"v":1}`),
 			tombstone("c", 3), // already deleted
-		}, store.BatchResult{Records: 4, Unchanged: 3, CursorMoved: true}},
+		}, store.BatchResult{Records: 4, Unchanged: 3, TombstonesUnknown: 1, CursorMoved: true}},
 	}
 
 	var before map[string]dbRecord
@@ -197,7 +197,7 @@ func TestApplyIncremental(t *testing.T) {
 		}
 		row := finish(t, s, c.CycleID, model.StatusCompleted)
 		wantCounts := model.Counts{Retrieved: len(cy.records), New: cy.want.New, Changed: cy.want.Changed,
-			Unchanged: cy.want.Unchanged, Deleted: cy.want.Deleted, Rejected: cy.want.Rejected}
+			Unchanged: cy.want.Unchanged, Deleted: cy.want.Deleted, Rejected: cy.want.Rejected, TombstonesUnknown: cy.want.TombstonesUnknown}
 		if row.Counts != wantCounts || row.Pages != 1 {
 			t.Fatalf("%s: cycle counts %+v, pages %d; want %+v, 1", cy.name, row.Counts, row.Pages, wantCounts)
 		}
@@ -273,46 +273,46 @@ func TestApplyNewestVersionWins(t *testing.T) {
 			name:    "newest modified_at wins whatever the order",
 			group:   []connectors.Record{rec("a", 1, `{"v":1}`), rec("a", 3, `{"v":3}`), rec("a", 2, `{"v":2}`)},
 			wantRow: true, wantData: `{"v":3}`, wantModified: 3,
-			wantCounts: store.BatchResult{Records: 3, New: 1},
+			wantCounts: store.BatchResult{Records: 3, New: 1, Unchanged: 2}, // older copies are superseded
 		},
 		{
 			name:    "same modified_at: the last one wins",
 			group:   []connectors.Record{rec("a", 1, `{"v":"first"}`), rec("a", 1, `{"v":"second"}`)},
 			wantRow: true, wantData: `{"v":"second"}`, wantModified: 1,
-			wantCounts: store.BatchResult{Records: 2, New: 1},
+			wantCounts: store.BatchResult{Records: 2, New: 1, Unchanged: 1},
 		},
 		{
 			name: "a version with a time beats one without",
 			group: []connectors.Record{rec("a", 1, `{"v":"timed"}`),
 				{ExternalID: "a", Data: json.RawMessage(`{"v":"untimed"}`)}},
 			wantRow: true, wantData: `{"v":"timed"}`, wantModified: 1,
-			wantCounts: store.BatchResult{Records: 2, New: 1},
+			wantCounts: store.BatchResult{Records: 2, New: 1, Unchanged: 1},
 		},
 		{
 			name:     "same modified_at over existing rows: the last one wins",
 			existing: []connectors.Record{rec("a", 1, `{"v":0}`)},
 			group:    []connectors.Record{rec("a", 1, `{"v":"first"}`), rec("a", 1, `{"v":"second"}`)},
 			wantRow:  true, wantData: `{"v":"second"}`, wantModified: 1,
-			wantCounts: store.BatchResult{Records: 2, Changed: 1},
+			wantCounts: store.BatchResult{Records: 2, Changed: 1, Unchanged: 1},
 		},
 		{
 			name:     "newest tombstone deletes and keeps the data",
 			existing: []connectors.Record{rec("a", 1, `{"v":1}`)},
 			group:    []connectors.Record{rec("a", 2, `{"v":2}`), tombstone("a", 3)},
 			wantRow:  true, wantData: `{"v":1}`, wantDeleted: true, wantModified: 3,
-			wantCounts: store.BatchResult{Records: 2, Deleted: 1},
+			wantCounts: store.BatchResult{Records: 2, Deleted: 1, Unchanged: 1},
 		},
 		{
 			name:       "created and deleted in one group writes nothing",
 			group:      []connectors.Record{rec("a", 1, `{"v":1}`), tombstone("a", 2)},
-			wantCounts: store.BatchResult{Records: 2},
+			wantCounts: store.BatchResult{Records: 2, Unchanged: 1, TombstonesUnknown: 1},
 		},
 		{
 			name:     "deleted then re-created in one group stays live",
 			existing: []connectors.Record{rec("a", 1, `{"v":1}`)},
 			group:    []connectors.Record{tombstone("a", 2), rec("a", 3, `{"v":3}`)},
 			wantRow:  true, wantData: `{"v":3}`, wantModified: 3,
-			wantCounts: store.BatchResult{Records: 2, Changed: 1},
+			wantCounts: store.BatchResult{Records: 2, Changed: 1, Unchanged: 1},
 		},
 		{
 			name:     "an older version does not overwrite a newer row",
@@ -326,7 +326,7 @@ func TestApplyNewestVersionWins(t *testing.T) {
 			existing: []connectors.Record{rec("a", 5, `{"v":5}`)},
 			group:    []connectors.Record{tombstone("a", 3)},
 			wantRow:  true, wantData: `{"v":5}`, wantModified: 5,
-			wantCounts: store.BatchResult{Records: 1},
+			wantCounts: store.BatchResult{Records: 1, Unchanged: 1}, // a stale tombstone
 		},
 		{
 			name:     "an equal modified_at with new content is applied",
@@ -375,7 +375,7 @@ func TestApplyOlderVersionInLaterGroup(t *testing.T) {
 	want := []store.BatchResult{
 		{Records: 1, New: 1},
 		{Records: 1, Unchanged: 1},
-		{Records: 1},
+		{Records: 1, Unchanged: 1},
 	}
 	for i, w := range want {
 		_, got := applyGroups(t, s, c.CycleID, false, groups[i])
@@ -403,7 +403,7 @@ func TestApplyTombstoneAndResurrection(t *testing.T) {
 	}{
 		{"created", rec("a", 1, `{"v":1}`), store.BatchResult{Records: 1, New: 1}, false, 1, 1},
 		{"deleted", tombstone("a", 2), store.BatchResult{Records: 1, Deleted: 1}, true, 2, 2},
-		{"deleted again", tombstone("a", 3), store.BatchResult{Records: 1}, true, 2, 2},
+		{"deleted again", tombstone("a", 3), store.BatchResult{Records: 1, TombstonesUnknown: 1}, true, 2, 2},
 		{"older than the tombstone", rec("a", 1, `{"v":1}`), store.BatchResult{Records: 1, Unchanged: 1}, true, 2, 2},
 		{"re-added with the same content", rec("a", 4, `{"v":1}`), store.BatchResult{Records: 1, Changed: 1}, false, 4, 5},
 		{"deleted with a payload", connectors.Record{ExternalID: "a", ModifiedAt: at(6), Deleted: true, Data: json.RawMessage(`{"v":"gone"}`)},
@@ -611,7 +611,7 @@ func TestApplySnapshotDeletesUnseen(t *testing.T) {
 			t.Fatalf("%d seen ids after group 1; want 1", n)
 		}
 		_, r2 := applyGroups(t, s, c.CycleID, true, []connectors.Record{rec("b", 2, `{"v":2}`)})
-		if r2 != (store.BatchResult{Records: 1, Changed: 1, Deleted: 1}) {
+		if r2 != (store.BatchResult{Records: 1, Changed: 1, Deleted: 1, DeletedUnlisted: 1}) {
 			t.Fatalf("last group = %+v; want b changed, c deleted (cursor stays: no page cursor)", r2)
 		}
 		if cr := mustRecord(t, s, o.ID, "c"); cr.DeletedAt == nil || cr.CycleSeq != c.Seq || !sameJSON(t, cr.Data, `{"v":1}`) {
@@ -624,7 +624,7 @@ func TestApplySnapshotDeletesUnseen(t *testing.T) {
 		if n := seenCount(t, s, c.CycleID); n != 0 {
 			t.Fatalf("%d resync_seen rows left after the listing completed", n)
 		}
-		if cy := finish(t, s, c.CycleID, model.StatusCompleted); cy.Counts != (model.Counts{Retrieved: 2, Changed: 1, Unchanged: 1, Deleted: 1}) {
+		if cy := finish(t, s, c.CycleID, model.StatusCompleted); cy.Counts != (model.Counts{Retrieved: 2, Changed: 1, Unchanged: 1, Deleted: 1, DeletedUnlisted: 1}) {
 			t.Fatalf("cycle counts %+v", cy.Counts)
 		}
 		if live, deleted, _ := s.RecordCounts(ctx, o.ID); live != 2 || deleted != 2 {
@@ -663,7 +663,8 @@ func TestApplySnapshotDeletesUnseen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		assertProgress(t, "after RestartAsSnapshot", p, store.RetrieveProgress{})
+		// The records count goes on over both listings, as the counts do.
+		assertProgress(t, "after RestartAsSnapshot", p, store.RetrieveProgress{Records: 1})
 		if !p.Full || cycleMode(t, s, c.CycleID) != store.ModeFullSnapshot {
 			t.Fatalf("after RestartAsSnapshot: progress %+v, mode %q; want full, full_snapshot", p, cycleMode(t, s, c.CycleID))
 		}

@@ -1,5 +1,5 @@
 // Package store owns syncloop's PostgreSQL schema and queries: a pgx pool,
-// the embedded migration applied with goose, and the statements the
+// the embedded migrations applied with goose, and the statements the
 // activities and the control layer run.
 //
 // The SQL is in queries/*.sql, one named statement per block, embedded and
@@ -16,8 +16,11 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +34,25 @@ import (
 
 //go:embed migrations/*.sql
 var migrations embed.FS
+
+// latestMigration is the version of the newest embedded migration.
+var latestMigration = mustLatestMigration()
+
+func mustLatestMigration() int64 {
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		panic(err)
+	}
+	var latest int64
+	for _, f := range files {
+		v, err := strconv.ParseInt(strings.SplitN(path.Base(f), "_", 2)[0], 10, 64)
+		if err != nil {
+			panic(fmt.Sprintf("store: migration %s is not named <version>_<name>.sql", f))
+		}
+		latest = max(latest, v)
+	}
+	return latest
+}
 
 // DefaultDatabaseURL is used when DATABASE_URL is unset: the local
 // PostgreSQL the README and docker-compose set up.
@@ -148,7 +170,7 @@ func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 
 var (
 	sqlSchemaState       = query("SchemaState")
-	sqlMigratedBeyondOne = query("MigratedBeyondInit")
+	sqlUnknownMigrations = query("UnknownMigrations")
 )
 
 // schemaState is what start-up knows about the schema before migrating.
@@ -164,8 +186,8 @@ type schemaState struct {
 
 // checkNotDevelopmentSchema refuses a schema that development builds
 // created before their migrations were squashed into one: goose versions
-// above 1, or tables of an older shape. Migrating it would fail half-way,
-// or worse, succeed on tables of another shape.
+// this build does not have, or tables of an older shape. Migrating it
+// would fail half-way, or worse, succeed on tables of another shape.
 func checkNotDevelopmentSchema(ctx context.Context, pool *pgxpool.Pool) error {
 	st, err := one(ctx, pool, sqlSchemaState, nil, pgx.RowToStructByName[schemaState])
 	if err != nil {
@@ -173,7 +195,7 @@ func checkNotDevelopmentSchema(ctx context.Context, pool *pgxpool.Pool) error {
 	}
 	old := st.OlderShape
 	if !old && st.Goose {
-		if old, err = one(ctx, pool, sqlMigratedBeyondOne, nil, pgx.RowTo[bool]); err != nil {
+		if old, err = one(ctx, pool, sqlUnknownMigrations, pgx.NamedArgs{"latest": latestMigration}, pgx.RowTo[bool]); err != nil {
 			return fmt.Errorf("inspect the database schema: %w", err)
 		}
 	}

@@ -37,7 +37,9 @@ const (
 const (
 	DefaultCycles = 10 // GET /objects/{…}: cycles shown with the object
 	DefaultLimit  = 50 // GET …/cycles
-	MaxLimit      = 1000
+	// DefaultFeedLimit is GET …/records' (up to MaxLimit).
+	DefaultFeedLimit = 100
+	MaxLimit         = 1000
 )
 
 // Error codes of the errors the decoders return.
@@ -184,6 +186,21 @@ func ParseLimit(name, s string, def, min, max int) (int, error) {
 		return 0, badRequest("query parameter %s=%q is invalid: use an integer from %d to %d", name, Clip(s, 40), min, max)
 	}
 	return n, nil
+}
+
+// ParseCursor parses the after query parameter of the change feed: absent
+// or empty means from the beginning (nil); otherwise a cursor that a read
+// of the feed returned (model.DecodeFeedCursor). Whether it is the
+// object's own is checked against the object (control.Records).
+func ParseCursor(name, s string) (*model.FeedCursor, error) {
+	if s == "" {
+		return nil, nil
+	}
+	c, err := model.DecodeFeedCursor(s)
+	if err != nil {
+		return nil, badRequest("query parameter %s=%q is not a cursor of this feed: pass the next_cursor of an earlier answer unchanged, or leave %s out to read from the beginning", name, Clip(s, 60), name)
+	}
+	return &c, nil
 }
 
 // CheckQuery refuses query parameters the route does not know, and

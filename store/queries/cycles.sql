@@ -65,7 +65,8 @@ RETURNING id, seq, mode, cursor_before;
 UPDATE sync_cycles SET status = @status, steps = @steps, error = @error, ended_at = coalesce(ended_at, now())
 WHERE id = @id AND status = ANY(@open_statuses::text[])
 RETURNING id, object_id, seq, trigger, status, mode, cursor_before, cursor_after, started_at, ended_at,
-    retrieve_pages, retrieve_records, records_new, records_changed, records_unchanged, records_deleted, records_rejected, steps, error;
+    retrieve_pages, retrieve_records, records_new, records_changed, records_unchanged, records_deleted, records_rejected,
+    records_tombstones_unknown, records_deleted_unlisted, steps, error;
 
 -- name: CloseFailingEpisode
 UPDATE integration_objects SET failing_since = NULL WHERE id = @object_id;
@@ -83,25 +84,28 @@ VALUES (@object_id, @object, 'failing', @message,
 
 -- name: GetCycle
 SELECT id, object_id, seq, trigger, status, mode, cursor_before, cursor_after, started_at, ended_at,
-    retrieve_pages, retrieve_records, records_new, records_changed, records_unchanged, records_deleted, records_rejected, steps, error
+    retrieve_pages, retrieve_records, records_new, records_changed, records_unchanged, records_deleted, records_rejected,
+    records_tombstones_unknown, records_deleted_unlisted, steps, error
 FROM sync_cycles WHERE id = @id;
 
 -- name: ListCycles
 SELECT id, object_id, seq, trigger, status, mode, cursor_before, cursor_after, started_at, ended_at,
-    retrieve_pages, retrieve_records, records_new, records_changed, records_unchanged, records_deleted, records_rejected, steps, error
+    retrieve_pages, retrieve_records, records_new, records_changed, records_unchanged, records_deleted, records_rejected,
+    records_tombstones_unknown, records_deleted_unlisted, steps, error
 FROM sync_cycles WHERE object_id = @object_id ORDER BY seq DESC LIMIT @limit;
 
 -- name: LatestCycles
 SELECT DISTINCT ON (object_id)
     id, object_id, seq, trigger, status, mode, cursor_before, cursor_after, started_at, ended_at,
-    retrieve_pages, retrieve_records, records_new, records_changed, records_unchanged, records_deleted, records_rejected, steps, error
+    retrieve_pages, retrieve_records, records_new, records_changed, records_unchanged, records_deleted, records_rejected,
+    records_tombstones_unknown, records_deleted_unlisted, steps, error
 FROM sync_cycles ORDER BY object_id, seq DESC;
 
 -- name: NewestCycle
 -- The most recently started cycle of any object, with its object's key.
 SELECT c.id, c.object_id, c.seq, c.trigger, c.status, c.mode, c.cursor_before, c.cursor_after, c.started_at, c.ended_at,
     c.retrieve_pages, c.retrieve_records, c.records_new, c.records_changed, c.records_unchanged, c.records_deleted,
-    c.records_rejected, c.steps, c.error, o.tenant, o.provider, o.object_type
+    c.records_rejected, c.records_tombstones_unknown, c.records_deleted_unlisted, c.steps, c.error, o.tenant, o.provider, o.object_type
 FROM sync_cycles c JOIN integration_objects o ON o.id = c.object_id
 WHERE c.started_at IS NOT NULL -- a Queued cycle has not been executed yet
 ORDER BY c.id DESC LIMIT 1;

@@ -10,16 +10,28 @@ FROM sync_cycles WHERE id = @id;
 SET LOCAL synchronous_commit = off;
 
 -- name: ProcessingCycle
-SELECT object_id, seq, mode FROM sync_cycles WHERE id = @id AND status = @processing;
+SELECT c.object_id, c.seq, c.mode, o.tenant || '/' || o.provider || '/' || o.object_type AS object
+FROM sync_cycles c JOIN integration_objects o ON o.id = c.object_id
+WHERE c.id = @id AND c.status = @processing;
 
 -- name: LockProcessingCycle
-SELECT id FROM sync_cycles WHERE id = @id AND status = @processing FOR UPDATE;
+-- NO KEY UPDATE: it orders a cycle's batches (as RecordProgress's UPDATE
+-- would) without waiting for the key-share locks that a later batch's
+-- resync_seen rows hold on the cycle row while that batch waits for this
+-- one to commit — FOR UPDATE would wait for it: a deadlock PostgreSQL
+-- cannot see, since the later batch waits in Go.
+SELECT id FROM sync_cycles WHERE id = @id AND status = @processing FOR NO KEY UPDATE;
 
 -- name: ApplyRecords
 -- Applies rows passed as parallel arrays, in the server: invalid ones go to
 -- rejected_records, the newest version per id is upserted (skipping equal
 -- hashes; an older version never overwrites a newer row) or tombstoned, and
--- a snapshot remembers the ids it saw.
+-- a snapshot remembers the ids it saw. A row that really changes takes the
+-- transaction's id as its feed position (change_xid); one that becomes
+-- live again after a deletion is also "created" again (created_xid).
+-- Every CTE and the final SELECT see records as it was before the
+-- statement, so tombstones_unknown counts the tombstones of ids that were
+-- not live. The caller counts the rest as unchanged.
 WITH batch AS (
     SELECT u.id, u.external_id, u.modified_at, u.deleted, u.data_text::jsonb AS data, u.raw, u.reject_reason, u.hash
     FROM unnest(@external_ids::text[], @modified_at::timestamptz[], @deleted::boolean[], @data::text[],
@@ -50,13 +62,14 @@ WITH batch AS (
     SELECT @object_id, external_id, data, hash, modified_at, @seq FROM latest WHERE NOT deleted
     ON CONFLICT (object_id, external_id) DO UPDATE
         SET data = excluded.data, hash = excluded.hash, modified_at = excluded.modified_at,
-            deleted_at = NULL, cycle_seq = excluded.cycle_seq, updated_at = now()
+            deleted_at = NULL, cycle_seq = excluded.cycle_seq, updated_at = now(), change_xid = pg_current_xact_id(),
+            created_xid = CASE WHEN r.deleted_at IS NULL THEN r.created_xid ELSE pg_current_xact_id() END
         WHERE (r.hash <> excluded.hash OR r.deleted_at IS NOT NULL)
             AND (r.modified_at IS NULL OR excluded.modified_at IS NULL OR excluded.modified_at >= r.modified_at)
     RETURNING (xmax = 0) AS inserted
 ), tombstoned AS (
     UPDATE records r SET deleted_at = now(), updated_at = now(), cycle_seq = @seq,
-        modified_at = coalesce(l.modified_at, r.modified_at)
+        modified_at = coalesce(l.modified_at, r.modified_at), change_xid = pg_current_xact_id()
     FROM latest l
     WHERE l.deleted AND r.object_id = @object_id AND r.external_id = l.external_id AND r.deleted_at IS NULL
         AND (r.modified_at IS NULL OR l.modified_at IS NULL OR l.modified_at >= r.modified_at)
@@ -67,7 +80,9 @@ SELECT (SELECT count(*) FROM batch)::int AS records,
     (SELECT count(*) FROM upserted WHERE inserted)::int AS new,
     (SELECT count(*) FROM upserted WHERE NOT inserted)::int AS changed,
     (SELECT count(*) FROM tombstoned)::int AS deleted,
-    (SELECT count(*) FROM latest WHERE NOT deleted)::int AS live;
+    (SELECT count(*) FROM latest l WHERE l.deleted AND NOT EXISTS (
+        SELECT 1 FROM records r WHERE r.object_id = @object_id AND r.external_id = l.external_id AND r.deleted_at IS NULL
+    ))::int AS tombstones_unknown;
 
 -- name: CheckPayload
 -- Fails with PostgreSQL's data exception if jsonb refuses the text.
@@ -89,12 +104,14 @@ RETURNING retrieve_pages, retrieve_records, retrieve_token, retrieve_cursor, ret
 -- name: AddCounts
 UPDATE sync_cycles SET records_new = records_new + @new, records_changed = records_changed + @changed,
     records_unchanged = records_unchanged + @unchanged, records_deleted = records_deleted + @deleted,
-    records_rejected = records_rejected + @rejected
+    records_rejected = records_rejected + @rejected,
+    records_tombstones_unknown = records_tombstones_unknown + @tombstones_unknown,
+    records_deleted_unlisted = records_deleted_unlisted + @deleted_unlisted
 WHERE id = @id;
 
 -- name: DeleteUnseen
 -- A complete snapshot listing: the live records it did not see are gone.
-UPDATE records r SET deleted_at = now(), updated_at = now(), cycle_seq = @seq
+UPDATE records r SET deleted_at = now(), updated_at = now(), cycle_seq = @seq, change_xid = pg_current_xact_id()
 WHERE r.object_id = @object_id AND r.deleted_at IS NULL
     AND NOT EXISTS (SELECT 1 FROM resync_seen s WHERE s.cycle_id = @cycle_id AND s.external_id = r.external_id);
 
@@ -112,9 +129,21 @@ RETURNING cursor_after;
 UPDATE integration_objects SET cursor = @cursor, last_success_at = now(), updated_at = now() WHERE id = @id;
 
 -- name: RestartAsSnapshot
-UPDATE sync_cycles SET mode = @full_snapshot, retrieve_pages = 0, retrieve_records = 0,
+-- retrieve_records and the counts go on adding up over both listings: what
+-- the first one applied stays applied, and counted.
+UPDATE sync_cycles SET mode = @full_snapshot, retrieve_pages = 0,
     retrieve_token = '', retrieve_cursor = NULL, retrieve_done = false
 WHERE id = @id AND status = @processing;
 
 -- name: CycleMode
 SELECT mode FROM sync_cycles WHERE id = @id;
+
+-- name: BatchPosition
+-- The feed position of the transaction's last change of the object (NULL
+-- external_id: it changed nothing), for the change notification.
+SELECT pg_current_xact_id() AS xid, max(external_id) AS external_id
+FROM records WHERE object_id = @object_id AND change_xid = pg_current_xact_id();
+
+-- name: NotifyChanges
+-- Delivered to LISTEN syncloop_changes when the transaction commits.
+SELECT pg_notify('syncloop_changes', @payload::text);
