@@ -24,9 +24,12 @@ fuzz FuzzDecodePage ./connectors/demo/
 fuzz FuzzDecodeQueryResponse ./connectors/salesforce/
 fuzz FuzzDecodeDeletedResponse ./connectors/salesforce/
 fuzz FuzzDecodePageToken ./connectors/salesforce/
+fuzz FuzzParseSFError ./connectors/salesforce/
 fuzz FuzzDecodeListResponse ./connectors/hubspot/
 fuzz FuzzDecodeSearchResponse ./connectors/hubspot/
+fuzz FuzzParseMergedIDs ./connectors/hubspot/
 fuzz FuzzSplit ./connectors/internal/jsonsplit/
 fuzz FuzzDecodeAddObject ./api/request/
 fuzz FuzzParseObjectPath ./api/request/
 fuzz FuzzParseQuery ./api/request/
+fuzz FuzzParseCursor ./api/request/

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/syncloop/syncloop/connectors"
@@ -20,6 +21,9 @@ type object struct {
 	modified time.Time
 	// archivedAt is zero if absent or invalid.
 	archivedAt time.Time
+	// merged lists the ids hs_merged_object_ids names, but the record's
+	// own (see parseMergedIDs); nil for owners.
+	merged []string
 }
 
 // decodedPage is a list or search response.
@@ -130,6 +134,10 @@ func decodeObject(raw json.RawMessage, modProp string) object {
 		var props map[string]json.RawMessage
 		if json.Unmarshal(fields["properties"], &props) == nil {
 			o.modified = timeField(props[modProp])
+			var merged string
+			if json.Unmarshal(props[mergedProp], &merged) == nil {
+				o.merged = parseMergedIDs(merged, o.rec.ExternalID)
+			}
 		}
 	}
 	o.rec.ModifiedAt = o.modified
@@ -138,6 +146,38 @@ func decodeObject(raw json.RawMessage, modProp string) object {
 	}
 	o.archivedAt = timeField(fields["archivedAt"])
 	return o
+}
+
+// maxMergedIDs bounds the ids read from one record's hs_merged_object_ids.
+// HubSpot's documentation gives no bound on how many merges a record can
+// absorb; this one only keeps a corrupt value from making a page of
+// millions of tombstones.
+const maxMergedIDs = 10_000
+
+// parseMergedIDs reads an hs_merged_object_ids value: record ids separated
+// by ";", the separator of HubSpot's multi-value properties (e.g.
+// "chocolate;strawberry" in the example response of "Merge two contacts",
+// https://developers.hubspot.com/docs/api-reference/legacy/crm/objects/contacts/merge-contacts).
+// The documentation does not give this property's format, so commas and
+// spaces are accepted as separators too. Only canonical ids are kept, once
+// each, in the order given, without self (a record whose merge kept its id
+// could list it) and at most maxMergedIDs.
+func parseMergedIDs(v, self string) []string {
+	var ids []string
+	seen := map[string]bool{}
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool {
+		return r == ';' || r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r'
+	}) {
+		if !canonicalID(f) || f == self || seen[f] {
+			continue
+		}
+		if len(ids) == maxMergedIDs {
+			break
+		}
+		seen[f] = true
+		ids = append(ids, f)
+	}
+	return ids
 }
 
 // timeField reads a HubSpot time: an RFC 3339 string (as v3 sends), or

@@ -38,6 +38,8 @@ var decodeSeeds = []string{
 	`{"results":[{"properties":{"hs_lastmodifieddate":"2025-03-01T10:00:00Z"}},{"id":7},"x",null,[1]]}`,
 	`{"results":[{"id":"a","id":"b","properties":{"hs_lastmodifieddate":1},"updatedAt":"99999999999999999999"}]}`,
 	`{"results":[{"id":"1","properties":{"lastmodifieddate":"-62135596800001"},"archivedAt":"0001-01-01T00:00:00Z"}]}`,
+	`{"results":[{"id":"8","properties":{"hs_lastmodifieddate":"2025-03-01T10:00:00Z","hs_merged_object_ids":"3;8;x;4;3"}}]}`,
+	`{"results":[{"id":"8","properties":{"hs_merged_object_ids":["3"]}},{"properties":{"hs_merged_object_ids":"5"}}]}`,
 	`[{"id":"a"}]`,
 	`null`,
 	``,
@@ -78,6 +80,15 @@ func checkDecoded(t *testing.T, page decodedPage, err error) {
 		}
 		if y := r.ModifiedAt.Year(); !r.ModifiedAt.IsZero() && (y < -300000 || y > 300000) {
 			t.Fatalf("record %d: ModifiedAt %s", i, r.ModifiedAt)
+		}
+		// Merged ids (tombstones to be) are canonical, distinct, not the
+		// record's own.
+		seen := map[string]bool{}
+		for _, id := range o.merged {
+			if !canonicalID(id) || id == r.ExternalID || seen[id] {
+				t.Fatalf("record %d (%q): merged ids %q", i, r.ExternalID, o.merged)
+			}
+			seen[id] = true
 		}
 	}
 }

@@ -90,25 +90,37 @@ func TestRateLimited(t *testing.T) {
 		}
 		return h
 	}
+	policy := func(name string) string {
+		return `{"status":"error","message":"You have reached your limit.","errorType":"RATE_LIMIT","policyName":"` + name + `"}`
+	}
+	search, list := epoch, time.Time{} // an incremental listing searches; a full one lists
 	tests := []struct {
 		name  string
+		since time.Time
 		fault hstest.Fault
 		want  time.Duration
 	}{
-		{"Retry-After", hstest.Fault{Status: 429, RetryAfter: 7 * time.Second,
+		{"Retry-After", search, hstest.Fault{Status: 429, RetryAfter: 7 * time.Second,
 			Header: hdr(hdrInterval, "10000", hdrRemaining, "0")}, 7 * time.Second},
-		{"interval spent", hstest.Fault{Status: 429, Header: hdr(hdrInterval, "10000", hdrRemaining, "0", hdrMax, "190")}, 10 * time.Second},
-		{"interval, no remaining", hstest.Fault{Status: 429, Header: hdr(hdrInterval, "2500")}, 2500 * time.Millisecond},
-		{"another limit", hstest.Fault{Status: 429, Header: hdr(hdrInterval, "10000", hdrRemaining, "40")}, 0},
-		{"secondly", hstest.Fault{Status: 429, Header: hdr(hdrSecondlyRem, "0")}, time.Second},
-		{"daily", hstest.Fault{Status: 429, Header: hdr(hdrDailyRemaining, "0", hdrInterval, "10000", hdrRemaining, "0")}, time.Hour},
-		{"daily policy", hstest.Fault{Status: 429, Body: `{"status":"error","errorType":"RATE_LIMIT","policyName":"DAILY"}`}, time.Hour},
-		{"nothing", hstest.Fault{Status: 429}, 0},
+		{"interval spent", list, hstest.Fault{Status: 429, Header: hdr(hdrInterval, "10000", hdrRemaining, "0", hdrMax, "190")}, 10 * time.Second},
+		{"interval, no remaining", list, hstest.Fault{Status: 429, Header: hdr(hdrInterval, "2500")}, 2500 * time.Millisecond},
+		{"another limit", list, hstest.Fault{Status: 429, Header: hdr(hdrInterval, "10000", hdrRemaining, "40")}, 0},
+		{"secondly", list, hstest.Fault{Status: 429, Header: hdr(hdrSecondlyRem, "0")}, time.Second},
+		{"daily", list, hstest.Fault{Status: 429, Header: hdr(hdrDailyRemaining, "0", hdrInterval, "10000", hdrRemaining, "0")}, time.Hour},
+		{"daily policy", search, hstest.Fault{Status: 429, Body: policy("DAILY")}, time.Hour},
+		{"ten-secondly policy", list, hstest.Fault{Status: 429, Body: policy("TEN_SECONDLY_ROLLING")}, 10 * time.Second},
+		{"ten-secondly policy, interval", list, hstest.Fault{Status: 429, Body: policy("TEN_SECONDLY_ROLLING"), Header: hdr(hdrInterval, "3000", hdrRemaining, "5")}, 3 * time.Second},
+		{"secondly policy", list, hstest.Fault{Status: 429, Body: policy("SECONDLY")}, time.Second},
+		// No Retry-After, no rate-limit header: the documented window of
+		// the limit hit, per second for search, per 10 s otherwise.
+		{"nothing, search", search, hstest.Fault{Status: 429}, time.Second},
+		{"nothing, list", list, hstest.Fault{Status: 429}, 10 * time.Second},
+		{"search, headers with room", search, hstest.Fault{Status: 429, Header: hdr(hdrInterval, "10000", hdrRemaining, "40")}, time.Second},
 	}
 	c := newConnector(t, Config{BaseURL: base})
 	for _, tc := range tests {
 		srv.SetFault(func(hstest.RequestLog) hstest.Fault { return tc.fault })
-		_, err := c.FetchPage(context.Background(), testutil.PageReq("companies", epoch, 0))
+		_, err := c.FetchPage(context.Background(), testutil.PageReq("companies", tc.since, 0))
 		if e := testutil.WantKind(t, err, connectors.RateLimited); e.RetryAfter != tc.want {
 			t.Errorf("%s: RetryAfter %s, want %s", tc.name, e.RetryAfter, tc.want)
 		}

@@ -28,7 +28,7 @@ func (c *Connector) fetchList(ctx context.Context, spec *objectSpec, tok pageTok
 	if tok.After != "" {
 		q.Set("after", tok.After)
 	}
-	resp, err := c.do(ctx, http.MethodGet, c.endpoint(spec.path, q), nil, spec.name)
+	resp, err := c.do(ctx, http.MethodGet, c.endpoint(spec.path, q), nil, spec.name, false)
 	if err != nil {
 		return connectors.Page{}, err
 	}
@@ -47,6 +47,12 @@ func (c *Connector) fetchList(ctx context.Context, spec *objectSpec, tok pageTok
 	if (tok.Full || spec.owners) && next.Start == 0 { // first page of the listing
 		next.Start = max(c.serverTime(resp.header).UnixMilli(), 1)
 	}
+	// Incremental listings filter client-side: owners on Since, archived
+	// records on the archive scan's bound.
+	lower := tok.Since
+	if tok.Scan {
+		lower = tok.ArchFrom
+	}
 	var page connectors.Page
 	for _, o := range dp.objects {
 		r := o.rec
@@ -56,9 +62,8 @@ func (c *Connector) fetchList(ctx context.Context, spec *objectSpec, tok pageTok
 				r.ModifiedAt = o.archivedAt
 			}
 		}
-		// Incremental listings filter client-side. A record whose time is
-		// unknown is kept: better re-sent than lost.
-		if !tok.Full && !r.ModifiedAt.IsZero() && r.ModifiedAt.UnixMilli() < tok.Since {
+		// A record whose time is unknown is kept: better re-sent than lost.
+		if !tok.Full && !r.ModifiedAt.IsZero() && r.ModifiedAt.UnixMilli() < lower {
 			continue
 		}
 		page.Records = append(page.Records, r)
@@ -66,6 +71,9 @@ func (c *Connector) fetchList(ctx context.Context, spec *objectSpec, tok pageTok
 	switch {
 	case tok.Full || spec.owners:
 		page.Cursor = time.UnixMilli(next.Start).UTC()
+	case tok.Scan && dp.next == "" && tok.End > tok.MaxSeen:
+		// The scan is complete: the listing read every change up to End.
+		page.Cursor = time.UnixMilli(tok.End).UTC()
 	case tok.MaxSeen > 0:
 		page.Cursor = time.UnixMilli(tok.MaxSeen).UTC()
 	}
@@ -102,9 +110,10 @@ type searchSort struct {
 	Direction    string `json:"direction"`
 }
 
-// fetchChanges reads one page of the changes or ties phase. See the
-// package documentation for the keyset it follows.
-func (c *Connector) fetchChanges(ctx context.Context, spec *objectSpec, tok pageToken, limit int) (connectors.Page, error) {
+// fetchChanges reads one page of the changes or ties phase (first: the
+// listing's first page). See the package documentation for the keyset it
+// follows.
+func (c *Connector) fetchChanges(ctx context.Context, spec *objectSpec, tok pageToken, limit int, first bool) (connectors.Page, error) {
 	bound := strconv.FormatInt(tok.Lower, 10)
 	body := searchBody{Properties: spec.props, Limit: limit}
 	if tok.Phase == phaseTies {
@@ -126,13 +135,18 @@ func (c *Connector) fetchChanges(ctx context.Context, spec *objectSpec, tok page
 	if err != nil {
 		return connectors.Page{}, connectors.Errorf(connectors.Config, "encoding the %s search: %v", spec.name, err)
 	}
-	resp, err := c.do(ctx, http.MethodPost, c.endpoint(spec.path+"/search", nil), payload, spec.name)
+	resp, err := c.do(ctx, http.MethodPost, c.endpoint(spec.path+"/search", nil), payload, spec.name, true)
 	if err != nil {
 		return connectors.Page{}, err
 	}
 	dp, err := decodeSearchResponse(resp.body, spec.modProp)
 	if err != nil {
 		return connectors.Page{}, err
+	}
+	if first {
+		if err := c.checkRetention(spec, tok.Since, c.serverTime(resp.header)); err != nil {
+			return connectors.Page{}, err
+		}
 	}
 
 	// ms is an object's modified time in epoch milliseconds, and whether
@@ -151,6 +165,7 @@ func (c *Connector) fetchChanges(ctx context.Context, spec *objectSpec, tok page
 			continue // returned by an earlier page
 		}
 		page.Records = append(page.Records, o.rec)
+		page.Records = append(page.Records, mergeTombstones(o)...)
 		if ok && at > next.MaxSeen {
 			next.MaxSeen = at
 		}
@@ -178,8 +193,19 @@ func (c *Connector) fetchChanges(ctx context.Context, spec *objectSpec, tok page
 		// Every record modified at Lower has been read: continue after it.
 		next.Phase, next.Strict, next.TieID, next.Skip = phaseChanges, true, "", nil
 	case dp.next == "":
-		// The changes are done; on to the deletes.
-		next = pageToken{V: tokenVersion, Type: tok.Type, Since: tok.Since, Phase: phaseArchived, MaxSeen: next.MaxSeen}
+		// The changes are done; on to the deletes, if the archive rule says
+		// so (see the package documentation).
+		end, known := c.serverTimeKnown(resp.header)
+		at := max(end.UnixMilli(), next.MaxSeen)
+		from, scan := c.archiveScan(tok.Since, at)
+		if !scan {
+			return page, nil // the listing is complete
+		}
+		next = pageToken{V: tokenVersion, Type: tok.Type, Since: tok.Since, Phase: phaseArchived, MaxSeen: next.MaxSeen,
+			Scan: true, ArchFrom: from}
+		if known {
+			next.End = at
+		}
 	case len(dp.objects) == 0:
 		return connectors.Page{}, connectors.Errorf(connectors.Retryable,
 			"HubSpot search for %s reported more results but returned none", spec.name)
@@ -231,8 +257,72 @@ func (c *Connector) endpoint(path string, q url.Values) string {
 
 // serverTime is HubSpot's clock per the Date header, or the local clock.
 func (c *Connector) serverTime(h http.Header) time.Time {
+	t, _ := c.serverTimeKnown(h)
+	return t
+}
+
+// serverTimeKnown is serverTime, and whether it is HubSpot's.
+func (c *Connector) serverTimeKnown(h http.Header) (time.Time, bool) {
 	if t, err := http.ParseTime(h.Get("Date")); err == nil {
-		return t.UTC()
+		return t.UTC(), true
 	}
-	return c.now().UTC()
+	return c.now().UTC(), false
+}
+
+// mergeTombstones returns a tombstone for each record merged into o (see
+// the package documentation), at o's modified time.
+func mergeTombstones(o object) []connectors.Record {
+	if o.rec.ExternalID == "" || len(o.merged) == 0 {
+		return nil
+	}
+	out := make([]connectors.Record, 0, len(o.merged))
+	for _, id := range o.merged {
+		data, _ := json.Marshal(map[string]any{"id": id, "archived": true, "mergedInto": o.rec.ExternalID})
+		out = append(out, connectors.Record{ExternalID: id, ModifiedAt: o.rec.ModifiedAt, Deleted: true, Data: data})
+	}
+	return out
+}
+
+// archiveScan applies the archive rule to an incremental listing from
+// since (epoch ms) whose changes were read up to at: whether to scan the
+// archive, and from which archive time. See the package documentation.
+func (c *Connector) archiveScan(since, at int64) (from int64, scan bool) {
+	if c.archivePeriod < 0 {
+		return since, true
+	}
+	p := c.archivePeriod.Milliseconds()
+	first := floorDiv(since, p)
+	return first * p, floorDiv(at, p) > first
+}
+
+// floorDiv is a/b rounded down, for b > 0.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && a < 0 {
+		q--
+	}
+	return q
+}
+
+// checkRetention refuses an incremental listing of an object type whose
+// Since is too old for the archive to still hold every record deleted
+// since: "Restore deleted records"
+// (https://knowledge.hubspot.com/records/restore-deleted-records) keeps
+// deleted records "up to 90 days after they were deleted", and the archive
+// scan reads from up to one period before Since. The API documentation
+// does not say that ?archived=true drops records after those 90 days; this
+// assumes it does. archiveGuard covers the listing's own duration and
+// clock differences. Owners are not subject: the docs give their archive
+// no retention.
+func (c *Connector) checkRetention(spec *objectSpec, since int64, now time.Time) error {
+	if spec.owners {
+		return nil
+	}
+	window := archiveRetention - archiveGuard - max(c.archivePeriod, 0)
+	if s := time.UnixMilli(since); now.Sub(s) > window {
+		return connectors.Errorf(connectors.ResyncRequired,
+			"HubSpot keeps archived %s for 90 days, so deletions since %s may be gone from its archive; a full resync is needed",
+			spec.name, s.UTC().Format(time.RFC3339))
+	}
+	return nil
 }

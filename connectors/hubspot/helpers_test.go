@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/syncloop/syncloop/connectors"
 	"github.com/syncloop/syncloop/connectors/hubspot/hstest"
 	"github.com/syncloop/syncloop/connectors/internal/testutil"
@@ -16,19 +18,33 @@ const testToken = "pat-na1-test-7f3c9a"
 var epoch = time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
 
 // startServer serves a fake HubSpot over real HTTP for the test's life.
+// Unless opts say otherwise, its clock stands at epoch (so that Since
+// values near epoch are recent) and it has no search rate limit (tests
+// that are not about it search as fast as they can).
 func startServer(t *testing.T, opts hstest.Options) (*hstest.Server, string) {
 	t.Helper()
 	if opts.Token == "" {
 		opts.Token = testToken
 	}
+	if opts.Now == nil {
+		opts.Now = hstest.NewClock(epoch).Now
+	}
+	if opts.SearchRateLimit == 0 {
+		opts.SearchRateLimit = -1
+	}
 	srv := hstest.NewServer(opts)
 	return srv, testutil.Serve(t, srv)
 }
 
+// newConnector builds a connector; unless cfg says otherwise, it does not
+// pace searches.
 func newConnector(t *testing.T, cfg Config) *Connector {
 	t.Helper()
 	if cfg.AccessToken == "" {
 		cfg.AccessToken = testToken
+	}
+	if cfg.SearchRate == 0 && cfg.SearchLimiter == nil {
+		cfg.SearchRate = rate.Inf
 	}
 	c, err := New(cfg)
 	if err != nil {

@@ -31,6 +31,19 @@ const (
 	// resets it at midnight in the account's time zone, which is unknown
 	// here, so the sync checks back hourly.
 	dailyLimitWait = time.Hour
+	// burstWindow is the window of the general (burst) limit, stated per 10
+	// seconds: "API usage guidelines and limits"
+	// (https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines),
+	// and the changelog "Increasing our API limits"
+	// (https://developers.hubspot.com/changelog/increasing-our-api-limits):
+	// "The burst limit will be increased from 150 requests per 10 seconds to
+	// 190 requests per 10 seconds."
+	burstWindow = 10 * time.Second
+	// secondWindow is the window of the search limit ("Search the CRM",
+	// https://developers.hubspot.com/docs/api-reference/search/guide: "five
+	// requests per second per account") and of the secondly limit that
+	// X-HubSpot-RateLimit-Secondly-Remaining reports.
+	secondWindow = time.Second
 	// maxProactivePause bounds a proactive slowdown.
 	maxProactivePause = time.Minute
 	// defaultLowWater is the Remaining that triggers a slowdown when the
@@ -46,8 +59,12 @@ type response struct {
 // do performs one request and returns the body of a 2xx response, or a
 // classified error. No error contains the token: it is only in a header,
 // and anything HubSpot says is redacted.
-func (c *Connector) do(ctx context.Context, method, rawURL string, payload []byte, objectType string) (response, error) {
-	if err := c.waitTurn(ctx, objectType); err != nil {
+func (c *Connector) do(ctx context.Context, method, rawURL string, payload []byte, objectType string, search bool) (response, error) {
+	wait := c.waitTurn
+	if search {
+		wait = c.search.wait
+	}
+	if err := wait(ctx, objectType); err != nil {
 		return response{}, err
 	}
 	var body io.Reader
@@ -72,7 +89,7 @@ func (c *Connector) do(ctx context.Context, method, rawURL string, payload []byt
 	defer httpx.DrainClose(resp.Body, maxErrorBodyBytes)
 
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return response{}, c.statusError(resp, objectType)
+		return response{}, c.statusError(resp, objectType, search)
 	}
 	c.observeLimits(resp.Header)
 	if httpx.IsHTML(resp.Header) {
@@ -90,7 +107,8 @@ func (c *Connector) do(ctx context.Context, method, rawURL string, payload []byt
 	return response{body: b, header: resp.Header}, nil
 }
 
-// waitTurn waits out a proactive slowdown, then the caller's Limiter.
+// waitTurn waits out a proactive slowdown, then the caller's Limiter: the
+// pacing of every request but searches.
 func (c *Connector) waitTurn(ctx context.Context, objectType string) error {
 	c.mu.Lock()
 	wait := time.Until(c.notBefore)
@@ -197,8 +215,8 @@ func parseAPIError(body []byte) apiError {
 	return e
 }
 
-// statusError classifies a non-2xx response.
-func (c *Connector) statusError(resp *http.Response, objectType string) error {
+// statusError classifies a non-2xx response to a search request or not.
+func (c *Connector) statusError(resp *http.Response, objectType string, search bool) error {
 	status := resp.StatusCode
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBodyBytes))
 	ae := parseAPIError(body)
@@ -225,7 +243,7 @@ func (c *Connector) statusError(resp *http.Response, objectType string) error {
 		if p := sanitize(ae.policyName, 64); p != "" {
 			e.Message += " (" + p + ")"
 		}
-		e.RetryAfter = rateLimitDelay(resp.Header, ae, time.Now())
+		e.RetryAfter = rateLimitDelay(resp.Header, ae, time.Now(), search)
 		return e
 	case status == http.StatusRequestTimeout || status == http.StatusLocked || status >= 500:
 		e := connectors.Errorf(connectors.Retryable, "HubSpot returned HTTP %d for %s%s", status, objectType, said)
@@ -243,24 +261,65 @@ func (c *Connector) statusError(resp *http.Response, objectType string) error {
 	}
 }
 
-// rateLimitDelay is how long to wait after a 429. See the package
-// documentation.
-func rateLimitDelay(h http.Header, ae apiError, now time.Time) time.Duration {
+// rateLimitDelay is how long to wait after a 429 to a search request or
+// not. See the package documentation.
+//
+// HubSpot's documentation gives the limits' windows (per day and per 10
+// seconds in "API usage guidelines and limits",
+// https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines;
+// search per second in "Search the CRM") but, in the pages consulted,
+// neither a Retry-After on 429s, nor what a search 429 carries, nor the
+// policyName values of a 429 body (DAILY, TEN_SECONDLY_ROLLING and SECONDLY
+// are what HubSpot is seen to send). So when nothing in the response says
+// how long to wait, the wait is the documented window of the limit that
+// must have been hit.
+func rateLimitDelay(h http.Header, ae apiError, now time.Time, search bool) time.Duration {
 	if d := httpx.ParseRetryAfter(h.Get("Retry-After"), now); d > 0 {
 		return d
 	}
 	if n, ok := headerInt(h, hdrDailyRemaining); (ok && n <= 0) || ae.policyName == "DAILY" {
 		return dailyLimitWait
 	}
-	if interval, ok := headerInt(h, hdrInterval); ok && interval > 0 {
+	interval, hasInterval := headerInt(h, hdrInterval)
+	hasInterval = hasInterval && interval > 0
+	switch ae.policyName {
+	case "TEN_SECONDLY_ROLLING":
+		if hasInterval {
+			return min(time.Duration(interval)*time.Millisecond, httpx.MaxRetryAfter)
+		}
+		return burstWindow
+	case "SECONDLY":
+		return secondWindow
+	}
+	if hasInterval {
 		if n, ok := headerInt(h, hdrRemaining); !ok || n <= 0 {
 			return min(time.Duration(interval)*time.Millisecond, httpx.MaxRetryAfter)
 		}
 	}
 	if n, ok := headerInt(h, hdrSecondlyRem); ok && n <= 0 {
-		return time.Second
+		return secondWindow
 	}
-	return 0
+	switch {
+	case search:
+		// Search responses carry no rate-limit headers: the limit hit is
+		// the search limit, per second.
+		return secondWindow
+	case !hasRateHeaders(h):
+		// Nothing says which limit: the general one's window.
+		return burstWindow
+	}
+	return 0 // the headers say the window has room: another limit; back off
+}
+
+// hasRateHeaders reports whether a response carries any of HubSpot's
+// rate-limit headers.
+func hasRateHeaders(h http.Header) bool {
+	for _, k := range []string{hdrMax, hdrRemaining, hdrInterval, hdrDailyRemaining, hdrSecondlyRem} {
+		if h.Get(k) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // quote renders what HubSpot said for an error message: the message, with

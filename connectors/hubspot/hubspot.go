@@ -13,21 +13,28 @@
 //
 // Changes come from POST /crm/v3/objects/{type}/search, filtered on the
 // modified property (hs_lastmodifieddate; lastmodifieddate for contacts)
-// and sorted by it, ascending. The first query's bound is Since in epoch
-// milliseconds with GTE.
+// and sorted by it, ascending, limit=200 ("Search the CRM",
+// https://developers.hubspot.com/docs/api-reference/search/guide, Limits:
+// "The maximum number of supported objects per page is 200"). The first
+// query's bound is Since in epoch milliseconds with GTE.
 //
-// HubSpot refuses to page a search past 10,000 results, and paging with its
-// numeric offset ("after") is unsafe anyway: a record modified mid-listing
-// leaves its place, every later record shifts back by one, and the record
-// at the page boundary is skipped for good. So this connector never sends
-// an offset: every page is a new query (the "window split" happens on each
-// page) whose lower bound is the highest modified time of the previous
-// page, with GTE. The ids already returned at exactly that millisecond are
-// carried in the page token and dropped when read again, so a listing
-// returns each record once (again only if it changes during the listing:
-// a change moves it to the end, where it is read), and no search is ever
-// past its first page. HubSpot's search index lags writes by seconds; the
-// caller's overlap (already subtracted from Since) covers that.
+// HubSpot refuses to page a search past 10,000 results ("Search the CRM",
+// Limits: "The search endpoints are limited to 10,000 total results for any
+// given query. Attempting to page beyond 10,000 will result in a 400
+// error."), and paging with its numeric offset ("after") is unsafe anyway:
+// a record modified mid-listing leaves its place, every later record shifts
+// back by one, and the record at the page boundary is skipped for good. So
+// this connector never sends an offset: every page is a new query (the
+// "window split" happens on each page) whose lower bound is the highest
+// modified time of the previous page, with GTE. The ids already returned
+// at exactly that millisecond are carried in the page token and dropped
+// when read again, so a listing returns each record once (again only if it
+// changes during the listing: a change moves it to the end, where it is
+// read), and no search is ever past its first page, so a window holding
+// more than 10,000 changes loses none. HubSpot's search index lags writes
+// ("It may take a few moments for newly created or updated CRM objects to
+// appear in search results", same page); the caller's overlap (already
+// subtracted from Since) covers that.
 //
 // When a whole page shares its lower bound (≥ a page of records modified in
 // the same millisecond, e.g. a bulk import), the bound cannot advance. The
@@ -36,12 +43,65 @@
 // that always advances however many records share t; then it resumes with
 // modified GT t.
 //
-// After the changes, a deletes phase lists GET /crm/v3/objects/{type}?archived=true
-// (HubSpot has no filter on it, so the whole archive is read) and returns
-// the records archived at or after Since as tombstones (Deleted, ModifiedAt
-// = archivedAt). An incremental Cursor is the highest modified time returned
-// by the changes phase (zero if none); archive times never move it, since
-// records modified after the changes phase ended were not read.
+// An incremental Cursor is the highest modified time returned by the
+// changes phase (zero if none), except on the last page of an archive scan
+// (below).
+//
+// # Merges
+//
+// A merge does not archive the records merged away: "Merge records"
+// (https://knowledge.hubspot.com/records/merge-records) keeps their ids in
+// the result's Merged [record] IDs property, hs_merged_object_ids, and for
+// contacts and companies the changelog "Updated merge functionality for
+// contacts and companies"
+// (https://developers.hubspot.com/changelog/updated-merge-functionality-for-contacts-and-companies)
+// has "a new record with a new ID" replace both. That property is always
+// read, and every search result naming other ids in it is followed by a
+// tombstone for each (Deleted, ModifiedAt = the result's modified time), so
+// merged-away records leave the synced table with the next incremental
+// listing that sees the result; a full listing simply does not list them.
+// The docs give neither the property's format (";"-separated ids is
+// assumed, as for HubSpot's other multi-value properties) nor whether the
+// archived listing holds merged-away records (nothing here relies on it).
+//
+// # Deletions: the archive scan
+//
+// Deleted records are archived: GET /crm/v3/objects/{type}?archived=true
+// lists them with archivedAt; they become tombstones (Deleted, ModifiedAt
+// = archivedAt). That listing has no time filter, so each scan walks the
+// whole archive. An incremental listing therefore scans it only when its
+// window [Since, T] (T: HubSpot's Date on the last search response, or the
+// highest modified time read if later) reaches a boundary of a fixed
+// period aligned on the Unix epoch (so on UTC: hours for the default
+// Config.ArchivePeriod of one hour), i.e. when ⌊T/P⌋ > ⌊Since/P⌋; it then
+// returns the records archived at or after ⌊Since/P⌋·P. A scan's last page
+// carries Cursor T, so the next listing's window starts after the boundary
+// less the pipeline's overlap.
+//
+// This is stateless and loses no deletion: the first listing whose T
+// reaches a boundary b has Since < b, because Since is the previous cursor
+// less the overlap and every cursor is at most its listing's T. So that
+// listing scans, from a bound at or before the period preceding b, and
+// every deletion of that period is at or after the bound. A deletion shows
+// up within one period (plus a cycle) of happening, not within one cycle:
+// that is the trade-off for walking the archive once per period instead of
+// once per cycle. A listing whose window reaches a boundary only through
+// the overlap scans again, so a period costs 1 + ⌈overlap/interval⌉ walks
+// at most (two at a one-minute interval with a one-minute overlap, one
+// when the overlap is shorter than the interval); a window spanning several
+// periods (a long interval, or a sync that was stopped) scans once for all.
+// A negative ArchivePeriod scans on every incremental listing.
+//
+// HubSpot keeps deleted records "up to 90 days after they were deleted"
+// ("Restore deleted records",
+// https://knowledge.hubspot.com/records/restore-deleted-records), after
+// which the archive, assumed to be that recycle bin (the API docs do not
+// say), cannot know about them. So an incremental listing of an object type
+// whose Since is more than 90 days less a day and one period before
+// HubSpot's clock fails with ResyncRequired, and the pipeline lists
+// everything instead. Permanent (GDPR) deletions are never in the archive
+// ("permanent or GDPR-related deletions aren't held in the recycle bin",
+// same page): only a full sync removes those.
 //
 // # Owners
 //
@@ -50,22 +110,41 @@
 // Since, then lists ?archived=true and returns those with updatedAt ≥ Since
 // as tombstones (owners have no archivedAt). As the listing is not ordered
 // by time, the Cursor of an owners listing, full or incremental, is its
-// start time, as for a full sync.
+// start time, as for a full sync. The archive rule and the 90 days do not
+// apply to owners: owners are few, and the docs give their archive no
+// retention.
 //
 // # Errors and limits
 //
 // 401 is Auth. 403 naming missing scopes (category MISSING_SCOPES) is Config
 // naming the scopes, as for any permission the user must grant; other 403s
 // are Auth. 400, 404 and other 4xx are Config. 408, 423, 5xx, network
-// errors, timeouts, truncated, HTML or malformed bodies are Retryable. 429
-// is RateLimited, RetryAfter being the Retry-After header; without one it
-// is X-HubSpot-RateLimit-Interval-Milliseconds when
-// X-HubSpot-RateLimit-Remaining is 0 or absent, one hour when the daily
-// limit is spent, else 0 (use backoff). After each successful response, when
+// errors, timeouts, truncated, HTML or malformed bodies are Retryable.
+//
+// Searches have a limit of their own: "The search endpoints are rate
+// limited to five requests per second per account" ("Search the CRM"),
+// beside the burst limit per 10 seconds of "API usage guidelines and
+// limits"
+// (https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines).
+// So searches wait on a limiter of their own (Config.SearchLimiter, or
+// DefaultSearchRate, 4 per second, shared by the Connectors of one base URL
+// and token), and everything else on Config.Limiter and the slowdown below.
+//
+// 429 is RateLimited, RetryAfter being the Retry-After header; without one
+// it is one hour when the daily limit is spent
+// (X-HubSpot-RateLimit-Daily-Remaining 0 or policyName DAILY); the window of the policy the body
+// names (10 s, or the Interval header, for TEN_SECONDLY_ROLLING; 1 s for
+// SECONDLY); X-HubSpot-RateLimit-Interval-Milliseconds when
+// X-HubSpot-RateLimit-Remaining is 0 or absent; 1 s when
+// X-HubSpot-RateLimit-Secondly-Remaining is 0; for a search, 1 s, the
+// search limit's documented window (the docs name no rate-limit headers for
+// search responses); for another request without any rate-limit header, 10 s, the
+// general limit's documented window; else 0 (use backoff: the headers say
+// the window has room). After each successful response, when
 // X-HubSpot-RateLimit-Remaining falls to a tenth of X-HubSpot-RateLimit-Max
-// (10 if Max is absent), the next request on this Connector waits
-// interval/(remaining+1), spreading the rest of the window's budget. A
-// body over 64 MiB is a Config error (retrying would fetch it again).
+// (10 if Max is absent), the next request but searches on this Connector
+// waits interval/(remaining+1), spreading the rest of the window's budget.
+// A body over 64 MiB is a Config error (retrying would fetch it again).
 // The access token is sent only in the Authorization header; HubSpot error
 // messages quoted in errors have it redacted.
 package hubspot
@@ -89,9 +168,17 @@ import (
 const DefaultBaseURL = "https://api.hubapi.com"
 
 const (
-	// maxPageSize is HubSpot's largest list page, and the search page size
-	// used.
-	maxPageSize = 100
+	// maxListPageSize is the largest list page (limit=100). The list
+	// endpoints' reference ("Retrieve all companies",
+	// https://developers.hubspot.com/docs/api-reference/latest/crm/objects/companies/get-companies)
+	// documents limit only as "The maximum number of results to display per
+	// page" (default 10) and gives no maximum; 100 is the value this
+	// connector has always used, and the largest hstest accepts.
+	maxListPageSize = 100
+	// maxSearchPageSize is the largest search page. "Search the CRM"
+	// (https://developers.hubspot.com/docs/api-reference/search/guide),
+	// Limits: "The maximum number of supported objects per page is 200."
+	maxSearchPageSize = 200
 	// maxBodyBytes bounds a response body: a page of 100 records is far
 	// smaller, so anything bigger is broken.
 	maxBodyBytes = 64 << 20
@@ -99,6 +186,16 @@ const (
 	maxErrorBodyBytes = 64 << 10
 	defaultTimeout    = 60 * time.Second
 	userAgent         = "syncloop-hubspot-connector"
+	// archiveRetention is how long HubSpot keeps deleted records: "up to
+	// 90 days after they were deleted" ("Restore deleted records",
+	// https://knowledge.hubspot.com/records/restore-deleted-records).
+	archiveRetention = 90 * 24 * time.Hour
+	// archiveGuard is the margin checkRetention keeps below it.
+	archiveGuard = 24 * time.Hour
+	// maxArchivePeriod bounds Config.ArchivePeriod: a deletion shows up
+	// within a period, and a scan reads from up to a period before Since,
+	// which must stay well within the 90 days.
+	maxArchivePeriod = 7 * 24 * time.Hour
 )
 
 // Config configures a Connector.
@@ -109,22 +206,51 @@ type Config struct {
 	// in the Authorization header: never in errors, logs or page tokens.
 	AccessToken string
 	// Properties overrides, per object type, the properties read (see
-	// DefaultProperties). hs_object_id and the modified property are always
-	// added. An entry for a type that is not a standard one makes it
-	// readable too (a custom object, e.g. "2-1234567", or another standard
+	// DefaultProperties). hs_object_id, the modified property and
+	// hs_merged_object_ids are always added. An entry for a type that is
+	// not a standard one makes it readable too (a custom object, e.g. "2-1234567", or another standard
 	// object such as "line_items"), with hs_lastmodifieddate as its
 	// modified property. Owners have no properties.
 	Properties map[string][]string
 	// HTTP is the client used; nil means a client with a 60 s timeout.
 	// Redirects are never followed (a copy of the client is used).
 	HTTP *http.Client
-	// Limiter, if set, is waited on before every request. The caller shares
-	// one per HubSpot account, as HubSpot's limits are per account and app.
+	// Limiter, if set, is waited on before every request but searches. The
+	// caller shares one per HubSpot account, as HubSpot's limits are per
+	// account and app.
 	Limiter *rate.Limiter
+	// SearchLimiter, if set, is waited on before every search request
+	// instead of the limiter SearchRate describes; the caller shares it as
+	// HubSpot counts searches (per account).
+	SearchLimiter *rate.Limiter
+	// SearchRate is the search requests per second allowed when
+	// SearchLimiter is nil: DefaultSearchRate if 0, no limit if rate.Inf.
+	// The limiter is shared by every Connector of the process with the same
+	// base URL and access token, so the cycles of one connection's object
+	// types stay under it together whoever builds them.
+	SearchRate rate.Limit
+	// ArchivePeriod is the period of the archive scan (see the package
+	// documentation), at most 7 days: DefaultArchivePeriod if 0; a negative
+	// value scans the archive on every incremental listing.
+	ArchivePeriod time.Duration
 	// Now is the clock used when a response has no Date header; time.Now
 	// if nil.
 	Now func() time.Time
 }
+
+// DefaultSearchRate is the search requests per second a Connector allows
+// without Config.SearchRate. "Search the CRM"
+// (https://developers.hubspot.com/docs/api-reference/search/guide), Limits:
+// "The search endpoints are rate limited to five requests per second per
+// account"; the changelog "CRM Search API Rate Limit Increase"
+// (https://developers.hubspot.com/changelog/crm-search-api-rate-limit-increase)
+// had set "four requests per second and per authentication token". Four
+// keeps under both, with room for the jitter between when a request is let
+// go and when HubSpot counts it.
+const DefaultSearchRate rate.Limit = 4
+
+// DefaultArchivePeriod is the default period of the archive scan.
+const DefaultArchivePeriod = time.Hour
 
 // String describes the configuration without its access token.
 func (c Config) String() string {
@@ -163,9 +289,13 @@ type Connector struct {
 	cred    *credential
 	specs   map[string]*objectSpec
 	client  *http.Client
-	limiter *rate.Limiter
-	now     func() time.Time
-	maxBody int64 // maxBodyBytes; lowered by tests
+	limiter *rate.Limiter // for requests but searches; nil: none
+	// search paces search requests: a caller's limiter, or the shared one
+	// for this base URL and token, or nothing.
+	search        searchPacer
+	archivePeriod time.Duration // < 0: every incremental listing
+	now           func() time.Time
+	maxBody       int64 // maxBodyBytes; lowered by tests
 
 	mu        sync.Mutex
 	notBefore time.Time // proactive slowdown: no request before this
@@ -180,15 +310,24 @@ var standardTypes = map[string]string{
 	"tickets":   "hs_lastmodifieddate",
 }
 
+// mergedProp names the records merged into a record. "Merge records"
+// (https://knowledge.hubspot.com/records/merge-records): "For all objects,
+// you can use the Merged [record] IDs property to view previously merged
+// records"; hs_merged_object_ids is that property's internal name (which
+// that page does not spell out). It is always read, so that merged-away
+// records can be deleted (see the package documentation).
+const mergedProp = "hs_merged_object_ids"
+
 var defaultProperties = map[string][]string{
 	"companies": {"name", "domain", "industry", "phone", "city", "country", "numberofemployees",
-		"annualrevenue", "lifecyclestage", "hubspot_owner_id", "createdate", "hs_lastmodifieddate", "hs_object_id"},
+		"annualrevenue", "lifecyclestage", "hubspot_owner_id", "createdate", "hs_lastmodifieddate", "hs_object_id",
+		mergedProp},
 	"contacts": {"email", "firstname", "lastname", "phone", "company", "jobtitle", "lifecyclestage",
-		"hubspot_owner_id", "createdate", "lastmodifieddate", "hs_object_id"},
+		"hubspot_owner_id", "createdate", "lastmodifieddate", "hs_object_id", mergedProp},
 	"deals": {"dealname", "amount", "dealstage", "pipeline", "closedate", "hubspot_owner_id",
-		"createdate", "hs_lastmodifieddate", "hs_object_id"},
+		"createdate", "hs_lastmodifieddate", "hs_object_id", mergedProp},
 	"tickets": {"subject", "content", "hs_pipeline", "hs_pipeline_stage", "hs_ticket_priority",
-		"hubspot_owner_id", "createdate", "hs_lastmodifieddate", "hs_object_id"},
+		"hubspot_owner_id", "createdate", "hs_lastmodifieddate", "hs_object_id", mergedProp},
 }
 
 // ObjectTypes returns the object types read without configuration.
@@ -247,7 +386,7 @@ func New(cfg Config) (*Connector, error) {
 			specs[name] = spec
 		}
 		var list []string
-		for _, p := range append(slices.Clone(props), "hs_object_id", spec.modProp) {
+		for _, p := range append(slices.Clone(props), "hs_object_id", spec.modProp, mergedProp) {
 			if !validName(p) {
 				return bad("invalid property name %q for %s", p, name)
 			}
@@ -264,14 +403,27 @@ func New(cfg Config) (*Connector, error) {
 	if now == nil {
 		now = time.Now
 	}
+	search, err := newSearchPacer(cfg, u, token)
+	if err != nil {
+		return bad("%v", err)
+	}
+	period := cfg.ArchivePeriod
+	if period == 0 {
+		period = DefaultArchivePeriod
+	}
+	if period > 0 && (period < time.Millisecond || period > maxArchivePeriod) {
+		return bad("ArchivePeriod %s is not between 1ms and %s", period, maxArchivePeriod)
+	}
 	return &Connector{
-		base:    u,
-		cred:    &credential{token: token},
-		specs:   specs,
-		client:  client,
-		limiter: cfg.Limiter,
-		now:     now,
-		maxBody: maxBodyBytes,
+		base:          u,
+		cred:          &credential{token: token},
+		specs:         specs,
+		client:        client,
+		limiter:       cfg.Limiter,
+		search:        search,
+		archivePeriod: period,
+		now:           now,
+		maxBody:       maxBodyBytes,
 	}, nil
 }
 
@@ -307,14 +459,16 @@ func (c *Connector) FetchPage(ctx context.Context, req connectors.PageRequest) (
 			return connectors.Page{}, err
 		}
 	}
-	limit := maxPageSize
-	if req.PageSize > 0 {
-		limit = min(req.PageSize, maxPageSize)
+	pageSize := func(largest int) int {
+		if req.PageSize > 0 {
+			return min(req.PageSize, largest)
+		}
+		return largest
 	}
 	switch tok.Phase {
 	case phaseChanges, phaseTies:
-		return c.fetchChanges(ctx, spec, tok, limit)
+		return c.fetchChanges(ctx, spec, tok, pageSize(maxSearchPageSize), req.PageToken == "")
 	default:
-		return c.fetchList(ctx, spec, tok, limit)
+		return c.fetchList(ctx, spec, tok, pageSize(maxListPageSize))
 	}
 }

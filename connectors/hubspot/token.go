@@ -29,7 +29,7 @@ const (
 	maxTokenLen = 64 << 10
 	// maxSkip bounds the ids carried for deduplication: one page's, plus
 	// one more page's when entering phaseTies.
-	maxSkip = 2 * maxPageSize
+	maxSkip = 2 * maxSearchPageSize
 )
 
 // pageToken is the connector's page token: everything a listing needs
@@ -63,6 +63,15 @@ type pageToken struct {
 	Start int64 `json:"st,omitempty"`
 	// MaxSeen is the highest modified time returned by the changes phase.
 	MaxSeen int64 `json:"m,omitempty"`
+	// Scan marks the archived phase of an object listing that the archive
+	// rule chose (see the package documentation): it returns the records
+	// archived at or after ArchFrom, and its last page's Cursor is End if
+	// later than MaxSeen (End is 0 when the server's time was unknown).
+	// Without Scan (owners, and tokens from before the rule) the bound is
+	// Since and the Cursor MaxSeen.
+	Scan     bool  `json:"sc,omitempty"`
+	ArchFrom int64 `json:"af,omitempty"`
+	End      int64 `json:"e,omitempty"`
 }
 
 // firstToken is the state before a listing's first page.
@@ -178,6 +187,12 @@ func (t *pageToken) invalid(spec *objectSpec, req connectors.PageRequest) string
 		return "ids to skip past a strict bound"
 	case t.TieID != "" && !canonicalID(t.TieID):
 		return "bad tie position"
+	case t.Scan && (t.Phase != phaseArchived || t.Full || spec.owners):
+		return "an archive scan outside an object's archived phase"
+	case !t.Scan && (t.ArchFrom != 0 || t.End != 0):
+		return "archive scan state without a scan"
+	case t.Scan && (t.ArchFrom > t.Since || (t.End != 0 && t.End < t.MaxSeen)):
+		return "bad archive scan bounds"
 	case len(t.Skip) > maxSkip:
 		return "too many ids to skip"
 	}

@@ -82,6 +82,13 @@ func TestPageTokenTampering(t *testing.T) {
 		{"too many skips", since, "contacts", forge(with(valid, func(t *pageToken) { t.Skip = make([]string, maxSkip+1) }))},
 		{"empty skip", since, "contacts", forge(with(valid, func(t *pageToken) { t.Skip = []string{""} }))},
 		{"negative cursor", since, "contacts", forge(with(valid, func(t *pageToken) { t.MaxSeen = -1 }))},
+		{"scan in changes", since, "contacts", forge(with(valid, func(t *pageToken) { t.Scan = true }))},
+		{"scan bound without scan", since, "contacts", forge(pageToken{V: 1, Type: "contacts", Since: sinceMs, Phase: phaseArchived, ArchFrom: sinceMs})},
+		{"scan end without scan", since, "contacts", forge(pageToken{V: 1, Type: "contacts", Since: sinceMs, Phase: phaseArchived, End: sinceMs})},
+		{"scan from after since", since, "contacts", forge(pageToken{V: 1, Type: "contacts", Since: sinceMs, Phase: phaseArchived, Scan: true, ArchFrom: sinceMs + 1})},
+		{"scan end before cursor", since, "contacts", forge(pageToken{V: 1, Type: "contacts", Since: sinceMs, Phase: phaseArchived, Scan: true,
+			ArchFrom: sinceMs, MaxSeen: sinceMs + 10, End: sinceMs + 5})},
+		{"scan for owners", since, "owners", forge(pageToken{V: 1, Type: "owners", Since: sinceMs, Phase: phaseArchived, Start: 1, Scan: true})},
 	}
 	for _, tc := range tests {
 		req := testutil.PageReq(tc.typ, tc.since, 5)
@@ -101,6 +108,10 @@ func TestPageTokenTampering(t *testing.T) {
 		{since, "contacts", incr.NextPageToken},
 		{since, "contacts", forge(with(valid, func(t *pageToken) { t.Phase, t.TieID, t.Skip = phaseTies, "12345", []string{"1", "2"} }))},
 		{since, "owners", forge(pageToken{V: 1, Type: "owners", Since: sinceMs, Phase: phaseArchived, Start: 1})},
+		{since, "contacts", forge(pageToken{V: 1, Type: "contacts", Since: sinceMs, Phase: phaseArchived, Scan: true,
+			ArchFrom: sinceMs - 1000, MaxSeen: sinceMs + 1, End: sinceMs + 2})},
+		// A token from before the archive rule: archived phase without a scan.
+		{since, "contacts", forge(pageToken{V: 1, Type: "contacts", Since: sinceMs, Phase: phaseArchived, MaxSeen: sinceMs + 1})},
 	} {
 		req := testutil.PageReq(tc.typ, tc.since, 5)
 		req.PageToken = tc.token

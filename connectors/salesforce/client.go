@@ -24,14 +24,26 @@ type respInfo struct {
 	elapsed time.Duration // from sending the request to its response headers
 }
 
-// errInvalidLocator marks a 400 INVALID_QUERY_LOCATOR, which the query
-// phase recovers from by querying again.
-var errInvalidLocator = errors.New("query locator is invalid or expired")
+// Errors the listing recovers from, wrapped in the classified error that
+// says what to do if it cannot.
+var (
+	// errInvalidLocator marks a 400 INVALID_QUERY_LOCATOR: the query phase
+	// queries again.
+	errInvalidLocator = errors.New("query locator is invalid or expired")
+	// errQueryTimeout marks a QUERY_TIMEOUT: the query phase splits the
+	// range it asked for.
+	errQueryTimeout = errors.New("query timed out")
+	// errExceededIDLimit marks an EXCEEDED_ID_LIMIT: the deleted phase
+	// splits its window.
+	errExceededIDLimit = errors.New("too many deleted records in the window")
+)
 
 // get performs a GET and returns the body of a 200 response, or a
-// classified error. The token is only ever in the Authorization header, and
-// provider messages are scrubbed of it, so no error contains it.
-func (c *Connector) get(ctx context.Context, target string, batchSize int, doing string) ([]byte, respInfo, error) {
+// classified error. The request, body included, may take timeout. The
+// token is only ever in the Authorization header, and provider messages
+// are scrubbed of it, so no error contains it. A non-200 response comes
+// back with its respInfo too.
+func (c *Connector) get(ctx context.Context, target string, batchSize int, timeout time.Duration, doing string) ([]byte, respInfo, error) {
 	var info respInfo
 	if err := c.throttle(ctx); err != nil {
 		return nil, info, httpx.TransportError(ctx, doing, err)
@@ -41,7 +53,10 @@ func (c *Connector) get(ctx context.Context, target string, batchSize int, doing
 			return nil, info, httpx.TransportError(ctx, doing, fmt.Errorf("waiting for the connection's rate limiter: %w", err))
 		}
 	}
-	httpReq, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	// The request's own deadline; a done ctx still reads as "interrupted".
+	reqCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	httpReq, err := http.NewRequestWithContext(reqCtx, http.MethodGet, target, nil)
 	if err != nil {
 		return nil, info, &connectors.Error{Kind: connectors.Config, Message: "building the Salesforce request for " + doing, Err: err}
 	}
@@ -161,15 +176,11 @@ func (c *Connector) statusError(resp *http.Response, doing string) error {
 
 	case status == http.StatusForbidden && e.Code == "REQUEST_LIMIT_EXCEEDED",
 		status == http.StatusTooManyRequests:
-		retryAfter := httpx.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
-		if retryAfter == 0 {
-			retryAfter = defaultRetryAfter
-			if strings.Contains(e.Message, "TotalRequests") {
-				retryAfter = dailyLimitRetryAfter
-			}
-		}
 		ce := classified(connectors.RateLimited, "Salesforce is limiting requests %s while %s", detail(), doing)
-		ce.RetryAfter = retryAfter
+		ce.RetryAfter = httpx.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		if ce.RetryAfter == 0 {
+			ce.RetryAfter = limitDelay(e.Message)
+		}
 		return ce
 
 	case status == http.StatusForbidden:
@@ -182,6 +193,19 @@ func (c *Connector) statusError(resp *http.Response, doing string) error {
 		switch e.Code {
 		case "INVALID_QUERY_LOCATOR":
 			return &connectors.Error{Kind: connectors.Config, Message: "Salesforce query locator expired while " + doing, Err: errInvalidLocator}
+		case "QUERY_TIMEOUT":
+			// Retrying the same query would time out again: the query phase
+			// splits its range (Err), and only what escapes is retried.
+			return &connectors.Error{Kind: connectors.Retryable, Message: fmt.Sprintf("Salesforce timed out %s %s", doing, detail()), Err: errQueryTimeout}
+		case "EXCEEDED_ID_LIMIT":
+			// "If more than 600,000 IDs are found, EXCEEDED_ID_LIMIT is
+			// returned. You can correct the error by choosing start and end
+			// dates that are closer together." ("sObject Get Deleted",
+			// https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_getdeleted.htm)
+			// The deleted phase does so; a window it cannot split further
+			// leaves a full resync.
+			return &connectors.Error{Kind: connectors.ResyncRequired,
+				Message: fmt.Sprintf("Salesforce cannot list the deletions since the cursor %s; a full resync is needed", detail()), Err: errExceededIDLimit}
 		case "INVALID_FIELD":
 			field := ""
 			if m := noSuchFieldRE.FindStringSubmatch(e.Message); m != nil {
@@ -195,11 +219,9 @@ func (c *Connector) statusError(resp *http.Response, doing string) error {
 			return classified(connectors.Config, "Salesforce rejected a field while %s %s; fix the field list", doing, detail())
 		case "INVALID_TYPE":
 			return classified(connectors.Config, "Salesforce does not offer this object to the connected user while %s %s", doing, detail())
-		case "INVALID_REPLICATION_DATE", "EXCEEDED_ID_LIMIT":
+		case "INVALID_REPLICATION_DATE":
 			return classified(connectors.ResyncRequired,
 				"Salesforce cannot list the deletions since the cursor %s; a full resync is needed", detail())
-		case "QUERY_TIMEOUT":
-			return classified(connectors.Retryable, "Salesforce timed out %s %s", doing, detail())
 		}
 		return classified(connectors.Config, "Salesforce rejected the request while %s %s", doing, detail())
 
@@ -221,6 +243,41 @@ func (c *Connector) statusError(resp *http.Response, doing string) error {
 			"Salesforce redirected the request (HTTP %d) while %s; check the instance URL (use the org's My Domain URL)", status, doing)
 	}
 	return classified(connectors.Config, "Salesforce returned unexpected HTTP %d while %s %s", status, doing, detail())
+}
+
+// limitDelay is how long to wait after a REQUEST_LIMIT_EXCEEDED (or 429)
+// without Retry-After. Salesforce has two request limits ("API Request
+// Limits and Allocations",
+// https://developer.salesforce.com/docs/platform/salesforce-app-limits-cheatsheet/guide/salesforce-app-limits-platform-api.html),
+// both answered with REQUEST_LIMIT_EXCEEDED; the page names no Retry-After
+// header (nor does any other Salesforce page read), so none is expected,
+// and the message tells them apart:
+//
+//   - the total API request allocation of a rolling 24 hours, "TotalRequests
+//     Limit exceeded.": "Calls are blocked until usage for the preceding 24
+//     hours drops below the limit." (Salesforce Help, "System Overview: API
+//     Usage"). Retrying within minutes is pointless: dailyLimitRetryAfter.
+//   - concurrent long-running requests (20 seconds or longer; 25 in
+//     production orgs and sandboxes, 5 in Developer Edition and trial
+//     orgs), "ConcurrentRequests (Concurrent API Requests) Limit exceeded"
+//     (Salesforce Help article 000389067): "Any new concurrent requests
+//     aren't processed until there are fewer requests than the allowed
+//     limit", which happens as soon as one of them ends. The docs give no
+//     delay; concurrentLimitRetryAfter waits as long as a request must run
+//     to count as long-running.
+//
+// The daily limit's message text is not in the docs read (it is what
+// Salesforce is known to send), the concurrent one is from the Help
+// article; any other REQUEST_LIMIT_EXCEEDED (or a 429, which the REST API
+// pages read do not mention) waits defaultRetryAfter.
+func limitDelay(message string) time.Duration {
+	switch {
+	case strings.Contains(message, "TotalRequests"):
+		return dailyLimitRetryAfter
+	case strings.Contains(message, "Concurrent"):
+		return concurrentLimitRetryAfter
+	}
+	return defaultRetryAfter
 }
 
 var apiUsageRE = regexp.MustCompile(`(?:^|[\s,;])api-usage=([0-9]{1,12})/([0-9]{1,12})(?:$|[\s,;])`)

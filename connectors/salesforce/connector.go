@@ -1,17 +1,35 @@
 // Package salesforce reads Salesforce objects through the REST API. It
 // implements connectors.Connector for accounts, contacts, opportunities,
-// tasks, notes and users (the Account, Contact, Opportunity, Task, Note and
-// User SObjects).
+// tasks, events, notes, contentnotes and users (the Account, Contact,
+// Opportunity, Task, Event, Note, ContentNote and User SObjects). Each
+// Salesforce behaviour it relies on names the documentation page it
+// follows, next to the code; where the docs are silent, the comment says
+// so.
 //
 // A listing is one or two phases, each a sequence of pages:
 //
-//   - the query phase runs SELECT <fields> FROM <SObject> [WHERE
-//     SystemModstamp >= <Since>] ORDER BY SystemModstamp, Id and follows the
-//     nextRecordsUrl of each batch until done;
-//   - for an incremental listing of a deletable SObject (all but User), the
-//     deleted phase then asks /sobjects/<SObject>/deleted/ for what was
-//     deleted between Since and the listing's start, and returns it as one
-//     page of tombstones.
+//   - the query phase runs SELECT <fields> FROM <SObject> [WHERE <cursor> >=
+//     <Since>] ORDER BY <cursor>, Id and follows the nextRecordsUrl of each
+//     batch until done. The cursor field is SystemModstamp, or
+//     LastModifiedDate for ContentNote, which has no SystemModstamp. Tasks
+//     and events are read with the QueryAll resource and WHERE IsDeleted =
+//     false, since the Query resource leaves out archived activities (over
+//     a year old) and a full resync would take them for deleted.
+//   - for an incremental listing of an object with a deleted records
+//     resource (all but User and ContentNote), the deleted phase then asks
+//     /sobjects/<SObject>/deleted/ for what was deleted between Since and
+//     the listing's start, and returns it as pages of tombstones: one page,
+//     or one per part of the window if Salesforce finds more than 600,000
+//     ids in it (EXCEEDED_ID_LIMIT), the window being halved until each part
+//     is small enough.
+//
+// A query that Salesforce ends with QUERY_TIMEOUT is not sent again as is:
+// the listing splits its range of the cursor field in two and reads the
+// first half (a page with no records says so), then the following slices,
+// each as wide, the last one open-ended; a slice that times out is halved
+// again. A full listing first asks for its lowest cursor value (ORDER BY
+// <cursor> LIMIT 1) to have a range to split. Records come in (cursor, Id)
+// order across slices, each once.
 //
 // Record.Data is the record's JSON object without Salesforce's
 // "attributes" (type and URL: the URL holds the API version, so keeping it
@@ -26,50 +44,57 @@
 //     response took, so that the start cannot be later than the moment
 //     Salesforce ran the query. Without a Date header, Config.Now before the
 //     request is used (the client's clock).
-//   - incremental listing of a deletable SObject: query pages report zero
-//     ("no change"), since deletions are only read after them; the deleted
+//   - incremental listing with a deleted phase: query pages report zero
+//     ("no change"), since deletions are only read after them; each deleted
 //     page reports how far the deletions were covered (latestDateCovered,
 //     at most the listing start), which also moves the cursor of an object
 //     where nothing happened, so that a quiet object does not fall out of
 //     Salesforce's deleted-records window.
-//   - incremental listing of users: pages report the highest SystemModstamp
-//     so far; the last one the listing start (or that highest stamp if
-//     later).
+//   - incremental listing of users and content notes: pages report the
+//     highest cursor value so far; the last one the listing start (or that
+//     highest value if later).
 //
-// The page token (base64 JSON, validated on decode) carries the phase, the
-// nextRecordsUrl, the listing start and the highest SystemModstamp so far.
-// If Salesforce has dropped the query locator (INVALID_QUERY_LOCATOR, e.g.
-// after 15 minutes unused), the listing resumes with WHERE SystemModstamp >=
-// that stamp: the records at that stamp are read twice, which is harmless.
+// The page token (base64 JSON, version 2, validated on decode) carries the
+// phase, the nextRecordsUrl, the listing start, the highest cursor value so
+// far, the query phase's current slice and the deleted phase's progress.
+// Version 1 tokens, from before slices, are still accepted: they mean the
+// same listing without slices (one of tasks in its query phase restarts
+// that phase with QueryAll, so that no archived task is missed). If
+// Salesforce has dropped the query locator (INVALID_QUERY_LOCATOR; locators
+// last two days since API v56.0), the listing resumes with WHERE <cursor>
+// >= the highest value returned: the records at that value are read
+// twice, which is harmless.
 //
 // Errors are *connectors.Error:
 //
 //   - Auth: 401 (INVALID_SESSION_ID and any other), the token is bad or
 //     expired; reconnect.
 //   - RateLimited: 403 REQUEST_LIMIT_EXCEEDED and 429, after Retry-After if
-//     sent, else 15 minutes when the org's daily TotalRequests limit is
-//     exhausted (a rolling 24-hour window) and 1 minute otherwise.
+//     sent (Salesforce documents none), else 15 minutes when the org's daily
+//     TotalRequests allocation is exhausted (a rolling 24-hour window), 20
+//     seconds when its concurrent long-running requests limit is reached,
+//     and 1 minute otherwise.
 //   - Config: other 403s (INSUFFICIENT_ACCESS, API_DISABLED_FOR_ORG: fixed
 //     in Salesforce's setup, not by reconnecting), 400 INVALID_FIELD (naming
 //     the field), MALFORMED_QUERY, INVALID_TYPE and other 400s, 404,
 //     redirects, an unknown object type, a malformed page token, a
 //     nextRecordsUrl off the instance, a body over 64 MiB.
-//   - ResyncRequired: earliestDateAvailable later than Since, and 400
-//     INVALID_REPLICATION_DATE or EXCEEDED_ID_LIMIT from the deleted records
-//     resource.
-//   - Retryable: 5xx, 408, QUERY_TIMEOUT, timeouts, resets, truncated,
-//     HTML or malformed bodies.
+//   - ResyncRequired: a Since older than the deleted records resource
+//     reaches back (15 days before the current day, told by its
+//     earliestDateAvailable, or already by the listing's start when Since
+//     is over 16 days older), 400 INVALID_REPLICATION_DATE, and
+//     EXCEEDED_ID_LIMIT for a window of two minutes.
+//   - Retryable: 5xx, 408, a QUERY_TIMEOUT that no narrower slice avoids,
+//     timeouts, resets, truncated, HTML or malformed bodies.
 //
 // Requests wait on Config.Limiter, and pause when the org's API usage
-// (Sforce-Limit-Info) is above 80% of its limit; APIUsage reports it.
+// (Sforce-Limit-Info) is above 80% of its limit; APIUsage reports it. A
+// query request may take 150 s, any other 10.5 minutes, whatever the
+// timeout of Config.HTTP.
 package salesforce
 
 import (
 	"context"
-	"encoding/base64"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -84,7 +109,23 @@ import (
 
 const (
 	defaultAPIVersion = "v60.0"
-	defaultTimeout    = 60 * time.Second
+	// defaultQueryTimeout bounds a query request (query, queryAll, their
+	// locators). "The timeout limit for REST and SOAP API calls is 10
+	// minutes, except for any query call. The timeout for query calls is set
+	// by the SOQL limits." ("API Request Limits and Allocations",
+	// https://developer.salesforce.com/docs/platform/salesforce-app-limits-cheatsheet/guide/salesforce-app-limits-platform-api.html);
+	// a query that "doesn't execute within the standard 2-minute timeout
+	// limit" fails with QUERY_TIMEOUT ("How Bulk Queries Are Processed",
+	// https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/asynch_api_bulk_query_processing.htm;
+	// "SOQL and SOSL Limits for Search Queries" splits a query's 32 minutes
+	// between executing and processing the results). 150 s is above those
+	// 120 s, so that Salesforce's QUERY_TIMEOUT arrives instead of the
+	// client giving up first.
+	defaultQueryTimeout = 150 * time.Second
+	// defaultRequestTimeout bounds any other request (the deleted records
+	// resource): the 10 minutes of the API timeout limit, and 30 s for the
+	// answer to arrive.
+	defaultRequestTimeout = 10*time.Minute + 30*time.Second
 	// maxBodyBytes bounds a response body: a batch of 2000 records with a
 	// sensible field list is far smaller.
 	maxBodyBytes = 64 << 20
@@ -97,17 +138,27 @@ const (
 	// defaultMaxThrottle is the longest pause before a request when the
 	// org's API usage is near its limit.
 	defaultMaxThrottle = 10 * time.Second
-	// defaultRetryAfter is used for 429 and concurrency limits without a
-	// Retry-After header.
-	defaultRetryAfter = time.Minute
-	// dailyLimitRetryAfter is used when the org's daily request limit
-	// (TotalRequests) is exhausted and no Retry-After says otherwise: it is
-	// a rolling 24-hour window, so retrying within a minute is pointless.
-	dailyLimitRetryAfter = 15 * time.Minute
+	// Delays after a request limit, without Retry-After: see limitDelay.
+	defaultRetryAfter         = time.Minute
+	dailyLimitRetryAfter      = 15 * time.Minute
+	concurrentLimitRetryAfter = 20 * time.Second
 	// maxTokenLen bounds a page token before it is decoded.
 	maxTokenLen = 4096
-	// deletedGranularity: the deleted records resource ignores seconds.
+	// deletedGranularity: the deleted records resource "truncates the
+	// value of seconds" of start and end ("sObject Get Deleted",
+	// https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_getdeleted.htm).
 	deletedGranularity = time.Minute
+	// deletedLogReach is how far back the deleted records resource can
+	// certainly not answer: "Results are returned for no more than 15 days
+	// previous to the day the call is executed" ("sObject Get Deleted"),
+	// so a Since over 16 days before the listing start (15 days, plus the
+	// part of the current day) needs a full resync whatever the time zone
+	// of "the day". Between 15 and 16 days the resource's
+	// earliestDateAvailable decides.
+	deletedLogReach = 16 * 24 * time.Hour
+	// maxDeletedSplits bounds the halvings of one deleted-records window
+	// in one FetchPage: 15 days halve to two minutes in 14.
+	maxDeletedSplits = 20
 )
 
 // Config configures a Connector.
@@ -121,13 +172,21 @@ type Config struct {
 	// APIVersion is the REST API version; "v60.0" if empty ("60.0" works
 	// too).
 	APIVersion string
-	// Fields overrides the SELECT list per object type. Id and
-	// SystemModstamp are always added. Names may be relationship paths
-	// (Owner.Name).
+	// Fields overrides the SELECT list per object type. Id and the cursor
+	// field (SystemModstamp; LastModifiedDate for contentnotes) are always
+	// added. Names may be relationship paths (Owner.Name).
 	Fields map[string][]string
-	// HTTP is the client; nil means one with a 60 s timeout. Redirects are
-	// never followed (a copy of the client is used).
+	// HTTP is the client; nil means a new one. A copy is used: redirects
+	// are never followed, and its Timeout is replaced by QueryTimeout and
+	// RequestTimeout, which a shared client's timeout (60 s for every
+	// connector) would undercut.
 	HTTP *http.Client
+	// QueryTimeout bounds each query request, its body included: 150 s if
+	// 0, above Salesforce's own 120 s query timeout.
+	QueryTimeout time.Duration
+	// RequestTimeout bounds each other request (deleted records): 10.5
+	// minutes if 0, above Salesforce's 10-minute API timeout.
+	RequestTimeout time.Duration
 	// Limiter, if set, is waited on before every request. Share one per
 	// connection.
 	Limiter *rate.Limiter
@@ -160,12 +219,16 @@ type Connector struct {
 	token       string
 	version     string
 	fields      map[string][]string
-	client      *http.Client
+	client      *http.Client // its Timeout is 0: requests have their own deadlines
 	limiter     *rate.Limiter
 	now         func() time.Time
 	maxThrottle time.Duration
-	maxBody     int64                                            // maxBodyBytes; lowered by tests
-	sleep       func(ctx context.Context, d time.Duration) error // replaced by tests
+
+	queryTimeout   time.Duration // per query request
+	requestTimeout time.Duration // per other request
+
+	maxBody int64                                            // maxBodyBytes; lowered by tests
+	sleep   func(ctx context.Context, d time.Duration) error // replaced by tests
 
 	mu    sync.Mutex
 	usage Usage
@@ -221,15 +284,24 @@ func New(cfg Config) (*Connector, error) {
 		if _, ok := sobjects[ot]; !ok {
 			return bad("fields configured for unknown object type %q (available: %s)", ot, strings.Join(objectTypes, ", "))
 		}
-		norm, badName := normalizeFields(list)
+		norm, badName := normalizeFields(list, sobjects[ot].cursor)
 		if norm == nil {
 			return bad("field %q of %s is not a Salesforce field name", badName, ot)
 		}
 		fields[ot] = norm
 	}
 	// A redirect is a misconfigured instance URL; following it could send
-	// the token elsewhere.
-	client := connectors.HTTPClient(cfg.HTTP, defaultTimeout)
+	// the token elsewhere. The copy's Timeout gives way to per-request
+	// deadlines (get).
+	client := connectors.HTTPClient(cfg.HTTP, 0)
+	client.Timeout = 0
+	queryTimeout, requestTimeout := cfg.QueryTimeout, cfg.RequestTimeout
+	if queryTimeout <= 0 {
+		queryTimeout = defaultQueryTimeout
+	}
+	if requestTimeout <= 0 {
+		requestTimeout = defaultRequestTimeout
+	}
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
@@ -247,8 +319,11 @@ func New(cfg Config) (*Connector, error) {
 		limiter:     cfg.Limiter,
 		now:         now,
 		maxThrottle: maxThrottle,
-		maxBody:     maxBodyBytes,
-		sleep:       sleepCtx,
+
+		queryTimeout:   queryTimeout,
+		requestTimeout: requestTimeout,
+		maxBody:        maxBodyBytes,
+		sleep:          sleepCtx,
 	}, nil
 }
 
@@ -259,111 +334,6 @@ func (c *Connector) APIUsage() Usage {
 	return c.usage
 }
 
-// Listing phases in a page token.
-const (
-	phaseQuery   = "query"
-	phaseDeleted = "deleted"
-)
-
-// pageToken is the connector's page token: everything a later page depends
-// on, since each FetchPage call stands alone.
-type pageToken struct {
-	Version    int    `json:"v"`
-	ObjectType string `json:"t"`
-	// Full marks a full listing. A token must not switch modes: resuming a
-	// full listing with a Since would skip unchanged records.
-	Full bool `json:"f,omitempty"`
-	// Since is the incremental listing's Since, checked on every page.
-	Since time.Time `json:"since,omitzero"`
-	Phase string    `json:"p"`
-	// Next is the nextRecordsUrl path of the query phase.
-	Next string `json:"n,omitempty"`
-	// Start is the listing start on Salesforce's clock.
-	Start time.Time `json:"s"`
-	// MaxSeen is the highest SystemModstamp returned so far: where a
-	// listing resumes if its query locator is gone.
-	MaxSeen time.Time `json:"m,omitzero"`
-}
-
-const tokenVersion = 1
-
-func (t pageToken) encode() string {
-	b, _ := json.Marshal(t) // strings, a bool and times: cannot fail
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-func (c *Connector) decodePageToken(s string, req connectors.PageRequest, obj sobject) (pageToken, error) {
-	bad := func(why string) (pageToken, error) {
-		return pageToken{}, connectors.Errorf(connectors.Config, "malformed Salesforce page token for %s: %s", req.ObjectType, why)
-	}
-	if len(s) > maxTokenLen {
-		return bad("too long")
-	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil {
-		return bad("not base64")
-	}
-	dec := json.NewDecoder(strings.NewReader(string(b)))
-	dec.DisallowUnknownFields()
-	var t pageToken
-	if err := dec.Decode(&t); err != nil || dec.More() {
-		return bad("not a Salesforce page token")
-	}
-	full := req.Since.IsZero()
-	switch {
-	case t.Version != tokenVersion:
-		return bad(fmt.Sprintf("unknown version %d", t.Version))
-	case t.ObjectType != req.ObjectType:
-		return bad(fmt.Sprintf("it belongs to a listing of %q", t.ObjectType))
-	case t.Full && !full:
-		return bad("it belongs to a full listing but Since is set")
-	case !t.Full && full:
-		return bad("it belongs to an incremental listing but Since is zero")
-	case !full && !t.Since.Equal(req.Since):
-		return bad(fmt.Sprintf("it belongs to a listing since %s, not %s", t.Since.UTC().Format(time.RFC3339Nano), req.Since.UTC().Format(time.RFC3339Nano)))
-	case full && !t.Since.IsZero():
-		return bad("a full listing with a Since")
-	case t.Start.IsZero():
-		return bad("no listing start time")
-	}
-	switch t.Phase {
-	case phaseQuery:
-		next, err := c.nextRecordsPath(t.Next)
-		if err != nil || next != t.Next {
-			return bad("invalid nextRecordsUrl")
-		}
-	case phaseDeleted:
-		if full || !obj.deletable || t.Next != "" {
-			return bad("a deleted-records phase where there is none")
-		}
-	default:
-		return bad(fmt.Sprintf("unknown phase %q", t.Phase))
-	}
-	return t, nil
-}
-
-// nextRecordsPathRE is the path of a query locator.
-var nextRecordsPathRE = regexp.MustCompile(`^/services/data/v[0-9]{2,3}\.[0-9]/query/[A-Za-z0-9]{1,64}-[0-9]{1,12}$`)
-
-// nextRecordsPath checks a nextRecordsUrl and returns its path: a query
-// locator on this instance. An absolute URL is accepted only if it points
-// at the instance itself; the token is never sent anywhere else.
-func (c *Connector) nextRecordsPath(raw string) (string, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", errors.New("not a URL")
-	}
-	if u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
-		if !strings.EqualFold(u.Scheme, c.base.Scheme) || !strings.EqualFold(u.Host, c.base.Host) || u.User != nil || u.Opaque != "" {
-			return "", errors.New("it points at another host")
-		}
-	}
-	if u.RawQuery != "" || u.Fragment != "" || u.RawPath != "" || !nextRecordsPathRE.MatchString(u.Path) {
-		return "", errors.New("not a query locator path")
-	}
-	return u.Path, nil
-}
-
 // FetchPage returns one page of req.ObjectType; see the package
 // documentation for phases and cursors.
 func (c *Connector) FetchPage(ctx context.Context, req connectors.PageRequest) (connectors.Page, error) {
@@ -372,7 +342,7 @@ func (c *Connector) FetchPage(ctx context.Context, req connectors.PageRequest) (
 		return connectors.Page{}, connectors.Errorf(connectors.Config,
 			"unknown Salesforce object type %q (available: %s)", req.ObjectType, strings.Join(objectTypes, ", "))
 	}
-	if !req.Since.IsZero() && (req.Since.Year() < 1970 || req.Since.Year() > 9999) {
+	if !req.Since.IsZero() && !inSOQLRange(req.Since) {
 		return connectors.Page{}, connectors.Errorf(connectors.Config, "Since %s is out of range", req.Since.UTC().Format(time.RFC3339))
 	}
 	if req.PageToken == "" {
@@ -386,141 +356,23 @@ func (c *Connector) FetchPage(ctx context.Context, req connectors.PageRequest) (
 	if err != nil {
 		return connectors.Page{}, err
 	}
+	if tok.Version == legacyTokenVersion && obj.archives && tok.Phase == phaseQuery {
+		// A listing of tasks begun with the Query resource, which leaves out
+		// archived tasks: those before the position are missing, and a full
+		// listing would take them for deleted. Start the query phase over
+		// with QueryAll; what was read is read again, harmlessly.
+		tok.Next, tok.From, tok.To = "", time.Time{}, time.Time{}
+	}
+	tok.Version = tokenVersion
 	if tok.Phase == phaseDeleted {
 		return c.deletedPage(ctx, req, obj, tok)
 	}
 	return c.queryPage(ctx, req, obj, tok)
 }
 
-// queryPage fetches one batch of the query phase: the query itself if
-// tok.Next is empty, else the batch at tok.Next.
-func (c *Connector) queryPage(ctx context.Context, req connectors.PageRequest, obj sobject, tok pageToken) (connectors.Page, error) {
-	batch := 0
-	if req.PageSize > 0 {
-		batch = min(max(req.PageSize, minBatchSize), maxBatchSize)
-	}
-	first := tok.Next == ""
-	var target string
-	if first {
-		target = c.queryURL(buildSOQL(obj.name, c.fields[req.ObjectType], req.Since))
-	} else {
-		target = c.base.String() + tok.Next
-	}
-	body, info, err := c.get(ctx, target, batch, "querying "+obj.name)
-	if !first && errors.Is(err, errInvalidLocator) {
-		// The locator is gone: resume from the last stamp returned. Records
-		// at that stamp are read again; later ones were not read yet.
-		since := req.Since
-		if tok.MaxSeen.After(since) {
-			since = tok.MaxSeen
-		}
-		body, info, err = c.get(ctx, c.queryURL(buildSOQL(obj.name, c.fields[req.ObjectType], since)), batch,
-			"querying "+obj.name+" again (its query locator expired)")
-	}
-	if err != nil {
-		return connectors.Page{}, err
-	}
-	res, err := decodeQueryResponse(body)
-	if err != nil {
-		return connectors.Page{}, err
-	}
-	if first {
-		tok.Start = c.listingStart(info)
-	}
-	for _, r := range res.records {
-		if r.ModifiedAt.After(tok.MaxSeen) {
-			tok.MaxSeen = r.ModifiedAt
-		}
-	}
-
-	page := connectors.Page{Records: res.records}
-	next := tok
-	switch {
-	case !res.done:
-		path, err := c.nextRecordsPath(res.next)
-		if err != nil {
-			return connectors.Page{}, connectors.Errorf(connectors.Config,
-				"Salesforce returned a nextRecordsUrl for %s that is not a query locator on the instance (%v); refusing to follow it", obj.name, err)
-		}
-		if path == tok.Next {
-			// Handing back the position we were given would loop forever.
-			return connectors.Page{}, connectors.Errorf(connectors.Retryable, "Salesforce pagination did not advance for %s", obj.name)
-		}
-		next.Next = path
-		page.NextPageToken = next.encode()
-	case !tok.Full && obj.deletable:
-		next.Phase, next.Next = phaseDeleted, ""
-		page.NextPageToken = next.encode()
-	}
-
-	switch {
-	case tok.Full:
-		page.Cursor = tok.Start
-	case obj.deletable:
-		// Zero: deletions since Since have not been read yet.
-	case page.NextPageToken == "":
-		page.Cursor = later(tok.Start, tok.MaxSeen)
-	default:
-		page.Cursor = tok.MaxSeen
-	}
-	return page, nil
-}
-
-func (c *Connector) queryURL(soql string) string {
-	u := *c.base
-	u.Path = "/services/data/" + c.version + "/query"
-	u.RawQuery = url.Values{"q": {soql}}.Encode()
-	return u.String()
-}
-
-// listingStart is the listing's start on Salesforce's clock: the first
-// response's Date minus the time it took, which is no later than when the
-// query ran. Date has whole seconds, so this errs early, as it should.
-func (c *Connector) listingStart(info respInfo) time.Time {
-	if info.date.IsZero() {
-		return info.sent.UTC().Truncate(time.Microsecond)
-	}
-	return info.date.Add(-info.elapsed).UTC().Truncate(time.Microsecond)
-}
-
-// deletedPage fetches the deletions between Since and the listing start.
-func (c *Connector) deletedPage(ctx context.Context, req connectors.PageRequest, obj sobject, tok pageToken) (connectors.Page, error) {
-	since := req.Since.UTC()
-	end := tok.Start.UTC()
-	// The resource ignores seconds and wants start more than a minute
-	// before end; starting earlier is harmless (more tombstones).
-	start := since
-	if latest := end.Truncate(deletedGranularity).Add(-2 * deletedGranularity); start.Truncate(deletedGranularity).After(latest) {
-		start = latest
-	}
-	u := *c.base
-	u.Path = "/services/data/" + c.version + "/sobjects/" + obj.name + "/deleted/"
-	u.RawQuery = url.Values{
-		"start": {start.Format("2006-01-02T15:04:05+00:00")},
-		"end":   {end.Format("2006-01-02T15:04:05+00:00")},
-	}.Encode()
-	body, _, err := c.get(ctx, u.String(), 0, "listing deleted "+obj.name+" records")
-	if err != nil {
-		return connectors.Page{}, err
-	}
-	res, err := decodeDeletedResponse(body)
-	if err != nil {
-		return connectors.Page{}, err
-	}
-	if res.earliest.After(since) {
-		return connectors.Page{}, connectors.Errorf(connectors.ResyncRequired,
-			"deleted %s records before %s are no longer available; a full resync is needed",
-			obj.name, res.earliest.Format(time.RFC3339))
-	}
-	covered := end.Truncate(deletedGranularity)
-	if !res.latest.IsZero() {
-		covered = res.latest
-		if covered.After(end) {
-			covered = end
-		}
-	}
-	return connectors.Page{Records: res.records, Cursor: covered}, nil
-}
+// inSOQLRange reports whether t can be a SOQL dateTime literal of a
+// listing.
+func inSOQLRange(t time.Time) bool { return t.Year() >= 1970 && t.Year() <= 9999 }
 
 func later(a, b time.Time) time.Time {
 	if b.After(a) {

@@ -26,7 +26,7 @@ func TestFullListingMatchesSnapshot(t *testing.T) {
 	var firstDate time.Time
 	srv.SetFault(func(r sftest.RequestLog) sftest.Fault {
 		now := clock.Advance(time.Minute)
-		if r.Kind == sftest.KindQuery {
+		if r.Kind == sftest.KindQuery || r.Kind == sftest.KindQueryAll {
 			firstDate = now.Truncate(time.Second)
 		}
 		return sftest.Fault{}
@@ -60,8 +60,12 @@ func TestFullListingMatchesSnapshot(t *testing.T) {
 			if r.Deleted || r.ModifiedAt.IsZero() || len(r.ExternalID) != 18 {
 				t.Errorf("%s %q: Deleted %v ModifiedAt %s", ot, r.ExternalID, r.Deleted, r.ModifiedAt)
 			}
-			if ms := testutil.Fields(t, r.Data)["SystemModstamp"]; ms != r.ModifiedAt.Format("2006-01-02T15:04:05.000-0700") {
-				t.Errorf("%s %q: ModifiedAt %s, SystemModstamp %v", ot, r.ExternalID, r.ModifiedAt, ms)
+			cursor := "SystemModstamp"
+			if ot == "contentnotes" {
+				cursor = "LastModifiedDate" // ContentNote has no SystemModstamp
+			}
+			if ms := testutil.Fields(t, r.Data)[cursor]; ms != r.ModifiedAt.Format("2006-01-02T15:04:05.000-0700") {
+				t.Errorf("%s %q: ModifiedAt %s, %s %v", ot, r.ExternalID, r.ModifiedAt, cursor, ms)
 			}
 			if i > 0 {
 				prev := recs[i-1]
@@ -73,11 +77,19 @@ func TestFullListingMatchesSnapshot(t *testing.T) {
 
 		reqs := srv.Requests()
 		soql := "SELECT " + strings.Join(DefaultFields(ot), ", ") + " FROM " + sftest.SObject(ot) + " ORDER BY SystemModstamp, Id"
+		kind := sftest.KindQuery
+		switch ot {
+		case "tasks", "events": // archived activities are only in queryAll
+			soql = "SELECT " + strings.Join(DefaultFields(ot), ", ") + " FROM " + sftest.SObject(ot) + " WHERE IsDeleted = false ORDER BY SystemModstamp, Id"
+			kind = sftest.KindQueryAll
+		case "contentnotes":
+			soql = "SELECT " + strings.Join(DefaultFields(ot), ", ") + " FROM ContentNote ORDER BY LastModifiedDate, Id"
+		}
 		for i, r := range reqs {
 			switch {
 			case r.Status != 200 || r.BatchSize != 500 || r.APIVersion != "v60.0":
 				t.Errorf("%s request %d: %+v", ot, i+1, r)
-			case i == 0 && (r.Kind != sftest.KindQuery || r.SOQL != soql || !r.Since.IsZero()):
+			case i == 0 && (r.Kind != kind || r.SOQL != soql || !r.Since.IsZero()):
 				t.Errorf("%s: first request %+v, want the query %q", ot, r, soql)
 			case i > 0 && r.Kind != sftest.KindQueryMore:
 				t.Errorf("%s request %d: %+v, want a queryMore", ot, i+1, r)
@@ -382,11 +394,32 @@ func TestEarliestDeletedAfterSinceNeedsResync(t *testing.T) {
 		t.Errorf("after %d pages: %v", len(pages), err)
 	}
 
-	// Salesforce refuses a start more than 30 days back outright.
-	srv.SetEarliestDeleted(since.Add(-90 * 24 * time.Hour))
-	_, err = testutil.TryListAll(c, testutil.PageReq("accounts", since.Add(-40*24*time.Hour), 0))
+	// A cursor more than 16 days old is refused at the first page: the
+	// deleted records resource reaches 15 days back before the current day,
+	// so the query phase would be read in vain.
+	srv.SetEarliestDeleted(time.Time{})
+	srv.ResetRequests()
+	pages, err = testutil.TryListAll(c, testutil.PageReq("accounts", clock.Now().Add(-17*24*time.Hour), 0))
+	if e := testutil.WantKind(t, err, connectors.ResyncRequired); len(pages) != 0 || len(srv.Requests()) != 1 ||
+		!strings.Contains(e.Message, "listed for 15 days back") {
+		t.Errorf("17-day-old cursor: %v after %d pages, %d requests", err, len(pages), len(srv.Requests()))
+	}
+	// Between 15 and 16 days, earliestDateAvailable (15 days before the
+	// current day) decides.
+	pages, err = testutil.TryListAll(c, testutil.PageReq("accounts", clock.Now().Add(-(15*24+13)*time.Hour), 0))
+	if e := testutil.WantKind(t, err, connectors.ResyncRequired); len(pages) != 1 || !strings.Contains(e.Message, "no longer available") {
+		t.Errorf("15.5-day-old cursor: %v after %d pages", err, len(pages))
+	}
+	// Salesforce's INVALID_REPLICATION_DATE means the same.
+	srv.SetFault(func(r sftest.RequestLog) sftest.Fault {
+		if r.Kind == sftest.KindDeleted {
+			return sftest.Fault{Status: 400, Body: `[{"message":"purged","errorCode":"INVALID_REPLICATION_DATE"}]`}
+		}
+		return sftest.Fault{}
+	})
+	_, err = testutil.TryListAll(c, testutil.PageReq("accounts", clock.Now().Add(-time.Hour), 0))
 	if e := testutil.WantKind(t, err, connectors.ResyncRequired); !strings.Contains(e.Message, "INVALID_REPLICATION_DATE") {
-		t.Errorf("old start: %v", err)
+		t.Errorf("INVALID_REPLICATION_DATE: %v", err)
 	}
 }
 
@@ -415,7 +448,8 @@ func TestRateLimits(t *testing.T) {
 		want  time.Duration
 	}{
 		{sftest.Fault{Status: 403, Body: limitBody, RetryAfter: 7 * time.Second}, 7 * time.Second},
-		{sftest.Fault{Status: 403, Body: limitBody}, defaultRetryAfter},
+		{sftest.Fault{Status: 403, Body: limitBody}, concurrentLimitRetryAfter},
+		{sftest.Fault{Status: 403, Body: `[{"message":"Some other limit.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]`}, defaultRetryAfter},
 		{sftest.Fault{Status: 429, RetryAfter: 42 * time.Second}, 42 * time.Second},
 		{sftest.Fault{Status: 429}, defaultRetryAfter},
 	} {
@@ -561,7 +595,7 @@ func TestTransientFailuresAreRetryable(t *testing.T) {
 		"408 request timout": {sftest.Fault{Status: 408}, "HTTP 408"},
 	} {
 		srv.SetFault(func(sftest.RequestLog) sftest.Fault { return tc.fault })
-		c := newConnector(t, base, func(cfg *Config) { cfg.HTTP = &http.Client{Timeout: 200 * time.Millisecond} })
+		c := newConnector(t, base, func(cfg *Config) { cfg.QueryTimeout = 200 * time.Millisecond })
 		_, err := c.FetchPage(context.Background(), testutil.PageReq("accounts", time.Time{}, 0))
 		if e := testutil.WantKind(t, err, connectors.Retryable); !strings.Contains(e.Error(), tc.want) {
 			t.Errorf("%s: %v, want it to mention %q", name, err, tc.want)
@@ -593,7 +627,7 @@ func TestConfigProblems(t *testing.T) {
 	}
 
 	_, err = c.FetchPage(context.Background(), testutil.PageReq("leads", time.Time{}, 0))
-	if e := testutil.WantKind(t, err, connectors.Config); !strings.Contains(e.Message, "accounts, contacts, opportunities, tasks, notes, users") {
+	if e := testutil.WantKind(t, err, connectors.Config); !strings.Contains(e.Message, "accounts, contacts, opportunities, tasks, events, notes, contentnotes, users") {
 		t.Errorf("unknown object type: %v", err)
 	}
 
@@ -648,13 +682,15 @@ func TestNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.version != "v61.0" || c.base.String() != "https://acme.my.salesforce.com" || c.client.Timeout != defaultTimeout {
+	if c.version != "v61.0" || c.base.String() != "https://acme.my.salesforce.com" || c.client.Timeout != 0 ||
+		c.queryTimeout != defaultQueryTimeout || c.requestTimeout != defaultRequestTimeout {
 		t.Errorf("connector %+v", c)
 	}
 	if got := c.fields["users"]; !slices.Equal(got, []string{"Id", "SystemModstamp", "Name", "Profile.Name"}) {
 		t.Errorf("users fields %v", got)
 	}
-	if !slices.Equal(ObjectTypes(), []string{"accounts", "contacts", "opportunities", "tasks", "notes", "users"}) || DefaultFields("x") != nil {
+	if !slices.Equal(ObjectTypes(), []string{"accounts", "contacts", "opportunities", "tasks", "events", "notes", "contentnotes", "users"}) ||
+		DefaultFields("x") != nil {
 		t.Error("ObjectTypes/DefaultFields")
 	}
 }

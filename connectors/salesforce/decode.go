@@ -19,12 +19,13 @@ type queryResult struct {
 	next    string // nextRecordsUrl as sent; empty when done
 }
 
-// decodeQueryResponse parses a query (or query locator) response. It never
-// panics; a body it cannot trust as a whole batch is a Retryable error, as
+// decodeQueryResponse parses a query (or query locator) response whose
+// records carry their last-modified time in the cursor field
+// (SystemModstamp, or LastModifiedDate for ContentNote). It never panics; a body it cannot trust as a whole batch is a Retryable error, as
 // a truncated or mangled response (maintenance page, dropped connection) is
 // usually transient. A bad record is not an error: it comes back with an
 // empty ExternalID so the pipeline rejects it visibly.
-func decodeQueryResponse(body []byte) (queryResult, error) {
+func decodeQueryResponse(body []byte, cursor string) (queryResult, error) {
 	env, err := decodeEnvelope(body, "query")
 	if err != nil {
 		return queryResult{}, err
@@ -46,16 +47,18 @@ func decodeQueryResponse(body []byte) (queryResult, error) {
 	} else if res.next == "" {
 		return queryResult{}, malformed("query", `"done" is false but there is no "nextRecordsUrl"`)
 	}
-	res.records = jsonsplit.Each(elems, decodeRecord, connectors.RejectedRecord)
+	res.records = jsonsplit.Each(elems, func(raw json.RawMessage) connectors.Record { return decodeRecord(raw, cursor) },
+		connectors.RejectedRecord)
 	return res, nil
 }
 
-// decodeRecord maps one query record. Data is the record without
+// decodeRecord maps one query record; ModifiedAt is its cursor field. Data
+// is the record without
 // "attributes" (at any depth: relationship fields carry them too),
 // re-encoded with sorted keys; numbers keep their text. Fields that are
 // missing or of the wrong type are left zero; a record that is not an
 // object keeps its bytes as Data and gets no Id.
-func decodeRecord(raw json.RawMessage) connectors.Record {
+func decodeRecord(raw json.RawMessage, cursor string) connectors.Record {
 	rec := connectors.Record{Data: raw}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
@@ -74,7 +77,7 @@ func decodeRecord(raw json.RawMessage) connectors.Record {
 	if id, ok := obj["Id"].(string); ok {
 		rec.ExternalID = id
 	}
-	if s, ok := obj["SystemModstamp"].(string); ok {
+	if s, ok := obj[cursor].(string); ok {
 		if t, ok := sfTime(s); ok {
 			rec.ModifiedAt = t
 		}

@@ -27,7 +27,7 @@ const validDeleted = `{"deletedRecords":[` +
 
 func TestDecodeQueryResponse(t *testing.T) {
 	t.Parallel()
-	res, err := decodeQueryResponse([]byte(validQuery))
+	res, err := decodeQueryResponse([]byte(validQuery), "SystemModstamp")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,11 +50,11 @@ func TestDecodeQueryResponse(t *testing.T) {
 		}
 	}
 	// done wins over a stray nextRecordsUrl.
-	if res, err := decodeQueryResponse([]byte(`{"done":true,"nextRecordsUrl":"/x","records":[]}`)); err != nil || res.next != "" || !res.done {
+	if res, err := decodeQueryResponse([]byte(`{"done":true,"nextRecordsUrl":"/x","records":[]}`), "SystemModstamp"); err != nil || res.next != "" || !res.done {
 		t.Errorf("done with a nextRecordsUrl: %+v %v", res, err)
 	}
 
-	decode := func(body []byte) error { _, err := decodeQueryResponse(body); return err }
+	decode := func(body []byte) error { _, err := decodeQueryResponse(body, "SystemModstamp"); return err }
 	testutil.WantRefused(t, "decodeQueryResponse", decode, map[string]string{
 		``:                             "empty",
 		" \n<html>":                    "HTML",
@@ -175,8 +175,13 @@ func FuzzDecodeQueryResponse(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
+	f.Add([]byte(`{"done":true,"records":[{"Id":"069A","LastModifiedDate":"2025-03-01T10:00:00.000+0000","SystemModstamp":"x"}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		res, err := decodeQueryResponse(body)
+		cursor := "SystemModstamp"
+		if len(body)%2 == 1 {
+			cursor = "LastModifiedDate" // ContentNote's
+		}
+		res, err := decodeQueryResponse(body, cursor)
 		if testutil.Refused(t, err) {
 			return
 		}
@@ -186,7 +191,7 @@ func FuzzDecodeQueryResponse(f *testing.F) {
 		checkRecords(t, res.records, "Id", false)
 		// Data is stable: decoding a record's Data again gives it back.
 		for i, r := range res.records {
-			if again := decodeRecord(r.Data); string(again.Data) != string(r.Data) || again.ExternalID != r.ExternalID ||
+			if again := decodeRecord(r.Data, cursor); string(again.Data) != string(r.Data) || again.ExternalID != r.ExternalID ||
 				!again.ModifiedAt.Equal(r.ModifiedAt) {
 				t.Fatalf("record %d: %s re-decodes as %s", i, r.Data, again.Data)
 			}
@@ -233,7 +238,7 @@ func TestDecodeQueryResponseDeepRecord(t *testing.T) {
 		`{"attributes":{"type":"Account"},"Id":"001A","Name":"[{\"]","SystemModstamp":"2025-03-01T10:00:00.000+0000"}`,
 		`{"Id":"001B","SystemModstamp":"2025-03-01T10:00:01.000Z"}`,
 		func(body []byte) ([]connectors.Record, error) {
-			res, err := decodeQueryResponse(body)
+			res, err := decodeQueryResponse(body, "SystemModstamp")
 			if err == nil && res.next == "" {
 				t.Fatalf("envelope decoded as %+v", res)
 			}

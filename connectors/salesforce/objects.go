@@ -3,6 +3,7 @@ package salesforce
 import (
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -12,40 +13,96 @@ type sobject struct {
 	name string // the SObject's API name
 	// fields is the default SELECT list.
 	fields []string
-	// deletable is false for User: users are deactivated, never deleted, so
-	// there is no deleted phase.
+	// cursor is the field a listing is ordered and filtered by: when the
+	// record last changed. SystemModstamp, except for ContentNote, which
+	// has none: "ContentNote" in the Salesforce Field Reference
+	// (https://developer.salesforce.com/docs/platform/field-reference/references/field-reference/salesforce-field-reference-contentnote.html)
+	// lists LastModifiedDate and IsDeleted but no SystemModstamp.
+	cursor string
+	// deletable says the object has a deleted phase: the sObject Get
+	// Deleted resource lists its deletions. It is false for User (users
+	// are deactivated, never deleted) and for ContentNote, whose supported
+	// calls are "create(), delete(), describeLayout(), describeSObjects(),
+	// query(), retrieve(), search(), update()" ("ContentNote", Object
+	// Reference,
+	// https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_objects_contentnote.htm):
+	// no getDeleted(). The docs offer no other way to list a ContentNote's
+	// deletion since a time, so an incremental listing of content notes
+	// reports none; a full listing (a resync) finds them, as records not
+	// seen.
 	deletable bool
+	// archives is true for Task and Event: "Salesforce archives activities
+	// (tasks and events) that are over a year old. ... You cannot use
+	// query() as it automatically filters out all records where isArchived
+	// is set to true." ("Archived Activities",
+	// https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_guidelines_archive.htm).
+	// Their listings use the QueryAll resource, which "returns records that
+	// are soft deleted due to a merge or delete" and "also returns
+	// information about archived task and event records" ("QueryAll",
+	// https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_queryall.htm),
+	// with WHERE IsDeleted = false: archived records are read, so a full
+	// resync never takes them for deleted, and deletions still come from
+	// the deleted phase only.
+	archives bool
 }
 
 // objectTypes is syncloop's order of the object types.
-var objectTypes = []string{"accounts", "contacts", "opportunities", "tasks", "notes", "users"}
+var objectTypes = []string{"accounts", "contacts", "opportunities", "tasks", "events", "notes", "contentnotes", "users"}
 
 // sobjects maps syncloop's object types to SObjects. The default fields are
-// standard fields present in every org, always with Id and SystemModstamp.
+// standard fields present in every org, always with Id and the cursor
+// field.
 var sobjects = map[string]sobject{
-	"accounts": {name: "Account", deletable: true, fields: []string{
+	"accounts": {name: "Account", cursor: systemModstamp, deletable: true, fields: []string{
 		"Id", "Name", "Industry", "AnnualRevenue", "NumberOfEmployees", "Website", "OwnerId",
 		"CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"}},
-	"contacts": {name: "Contact", deletable: true, fields: []string{
+	"contacts": {name: "Contact", cursor: systemModstamp, deletable: true, fields: []string{
 		"Id", "FirstName", "LastName", "Email", "Phone", "Title", "AccountId", "OwnerId",
 		"CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"}},
-	"opportunities": {name: "Opportunity", deletable: true, fields: []string{
+	"opportunities": {name: "Opportunity", cursor: systemModstamp, deletable: true, fields: []string{
 		"Id", "Name", "AccountId", "Amount", "StageName", "CloseDate", "Probability", "IsClosed", "IsWon",
 		"OwnerId", "CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"}},
-	"tasks": {name: "Task", deletable: true, fields: []string{
-		"Id", "Subject", "Status", "Priority", "ActivityDate", "WhoId", "WhatId", "OwnerId", "IsClosed",
+	// IsArchived is in the default list so that a synced task or event
+	// says whether Salesforce archived it.
+	"tasks": {name: "Task", cursor: systemModstamp, deletable: true, archives: true, fields: []string{
+		"Id", "Subject", "Status", "Priority", "ActivityDate", "WhoId", "WhatId", "OwnerId", "IsClosed", "IsArchived",
 		"CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"}},
-	"notes": {name: "Note", deletable: true, fields: []string{
+	// Event: fields of "Event" in the Salesforce Field Reference; its
+	// supported calls include getDeleted() ("Event", Object Reference,
+	// https://developer.salesforce.com/docs/platform/object-reference/references/standard-objects/object-event.html).
+	"events": {name: "Event", cursor: systemModstamp, deletable: true, archives: true, fields: []string{
+		"Id", "Subject", "Location", "IsAllDayEvent", "ActivityDateTime", "ActivityDate", "StartDateTime", "EndDateTime",
+		"DurationInMinutes", "WhoId", "WhatId", "OwnerId", "IsArchived", "CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"}},
+	"notes": {name: "Note", cursor: systemModstamp, deletable: true, fields: []string{
 		"Id", "Title", "Body", "ParentId", "OwnerId", "IsPrivate",
 		"CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"}},
-	"users": {name: "User", deletable: false, fields: []string{
+	// ContentNote, the notes of Lightning Experience (API v32.0 and later).
+	// Content, the note's body, is base64 ("The content or body of the
+	// note ... When a document is uploaded or downloaded via the API, it
+	// must be base64 encoded"): base64 bodies stay out of default field
+	// lists; TextPreview ("A preview of the note, up to 255 characters")
+	// is in. Configure Fields to select Content. ContentSizeLong (API
+	// v66.0) and LatestContentId (v52.0, a lookup to ContentBody) are left
+	// out, and so is LastViewedDate, which changes when someone opens the
+	// note.
+	"contentnotes": {name: "ContentNote", cursor: lastModifiedDate, fields: []string{
+		"Id", "Title", "TextPreview", "FileType", "FileExtension", "ContentSize", "IsReadOnly", "OwnerId",
+		"SharingPrivacy", "LatestPublishedVersionId", "ContentModifiedDate", "CreatedDate", "LastModifiedDate", "IsDeleted"}},
+	"users": {name: "User", cursor: systemModstamp, fields: []string{
 		"Id", "Username", "Name", "FirstName", "LastName", "Email", "IsActive", "Title",
 		"CreatedDate", "LastModifiedDate", "SystemModstamp"}},
 }
 
+// Cursor fields.
+const (
+	systemModstamp   = "SystemModstamp"
+	lastModifiedDate = "LastModifiedDate"
+)
+
 // ObjectTypes returns the object types the connector reads: accounts,
-// contacts, opportunities, tasks, notes and users (the Account, Contact,
-// Opportunity, Task, Note and User SObjects).
+// contacts, opportunities, tasks, events, notes, contentnotes and users
+// (the Account, Contact, Opportunity, Task, Event, Note, ContentNote and
+// User SObjects).
 func ObjectTypes() []string { return slices.Clone(objectTypes) }
 
 // DefaultFields returns the default SELECT list of an object type, or nil
@@ -62,11 +119,11 @@ func DefaultFields(objectType string) []string {
 var fieldNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,79}(\.[A-Za-z][A-Za-z0-9_]{0,79}){0,4}$`)
 
 // normalizeFields validates a configured field list and makes sure Id and
-// SystemModstamp come first, dropping duplicates (field names are
+// the cursor field come first, dropping duplicates (field names are
 // case-insensitive in SOQL). It returns the offending name on error.
-func normalizeFields(fields []string) ([]string, string) {
-	out := []string{"Id", "SystemModstamp"}
-	seen := map[string]bool{"id": true, "systemmodstamp": true}
+func normalizeFields(fields []string, cursor string) ([]string, string) {
+	out := []string{"Id", cursor}
+	seen := map[string]bool{"id": true, strings.ToLower(cursor): true}
 	for _, f := range fields {
 		f = strings.TrimSpace(f)
 		if !fieldNameRE.MatchString(f) {
@@ -80,25 +137,51 @@ func normalizeFields(fields []string) ([]string, string) {
 	return out, ""
 }
 
-// buildSOQL returns the listing query: everything, or what changed since
-// a time, in (SystemModstamp, Id) order.
-func buildSOQL(sobjectName string, fields []string, since time.Time) string {
+// listQuery is one query of a listing: the records whose cursor field is
+// in [from, to) (either bound may be zero: none), in (cursor, Id) order,
+// at most limit of them (0: all).
+type listQuery struct {
+	from, to time.Time
+	limit    int
+}
+
+// buildSOQL returns the SOQL of q for obj, selecting fields.
+func buildSOQL(obj sobject, fields []string, q listQuery) string {
+	var conds []string
+	if obj.archives {
+		// queryAll lists deleted records too: they are read from the
+		// deleted records resource instead.
+		conds = append(conds, "IsDeleted = false")
+	}
+	if !q.from.IsZero() {
+		conds = append(conds, obj.cursor+" >= "+soqlDateTime(q.from))
+	}
+	if !q.to.IsZero() {
+		conds = append(conds, obj.cursor+" < "+soqlDateTime(q.to))
+	}
 	var b strings.Builder
 	b.WriteString("SELECT ")
 	b.WriteString(strings.Join(fields, ", "))
 	b.WriteString(" FROM ")
-	b.WriteString(sobjectName)
-	if !since.IsZero() {
-		b.WriteString(" WHERE SystemModstamp >= ")
-		b.WriteString(soqlDateTime(since))
+	b.WriteString(obj.name)
+	if len(conds) > 0 {
+		b.WriteString(" WHERE ")
+		b.WriteString(strings.Join(conds, " AND "))
 	}
-	b.WriteString(" ORDER BY SystemModstamp, Id")
+	b.WriteString(" ORDER BY ")
+	b.WriteString(obj.cursor)
+	b.WriteString(", Id")
+	if q.limit > 0 {
+		b.WriteString(" LIMIT ")
+		b.WriteString(strconv.Itoa(q.limit))
+	}
 	return b.String()
 }
 
 // soqlDateTime formats a SOQL dateTime literal in UTC with milliseconds,
 // Salesforce's resolution. Finer digits are truncated, which can only widen
-// a >= filter.
+// a >= filter; the bounds of a listing's slices are whole milliseconds, so
+// a < filter and the >= filter of the next slice meet exactly.
 func soqlDateTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02T15:04:05.000Z")
 }

@@ -66,7 +66,36 @@ func TestPageTokenTamperingIsConfig(t *testing.T) {
 		"unknown field": {testutil.PageReq("accounts", time.Time{}, 0), retoken(t, full.NextPageToken, func(m map[string]any) {
 			m["x"] = 1
 		})},
-		"version": {testutil.PageReq("accounts", time.Time{}, 0), retoken(t, full.NextPageToken, func(m map[string]any) { m["v"] = 2 })},
+		"version": {testutil.PageReq("accounts", time.Time{}, 0), retoken(t, full.NextPageToken, func(m map[string]any) { m["v"] = 3 })},
+		"v1 with a slice": {testutil.PageReq("accounts", time.Time{}, 0), retoken(t, full.NextPageToken, func(m map[string]any) {
+			m["v"], m["lo"], m["hi"] = 1, "2025-03-01T00:00:00Z", "2025-03-02T00:00:00Z"
+		})},
+		"slice before since": {testutil.PageReq("accounts", since, 0), retoken(t, deletedTok, func(m map[string]any) {
+			m["p"], m["lo"] = phaseQuery, since.Add(-time.Hour)
+		})},
+		"empty slice": {testutil.PageReq("accounts", time.Time{}, 0), retoken(t, full.NextPageToken, func(m map[string]any) {
+			m["lo"], m["hi"] = "2025-03-02T00:00:00Z", "2025-03-02T00:00:00Z"
+		})},
+		"slice end only": {testutil.PageReq("accounts", time.Time{}, 0), retoken(t, full.NextPageToken, func(m map[string]any) {
+			m["hi"] = "2025-03-02T00:00:00Z"
+		})},
+		"slice out of range": {testutil.PageReq("accounts", time.Time{}, 0), retoken(t, full.NextPageToken, func(m map[string]any) {
+			m["lo"], m["n"] = "1960-01-01T00:00:00Z", ""
+		})},
+		"query phase with deleted progress": {testutil.PageReq("accounts", time.Time{}, 0), retoken(t, full.NextPageToken, func(m map[string]any) {
+			m["dw"] = 10
+		})},
+		"slice in the deleted phase": {testutil.PageReq("accounts", since, 0), retoken(t, deletedTok, func(m map[string]any) {
+			m["lo"] = since.Add(time.Hour)
+		})},
+		"deleted from before since": {testutil.PageReq("accounts", since, 0), retoken(t, deletedTok, func(m map[string]any) {
+			m["df"] = since.Add(-time.Hour)
+		})},
+		"deleted from after the start": {testutil.PageReq("accounts", since, 0), retoken(t, deletedTok, func(m map[string]any) {
+			m["df"] = clock.Now().Add(time.Hour)
+		})},
+		"deleted window of a minute": {testutil.PageReq("accounts", since, 0), retoken(t, deletedTok, func(m map[string]any) { m["dw"] = 1 })},
+		"deleted window of a year":   {testutil.PageReq("accounts", since, 0), retoken(t, deletedTok, func(m map[string]any) { m["dw"] = 525600 })},
 		"no start": {testutil.PageReq("accounts", time.Time{}, 0), retoken(t, full.NextPageToken, func(m map[string]any) {
 			delete(m, "s")
 		})},
@@ -99,11 +128,15 @@ func TestPageTokenTamperingIsConfig(t *testing.T) {
 		t.Errorf("%d requests made with tampered tokens", n)
 	}
 
-	// The untampered tokens still work.
+	// The untampered tokens still work, and so do version 1 tokens.
 	req := testutil.PageReq("accounts", time.Time{}, 0)
 	req.PageToken = full.NextPageToken
 	if _, err := c.FetchPage(ctx, req); err != nil {
 		t.Error(err)
+	}
+	req.PageToken = retoken(t, full.NextPageToken, func(m map[string]any) { m["v"] = 1 })
+	if p, err := c.FetchPage(ctx, req); err != nil || len(p.Records) != 10 {
+		t.Errorf("version 1 token: %d records, %v", len(p.Records), err)
 	}
 }
 
@@ -113,9 +146,15 @@ func FuzzDecodePageToken(f *testing.F) {
 		f.Fatal(err)
 	}
 	start := time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
+	since := start.Add(-time.Hour)
 	for _, tok := range []pageToken{
 		{Version: 1, ObjectType: "accounts", Full: true, Phase: phaseQuery, Next: "/services/data/v60.0/query/01gSy0000000000001-2000", Start: start},
-		{Version: 1, ObjectType: "accounts", Since: start.Add(-time.Hour), Phase: phaseDeleted, Start: start, MaxSeen: start},
+		{Version: 1, ObjectType: "accounts", Since: since, Phase: phaseDeleted, Start: start, MaxSeen: start},
+		{Version: 2, ObjectType: "accounts", Full: true, Phase: phaseQuery, Start: start, From: start.Add(-48 * time.Hour), To: start.Add(-24 * time.Hour)},
+		{Version: 2, ObjectType: "accounts", Full: true, Phase: phaseQuery, Next: "/services/data/v60.0/queryAll/01gSy0000000000001-200",
+			Start: start, MaxSeen: start.Add(-30 * time.Hour), From: start.Add(-48 * time.Hour), To: start.Add(-24 * time.Hour)},
+		{Version: 2, ObjectType: "accounts", Since: since, Phase: phaseQuery, Start: start, From: since.Add(time.Minute)},
+		{Version: 2, ObjectType: "accounts", Since: since, Phase: phaseDeleted, Start: start, DelFrom: since.Add(20 * time.Minute), DelSpan: 20},
 	} {
 		f.Add(tok.encode(), !tok.Full)
 	}
@@ -124,7 +163,7 @@ func FuzzDecodePageToken(f *testing.F) {
 	f.Fuzz(func(t *testing.T, token string, incremental bool) {
 		req := testutil.PageReq("accounts", time.Time{}, 0)
 		if incremental {
-			req.Since = start.Add(-time.Hour)
+			req.Since = since
 		}
 		tok, err := c.decodePageToken(token, req, sobjects["accounts"])
 		if err != nil {
@@ -135,8 +174,60 @@ func FuzzDecodePageToken(f *testing.F) {
 		if tok.Start.IsZero() || tok.ObjectType != "accounts" || tok.Full == incremental {
 			t.Fatalf("accepted %+v", tok)
 		}
-		if tok.Phase == phaseQuery && !strings.HasPrefix(tok.Next, "/services/data/") {
+		if tok.Phase == phaseQuery && !strings.HasPrefix(tok.Next, "/services/data/") && (tok.Next != "" || tok.From.IsZero()) {
 			t.Fatalf("accepted next %q", tok.Next)
+		}
+		// Its slice is a range within the listing, and only a version 2
+		// token has one.
+		if !tok.To.IsZero() && (tok.From.IsZero() || !tok.To.After(tok.From)) ||
+			!tok.From.IsZero() && incremental && tok.From.Before(since) ||
+			tok.Version == legacyTokenVersion && (!tok.From.IsZero() || !tok.DelFrom.IsZero() || tok.DelSpan != 0) {
+			t.Fatalf("accepted slice %+v", tok)
+		}
+		// Its deleted-records window is within the listing, at least two
+		// minutes wide if set.
+		if tok.Phase == phaseDeleted && (!tok.DelFrom.IsZero() && (tok.DelFrom.Before(since) || tok.DelFrom.After(tok.Start)) ||
+			tok.DelSpan < 0 || tok.DelSpan == 1) || tok.Phase == phaseQuery && (tok.DelSpan != 0 || !tok.DelFrom.IsZero()) {
+			t.Fatalf("accepted deleted window %+v", tok)
+		}
+		// Whatever a token says, the queries built from it are valid SOQL
+		// of the supported shape.
+		if tok.Phase == phaseQuery {
+			q := buildSOQL(sobjects["accounts"], sobjects["accounts"].fields, c.rangeOf(req, tok))
+			if !strings.HasSuffix(q, " ORDER BY SystemModstamp, Id") || strings.Contains(q, "0001-01-01") {
+				t.Fatalf("query %q", q)
+			}
+		}
+		// Encoding it again gives a token that decodes to the same.
+		again, err := c.decodePageToken(tok.encode(), req, sobjects["accounts"])
+		if err != nil || again.encode() != tok.encode() {
+			t.Fatalf("re-encoded %+v: %v", tok, err)
+		}
+	})
+}
+
+// FuzzParseSFError: any error body parses without panicking, and the
+// delay for a request limit is one of the three, by what its message says.
+func FuzzParseSFError(f *testing.F) {
+	for _, seed := range []string{
+		`[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]`,
+		`[{"message":"ConcurrentRequests (Concurrent API Requests) Limit exceeded","errorCode":"REQUEST_LIMIT_EXCEEDED"}]`,
+		`[{"message":"Your query request was running for too long.","errorCode":"QUERY_TIMEOUT"}]`,
+		`[{"message":"More than 600000 deleted records found","errorCode":"EXCEEDED_ID_LIMIT"}]`,
+		`{"error":"invalid_grant","error_description":"expired access/refresh token"}`,
+		`{"message":"x","errorCode":"Y"}`,
+		`[]`, `[null]`, `null`, `<html>`, ``,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		e := parseSFError(body)
+		d := limitDelay(e.Message)
+		switch {
+		case strings.Contains(e.Message, "TotalRequests") && d != dailyLimitRetryAfter,
+			!strings.Contains(e.Message, "TotalRequests") && strings.Contains(e.Message, "Concurrent") && d != concurrentLimitRetryAfter,
+			!strings.Contains(e.Message, "TotalRequests") && !strings.Contains(e.Message, "Concurrent") && d != defaultRetryAfter:
+			t.Fatalf("message %q: delay %s", e.Message, d)
 		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"sort"
@@ -21,11 +22,18 @@ const (
 	defaultLimit   = 10
 	maxListLimit   = 100
 	maxOwnersLimit = 500
+	// maxSearchLimit is the largest search page. "Search the CRM"
+	// (https://developers.hubspot.com/docs/api-reference/search/guide),
+	// Limits: "The maximum number of supported objects per page is 200."
 	maxSearchLimit = 200
-	// HubSpot's documented search limits.
-	maxFilterGroups   = 5
-	maxGroupFilters   = 6
-	maxSearchFilters  = 18
+	// HubSpot's documented search limits ("Search the CRM", Limits: "a
+	// maximum of five filterGroups with up to six filters in each group,
+	// with a maximum of 18 filters in total").
+	maxFilterGroups  = 5
+	maxGroupFilters  = 6
+	maxSearchFilters = 18
+	// maxSearchBodySize is the fake's own bound on a request body; the
+	// documented limit is on the query (3,000 characters), not modelled.
 	maxSearchBodySize = 1 << 20
 )
 
@@ -179,8 +187,16 @@ func (s *Server) handler(ep endpoint) http.HandlerFunc {
 		// The Date header is the time the request is served: after the
 		// fault, which may have moved the clock.
 		out := s.respond(w, fault, s.serverTime())
+		record := func() {
+			s.log.Update(func() { entry.Status, entry.Results, entry.RetryAfter = out.status, out.results, out.retryAfter })
+		}
+		// The outcome is logged before the response is written, so that a
+		// client that has read it finds it in Requests.
+		out.onSend = record
 		out.serve(r, req)
-		s.log.Update(func() { entry.Status, entry.Results, entry.RetryAfter = out.status, out.results, out.retryAfter })
+		if out.status == fake.StatusClientClosed {
+			record()
+		}
 	}
 }
 
@@ -213,6 +229,7 @@ type responder struct {
 	status     int
 	results    int
 	retryAfter time.Duration
+	onSend     func() // called with the outcome set, before writing
 }
 
 func (s *Server) respond(w http.ResponseWriter, f Fault, date time.Time) *responder {
@@ -237,7 +254,11 @@ func (o *responder) serve(r *http.Request, req request) {
 			"The access token is missing, invalid or expired.")
 		return
 	}
-	if !s.admit(o) {
+	if req.ep == epSearch {
+		if !s.admitSearch(o) {
+			return
+		}
+	} else if !s.admit(o) {
 		return
 	}
 	s.mu.Lock()
@@ -298,6 +319,47 @@ func (s *Server) admit(o *responder) bool {
 	return false
 }
 
+// admitSearch applies the search rate limit, a window of its own: "Search
+// the CRM" (https://developers.hubspot.com/docs/api-reference/search/guide)
+// gives search its own per-second limit, beside the per-10-second burst
+// limit of "API usage guidelines and limits"
+// (https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines).
+// The pages consulted do not say whether searches also count against the
+// burst limit (the fake does not count them), nor what headers search
+// responses carry (the fake sends no X-HubSpot-RateLimit-* header on them),
+// nor what a search 429 carries: the fake sends no Retry-After and an error
+// body shaped like HubSpot's others (status, message, correlationId,
+// category) without a policyName, so a client can only go by the
+// documented window.
+func (s *Server) admitSearch(o *responder) bool {
+	if s.searchRate <= 0 {
+		return true
+	}
+	s.mu.Lock()
+	now := time.Now()
+	cut := 0
+	for cut < len(s.searchWindow) && now.Sub(s.searchWindow[cut]) >= s.searchInterval {
+		cut++
+	}
+	s.searchWindow = s.searchWindow[cut:]
+	full := len(s.searchWindow) >= s.searchRate
+	if full {
+		s.searchViolations++
+	} else {
+		s.searchWindow = append(s.searchWindow, now)
+	}
+	s.mu.Unlock()
+	if !full {
+		return true
+	}
+	body, _ := json.Marshal(map[string]string{
+		"status": "error", "message": "You have reached the search rate limit.",
+		"correlationId": s.correlationID(), "category": "RATE_LIMITS",
+	})
+	o.send(http.StatusTooManyRequests, "application/json;charset=utf-8", body)
+	return false
+}
+
 func (s *Server) correlationID() string {
 	return fmt.Sprintf("00000000-0000-4000-8000-%012x", splitmix(uint64(time.Now().UnixNano()))&0xffffffffffff)
 }
@@ -306,7 +368,14 @@ func (s *Server) correlationID() string {
 func (o *responder) send(status int, contentType string, body []byte) {
 	o.w.Header().Set("Date", o.date.Format(http.TimeFormat))
 	o.status = status
-	o.retryAfter = o.fault.Send(o.w, status, contentType, body)
+	o.retryAfter = 0
+	if o.fault.RetryAfter > 0 { // as fake.Fault.Send rounds it
+		o.retryAfter = time.Duration(math.Ceil(o.fault.RetryAfter.Seconds())) * time.Second
+	}
+	if o.onSend != nil {
+		o.onSend()
+	}
+	o.fault.Send(o.w, status, contentType, body)
 }
 
 // error sends a HubSpot-style error body.
@@ -414,8 +483,14 @@ func (o *responder) list(t *table, q url.Values) {
 		}
 	}
 	email := q.Get("email")
+	now := o.s.stamps.ServerTime()
 	match := func(r *record) bool {
-		if r.archived != archived {
+		switch {
+		case r.mergedInto != "": // gone: see Merge
+			return false
+		case archived && !o.s.inArchive(r, now): // live, or past the retention
+			return false
+		case !archived && r.archived:
 			return false
 		}
 		return email == "" || (r.props["email"] != nil && strings.EqualFold(*r.props["email"], email))

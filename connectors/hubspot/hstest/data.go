@@ -41,6 +41,14 @@ type typeSpec struct {
 
 var objectTypes = []string{"companies", "contacts", "deals", "tickets", "owners"}
 
+// mergedProp lists the ids of the records merged into a record (see
+// Server.Merge). "Merge records"
+// (https://knowledge.hubspot.com/records/merge-records) documents it as the
+// "Merged [record] IDs" property of every object; hs_merged_object_ids is
+// its internal name, which the pages consulted do not spell out. A record
+// never merged has no value.
+const mergedProp = "hs_merged_object_ids"
+
 // alwaysReturned are returned for every object whatever properties a
 // request names, as HubSpot does.
 func (s *typeSpec) alwaysReturned() []string {
@@ -62,7 +70,8 @@ var specs = map[string]*typeSpec{
 		name:    "companies",
 		modProp: "hs_lastmodifieddate",
 		props: []string{"name", "domain", "industry", "phone", "city", "country", "numberofemployees",
-			"annualrevenue", "lifecyclestage", "hubspot_owner_id", "createdate", "hs_lastmodifieddate", "hs_object_id"},
+			"annualrevenue", "lifecyclestage", "hubspot_owner_id", "createdate", "hs_lastmodifieddate", "hs_object_id",
+			"hs_merged_object_ids"},
 		defaults: []string{"name", "domain", "createdate", "hs_lastmodifieddate", "hs_object_id"},
 		kinds:    map[string]propKind{"numberofemployees": kindNumber, "annualrevenue": kindNumber, "hubspot_owner_id": kindNumber},
 		idBase:   5_000,
@@ -97,7 +106,7 @@ var specs = map[string]*typeSpec{
 		name:    "contacts",
 		modProp: "lastmodifieddate",
 		props: []string{"email", "firstname", "lastname", "phone", "company", "jobtitle", "lifecyclestage",
-			"hubspot_owner_id", "createdate", "lastmodifieddate", "hs_object_id"},
+			"hubspot_owner_id", "createdate", "lastmodifieddate", "hs_object_id", "hs_merged_object_ids"},
 		defaults: []string{"email", "firstname", "lastname", "createdate", "lastmodifieddate", "hs_object_id"},
 		kinds:    map[string]propKind{"hubspot_owner_id": kindNumber},
 		idBase:   101,
@@ -128,7 +137,7 @@ var specs = map[string]*typeSpec{
 		name:    "deals",
 		modProp: "hs_lastmodifieddate",
 		props: []string{"dealname", "amount", "dealstage", "pipeline", "closedate", "hubspot_owner_id",
-			"createdate", "hs_lastmodifieddate", "hs_object_id"},
+			"createdate", "hs_lastmodifieddate", "hs_object_id", "hs_merged_object_ids"},
 		defaults: []string{"dealname", "amount", "dealstage", "pipeline", "closedate", "createdate", "hs_lastmodifieddate", "hs_object_id"},
 		kinds:    map[string]propKind{"amount": kindNumber, "closedate": kindDate, "hubspot_owner_id": kindNumber},
 		idBase:   9_000_000,
@@ -153,7 +162,7 @@ var specs = map[string]*typeSpec{
 		name:    "tickets",
 		modProp: "hs_lastmodifieddate",
 		props: []string{"subject", "content", "hs_pipeline", "hs_pipeline_stage", "hs_ticket_priority",
-			"hubspot_owner_id", "createdate", "hs_lastmodifieddate", "hs_object_id"},
+			"hubspot_owner_id", "createdate", "hs_lastmodifieddate", "hs_object_id", "hs_merged_object_ids"},
 		defaults: []string{"subject", "content", "hs_pipeline", "hs_pipeline_stage", "hs_ticket_priority", "createdate", "hs_lastmodifieddate", "hs_object_id"},
 		kinds:    map[string]propKind{"hubspot_owner_id": kindNumber},
 		idBase:   400,

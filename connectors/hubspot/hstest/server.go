@@ -15,12 +15,23 @@
 //     Options.SearchLimit results. Records sharing a sort value come out in
 //     an arbitrary (but deterministic) order, not by id;
 //   - archived records leave search and the default list, and appear in
-//     ?archived=true listings with archivedAt;
+//     ?archived=true listings with archivedAt, for 90 days (see
+//     Options.ArchiveRetention);
+//   - merges (Merge) replace two records by a new one whose
+//     hs_merged_object_ids names them; the merged records leave every
+//     listing, the archived one included;
 //   - bearer-token auth, X-HubSpot-RateLimit-* headers and a rolling-window
-//     rate limit answering 429 with Retry-After, and injectable faults.
+//     rate limit answering 429 with Retry-After, and injectable faults;
+//   - search has a rate limit of its own, per second (Options.SearchRateLimit),
+//     outside the general one: its responses carry no X-HubSpot-RateLimit-*
+//     headers, and its 429s no Retry-After.
 //
-// All times come from Options.Now, except the rate-limit window, which is
-// real time (it paces real requests).
+// All times come from Options.Now, except the rate-limit windows, which are
+// real time (they pace real requests).
+//
+// The documentation each modelled behaviour follows is named beside it;
+// where HubSpot's documentation is silent the comment says so, and the fake
+// then does the simplest thing consistent with what is documented.
 package hstest
 
 import (
@@ -30,6 +41,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,9 +49,38 @@ import (
 )
 
 const (
-	defaultSize         = 50
-	defaultSearchLimit  = 10_000
+	defaultSize = 50
+	// defaultSearchLimit is how far a search query pages. "Search the CRM"
+	// (https://developers.hubspot.com/docs/api-reference/search/guide),
+	// Limits: "The search endpoints are limited to 10,000 total results for
+	// any given query. Attempting to page beyond 10,000 will result in a 400
+	// error."
+	defaultSearchLimit = 10_000
+	// defaultRateInterval is the general (burst) window. "API usage
+	// guidelines and limits"
+	// (https://developers.hubspot.com/docs/developer-tooling/platform/usage-guidelines)
+	// states the burst limits per 10 seconds; the changelog "Increasing our
+	// API limits" (https://developers.hubspot.com/changelog/increasing-our-api-limits):
+	// "The burst limit will be increased from 150 requests per 10 seconds to
+	// 190 requests per 10 seconds."
 	defaultRateInterval = 10 * time.Second
+	// defaultSearchRateLimit and defaultSearchRateInterval are the search
+	// limit. "Search the CRM", Limits: "The search endpoints are rate
+	// limited to five requests per second per account." (The changelog
+	// "CRM Search API Rate Limit Increase",
+	// https://developers.hubspot.com/changelog/crm-search-api-rate-limit-increase,
+	// had set it at four requests per second per authentication token.) The
+	// fake has one account and one token, so per server.
+	defaultSearchRateLimit    = 5
+	defaultSearchRateInterval = time.Second
+	// defaultArchiveRetention is how long an archived record stays listed
+	// with ?archived=true. "Restore deleted records"
+	// (https://knowledge.hubspot.com/records/restore-deleted-records): records
+	// can be restored "up to 90 days after they were deleted". The API
+	// documentation does not say that the archived listing drops a record
+	// when it can no longer be restored; the fake assumes it does (the
+	// listing is the recycle bin), the cautious reading for a sync.
+	defaultArchiveRetention = 90 * 24 * time.Hour
 	// seedWindow is how far back seeded timestamps are spread.
 	seedWindow = 30 * 24 * time.Hour
 	// stampResolution is HubSpot's: milliseconds.
@@ -61,26 +102,42 @@ type Options struct {
 	// SearchLimit is how many results a search query can page through
 	// (after+limit); 10,000 (HubSpot's limit) if 0.
 	SearchLimit int
-	// RateLimit, if positive, allows that many API requests per
-	// RateInterval (a rolling window of real time); more are answered 429
-	// with Retry-After. Responses then carry X-HubSpot-RateLimit-Max,
-	// -Remaining and -Interval-Milliseconds. Zero: no limit, no headers.
+	// RateLimit, if positive, allows that many API requests (searches
+	// aside: see SearchRateLimit) per RateInterval (a rolling window of real
+	// time); more are answered 429 with Retry-After. Responses but searches'
+	// then carry X-HubSpot-RateLimit-Max, -Remaining and
+	// -Interval-Milliseconds. Zero: no limit, no headers.
 	RateLimit int
 	// RateInterval is the rate-limit window; 10 s (HubSpot's) if 0.
 	RateInterval time.Duration
+	// SearchRateLimit is how many search requests are allowed per
+	// SearchRateInterval (a rolling window of real time), separately from
+	// RateLimit: 5 (HubSpot's documented limit) if 0, no limit if negative.
+	// A search over the limit is answered 429 without Retry-After and
+	// without X-HubSpot-RateLimit-* headers, and counted (see
+	// SearchRateViolations).
+	SearchRateLimit int
+	// SearchRateInterval is the search rate-limit window; 1 s if 0.
+	SearchRateInterval time.Duration
+	// ArchiveRetention is how long archived records stay in ?archived=true
+	// listings, by Options.Now: 90 days if 0, forever if negative.
+	ArchiveRetention time.Duration
 }
 
 // Server is the fake HubSpot. It implements http.Handler; all methods are
 // safe for concurrent use.
 type Server struct {
-	token        string
-	searchLimit  int
-	rateLimit    int
-	rateInterval time.Duration
-	mux          *http.ServeMux
-	created      time.Time
-	tables       map[string]*table           // the map itself is never modified after NewServer
-	log          fake.Log[RequestLog, Fault] // has its own lock
+	token          string
+	searchLimit    int
+	rateLimit      int
+	rateInterval   time.Duration
+	searchRate     int
+	searchInterval time.Duration
+	retention      time.Duration // 0: forever
+	mux            *http.ServeMux
+	created        time.Time
+	tables         map[string]*table           // the map itself is never modified after NewServer
+	log            fake.Log[RequestLog, Fault] // has its own lock
 
 	mu       sync.Mutex // guards everything below and the tables' contents
 	rng      *rand.Rand
@@ -88,6 +145,10 @@ type Server struct {
 	stamps   *fake.Stamps // strictly increasing modified times, but see changeAt
 	window   []time.Time  // real times of the requests in the rate window
 	ownerIDs []int64      // every owner's id, for hubspot_owner_id values
+	// searchWindow holds the real times of the searches in the search
+	// window; searchViolations counts searches refused for a full one.
+	searchWindow     []time.Time
+	searchViolations int
 }
 
 // record is one CRM object or owner.
@@ -101,6 +162,9 @@ type record struct {
 	updated    time.Time // also the modified property's value
 	archived   bool
 	archivedAt time.Time
+	// mergedInto is the id of the record a merge replaced this one with;
+	// such a record is gone from every listing.
+	mergedInto string
 	// tie orders records that share a sort value: arbitrary, not by id.
 	tie uint64
 	// raw is the record rendered with every property; nil when stale.
@@ -139,6 +203,22 @@ func NewServer(opts Options) *Server {
 	}
 	if s.rateInterval <= 0 {
 		s.rateInterval = defaultRateInterval
+	}
+	switch {
+	case opts.SearchRateLimit == 0:
+		s.searchRate = defaultSearchRateLimit
+	case opts.SearchRateLimit > 0:
+		s.searchRate = opts.SearchRateLimit
+	}
+	s.searchInterval = opts.SearchRateInterval
+	if s.searchInterval <= 0 {
+		s.searchInterval = defaultSearchRateInterval
+	}
+	switch {
+	case opts.ArchiveRetention == 0:
+		s.retention = defaultArchiveRetention
+	case opts.ArchiveRetention > 0:
+		s.retention = opts.ArchiveRetention
 	}
 	s.tieSalt = s.rng.Uint64()
 	s.created = s.stamps.Clock()
@@ -187,6 +267,7 @@ func (s *Server) insert(t *table, g *generator, created, modified time.Time) *re
 	if t.spec.modProp != "" {
 		set(r.props, "hs_object_id", r.idStr)
 		set(r.props, "createdate", formatTime(created))
+		r.props[mergedProp] = nil // never merged: no value
 	}
 	t.stamp(r, modified)
 	t.byID = append(t.byID, r)
@@ -218,11 +299,17 @@ func (s *Server) serverTime() time.Time {
 func (t *table) live() []*record {
 	out := make([]*record, 0, len(t.byID))
 	for _, r := range t.byID {
-		if !r.archived {
+		if !r.archived && r.mergedInto == "" {
 			out = append(out, r)
 		}
 	}
 	return out
+}
+
+// inArchive reports whether r is listed with ?archived=true at now: archived
+// within the retention. Callers hold s.mu.
+func (s *Server) inArchive(r *record, now time.Time) bool {
+	return r.archived && r.mergedInto == "" && (s.retention <= 0 || !r.archivedAt.Before(now.Add(-s.retention)))
 }
 
 // pickLive returns n distinct random live records (all of them, shuffled,
@@ -337,22 +424,22 @@ func (s *Server) archiveLocked(t *table, n int) []string {
 func (s *Server) Snapshot(objectType string) map[string]json.RawMessage {
 	return fake.Locked(&s.mu, s.tables, objectType, func(t *table) map[string]json.RawMessage {
 		out := make(map[string]json.RawMessage, len(t.byID))
-		for _, r := range t.byID {
-			if !r.archived {
-				out[r.idStr] = slices.Clone(t.render(r, nil))
-			}
+		for _, r := range t.live() {
+			out[r.idStr] = slices.Clone(t.render(r, nil))
 		}
 		return out
 	})
 }
 
-// Archived returns the archived records of objectType with their archive
-// times; nil for an unknown type.
+// Archived returns the records of objectType that ?archived=true lists now
+// (archived within Options.ArchiveRetention) with their archive times; nil
+// for an unknown type.
 func (s *Server) Archived(objectType string) map[string]time.Time {
 	return fake.Locked(&s.mu, s.tables, objectType, func(t *table) map[string]time.Time {
 		out := map[string]time.Time{}
+		now := s.stamps.ServerTime()
 		for _, r := range t.byID {
-			if r.archived {
+			if s.inArchive(r, now) {
 				out[r.idStr] = r.archivedAt
 			}
 		}
@@ -360,8 +447,97 @@ func (s *Server) Archived(objectType string) map[string]time.Time {
 	})
 }
 
+// Merge merges the live records primary and other of objectType, as
+// POST /crm/v3/objects/{objectType}/merge does, and returns the id of the
+// record that results; "" if either is not a live record of a CRM object
+// type (owners are not merged) or they are the same.
+//
+// It follows the changelog "Updated merge functionality for contacts and
+// companies"
+// (https://developers.hubspot.com/changelog/updated-merge-functionality-for-contacts-and-companies):
+// "a new record with a new ID will be created for the resulting merged
+// record, with both records merged into the new one", whose values are
+// "the latest property values of the primary record"; that change was
+// made "to make them more consistent with merges for other object types",
+// so every object type merges so here. "Merge records"
+// (https://knowledge.hubspot.com/records/merge-records): "For all objects,
+// you can use the Merged [record] IDs property to view previously merged
+// records" — hs_merged_object_ids here. Where the documentation is silent
+// the fake chooses, and says so:
+//   - the merged property lists both ids and every id either record had
+//     merged before, ";"-separated (how HubSpot's API encodes multi-value
+//     properties, e.g. "chocolate;strawberry" in the example response of
+//     "Merge two contacts",
+//     https://developers.hubspot.com/docs/api-reference/legacy/crm/objects/contacts/merge-contacts),
+//     in increasing order; the docs give neither its content nor its order;
+//   - a property the primary has no value for takes the other's value; the
+//     docs say only that both records' values are merged onto the new one;
+//   - createdate is the earlier of the two; the docs do not say;
+//   - the merged records are in no listing, live or archived: the docs do
+//     not say whether ?archived=true lists them, and a merge is not a
+//     delete; the documented aliasing of the old ids (fetching by an old id
+//     returns the new record) is not modelled, as the fake serves no GET by
+//     id.
+func (s *Server) Merge(objectType, primary, other string) string {
+	return fake.Locked(&s.mu, s.tables, objectType, func(t *table) string {
+		a, b := t.index[primary], t.index[other]
+		if t.spec.modProp == "" || a == nil || b == nil || a == b ||
+			a.archived || b.archived || a.mergedInto != "" || b.mergedInto != "" {
+			return ""
+		}
+		at := s.stamps.Next()
+		t.nextID += 1 + s.rng.Int64N(t.spec.idStep)
+		r := &record{id: t.nextID, idStr: strconv.FormatInt(t.nextID, 10), props: map[string]*string{}}
+		r.tie = splitmix(uint64(r.id) ^ s.tieSalt)
+		for k, v := range b.props {
+			r.props[k] = v
+		}
+		for k, v := range a.props {
+			if v != nil || r.props[k] == nil {
+				r.props[k] = v
+			}
+		}
+		r.created = a.created
+		if b.created.Before(r.created) {
+			r.created = b.created
+		}
+		ids := []int64{a.id, b.id}
+		for _, old := range []*record{a, b} {
+			if p := old.props[mergedProp]; p != nil {
+				for v := range strings.SplitSeq(*p, ";") {
+					if id, err := strconv.ParseInt(v, 10, 64); err == nil && !slices.Contains(ids, id) {
+						ids = append(ids, id)
+					}
+				}
+			}
+		}
+		slices.Sort(ids)
+		parts := make([]string, len(ids))
+		for i, id := range ids {
+			parts[i] = strconv.FormatInt(id, 10)
+		}
+		set(r.props, mergedProp, strings.Join(parts, ";"))
+		set(r.props, "hs_object_id", r.idStr)
+		set(r.props, "createdate", formatTime(r.created))
+		t.stamp(r, at)
+		t.byID = append(t.byID, r)
+		t.index[r.idStr] = r
+		a.mergedInto, b.mergedInto = r.idStr, r.idStr
+		t.byMod = nil
+		return r.idStr
+	})
+}
+
+// SearchRateViolations returns how many search requests arrived while the
+// search window was full (and were answered 429).
+func (s *Server) SearchRateViolations() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.searchViolations
+}
+
 // Modified returns the modified time of the record objectType/id, and
-// whether it exists (live or archived).
+// whether it exists (live or archived; a merged-away record does not).
 func (s *Server) Modified(objectType, id string) (time.Time, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -370,7 +546,7 @@ func (s *Server) Modified(objectType, id string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	r := t.index[id]
-	if r == nil {
+	if r == nil || r.mergedInto != "" {
 		return time.Time{}, false
 	}
 	return r.updated, true

@@ -231,7 +231,7 @@ func search(t *testing.T, base, typ string, body SearchRequest) result {
 func TestSearch(t *testing.T) {
 	t.Parallel()
 	clock := NewClock(epoch)
-	srv, base := start(t, Options{Size: 60, Seed: 2, Now: clock.Now, SearchLimit: 50})
+	srv, base := start(t, Options{Size: 60, Seed: 2, Now: clock.Now, SearchLimit: 50, SearchRateLimit: -1})
 	since := clock.Advance(time.Minute)
 	changed := srv.Change("deals", 25)
 	srv.Delete("deals", 3) // archived records never match
@@ -342,7 +342,7 @@ func TestSearch(t *testing.T) {
 func TestSearchTies(t *testing.T) {
 	t.Parallel()
 	clock := NewClock(epoch)
-	srv, base := start(t, Options{Size: 50, Now: clock.Now})
+	srv, base := start(t, Options{Size: 50, Now: clock.Now, SearchRateLimit: -1})
 	at := clock.Advance(time.Hour)
 	tied := srv.ChangeAllAt("tickets", at)
 	later := srv.Change("tickets", 3)
@@ -493,5 +493,147 @@ func TestMutationsStampInOrder(t *testing.T) {
 	}
 	if srv.Change("nosuch", 1) != nil || srv.Snapshot("nosuch") != nil || srv.ChangeAllAt("nosuch", epoch) != nil {
 		t.Error("unknown type mutated")
+	}
+}
+
+func TestSearchRateLimit(t *testing.T) {
+	t.Parallel()
+	srv, base := start(t, Options{Size: 5, Token: "tok", SearchRateLimit: 2, SearchRateInterval: time.Hour,
+		RateLimit: 1, RateInterval: time.Hour})
+	body := SearchRequest{Limit: 1}
+	url := base + "/crm/v3/objects/deals/search"
+	for i := range 3 {
+		r := call(t, "POST", url, "tok", body)
+		for k := range r.Header {
+			if strings.HasPrefix(strings.ToLower(k), "x-hubspot-ratelimit") {
+				t.Errorf("search %d: header %s on a search response", i+1, k)
+			}
+		}
+		switch {
+		case i < 2 && r.Status != 200:
+			t.Errorf("search %d: HTTP %d %s", i+1, r.Status, r.Body)
+		case i == 2 && (r.Status != 429 || r.Header.Get("Retry-After") != "" || strings.Contains(string(r.Body), "policyName")):
+			t.Errorf("search over the limit: HTTP %d %v %s", r.Status, r.Header, r.Body)
+		}
+	}
+	if n := srv.SearchRateViolations(); n != 1 {
+		t.Errorf("%d violations, want 1", n)
+	}
+	// Searches are not counted in the general window: a list is still
+	// allowed, and carries its headers.
+	if r := call(t, "GET", base+"/crm/v3/objects/deals", "tok", nil); r.Status != 200 || r.Header.Get("X-HubSpot-RateLimit-Remaining") != "0" {
+		t.Errorf("list after searches: HTTP %d %v", r.Status, r.Header)
+	}
+	if reqs := srv.Requests(); reqs[2].Status != 429 || reqs[2].RetryAfter != 0 {
+		t.Errorf("logged %+v", reqs[2])
+	}
+
+	// The default is HubSpot's documented five per second.
+	def, base2 := start(t, Options{Size: 5})
+	statuses := map[int]int{}
+	for range 6 {
+		statuses[call(t, "POST", base2+"/crm/v3/objects/deals/search", "", body).Status]++
+	}
+	if statuses[200] != 5 || statuses[429] != 1 || def.SearchRateViolations() != 1 {
+		t.Errorf("6 searches at once under the default limit: %v", statuses)
+	}
+}
+
+func TestArchiveRetention(t *testing.T) {
+	t.Parallel()
+	clock := NewClock(epoch)
+	srv, base := start(t, Options{Size: 10, Now: clock.Now})
+	gone := srv.Delete("companies", 2)
+	archivedIDs := func() []string {
+		p := call(t, "GET", base+"/crm/v3/objects/companies?archived=true&limit=100", "", nil).page(t)
+		return slices.Sorted(slices.Values(ids(t, p.Results)))
+	}
+	slices.Sort(gone)
+	clock.Advance(89 * 24 * time.Hour)
+	later := srv.Delete("companies", 1)
+	if got := archivedIDs(); len(got) != 3 || len(srv.Archived("companies")) != 3 {
+		t.Errorf("after 89 days: archived %v", got)
+	}
+	clock.Advance(2 * 24 * time.Hour) // the first two are 91 days old
+	if got := archivedIDs(); !slices.Equal(got, later) {
+		t.Errorf("after 91 days: archived %v, want only %v", got, later)
+	}
+	if a := srv.Archived("companies"); len(a) != 1 {
+		t.Errorf("Archived after 91 days: %v", a)
+	}
+	for _, id := range gone {
+		if _, live := srv.Snapshot("companies")[id]; live {
+			t.Errorf("%s came back to life", id)
+		}
+	}
+	if s := NewServer(Options{Size: 3, Now: clock.Now, ArchiveRetention: -1}); len(s.Delete("deals", 1)) == 1 {
+		clock.Advance(365 * 24 * time.Hour)
+		if len(s.Archived("deals")) != 1 {
+			t.Error("negative ArchiveRetention dropped an archived record")
+		}
+	}
+}
+
+func TestMerge(t *testing.T) {
+	t.Parallel()
+	clock := NewClock(epoch)
+	srv, base := start(t, Options{Size: 10, Now: clock.Now, SearchRateLimit: -1})
+	live := slices.SortedFunc(maps.Keys(srv.Snapshot("contacts")), numericCmp)
+	a, b, c := live[0], live[1], live[2]
+	before := clock.Advance(time.Minute)
+	ab := srv.Merge("contacts", a, b)
+	if ab == "" || ab == a || ab == b {
+		t.Fatalf("Merge returned %q", ab)
+	}
+	snap := srv.Snapshot("contacts")
+	if _, ok := snap[a]; ok {
+		t.Errorf("merged record %s still listed", a)
+	}
+	if _, ok := snap[b]; ok {
+		t.Errorf("merged record %s still listed", b)
+	}
+	o := decodeObj(t, snap[ab])
+	if p := o.Properties["hs_merged_object_ids"]; p == nil || *p != a+";"+b {
+		t.Errorf("survivor's hs_merged_object_ids %v, want %s;%s", p, a, b)
+	}
+	if m, ok := srv.Modified("contacts", ab); !ok || m.Before(before) {
+		t.Errorf("survivor modified %s %v", m, ok)
+	}
+	if _, ok := srv.Modified("contacts", a); ok {
+		t.Error("a merged-away record has a modified time")
+	}
+	if len(srv.Archived("contacts")) != 0 {
+		t.Errorf("merged records archived: %v", srv.Archived("contacts"))
+	}
+	p := call(t, "GET", base+"/crm/v3/objects/contacts?archived=true", "", nil).page(t)
+	if len(p.Results) != 0 {
+		t.Errorf("archived listing after a merge: %s", p.Results)
+	}
+	// Search finds the survivor, and only it, as changed.
+	ms := FilterValue(strconv.FormatInt(before.UnixMilli(), 10))
+	p = search(t, base, "contacts", SearchRequest{
+		FilterGroups: []FilterGroup{{Filters: []Filter{{PropertyName: "lastmodifieddate", Operator: "GTE", Value: ms}}}},
+		Properties:   []string{"hs_merged_object_ids"},
+	}).page(t)
+	if got := ids(t, p.Results); !slices.Equal(got, []string{ab}) {
+		t.Errorf("search after the merge: %v, want [%s]", got, ab)
+	}
+	// A second merge names every id merged so far.
+	abc := srv.Merge("contacts", c, ab)
+	o = decodeObj(t, srv.Snapshot("contacts")[abc])
+	want := slices.SortedFunc(slices.Values([]string{a, b, c, ab}), numericCmp)
+	if p := o.Properties["hs_merged_object_ids"]; p == nil || *p != strings.Join(want, ";") {
+		t.Errorf("second survivor's hs_merged_object_ids %v, want %v", p, want)
+	}
+	for name, args := range map[string][2]string{"merged away": {a, c}, "self": {abc, abc}, "unknown": {abc, "1"}} {
+		if id := srv.Merge("contacts", args[0], args[1]); id != "" {
+			t.Errorf("%s: Merge gave %s", name, id)
+		}
+	}
+	if id := srv.Merge("owners", "1", "2"); id != "" {
+		t.Errorf("owners merged: %s", id)
+	}
+	if len(srv.Snapshot("contacts")) != 8 {
+		t.Errorf("%d contacts after two merges of 10, want 8", len(srv.Snapshot("contacts")))
 	}
 }

@@ -16,7 +16,8 @@ import (
 // Request kinds in RequestLog.Kind.
 const (
 	KindQuery     = "query"     // GET …/query?q=
-	KindQueryMore = "queryMore" // GET …/query/<locator>
+	KindQueryAll  = "queryAll"  // GET …/queryAll?q=
+	KindQueryMore = "queryMore" // GET …/query/<locator> (or …/queryAll/<locator>)
 	KindDeleted   = "deleted"   // GET …/sobjects/<SObject>/deleted/
 	KindOther     = "other"     // anything else (answered 404 or 405)
 )
@@ -34,11 +35,15 @@ type RequestLog struct {
 	// ObjectType is syncloop's name of the SObject concerned ("accounts"),
 	// when known.
 	ObjectType string
-	// SOQL is the decoded q parameter of a query.
+	// SOQL is the decoded q parameter of a query or queryAll.
 	SOQL string
-	// Since is the query's WHERE SystemModstamp >= literal; zero if none or
-	// unparseable.
+	// Since is the query's WHERE <cursor> >= literal (SystemModstamp, or
+	// LastModifiedDate for ContentNote); zero if none or unparseable.
 	Since time.Time
+	// Before is the query's WHERE <cursor> < literal; zero if none.
+	Before time.Time
+	// Limit is the query's LIMIT; 0 if none.
+	Limit int
 	// Locator is the last path element of a queryMore, e.g.
 	// "01gSy0000000000001-2000".
 	Locator string
@@ -112,8 +117,11 @@ func (s *Server) parse(r *http.Request, entry *RequestLog) parsed {
 		parts = parts[:n-1] // a trailing slash
 	}
 	switch {
-	case len(parts) == 1 && parts[0] == "query":
+	case len(parts) == 1 && (parts[0] == "query" || parts[0] == "queryAll"):
 		p.kind = KindQuery
+		if parts[0] == "queryAll" {
+			p.kind = KindQueryAll
+		}
 		q := r.URL.Query().Get("q")
 		entry.SOQL = q
 		if strings.TrimSpace(q) == "" {
@@ -121,11 +129,14 @@ func (s *Server) parse(r *http.Request, entry *RequestLog) parsed {
 			break
 		}
 		p.soql, p.soqlErr = s.parseSOQL(q)
-		entry.Since = p.soql.since
+		entry.Since, entry.Before, entry.Limit = p.soql.since, p.soql.before, p.soql.limit
 		if p.soql.table != nil {
 			entry.ObjectType = p.soql.table.spec.objectType
 		}
-	case len(parts) == 2 && parts[0] == "query":
+	case len(parts) == 2 && (parts[0] == "query" || parts[0] == "queryAll"):
+		// "QueryAll More Results" is …/queryAll/<locator>; the
+		// nextRecordsUrl of a QueryAll has "query" in it nonetheless
+		// ("QueryAll"): both serve the same locators.
 		p.kind = KindQueryMore
 		entry.Locator = parts[1]
 		if m := locatorRE.FindStringSubmatch(parts[1]); m != nil {
@@ -208,8 +219,25 @@ func (s *Server) serve(out *responder, r *http.Request, p parsed) {
 		return
 	}
 	s.trimCallsLocked()
+	// Both limits answer REQUEST_LIMIT_EXCEEDED ("API Request Limits and
+	// Allocations",
+	// https://developer.salesforce.com/docs/platform/salesforce-app-limits-cheatsheet/guide/salesforce-app-limits-platform-api.html);
+	// that page gives no HTTP status (the fake sends 403, as it always
+	// did) and no message text; these are the ones Salesforce is
+	// known to send (the concurrent one from Salesforce Help article
+	// 000389067, https://help.salesforce.com/s/articleView?id=000389067&type=1).
+	// No Salesforce page read mentions a Retry-After header, and none is
+	// sent. Which limit is checked first is not documented either.
+	if s.longRunning >= s.concurrentLimit {
+		out.limitInfo = s.limitInfoLocked()
+		out.error(&apiError{status: http.StatusForbidden, code: "REQUEST_LIMIT_EXCEEDED",
+			msg: "ConcurrentRequests (Concurrent API Requests) Limit exceeded"})
+		return
+	}
 	if len(s.apiCalls) >= s.apiLimit {
 		out.limitInfo = s.limitInfoLocked()
+		// "Calls are blocked until usage for the preceding 24 hours drops
+		// below the limit." ("System Overview: API Usage", Salesforce Help)
 		out.error(&apiError{status: http.StatusForbidden, code: "REQUEST_LIMIT_EXCEEDED", msg: "TotalRequests Limit exceeded."})
 		return
 	}
@@ -223,7 +251,7 @@ func (s *Server) serve(out *responder, r *http.Request, p parsed) {
 		return
 	}
 	switch p.kind {
-	case KindQuery:
+	case KindQuery, KindQueryAll:
 		s.serveQueryLocked(out, r, p)
 	case KindQueryMore:
 		s.serveQueryMoreLocked(out, p)
@@ -266,6 +294,17 @@ type locator struct {
 	batch      int
 	apiVersion string
 	lastUsed   time.Time
+	ttl        time.Duration
+}
+
+// locatorTTLFor is how long a locator of the given API version lives
+// unused ("API Query Cursor Limits").
+func locatorTTLFor(apiVersion string) time.Duration {
+	major, _, _ := strings.Cut(strings.TrimPrefix(apiVersion, "v"), ".")
+	if n, err := strconv.Atoi(major); err == nil && n < 56 {
+		return legacyLocatorTTL
+	}
+	return locatorTTL
 }
 
 func (s *Server) batchSize(r *http.Request) int {
@@ -283,15 +322,35 @@ func (s *Server) serveQueryLocked(out *responder, r *http.Request, p parsed) {
 		out.error(p.soqlErr)
 		return
 	}
+	q := p.soql
+	versions := q.table.match(selection{
+		since: q.since, before: q.before, all: p.kind == KindQueryAll, binStart: s.earliestLocked(),
+		isDeleted: q.isDeleted, isArchived: q.isArchived, limit: q.limit,
+	})
+	if s.queryTimeoutRows > 0 && len(versions) > s.queryTimeoutRows {
+		// A query that runs too long fails with QUERY_TIMEOUT ("How Bulk
+		// Queries Are Processed": "If the query doesn't execute within the
+		// standard 2-minute timeout limit, the job fails and a
+		// QUERY_TIMEOUT error is returned",
+		// https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/asynch_api_bulk_query_processing.htm).
+		// The pages read give neither the REST status nor the message; the
+		// fake sends 400, as for its other query errors, and the message
+		// Salesforce is known to send. It answers at once instead of after
+		// two minutes.
+		out.error(&apiError{status: http.StatusBadRequest, code: "QUERY_TIMEOUT",
+			msg: "Your query request was running for too long."})
+		return
+	}
 	s.pruneLocatorsLocked()
 	s.locSeq++
 	loc := &locator{
 		id:         fmt.Sprintf("01gSy0%012d", s.locSeq),
-		table:      p.soql.table,
-		fields:     p.soql.fields,
-		versions:   p.soql.table.match(p.soql.since),
+		table:      q.table,
+		fields:     q.fields,
+		versions:   versions,
 		batch:      s.batchSize(r),
 		apiVersion: p.apiVersion,
+		ttl:        locatorTTLFor(p.apiVersion),
 	}
 	s.serveBatchLocked(out, loc, 0)
 }
@@ -338,7 +397,7 @@ func (s *Server) pruneLocatorsLocked() {
 	now := s.stamps.Clock()
 	var oldest *locator
 	for id, loc := range s.locators {
-		if now.Sub(loc.lastUsed) > locatorTTL {
+		if now.Sub(loc.lastUsed) > loc.ttl {
 			delete(s.locators, id)
 		} else if oldest == nil || loc.lastUsed.Before(oldest.lastUsed) {
 			oldest = loc
@@ -365,32 +424,57 @@ func (s *Server) serveDeletedLocked(out *responder, p parsed) {
 		out.error(&apiError{status: http.StatusNotFound, code: "NOT_FOUND", msg: p.paramErr})
 		return
 	}
+	if !p.table.spec.getDeleted {
+		// getDeleted() is not among the object's supported calls; the docs
+		// do not say what the resource answers then. The fake says 404.
+		out.error(&apiError{status: http.StatusNotFound, code: "NOT_FOUND",
+			msg: fmt.Sprintf("The requested resource does not exist: getDeleted is not supported for %s", p.table.spec.name)})
+		return
+	}
 	if p.paramErr != "" {
 		out.error(&apiError{status: http.StatusBadRequest, code: "INVALID_REPLICATION_DATE", msg: p.paramErr})
 		return
 	}
 	now := s.stamps.Clock()
 	start, end := p.start.Truncate(s.granularity), p.end.Truncate(s.granularity)
-	switch {
-	case !end.After(start.Add(time.Minute)):
+	// "The specified startDate must chronologically precede the specified
+	// endDate value by more than one minute" (getDeleted(), SOAP API,
+	// https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_getdeleted.htm);
+	// the REST resource "truncates the seconds" of both ("sObject Get
+	// Deleted").
+	if !end.After(start.Add(time.Minute)) {
 		out.error(&apiError{status: http.StatusBadRequest, code: "INVALID_REPLICATION_DATE",
 			msg: "startDate must chronologically precede endDate by more than one minute"})
 		return
-	case start.Before(now.Add(-maxReplicationAge)):
-		out.error(&apiError{status: http.StatusBadRequest, code: "INVALID_REPLICATION_DATE",
-			msg: "startDate cannot be more than 30 days ago"})
-		return
 	}
+	// A start before earliestDateAvailable is answered, with that date:
+	// the client must resync ("If this value is less than endDate, the call
+	// fails, and you must resync your data", GetDeletedResult). The docs
+	// also say a purge before the call yields INVALID_REPLICATION_DATE,
+	// without saying when which of the two happens; the fake sends the
+	// first. (It used to refuse a start over 30 days back: that limit is
+	// getUpdated()'s, not getDeleted()'s.)
+	earliest := s.earliestLocked()
 	covered := end
 	if cap := now.Truncate(s.granularity); cap.Before(covered) {
 		covered = cap
 	}
+	deleted := p.table.deletedBetween(fake.Later(start, earliest), covered)
+	if len(deleted) > s.deletedIDLimit {
+		// "If more than 600,000 IDs are found, EXCEEDED_ID_LIMIT is
+		// returned. You can correct the error by choosing start and end
+		// dates that are closer together." ("sObject Get Deleted") The
+		// status and message are not documented: 400 and a paraphrase.
+		out.error(&apiError{status: http.StatusBadRequest, code: "EXCEEDED_ID_LIMIT",
+			msg: fmt.Sprintf("More than %d deleted records found; choose start and end dates that are closer together", s.deletedIDLimit)})
+		return
+	}
 	resp := deletedResponse{
-		DeletedRecords:        []deletedRecord{},
-		EarliestDateAvailable: formatSFTime(s.earliest),
+		DeletedRecords:        make([]deletedRecord, 0, len(deleted)),
+		EarliestDateAvailable: formatSFTime(earliest),
 		LatestDateCovered:     formatSFTime(covered),
 	}
-	for _, d := range p.table.deletedBetween(fake.Later(start, s.earliest), covered) {
+	for _, d := range deleted {
 		resp.DeletedRecords = append(resp.DeletedRecords, deletedRecord{ID: d.id, DeletedDate: formatSFTime(d.at)})
 	}
 	body, _ := json.Marshal(resp) // strings only: cannot fail

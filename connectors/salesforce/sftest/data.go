@@ -1,9 +1,11 @@
 package sftest
 
 import (
+	"encoding/base64"
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/syncloop/syncloop/connectors/internal/fake"
 )
@@ -15,21 +17,51 @@ type sobjectSpec struct {
 	name       string // the SObject's API name, e.g. "Account"
 	prefix     string // the Id key prefix, e.g. "001"
 	// fields lists every field in the order Salesforce describes them; the
-	// connector's default field list selects all of them.
+	// connector's default field list selects all of them but blobFields.
 	fields []string
+	// blobFields are the base64 fields among fields (ContentNote.Content):
+	// the connector leaves them out of its default list, so Snapshot does
+	// too.
+	blobFields []string
+	// cursor is the field that records when the record last changed:
+	// SystemModstamp, or LastModifiedDate for ContentNote, which has no
+	// SystemModstamp. Per "ContentNote" in the Salesforce Field Reference
+	// (https://developer.salesforce.com/docs/platform/field-reference/references/field-reference/salesforce-field-reference-contentnote.html)
+	// its fields include LastModifiedDate and IsDeleted but no
+	// SystemModstamp.
+	cursor string
 	// deletable is false for User: Salesforce users are deactivated, never
 	// deleted, so the object has no deleted records.
 	deletable bool
+	// getDeleted says whether the sObject Get Deleted resource serves the
+	// object. The "Supported Calls" of "Event" in the Object Reference
+	// (https://developer.salesforce.com/docs/platform/object-reference/references/standard-objects/object-event.html)
+	// include getDeleted(); those of "ContentNote"
+	// (https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_objects_contentnote.htm)
+	// are create(), delete(), describeLayout(), describeSObjects(),
+	// query(), retrieve(), search() and update(): no getDeleted(). The other
+	// objects keep the resource, as this fake always served it.
+	getDeleted bool
+	// archives is true for Task and Event, the activities Salesforce
+	// archives ("Archived Activities",
+	// https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_guidelines_archive.htm):
+	// query() leaves out records whose IsArchived is true, queryAll() has
+	// them.
+	archives bool
 	// newFields returns the business fields of a new record (no Id, dates
 	// or IsDeleted).
 	newFields func(g *generator) map[string]any
 	// mutate edits one or two business fields in place, as a user would.
+	// It keeps an archived record archived: archived activities can be
+	// updated, but their IsArchived cannot ("Archived Activities").
 	mutate func(g *generator, f map[string]any)
+	// archive makes f meet the archive criteria (Task and Event only).
+	archive func(g *generator, f map[string]any)
 }
 
 // objectTypes lists syncloop's object types in a fixed order; seeding walks
 // them in this order so that a Seed always produces the same data.
-var objectTypes = []string{"accounts", "contacts", "opportunities", "tasks", "notes", "users"}
+var objectTypes = []string{"accounts", "contacts", "opportunities", "tasks", "events", "notes", "contentnotes", "users"}
 
 // systemFields are set by the server, never by newFields or mutate.
 const (
@@ -38,11 +70,19 @@ const (
 	fieldLastModifiedDate = "LastModifiedDate"
 	fieldSystemModstamp   = "SystemModstamp"
 	fieldIsDeleted        = "IsDeleted"
+	fieldIsArchived       = "IsArchived"
 )
+
+// archiveAge is how old an activity must be to be archived: "Events with
+// an ActivityDateTime or ActivityDate value greater than or equal to 365
+// days old", "Tasks with an IsClosed value of true and an ActivityDate value
+// greater than or equal to 365 days old" ("Archived Activities"). The org
+// setting that extends it is not modelled.
+const archiveAge = 365
 
 var specs = map[string]*sobjectSpec{
 	"accounts": {
-		objectType: "accounts", name: "Account", prefix: "001", deletable: true,
+		objectType: "accounts", name: "Account", prefix: "001", deletable: true, getDeleted: true, cursor: fieldSystemModstamp,
 		fields: []string{"Id", "Name", "Industry", "AnnualRevenue", "NumberOfEmployees", "Website", "OwnerId",
 			"CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"},
 		newFields: func(g *generator) map[string]any {
@@ -72,7 +112,7 @@ var specs = map[string]*sobjectSpec{
 		},
 	},
 	"contacts": {
-		objectType: "contacts", name: "Contact", prefix: "003", deletable: true,
+		objectType: "contacts", name: "Contact", prefix: "003", deletable: true, getDeleted: true, cursor: fieldSystemModstamp,
 		fields: []string{"Id", "FirstName", "LastName", "Email", "Phone", "Title", "AccountId", "OwnerId",
 			"CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"},
 		newFields: func(g *generator) map[string]any {
@@ -96,7 +136,7 @@ var specs = map[string]*sobjectSpec{
 		},
 	},
 	"opportunities": {
-		objectType: "opportunities", name: "Opportunity", prefix: "006", deletable: true,
+		objectType: "opportunities", name: "Opportunity", prefix: "006", deletable: true, getDeleted: true, cursor: fieldSystemModstamp,
 		fields: []string{"Id", "Name", "AccountId", "Amount", "StageName", "CloseDate", "Probability", "IsClosed", "IsWon",
 			"OwnerId", "CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"},
 		newFields: func(g *generator) map[string]any {
@@ -122,12 +162,12 @@ var specs = map[string]*sobjectSpec{
 		},
 	},
 	"tasks": {
-		objectType: "tasks", name: "Task", prefix: "00T", deletable: true,
-		fields: []string{"Id", "Subject", "Status", "Priority", "ActivityDate", "WhoId", "WhatId", "OwnerId", "IsClosed",
+		objectType: "tasks", name: "Task", prefix: "00T", deletable: true, getDeleted: true, archives: true, cursor: fieldSystemModstamp,
+		fields: []string{"Id", "Subject", "Status", "Priority", "ActivityDate", "WhoId", "WhatId", "OwnerId", "IsClosed", "IsArchived",
 			"CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"},
 		newFields: func(g *generator) map[string]any {
 			status := g.Pick(taskStatuses)
-			return map[string]any{
+			f := map[string]any{
 				"Subject":      g.Pick(fake.TaskVerbs) + " " + g.Pick(fake.FirstNames) + " " + g.Pick(fake.LastNames),
 				"Status":       status,
 				"Priority":     g.Pick(priorities),
@@ -136,9 +176,19 @@ var specs = map[string]*sobjectSpec{
 				"WhatId":       g.ref(g.Pick([]string{"accounts", "opportunities"})),
 				"OwnerId":      g.ref("users"),
 				"IsClosed":     status == "Completed",
+				"IsArchived":   false,
 			}
+			if g.Rng.IntN(5) == 0 { // an old, closed task: archived
+				archiveTask(g, f)
+			}
+			return f
 		},
 		mutate: func(g *generator, f map[string]any) {
+			if f[fieldIsArchived] == true {
+				// Still closed and old: it stays archived.
+				f["Priority"] = g.Pick(priorities)
+				return
+			}
 			switch g.Rng.IntN(3) {
 			case 0:
 				f["Status"] = g.Pick(taskStatuses)
@@ -149,9 +199,40 @@ var specs = map[string]*sobjectSpec{
 				f["Priority"] = g.Pick(priorities)
 			}
 		},
+		archive: archiveTask,
+	},
+	"events": {
+		objectType: "events", name: "Event", prefix: "00U", deletable: true, getDeleted: true, archives: true, cursor: fieldSystemModstamp,
+		// A subset of Event's fields ("Event", Salesforce Field Reference).
+		fields: []string{"Id", "Subject", "Location", "IsAllDayEvent", "ActivityDateTime", "ActivityDate", "StartDateTime", "EndDateTime",
+			"DurationInMinutes", "WhoId", "WhatId", "OwnerId", "IsArchived", "CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"},
+		newFields: func(g *generator) map[string]any {
+			f := map[string]any{
+				"Subject":       g.Pick(eventKinds) + " with " + g.Pick(fake.FirstNames) + " " + g.Pick(fake.LastNames),
+				"Location":      g.Pick(locations),
+				"IsAllDayEvent": false,
+				"WhoId":         g.ref("contacts"),
+				"WhatId":        g.ref(g.Pick([]string{"accounts", "opportunities"})),
+				"OwnerId":       g.ref("users"),
+				"IsArchived":    false,
+			}
+			schedule(g, f, -14*24, 30*24)
+			if g.Rng.IntN(5) == 0 { // an event over a year ago: archived
+				archiveEvent(g, f)
+			}
+			return f
+		},
+		mutate: func(g *generator, f map[string]any) {
+			if f[fieldIsArchived] == true || g.Rng.IntN(2) == 0 {
+				f["Location"] = g.Pick(locations) // an archived event keeps its date
+				return
+			}
+			schedule(g, f, -14*24, 30*24)
+		},
+		archive: archiveEvent,
 	},
 	"notes": {
-		objectType: "notes", name: "Note", prefix: "002", deletable: true,
+		objectType: "notes", name: "Note", prefix: "002", deletable: true, getDeleted: true, cursor: fieldSystemModstamp,
 		fields: []string{"Id", "Title", "Body", "ParentId", "OwnerId", "IsPrivate",
 			"CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"},
 		newFields: func(g *generator) map[string]any {
@@ -168,8 +249,33 @@ var specs = map[string]*sobjectSpec{
 			f["Body"] = g.Sentences(fake.NoteSentences)
 		},
 	},
+	"contentnotes": {
+		objectType: "contentnotes", name: "ContentNote", prefix: "069", deletable: true, cursor: fieldLastModifiedDate,
+		// The fields of "ContentNote" in the Salesforce Field Reference
+		// (https://developer.salesforce.com/docs/platform/field-reference/references/field-reference/salesforce-field-reference-contentnote.html)
+		// known at API v60.0, less the audit fields the other objects of this
+		// fake leave out too (CreatedById, LastModifiedById), LastViewedDate
+		// (per user) and LatestContentId. Content is base64 ("ContentNote",
+		// Object Reference).
+		fields: []string{"Id", "Title", "TextPreview", "FileType", "FileExtension", "ContentSize", "IsReadOnly", "OwnerId",
+			"SharingPrivacy", "LatestPublishedVersionId", "ContentModifiedDate", "CreatedDate", "LastModifiedDate", "IsDeleted", "Content"},
+		blobFields: []string{"Content"},
+		newFields: func(g *generator) map[string]any {
+			f := map[string]any{
+				"Title":          g.Pick(fake.NoteTitles),
+				"FileType":       "SNOTE", // "All notes have a file type of SNOTE." (Object Reference)
+				"FileExtension":  "snote",
+				"IsReadOnly":     false,
+				"OwnerId":        g.ref("users"),
+				"SharingPrivacy": g.Pick([]string{"N", "P"}),
+			}
+			setNoteText(g, f)
+			return f
+		},
+		mutate: setNoteText,
+	},
 	"users": {
-		objectType: "users", name: "User", prefix: "005", deletable: false,
+		objectType: "users", name: "User", prefix: "005", deletable: false, getDeleted: true, cursor: fieldSystemModstamp,
 		fields: []string{"Id", "Username", "Name", "FirstName", "LastName", "Email", "IsActive", "Title",
 			"CreatedDate", "LastModifiedDate", "SystemModstamp"},
 		newFields: func(g *generator) map[string]any {
@@ -194,6 +300,46 @@ var specs = map[string]*sobjectSpec{
 			}
 		},
 	},
+}
+
+// archiveTask makes a task meet the archive criteria: closed, due a year
+// or more ago.
+func archiveTask(g *generator, f map[string]any) {
+	f["Status"] = "Completed"
+	f["IsClosed"] = true
+	f["ActivityDate"] = g.Date(-2*archiveAge, -archiveAge-5)
+	f[fieldIsArchived] = true
+}
+
+// archiveEvent moves an event a year or more back and archives it.
+func archiveEvent(g *generator, f map[string]any) {
+	schedule(g, f, -2*archiveAge*24, -(archiveAge+5)*24)
+	f[fieldIsArchived] = true
+}
+
+// schedule sets an event's times: a start between minHours and maxHours
+// around the server's creation, on the half hour, lasting 30 to 90 minutes.
+func schedule(g *generator, f map[string]any, minHours, maxHours int) {
+	start := g.Base.Truncate(30 * time.Minute).Add(time.Duration(minHours+g.Rng.IntN(maxHours-minHours+1)) * time.Hour)
+	minutes := 30 * (1 + g.Rng.IntN(3))
+	f["ActivityDateTime"] = formatSFTime(start)
+	f["ActivityDate"] = start.UTC().Format(time.DateOnly)
+	f["StartDateTime"] = formatSFTime(start)
+	f["EndDateTime"] = formatSFTime(start.Add(time.Duration(minutes) * time.Minute))
+	f["DurationInMinutes"] = minutes
+}
+
+// setNoteText gives a content note a new body: Content (base64 of the
+// HTML), its TextPreview ("A preview of the note, up to 255 characters"),
+// ContentSize ("Size of the note in bytes") and ContentModifiedDate.
+func setNoteText(g *generator, f map[string]any) {
+	text := g.Sentences(fake.NoteSentences)
+	html := "<p>" + text + "</p>"
+	f["Content"] = base64.StdEncoding.EncodeToString([]byte(html))
+	f["TextPreview"] = text[:min(len(text), 255)]
+	f["ContentSize"] = len(html)
+	f["ContentModifiedDate"] = nil // set to the new stamp by newVersion
+	f["LatestPublishedVersionId"] = formatID("068", 1+g.Rng.IntN(1_000_000))
 }
 
 func setStage(f map[string]any, i int) {
@@ -262,4 +408,6 @@ var (
 	stageProbability = []int{10, 20, 30, 75, 90, 100, 0}
 	taskStatuses     = []string{"Not Started", "In Progress", "Waiting on someone else", "Deferred", "Completed"}
 	priorities       = []string{"High", "Normal", "Low"}
+	eventKinds       = []string{"Demo", "Discovery call", "Quarterly review", "Lunch", "Workshop", "Contract signing"}
+	locations        = []string{"Zoom", "Google Meet", "Customer office", "Our office", "Phone"}
 )

@@ -1,38 +1,56 @@
 // Package sftest is an in-memory Salesforce org served over HTTP: the parts
 // of the REST API that syncloop's Salesforce connector uses, faithful where
-// the connector's correctness depends on it.
+// the connector's correctness depends on it. Each modelled behaviour names
+// the Salesforce documentation page it follows; where the docs are silent
+// the comment says so and what the fake does instead.
 //
 // It serves
 //
-//   - GET /services/data/vXX.X/query?q=SOQL for a SOQL subset: SELECT fields
-//     FROM SObject [WHERE SystemModstamp >= dateTime] ORDER BY SystemModstamp,
-//     Id. Anything else is a 400 MALFORMED_QUERY, INVALID_FIELD or
-//     INVALID_TYPE, as Salesforce would answer.
-//   - GET /services/data/vXX.X/query/01g…-N, the query locators handed out as
-//     nextRecordsUrl. A locator holds the query's result as of the query, is
-//     re-readable, and expires after 15 minutes unused (400
-//     INVALID_QUERY_LOCATOR).
+//   - GET /services/data/vXX.X/query?q=SOQL and …/queryAll?q=SOQL for a
+//     SOQL subset: SELECT fields FROM SObject [WHERE cond [AND cond]…] ORDER
+//     BY <cursor>, Id [LIMIT n], where <cursor> is SystemModstamp
+//     (LastModifiedDate for ContentNote, which has no SystemModstamp) and a
+//     cond is <cursor> >= dateTime, <cursor> < dateTime, IsDeleted = bool or
+//     IsArchived = bool. Anything else is a 400 MALFORMED_QUERY,
+//     INVALID_FIELD or INVALID_TYPE, as Salesforce would answer. query
+//     leaves out deleted records and archived activities; queryAll lists
+//     both, deleted ones with IsDeleted true until the recycle bin lets go
+//     of them. A query that selects more than Options.QueryTimeoutRows
+//     records fails with 400 QUERY_TIMEOUT.
+//   - GET /services/data/vXX.X/query/01g…-N (and …/queryAll/01g…-N), the
+//     query locators handed out as nextRecordsUrl. A locator holds the
+//     query's result as of the query, is re-readable, and expires after
+//     two days (API v56.0 and later; 15 minutes unused before) with 400
+//     INVALID_QUERY_LOCATOR.
 //   - GET /services/data/vXX.X/sobjects/SObject/deleted/?start=…&end=…, with
-//     earliestDateAvailable and latestDateCovered. Like Salesforce it ignores
-//     the seconds of start and end, and requires start to precede end by more
-//     than a minute (400 INVALID_REPLICATION_DATE).
+//     earliestDateAvailable (15 days before the current day, or a later
+//     purge) and latestDateCovered. Like Salesforce it ignores the seconds
+//     of start and end, requires start to precede end by more than a minute
+//     (400 INVALID_REPLICATION_DATE), and answers 400 EXCEEDED_ID_LIMIT when
+//     the window holds more than Options.DeletedIDLimit ids (600,000).
 //
 // Every authenticated request counts against a daily API limit reported in
 // the Sforce-Limit-Info header (api-usage=N/M); once exhausted requests get
-// 403 REQUEST_LIMIT_EXCEEDED. A wrong bearer token gets 401
-// INVALID_SESSION_ID. Responses carry a Date header from the server's clock.
+// 403 REQUEST_LIMIT_EXCEEDED "TotalRequests Limit exceeded.". While as many
+// long-running requests as the concurrent limit (25) are in flight
+// (SetLongRunningRequests), requests get 403 REQUEST_LIMIT_EXCEEDED
+// "ConcurrentRequests (Concurrent API Requests) Limit exceeded". Neither
+// sends Retry-After. A wrong bearer token gets 401 INVALID_SESSION_ID.
+// Responses carry a Date header from the server's clock.
 //
 // Data is seeded deterministically for Account, Contact, Opportunity, Task,
-// Note and User; the Go API names them by syncloop's object types
-// (accounts, contacts, opportunities, tasks, notes, users). SystemModstamp
-// has millisecond resolution, as in Salesforce's JSON. Seeded stamps are
-// whole seconds and some are shared by several records, like a bulk load;
-// every mutation gets a stamp later than all earlier ones.
+// Event, Note, ContentNote and User; the Go API names them by syncloop's
+// object types (accounts, contacts, opportunities, tasks, events, notes,
+// contentnotes, users). About one task and event in five is archived.
+// Stamps have millisecond resolution, as in Salesforce's JSON. Seeded
+// stamps are whole seconds and some are shared by several records, like a
+// bulk load; every mutation gets a stamp later than all earlier ones.
 package sftest
 
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -47,19 +65,41 @@ const (
 	defaultPageSize = 2000 // Salesforce's default query batch size
 	// defaultAPILimit is the default daily API request limit.
 	defaultAPILimit = 100_000
-	// seedWindow is how far back seeded SystemModstamps are spread.
+	// seedWindow is how far back seeded stamps are spread.
 	seedWindow = 30 * 24 * time.Hour
 	// stampResolution is Salesforce's: its JSON dateTimes carry milliseconds.
 	stampResolution = time.Millisecond
-	// defaultEarliestDeleted is how far back, from NewServer, deleted
-	// records are available by default.
-	defaultEarliestDeleted = 15 * 24 * time.Hour
-	// maxReplicationAge is how old a deleted-records start may be.
-	maxReplicationAge = 30 * 24 * time.Hour
-	// locatorTTL is how long an unused query locator lives.
-	locatorTTL = 15 * time.Minute
+	// deletedLogDays: "Results are returned for no more than 15 days
+	// previous to the day the call is executed (or earlier if an
+	// administrator has purged the Recycle Bin)." ("sObject Get Deleted",
+	// https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_getdeleted.htm).
+	// The page does not say in which time zone the day is counted; the fake
+	// uses UTC. The same window bounds what queryAll still finds of deleted
+	// records ("After these records are permanently removed from the
+	// recycle bin, you can no longer query them.", "QueryAll",
+	// https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_queryall.htm).
+	deletedLogDays = 15
+	// defaultDeletedIDLimit: "There is a limit of 600,000 IDs returned from
+	// this resource. If more than 600,000 IDs are found, EXCEEDED_ID_LIMIT
+	// is returned." ("sObject Get Deleted")
+	defaultDeletedIDLimit = 600_000
+	// defaultConcurrentLimit is the limit of concurrent long-running (20
+	// seconds or longer) requests of production orgs and sandboxes ("API
+	// Request Limits and Allocations",
+	// https://developer.salesforce.com/docs/platform/salesforce-app-limits-cheatsheet/guide/salesforce-app-limits-platform-api.html;
+	// Developer Edition and trial orgs: 5).
+	defaultConcurrentLimit = 25
+	// locatorTTL and legacyLocatorTTL: "Cursors and their related query
+	// results are available for 2 days"; before API version 56.0 "The
+	// oldest cursor and result set expired after 15 minutes of inactivity."
+	// ("API Query Cursor Limits",
+	// https://developer.salesforce.com/docs/platform/salesforce-app-limits-cheatsheet/guide/salesforce-app-limits-platform-apicursors.html)
+	locatorTTL       = 48 * time.Hour
+	legacyLocatorTTL = 15 * time.Minute
 	// maxLocators bounds the open query locators; the least recently used
-	// goes first.
+	// goes first. Salesforce has no such limit since v56.0 ("There isn't a
+	// limit on the number of open cursors."): this one only bounds the
+	// fake's memory.
 	maxLocators = 10_000
 )
 
@@ -79,9 +119,10 @@ type Options struct {
 	PageSize int
 	// Now is the server's clock; time.Now if nil.
 	Now func() time.Time
-	// EarliestDeleted is the earliestDateAvailable of the deleted records
-	// resource: deletions before it are gone. Zero means 15 days before
-	// NewServer.
+	// EarliestDeleted, if set, is when the recycle bin was last purged:
+	// earliestDateAvailable of the deleted records resource is the later
+	// of it and 15 days before the current day, and deletions before it
+	// are gone (from queryAll too).
 	EarliestDeleted time.Time
 	// APILimit is the daily API request limit; 100000 if 0.
 	APILimit int
@@ -90,6 +131,16 @@ type Options struct {
 	// 0, as in Salesforce; end-to-end tests on a real clock may lower it so
 	// that a deletion shows up without waiting for the next minute.
 	DeletedGranularity time.Duration
+	// QueryTimeoutRows, if positive, makes a query or queryAll that selects
+	// more than this many records fail with 400 QUERY_TIMEOUT, standing for
+	// a query that runs past Salesforce's limit. The docs give the limit in
+	// time, not rows; rows are what a test can control.
+	QueryTimeoutRows int
+	// DeletedIDLimit is the most ids the deleted records resource lists
+	// in one response before it answers EXCEEDED_ID_LIMIT: 600,000 if 0.
+	DeletedIDLimit int
+	// ConcurrentLimit is the concurrent long-running request limit: 25 if 0.
+	ConcurrentLimit int
 }
 
 // ObjectTypes returns the object types the server holds, in seeding order.
@@ -114,19 +165,23 @@ type Server struct {
 	byName      map[string]*table           // by lower-case SObject name; ditto
 	log         fake.Log[RequestLog, Fault] // has its own lock
 
-	mu       sync.Mutex // guards everything below and the tables' contents
-	token    string
-	rng      *rand.Rand
-	stamps   *fake.Stamps // strictly increasing SystemModstamps
-	earliest time.Time
-	apiLimit int
-	apiCalls []time.Time // counted requests of the last 24 hours, oldest first
-	locators map[string]*locator
-	locSeq   int
+	mu               sync.Mutex // guards everything below and the tables' contents
+	token            string
+	rng              *rand.Rand
+	stamps           *fake.Stamps // strictly increasing stamps
+	purged           time.Time    // the last purge of the recycle bin; zero if none
+	apiLimit         int
+	apiCalls         []time.Time // counted requests of the last 24 hours, oldest first
+	locators         map[string]*locator
+	locSeq           int
+	queryTimeoutRows int
+	deletedIDLimit   int
+	concurrentLimit  int
+	longRunning      int // long-running requests in flight elsewhere
 }
 
 // NewServer returns a server seeded with opts.Size records per object type,
-// their SystemModstamps spread over the 30 days before now.
+// their stamps spread over the 30 days before now.
 func NewServer(opts Options) *Server {
 	size := fake.SeedSize(opts.Size, defaultSize)
 	s := &Server{
@@ -139,6 +194,11 @@ func NewServer(opts Options) *Server {
 		stamps:      fake.NewStamps(opts.Now, stampResolution),
 		apiLimit:    opts.APILimit,
 		locators:    make(map[string]*locator),
+		purged:      opts.EarliestDeleted.UTC(),
+
+		queryTimeoutRows: opts.QueryTimeoutRows,
+		deletedIDLimit:   opts.DeletedIDLimit,
+		concurrentLimit:  opts.ConcurrentLimit,
 	}
 	if s.pageSize <= 0 {
 		s.pageSize = defaultPageSize
@@ -149,11 +209,13 @@ func NewServer(opts Options) *Server {
 	if s.apiLimit <= 0 {
 		s.apiLimit = defaultAPILimit
 	}
-	s.created = s.stamps.Clock()
-	s.earliest = opts.EarliestDeleted.UTC()
-	if s.earliest.IsZero() {
-		s.earliest = s.created.Add(-defaultEarliestDeleted).Truncate(time.Minute)
+	if s.deletedIDLimit <= 0 {
+		s.deletedIDLimit = defaultDeletedIDLimit
 	}
+	if s.concurrentLimit <= 0 {
+		s.concurrentLimit = defaultConcurrentLimit
+	}
+	s.created = s.stamps.Clock()
 	for _, name := range objectTypes {
 		t := newTable(specs[name])
 		s.tables[name] = t
@@ -229,11 +291,32 @@ func (s *Server) Add(objectType string, n int) []string {
 }
 
 // Delete deletes n random live records of objectType: they leave query
-// results and join the deleted records, with deletedDate a fresh stamp. It
-// returns their Ids, or nil for an unknown type or users, which Salesforce
-// never deletes (change IsActive with Change instead).
+// results, join the deleted records with deletedDate a fresh stamp, and
+// stay in queryAll results with IsDeleted true (and that stamp) until
+// earliestDateAvailable passes them. It returns their Ids, or nil for an
+// unknown type or users, which Salesforce never deletes (change IsActive
+// with Change instead).
 func (s *Server) Delete(objectType string, n int) []string {
 	return fake.Mutate(&s.mu, s.tables, objectType, n, s.deleteLocked)
+}
+
+// Archive archives n random live, unarchived tasks or events: it makes
+// them meet the archive criteria (a task closed and due 365 days ago or
+// more, an event 365 days ago or more, "Archived Activities",
+// https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_guidelines_archive.htm)
+// and sets IsArchived, as the archival background process would on its
+// next run, so that query leaves them out and queryAll keeps them. The
+// docs do not say whether archiving changes SystemModstamp; the fake stamps
+// the records, as it does every change of their data. It returns their
+// Ids, or nil for a type that is not archived.
+func (s *Server) Archive(objectType string, n int) []string {
+	return fake.Mutate(&s.mu, s.tables, objectType, n, s.archiveLocked)
+}
+
+// Archived returns the Ids of the live archived records of objectType,
+// sorted.
+func (s *Server) Archived(objectType string) []string {
+	return fake.Locked(&s.mu, s.tables, objectType, (*table).archivedIDs)
 }
 
 func (s *Server) changeLocked(t *table, n int) []string {
@@ -265,6 +348,22 @@ func (s *Server) addLocked(t *table, n int) []string {
 	return ids
 }
 
+func (s *Server) archiveLocked(t *table, n int) []string {
+	if !t.spec.archives {
+		return nil
+	}
+	g := s.generator()
+	var ids []string
+	for _, rec := range t.pickUnarchived(s.rng, n) {
+		old := rec.cur
+		fields := maps.Clone(old.fields)
+		t.spec.archive(g, fields)
+		t.put(newVersion(t.spec, old.id, fields, old.created, s.stamps.Next()))
+		ids = append(ids, old.id)
+	}
+	return ids
+}
+
 func (s *Server) deleteLocked(t *table, n int) []string {
 	if !t.spec.deletable {
 		return nil
@@ -277,9 +376,11 @@ func (s *Server) deleteLocked(t *table, n int) []string {
 	return ids
 }
 
-// Snapshot returns the live records of objectType by Id, each exactly as the
-// connector returns it as Record.Data with its default field list: every
-// field, no "attributes", keys sorted. It returns nil for an unknown type.
+// Snapshot returns the live records of objectType by Id, archived ones
+// included, each exactly as the connector returns it as Record.Data with
+// its default field list: every field but the base64 ones (ContentNote's
+// Content), no "attributes", keys sorted. It returns nil for an unknown
+// type.
 func (s *Server) Snapshot(objectType string) map[string]json.RawMessage {
 	return fake.Locked(&s.mu, s.tables, objectType, (*table).snapshot)
 }
@@ -326,12 +427,60 @@ func (s *Server) ResetAPIUsage() {
 	s.apiCalls = nil
 }
 
-// SetEarliestDeleted sets earliestDateAvailable: deletions before t are no
-// longer listed, and a client asking from before t must resync.
+// SetEarliestDeleted purges the recycle bin up to t: earliestDateAvailable
+// becomes t (unless 15 days before the current day is later), deletions
+// before it are no longer listed, and a client asking from before it must
+// resync. The zero time undoes the purge.
 func (s *Server) SetEarliestDeleted(t time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.earliest = t.UTC()
+	s.purged = t.UTC()
+}
+
+// EarliestDeleted returns the earliestDateAvailable the deleted records
+// resource reports now.
+func (s *Server) EarliestDeleted() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.earliestLocked()
+}
+
+// earliestLocked is earliestDateAvailable: 15 days before the current day
+// (UTC), or the last purge if later.
+func (s *Server) earliestLocked() time.Time {
+	day := s.stamps.Clock().Truncate(24 * time.Hour)
+	return fake.Later(day.AddDate(0, 0, -deletedLogDays), s.purged)
+}
+
+// SetQueryTimeoutRows changes Options.QueryTimeoutRows; 0 turns query
+// timeouts off.
+func (s *Server) SetQueryTimeoutRows(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.queryTimeoutRows = n
+}
+
+// SetDeletedIDLimit changes Options.DeletedIDLimit; n <= 0 restores
+// 600,000.
+func (s *Server) SetDeletedIDLimit(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n <= 0 {
+		n = defaultDeletedIDLimit
+	}
+	s.deletedIDLimit = n
+}
+
+// SetLongRunningRequests says how many long-running requests (20 seconds or
+// longer, "API Request Limits and Allocations") other clients of the org
+// have in flight. While they are as many as the concurrent limit, every
+// request is refused with 403 REQUEST_LIMIT_EXCEEDED: "Any new concurrent
+// requests aren't processed until there are fewer requests than the
+// allowed limit."
+func (s *Server) SetLongRunningRequests(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.longRunning = max(n, 0)
 }
 
 // ExpireQueryLocators drops every open query locator, as if they had all

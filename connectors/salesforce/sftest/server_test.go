@@ -53,6 +53,10 @@ func TestSOQLSubset(t *testing.T) {
 		"SELECT Id, Name FROM Account ORDER BY SystemModstamp, Id",
 		"select id,name from account where systemmodstamp>=2025-03-01T00:00:00Z order by SystemModstamp asc, Id ASC",
 		"SELECT Id FROM User WHERE SystemModstamp >= 2025-03-01T00:00:00.5+01:00 ORDER BY SystemModstamp, Id",
+		"SELECT Id FROM Task WHERE IsDeleted = false AND SystemModstamp >= 2025-03-01T00:00:00Z AND SystemModstamp < 2025-03-02T00:00:00Z ORDER BY SystemModstamp, Id",
+		"SELECT Id FROM Event WHERE IsArchived = TRUE ORDER BY SystemModstamp, Id LIMIT 1",
+		"SELECT Id, Title, Content FROM ContentNote WHERE LastModifiedDate >= 2025-03-01T00:00:00Z ORDER BY LastModifiedDate, Id",
+		"SELECT Id FROM Account ORDER BY SystemModstamp, Id LIMIT 5",
 	}
 	for _, q := range ok {
 		if r := get(t, queryURL(base, q), nil); r.Status != 200 {
@@ -63,20 +67,27 @@ func TestSOQLSubset(t *testing.T) {
 		"":                       "MALFORMED_QUERY",
 		"SELECT FROM Account":    "MALFORMED_QUERY",
 		"SELECT Id FROM Account": "MALFORMED_QUERY", // no ORDER BY
-		"SELECT Id, Foo__c FROM Account ORDER BY SystemModstamp, Id":                                           "INVALID_FIELD",
-		"SELECT Id FROM Lead ORDER BY SystemModstamp, Id":                                                      "INVALID_TYPE",
-		"SELECT Id, Id FROM Account ORDER BY SystemModstamp, Id":                                               "MALFORMED_QUERY",
-		"SELECT Id, Owner.Name FROM Account ORDER BY SystemModstamp, Id":                                       "MALFORMED_QUERY",
-		"SELECT COUNT() FROM Account ORDER BY SystemModstamp, Id":                                              "MALFORMED_QUERY",
-		"SELECT Id FROM Account WHERE Name >= 2025-03-01T00:00:00Z ORDER BY SystemModstamp, Id":                "MALFORMED_QUERY",
-		"SELECT Id FROM Account WHERE Bogus >= 2025-03-01T00:00:00Z ORDER BY SystemModstamp, Id":               "INVALID_FIELD",
-		"SELECT Id FROM Account WHERE SystemModstamp > 2025-03-01T00:00:00Z ORDER BY SystemModstamp, Id":       "MALFORMED_QUERY",
-		"SELECT Id FROM Account WHERE SystemModstamp >= '2025-03-01' ORDER BY SystemModstamp, Id":              "MALFORMED_QUERY",
-		"SELECT Id FROM Account WHERE SystemModstamp >= 2025-03-01T00:00:00.1234Z ORDER BY SystemModstamp, Id": "MALFORMED_QUERY",
-		"SELECT Id FROM Account ORDER BY Id, SystemModstamp":                                                   "MALFORMED_QUERY",
-		"SELECT Id FROM Account ORDER BY SystemModstamp DESC, Id":                                              "MALFORMED_QUERY",
-		"SELECT Id FROM Account ORDER BY SystemModstamp, Id LIMIT 5":                                           "MALFORMED_QUERY",
-		"SELECT Id FROM Account ORDER BY SystemModstamp, Nope":                                                 "INVALID_FIELD",
+		"SELECT Id, Foo__c FROM Account ORDER BY SystemModstamp, Id":                                                                              "INVALID_FIELD",
+		"SELECT Id FROM Lead ORDER BY SystemModstamp, Id":                                                                                         "INVALID_TYPE",
+		"SELECT Id, Id FROM Account ORDER BY SystemModstamp, Id":                                                                                  "MALFORMED_QUERY",
+		"SELECT Id, Owner.Name FROM Account ORDER BY SystemModstamp, Id":                                                                          "MALFORMED_QUERY",
+		"SELECT COUNT() FROM Account ORDER BY SystemModstamp, Id":                                                                                 "MALFORMED_QUERY",
+		"SELECT Id FROM Account WHERE Name >= 2025-03-01T00:00:00Z ORDER BY SystemModstamp, Id":                                                   "MALFORMED_QUERY",
+		"SELECT Id FROM Account WHERE Bogus >= 2025-03-01T00:00:00Z ORDER BY SystemModstamp, Id":                                                  "INVALID_FIELD",
+		"SELECT Id FROM Account WHERE SystemModstamp > 2025-03-01T00:00:00Z ORDER BY SystemModstamp, Id":                                          "MALFORMED_QUERY",
+		"SELECT Id FROM Account WHERE SystemModstamp >= '2025-03-01' ORDER BY SystemModstamp, Id":                                                 "MALFORMED_QUERY",
+		"SELECT Id FROM Account WHERE SystemModstamp >= 2025-03-01T00:00:00.1234Z ORDER BY SystemModstamp, Id":                                    "MALFORMED_QUERY",
+		"SELECT Id FROM Account ORDER BY Id, SystemModstamp":                                                                                      "MALFORMED_QUERY",
+		"SELECT Id FROM Account ORDER BY SystemModstamp DESC, Id":                                                                                 "MALFORMED_QUERY",
+		"SELECT Id FROM Account ORDER BY SystemModstamp, Id LIMIT five":                                                                           "MALFORMED_QUERY",
+		"SELECT Id FROM Account ORDER BY SystemModstamp, Id OFFSET 5":                                                                             "MALFORMED_QUERY",
+		"SELECT Id FROM ContentNote ORDER BY SystemModstamp, Id":                                                                                  "INVALID_FIELD",
+		"SELECT Id FROM ContentNote WHERE SystemModstamp >= 2025-03-01T00:00:00Z ORDER BY LastModifiedDate, Id":                                   "INVALID_FIELD",
+		"SELECT Id FROM Account WHERE IsArchived = true ORDER BY SystemModstamp, Id":                                                              "INVALID_FIELD",
+		"SELECT Id FROM Task WHERE IsDeleted = 'false' ORDER BY SystemModstamp, Id":                                                               "MALFORMED_QUERY",
+		"SELECT Id FROM Task WHERE IsDeleted != false ORDER BY SystemModstamp, Id":                                                                "MALFORMED_QUERY",
+		"SELECT Id FROM Task WHERE SystemModstamp >= 2025-03-01T00:00:00Z AND SystemModstamp >= 2025-03-02T00:00:00Z ORDER BY SystemModstamp, Id": "MALFORMED_QUERY",
+		"SELECT Id FROM Account ORDER BY SystemModstamp, Nope":                                                                                    "INVALID_FIELD",
 	} {
 		r := get(t, queryURL(base, q), nil)
 		if r.Status != 400 {
@@ -131,8 +142,20 @@ func TestQueryLocators(t *testing.T) {
 		}
 	}
 
-	// Locators expire after 15 minutes unused.
+	// Since v56.0 locators live two days; before, 15 minutes unused.
+	old := get(t, strings.Replace(queryURL(base, soql), "v60.0", "v55.0", 1), map[string]string{"Sforce-Query-Options": "batchSize=200"})
+	var oldBody queryBody
+	if err := json.Unmarshal(old.Body, &oldBody); err != nil || old.Status != 200 || oldBody.Done {
+		t.Fatalf("v55.0 query: %d %s", old.Status, old.Body)
+	}
 	clock.Advance(16 * time.Minute)
+	if r := get(t, base+oldBody.NextRecordsURL, nil); r.Status != 400 {
+		t.Errorf("v55.0 locator after 16 minutes: %d, want it expired", r.Status)
+	}
+	if r := get(t, base+qb.NextRecordsURL, nil); r.Status != 200 {
+		t.Errorf("v60.0 locator after 16 minutes: %d %s", r.Status, r.Body)
+	}
+	clock.Advance(49 * time.Hour)
 	r = get(t, base+qb.NextRecordsURL, nil)
 	if code, _ := errorCode(t, r.Body); code != "INVALID_QUERY_LOCATOR" {
 		t.Errorf("expired locator: %d %s", r.Status, r.Body)
@@ -223,7 +246,7 @@ func TestDeletedRecords(t *testing.T) {
 	// Seconds are ignored: the end is 12:02:00, so the deletion at
 	// 12:02:00.123 is not covered yet.
 	if len(body.DeletedRecords) != 3 || body.LatestDateCovered != "2025-03-10T12:02:00.000+0000" ||
-		body.EarliestDateAvailable != "2025-02-23T12:00:00.000+0000" {
+		body.EarliestDateAvailable != "2025-02-23T00:00:00.000+0000" { // 15 days before the day
 		t.Fatalf("deleted %+v", body)
 	}
 	for _, d := range body.DeletedRecords {
@@ -247,7 +270,6 @@ func TestDeletedRecords(t *testing.T) {
 	for name, u := range map[string]string{
 		"a minute apart": deletedURL("Contact", clock.Now().Add(-time.Minute), clock.Now()),
 		"reversed":       deletedURL("Contact", clock.Now(), t0),
-		"too old":        deletedURL("Contact", clock.Now().Add(-31*24*time.Hour), clock.Now()),
 		"bad start":      base + "/services/data/v60.0/sobjects/Contact/deleted/?start=yesterday&end=2025-03-10T12:00:00Z",
 	} {
 		r := get(t, u, nil)
@@ -257,6 +279,33 @@ func TestDeletedRecords(t *testing.T) {
 	}
 	if r := get(t, deletedURL("Lead", t0, clock.Now()), nil); r.Status != 404 {
 		t.Errorf("unknown SObject: %d", r.Status)
+	}
+	if r := get(t, deletedURL("ContentNote", t0, clock.Now()), nil); r.Status != 404 {
+		t.Errorf("ContentNote, which has no getDeleted(): %d %s", r.Status, r.Body)
+	}
+
+	// A start before earliestDateAvailable is answered with it: the client
+	// must see that it is too late, and resync.
+	srv.SetEarliestDeleted(time.Time{})
+	r = get(t, deletedURL("Contact", clock.Now().Add(-40*24*time.Hour), clock.Now()), nil)
+	if err := json.Unmarshal(r.Body, &body); err != nil || r.Status != 200 || body.EarliestDateAvailable != "2025-02-23T00:00:00.000+0000" {
+		t.Errorf("start 40 days back: %d %s", r.Status, r.Body)
+	}
+	// The window moves with the day.
+	clock.Advance(24 * time.Hour)
+	if got := srv.EarliestDeleted(); !got.Equal(time.Date(2025, 2, 24, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("a day later, earliestDateAvailable %s", got)
+	}
+
+	// More ids than the limit: EXCEEDED_ID_LIMIT, until the window is
+	// narrower.
+	srv.SetDeletedIDLimit(2)
+	r = get(t, deletedURL("Contact", t0, clock.Now()), nil)
+	if code, _ := errorCode(t, r.Body); r.Status != 400 || code != "EXCEEDED_ID_LIMIT" {
+		t.Errorf("4 ids, limit 2: %d %s", r.Status, r.Body)
+	}
+	if r := get(t, deletedURL("Contact", t0.Add(2*time.Minute), clock.Now()), nil); r.Status != 200 {
+		t.Errorf("1 id, limit 2: %d %s", r.Status, r.Body)
 	}
 	if r := get(t, strings.Replace(deletedURL("User", t0, clock.Now()), "/deleted/", "/deleted", 1), nil); r.Status != 200 ||
 		!strings.Contains(string(r.Body), `"deletedRecords":[]`) {

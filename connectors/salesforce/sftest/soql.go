@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -23,7 +24,12 @@ func malformed(format string, args ...any) *apiError {
 type soqlQuery struct {
 	table  *table
 	fields []string  // canonical names, in SELECT order
-	since  time.Time // WHERE SystemModstamp >= since; zero if no WHERE
+	since  time.Time // WHERE <cursor> >= since; zero if none
+	before time.Time // WHERE <cursor> < before; zero if none
+	// isDeleted and isArchived are WHERE IsDeleted = … and IsArchived = …
+	// conditions; nil if none.
+	isDeleted, isArchived *bool
+	limit                 int // LIMIT n; 0 if none
 }
 
 var (
@@ -31,9 +37,12 @@ var (
 	// soqlDateTimeRE is a SOQL dateTime literal: seconds, optional
 	// milliseconds, and Z or an offset.
 	soqlDateTimeRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,3})?(Z|[+-]\d{2}:\d{2})$`)
+	limitRE        = regexp.MustCompile(`^[1-9][0-9]{0,8}$`)
 )
 
-const supported = "sftest supports only SELECT fields FROM SObject [WHERE SystemModstamp >= dateTime] ORDER BY SystemModstamp, Id"
+const supported = "sftest supports only SELECT fields FROM SObject [WHERE cond [AND cond]...] ORDER BY <cursor>, Id [LIMIT n], " +
+	"where <cursor> is SystemModstamp (LastModifiedDate for ContentNote) and cond is <cursor> >= dateTime, <cursor> < dateTime, " +
+	"IsDeleted = true|false or IsArchived = true|false"
 
 // parseSOQL parses q. On error it returns what it parsed so far, for the
 // request log.
@@ -94,6 +103,7 @@ func (s *Server) parseSOQL(q string) (soqlQuery, *apiError) {
 		return out, &apiError{status: http.StatusBadRequest, code: "INVALID_TYPE",
 			msg: fmt.Sprintf("sObject type '%s' is not supported.", from)}
 	}
+	cursor := out.table.spec.cursor
 	seen := map[string]bool{}
 	for _, name := range names {
 		canonical := out.table.field(name)
@@ -109,29 +119,21 @@ func (s *Server) parseSOQL(q string) (soqlQuery, *apiError) {
 
 	if strings.EqualFold(peek(), "WHERE") {
 		pos++
-		field, op, lit := next(), next(), next()
-		switch canonical := out.table.field(field); {
-		case field == "" || op == "" || lit == "":
-			return out, malformed("unexpected end of query in the WHERE clause")
-		case identRE.MatchString(field) && canonical == "":
-			return out, invalidField(field, out.table)
-		case canonical != fieldSystemModstamp || op != ">=":
-			return out, malformed("unexpected condition '%s %s %s'; %s", field, op, lit, supported)
+		for {
+			if err := out.condition(next(), next(), next()); err != nil {
+				return out, err
+			}
+			if !strings.EqualFold(peek(), "AND") {
+				break
+			}
+			pos++
 		}
-		if !soqlDateTimeRE.MatchString(lit) {
-			return out, malformed("value of filter criterion for field 'SystemModstamp' must be of type dateTime and should not be enclosed in quotes: %s", lit)
-		}
-		t, err := time.Parse(time.RFC3339Nano, lit)
-		if err != nil {
-			return out, malformed("invalid dateTime literal %s", lit)
-		}
-		out.since = t.UTC()
 	}
 
 	if err := expect("ORDER", "BY"); err != nil {
 		return out, err
 	}
-	for i, want := range []string{fieldSystemModstamp, fieldID} {
+	for i, want := range []string{cursor, fieldID} {
 		if i > 0 {
 			if err := expect(","); err != nil {
 				return out, err
@@ -151,10 +153,66 @@ func (s *Server) parseSOQL(q string) (soqlQuery, *apiError) {
 			pos++
 		}
 	}
+	if strings.EqualFold(peek(), "LIMIT") {
+		pos++
+		tok := next()
+		if !limitRE.MatchString(tok) {
+			return out, malformed("unexpected token: '%s'; LIMIT takes a positive integer", tok)
+		}
+		out.limit, _ = strconv.Atoi(tok)
+	}
 	if tok := peek(); tok != "" {
 		return out, malformed("unexpected token: '%s'; %s", tok, supported)
 	}
 	return out, nil
+}
+
+// condition adds one WHERE condition.
+func (q *soqlQuery) condition(field, op, lit string) *apiError {
+	t := q.table
+	canonical := t.field(field)
+	switch {
+	case field == "" || op == "" || lit == "":
+		return malformed("unexpected end of query in the WHERE clause")
+	case identRE.MatchString(field) && canonical == "":
+		return invalidField(field, t)
+	case canonical == t.spec.cursor && (op == ">=" || op == "<"):
+		if !soqlDateTimeRE.MatchString(lit) {
+			return malformed("value of filter criterion for field '%s' must be of type dateTime and should not be enclosed in quotes: %s", canonical, lit)
+		}
+		at, err := time.Parse(time.RFC3339Nano, lit)
+		if err != nil {
+			return malformed("invalid dateTime literal %s", lit)
+		}
+		dst := &q.since
+		if op == "<" {
+			dst = &q.before
+		}
+		if !dst.IsZero() {
+			return malformed("sftest supports one '%s %s' condition per query", canonical, op)
+		}
+		*dst = at.UTC()
+		return nil
+	case (canonical == fieldIsDeleted || canonical == fieldIsArchived) && op == "=":
+		var b bool
+		switch {
+		case strings.EqualFold(lit, "true"):
+			b = true
+		case strings.EqualFold(lit, "false"):
+		default:
+			return malformed("value of filter criterion for field '%s' must be of type boolean and should not be enclosed in quotes: %s", canonical, lit)
+		}
+		dst := &q.isDeleted
+		if canonical == fieldIsArchived {
+			dst = &q.isArchived
+		}
+		if *dst != nil {
+			return malformed("sftest supports one '%s =' condition per query", canonical)
+		}
+		*dst = &b
+		return nil
+	}
+	return malformed("unexpected condition '%s %s %s'; %s", field, op, lit, supported)
 }
 
 func invalidField(name string, t *table) *apiError {

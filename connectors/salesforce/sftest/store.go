@@ -22,10 +22,11 @@ func formatSFTime(t time.Time) string { return t.UTC().Format(sfTimeLayout) }
 type version struct {
 	id      string
 	created time.Time      // CreatedDate
-	stamp   time.Time      // SystemModstamp
+	stamp   time.Time      // the cursor field: SystemModstamp (LastModifiedDate for ContentNote)
 	fields  map[string]any // every field, system fields included
-	// data is the record as the connector returns it: every field, no
-	// "attributes", keys sorted (what encoding/json does with a map).
+	// data is the record as the connector returns it with its default
+	// field list: every field but the blob fields, no "attributes", keys
+	// sorted (what encoding/json does with a map).
 	data json.RawMessage
 }
 
@@ -34,26 +35,68 @@ func newVersion(spec *sobjectSpec, id string, fields map[string]any, created, st
 	f[fieldID] = id
 	f[fieldCreatedDate] = formatSFTime(created)
 	f[fieldLastModifiedDate] = formatSFTime(stamp)
-	f[fieldSystemModstamp] = formatSFTime(stamp)
+	if spec.cursor == fieldSystemModstamp {
+		f[fieldSystemModstamp] = formatSFTime(stamp)
+	}
 	if spec.deletable {
 		f[fieldIsDeleted] = false
 	}
-	data, _ := json.Marshal(f) // plain values only: cannot fail
+	if v, ok := f["ContentModifiedDate"]; ok && v == nil {
+		f["ContentModifiedDate"] = formatSFTime(stamp) // the content changed now
+	}
+	return buildVersion(spec, id, f, created, stamp)
+}
+
+// deletedVersion is the record as queryAll returns it once deleted:
+// IsDeleted true, stamped with the deletion. "deletedDate ... is obtained
+// using the SystemModstamp system field if available" (GetDeletedResult,
+// https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_getdeleted_getdeletedresult.htm),
+// so a deletion stamps SystemModstamp. For ContentNote, which has none,
+// the docs do not say what a deletion does to LastModifiedDate; the fake
+// stamps it.
+func deletedVersion(spec *sobjectSpec, old *version, at time.Time) *version {
+	f := maps.Clone(old.fields)
+	f[fieldIsDeleted] = true
+	f[spec.cursor] = formatSFTime(at)
+	return buildVersion(spec, old.id, f, old.created, at)
+}
+
+func buildVersion(spec *sobjectSpec, id string, f map[string]any, created, stamp time.Time) *version {
+	visible := make(map[string]any, len(f))
+	for k, v := range f {
+		if !slices.Contains(spec.blobFields, k) {
+			visible[k] = v
+		}
+	}
+	data, _ := json.Marshal(visible) // plain values only: cannot fail
 	return &version{id: id, created: created, stamp: stamp, fields: f, data: data}
 }
 
+// archived reports whether the version is an archived activity.
+func (v *version) archived() bool { return v.fields[fieldIsArchived] == true }
+
+// deleted reports whether the version is of a deleted record.
+func (v *version) deleted() bool { return v.fields[fieldIsDeleted] == true }
+
 // encode writes the record as the query resource serves it: "attributes"
-// first, then the selected fields in SELECT order.
+// first, then the selected fields in SELECT order. A blob field is sent as
+// the path of its sObject Blob Get resource
+// (/services/data/vXX.X/sobjects/sObject/id/blobField, "sObject Blob Get",
+// https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_sobject_blob_retrieve.htm):
+// the pages read do not say how a query returns a base64 field, and the
+// connector never selects one by default.
 func (v *version) encode(buf *bytes.Buffer, spec *sobjectSpec, apiVersion string, fields []string) {
-	attrs, _ := json.Marshal(map[string]string{
-		"type": spec.name,
-		"url":  "/services/data/" + apiVersion + "/sobjects/" + spec.name + "/" + v.id,
-	})
+	url := "/services/data/" + apiVersion + "/sobjects/" + spec.name + "/" + v.id
+	attrs, _ := json.Marshal(map[string]string{"type": spec.name, "url": url})
 	buf.WriteString(`{"attributes":`)
 	buf.Write(attrs)
 	for _, name := range fields {
 		key, _ := json.Marshal(name)
-		val, _ := json.Marshal(v.fields[name])
+		value := v.fields[name]
+		if slices.Contains(spec.blobFields, name) && value != nil {
+			value = url + "/" + name
+		}
+		val, _ := json.Marshal(value)
 		buf.WriteByte(',')
 		buf.Write(key)
 		buf.WriteByte(':')
@@ -62,31 +105,35 @@ func (v *version) encode(buf *bytes.Buffer, spec *sobjectSpec, apiVersion string
 	buf.WriteByte('}')
 }
 
-// record is one Id's history: its current version, or deleted.
+// record is one Id's history: its current version, deleted or not.
 type record struct {
 	cur       *version
 	deleted   bool
 	deletedAt time.Time
 }
 
-// slot is a version's place in the (SystemModstamp, Id) order.
+// slot is a version's place in the (stamp, Id) order.
 type slot struct {
 	v   *version
 	rec *record
 }
 
-// Current reports whether v is still the record's version and the record
-// is not deleted: a deleted record leaves query results.
-func (s slot) Current() bool { return !s.rec.deleted && s.rec.cur == s.v }
+// Current reports whether v is still the record's version. A deleted
+// record's last version stays current: queryAll lists it until the
+// recycle bin lets go of it.
+func (s slot) Current() bool { return s.rec.cur == s.v }
+
+// live reports whether the slot is a live record's current version.
+func (s slot) live() bool { return s.Current() && !s.rec.deleted }
 
 type deletion struct {
 	id string
 	at time.Time
 }
 
-// table holds one SObject's records, in (SystemModstamp, Id) order. Query
-// locators keep their own slices of versions, so the order may drop stale
-// slots under them.
+// table holds one SObject's records, in (stamp, Id) order. Query locators
+// keep their own slices of versions, so the order may drop stale slots
+// under them.
 type table struct {
 	spec      *sobjectSpec
 	issued    int
@@ -111,41 +158,75 @@ func (t *table) put(v *version) {
 	t.order.Append(slot{v: v, rec: rec}, known)
 }
 
+// remove deletes rec at the given stamp: it leaves query results, joins
+// the deleted records, and lists in queryAll with IsDeleted true.
 func (t *table) remove(rec *record, at time.Time) {
-	rec.deleted, rec.deletedAt = true, at
 	t.deletions = append(t.deletions, deletion{id: rec.cur.id, at: at})
-	t.order.Retire()
+	t.put(deletedVersion(t.spec, rec.cur, at))
+	rec.deleted, rec.deletedAt = true, at
 }
 
-// match returns the live versions with SystemModstamp >= since (all if
-// since is zero) in (SystemModstamp, Id) order.
-func (t *table) match(since time.Time) []*version {
+// selection is what a query asks of a table.
+type selection struct {
+	since, before time.Time // stamp >= since (if set), stamp < before (if set)
+	// all is queryAll: deleted records still in the recycle bin (deleted at
+	// or after binStart) and archived activities are listed too.
+	all        bool
+	binStart   time.Time
+	isDeleted  *bool // WHERE IsDeleted = …
+	isArchived *bool // WHERE IsArchived = …
+	limit      int   // 0: no LIMIT
+}
+
+// match returns the versions sel selects, in (stamp, Id) order.
+func (t *table) match(sel selection) []*version {
 	order := t.order.Slots()
 	start := 0
-	if !since.IsZero() {
-		start = sort.Search(len(order), func(i int) bool { return !order[i].v.stamp.Before(since) })
+	if !sel.since.IsZero() {
+		start = sort.Search(len(order), func(i int) bool { return !order[i].v.stamp.Before(sel.since) })
 	}
 	var out []*version
 	for _, s := range order[start:] {
-		if s.Current() {
-			out = append(out, s.v)
+		if !sel.before.IsZero() && !s.v.stamp.Before(sel.before) {
+			break
+		}
+		if !s.Current() {
+			continue
+		}
+		deleted, archived := s.rec.deleted, s.v.archived()
+		switch {
+		case deleted && (!sel.all || s.rec.deletedAt.Before(sel.binStart)):
+			continue
+		case archived && !sel.all:
+			// "You cannot use query() as it automatically filters out all
+			// records where isArchived is set to true." ("Archived
+			// Activities")
+			continue
+		case sel.isDeleted != nil && deleted != *sel.isDeleted,
+			sel.isArchived != nil && archived != *sel.isArchived:
+			continue
+		}
+		out = append(out, s.v)
+		if sel.limit > 0 && len(out) == sel.limit {
+			break
 		}
 	}
 	return out
 }
 
-// liveRecords returns the live records in (SystemModstamp, Id) order.
+// liveRecords returns the live records, archived ones included, in
+// (stamp, Id) order.
 func (t *table) liveRecords() []*record {
 	out := make([]*record, 0, len(t.byID))
 	for _, s := range t.order.Slots() {
-		if s.Current() {
+		if s.live() {
 			out = append(out, s.rec)
 		}
 	}
 	return out
 }
 
-// snapshot returns the live records' data by Id.
+// snapshot returns the live records' data by Id, archived ones included.
 func (t *table) snapshot() map[string]json.RawMessage {
 	out := make(map[string]json.RawMessage, len(t.byID))
 	for _, rec := range t.liveRecords() {
@@ -166,6 +247,30 @@ func (t *table) deletedByID() map[string]time.Time {
 // pickLive returns n distinct random live records (all if fewer).
 func (t *table) pickLive(rng *rand.Rand, n int) []*record {
 	return fake.Pick(rng, t.liveRecords(), n)
+}
+
+// pickUnarchived returns n distinct random live records that are not
+// archived (all if fewer).
+func (t *table) pickUnarchived(rng *rand.Rand, n int) []*record {
+	var recs []*record
+	for _, rec := range t.liveRecords() {
+		if !rec.cur.archived() {
+			recs = append(recs, rec)
+		}
+	}
+	return fake.Pick(rng, recs, n)
+}
+
+// archivedIDs returns the Ids of the live archived records.
+func (t *table) archivedIDs() []string {
+	var out []string
+	for _, rec := range t.liveRecords() {
+		if rec.cur.archived() {
+			out = append(out, rec.cur.id)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // deletedBetween returns the deletions with from <= at < to.
