@@ -161,12 +161,23 @@ func (a *Activities) retrieve(ctx context.Context, in RetrieveInput, b budget) (
 		}}
 	listed := prog.Done
 	pagesIn, unfinished := 0, false
+	// A page can take longer than the heartbeat timeout (a Salesforce
+	// query may run 120 s before it answers or times out): while one is
+	// awaited, the attempt keeps heartbeating its committed progress.
+	alive := time.NewTicker(heartbeatEvery(ctx))
+	defer alive.Stop()
 	for !listed && !unfinished {
 		var f fetched
-		select {
-		case f = <-next:
-		case <-ctx.Done():
-			return RetrieveResult{}, ctx.Err()
+	wait:
+		for {
+			select {
+			case f = <-next:
+				break wait
+			case <-alive.C:
+				activity.RecordHeartbeat(ctx, heartbeatOf(ap.progress(prog)))
+			case <-ctx.Done():
+				return RetrieveResult{}, ctx.Err()
+			}
 		}
 		if f.err != nil {
 			if ctx.Err() != nil {
@@ -243,6 +254,16 @@ func (a *Activities) retrieve(ctx context.Context, in RetrieveInput, b budget) (
 	}
 	out.EndedAt = time.Now()
 	return out, nil
+}
+
+// heartbeatEvery is how often a waiting Retrieve heartbeats: well inside
+// the attempt's heartbeat timeout (the SDK sends at most one heartbeat
+// per 80% of it anyway). Local attempts have no heartbeat timeout.
+func heartbeatEvery(ctx context.Context) time.Duration {
+	if d := activity.GetInfo(ctx).HeartbeatTimeout; d > 0 {
+		return max(d/3, 100*time.Millisecond)
+	}
+	return time.Minute
 }
 
 func (a *Activities) batchSize() int {
