@@ -25,6 +25,22 @@ const DefaultDemoURL = "http://127.0.0.1:8090"
 // Providers lists the providers syncloop has connectors for.
 var Providers = []string{"demo", "hubspot", "salesforce"}
 
+// ObjectTypes is the catalogue of a provider: the object types its
+// connector can sync; ok is false for a provider without a connector.
+// Custom objects are not in it: the connectors cannot read them yet
+// without a field list, which nothing passes them.
+func ObjectTypes(provider string) (types []string, ok bool) {
+	switch provider {
+	case "demo":
+		return demo.ObjectTypes(), true
+	case "salesforce":
+		return salesforce.ObjectTypes(), true
+	case "hubspot":
+		return hubspot.ObjectTypes(), true
+	}
+	return nil, false
+}
+
 // Credentials is what a connection's encrypted secret holds.
 type Credentials struct {
 	AccessToken string `json:"access_token"`

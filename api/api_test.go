@@ -276,6 +276,21 @@ func TestErrors(t *testing.T) {
 			assert.Contains(t, m["error"], "between 1m and 7d")
 		}
 	}
+	// Objects no connector can sync: nothing is written, no loop starts.
+	for body, want := range map[string]string{
+		`{"object":"acme/foo/accounts"}`:          `unknown provider "foo" in acme/foo/accounts: use one of demo, hubspot, salesforce`,
+		`{"object":"acme/demo/widgets"}`:          `provider demo has no object type "widgets": use one of accounts, contacts, opportunities, tasks, notes, users`,
+		`{"object":"acme/salesforce/invoices"}`:   `provider salesforce has no object type "invoices"`,
+		`{"object":"acme/hubspot/opportunities"}`: `provider hubspot has no object type "opportunities"`,
+	} {
+		m := e.expect(http.StatusBadRequest, "POST", "/sync/v1/objects", body).json(t)
+		assert.Contains(t, m["error"], want, body)
+	}
+	objs, err := e.store.ListObjects(e.ctx)
+	require.NoError(t, err)
+	for _, o := range objs {
+		assert.NotEqual(t, "acme", o.Key.Tenant, "an object no connector can sync was written: %s", o.Key)
+	}
 	e.expect(http.StatusBadRequest, "PUT", url+"/interval", `{"interval":"10y"}`)
 	e.expect(http.StatusBadRequest, "PUT", url+"/interval", `{}`)
 	e.expect(http.StatusBadRequest, "PUT", url+"/interval", "")
@@ -329,7 +344,7 @@ func TestErrors(t *testing.T) {
 func TestAddWithoutWorker(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{noWorker: true})
-	k := e.key("orphans")
+	k := e.key("notes")
 	var v control.ObjectView
 	e.expect(http.StatusCreated, "POST", "/sync/v1/objects", fmt.Sprintf(`{"object":%q,"interval":"2h"}`, k)).decode(t, &v)
 	assert.Equal(t, k.String(), v.Object)

@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
+	"github.com/syncloop/syncloop/activities"
 	"github.com/syncloop/syncloop/model"
 	"github.com/syncloop/syncloop/secrets"
 	"github.com/syncloop/syncloop/store"
@@ -154,6 +157,15 @@ func (s *Service) Add(ctx context.Context, r AddRequest) (obj store.Object, crea
 	}
 	if err := model.ValidateInterval(r.Interval); err != nil {
 		return obj, false, &InputError{err}
+	}
+	// Nothing is written for an object no connector can sync: it would
+	// fail every cycle.
+	types, ok := activities.ObjectTypes(r.Key.Provider)
+	if !ok {
+		return obj, false, &InputError{fmt.Errorf("unknown provider %q in %s: use one of %s", r.Key.Provider, r.Key, strings.Join(activities.Providers, ", "))}
+	}
+	if !slices.Contains(types, r.Key.ObjectType) {
+		return obj, false, &InputError{fmt.Errorf("provider %s has no object type %q: use one of %s", r.Key.Provider, r.Key.ObjectType, strings.Join(types, ", "))}
 	}
 	if r.Connection != "" {
 		conn, err := s.Store.GetConnection(ctx, r.Connection)

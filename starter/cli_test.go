@@ -407,6 +407,26 @@ func TestAddWithUnknownConnection(t *testing.T) {
 	assertNoLoop(t, k)
 }
 
+// TestAddOfAnObjectNoConnectorHas: an unknown provider or object type is
+// refused before anything is written: exit 2, one line naming the fix.
+func TestAddOfAnObjectNoConnectorHas(t *testing.T) {
+	tenant := uniqueTenant("catalogue")
+	for id, want := range map[string]string{
+		tenant + "/foo/accounts": "use one of demo, hubspot, salesforce",
+		tenant + "/demo/widgets": "use one of accounts, contacts",
+	} {
+		r := cli(t, "objects", "add", id)
+		if r.code != 2 || r.err == nil || strings.ContainsAny(r.err.Error(), "\r\n") || !strings.Contains(r.msg, want) {
+			t.Errorf("objects add %s: exit %d, message %q; want exit 2 and one line with %q", id, r.code, r.msg, want)
+		}
+		k := mustKey(t, id)
+		if _, err := testStore.GetObject(context.Background(), k); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("object %s after the refused add: %v; want not found", k, err)
+		}
+		assertNoLoop(t, k)
+	}
+}
+
 // waitCompleted waits for at least n Completed cycles of the object.
 func waitCompleted(t *testing.T, k model.ObjectKey, n int, timeout time.Duration) {
 	t.Helper()

@@ -20,6 +20,9 @@ import (
 	"github.com/syncloop/syncloop/connectors/internal/httpx"
 )
 
+// ObjectTypes are the object types the demo provider has.
+func ObjectTypes() []string { return demoapi.ObjectTypes() }
+
 const (
 	// maxBodyBytes bounds a response body: a page of 1000 demo records is
 	// far smaller, so anything bigger is a broken provider, not data.

@@ -35,3 +35,9 @@ const (
 type ErrorBody struct {
 	Error string `json:"error"`
 }
+
+// ObjectTypes are the object types the demo CRM serves, in the fixed order
+// its seeding walks them.
+func ObjectTypes() []string {
+	return []string{"accounts", "contacts", "opportunities", "tasks", "notes", "users"}
+}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/syncloop/syncloop/connectors/demo/demoapi"
 	"github.com/syncloop/syncloop/connectors/internal/fake"
 )
 
@@ -22,7 +23,7 @@ type objectSpec struct {
 
 // objectTypes lists the object types in a fixed order; seeding walks them in
 // this order so a Seed always produces the same dataset.
-var objectTypes = []string{"accounts", "contacts", "opportunities", "tasks", "notes", "users"}
+var objectTypes = demoapi.ObjectTypes()
 
 var specs = map[string]*objectSpec{
 	"accounts": {
