@@ -12,42 +12,51 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/server/temporaltest"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
 
 	"github.com/syncloop/syncloop/internal/testenv"
-	"github.com/syncloop/syncloop/internal/testtemporal"
 	"github.com/syncloop/syncloop/store"
 )
 
-// env is one benchmark's world: an in-process Temporal server, a fresh
-// PostgreSQL schema, and (optionally) a worker process.
+// env is one benchmark's world: a fresh Temporal server (in process on
+// SQLite, or temporalpg on PostgreSQL), a fresh PostgreSQL schema for
+// syncloop, and (optionally) a worker process.
 type env struct {
-	ts     *temporaltest.TestServer
+	srv    temporalServer
 	store  *store.Store
 	schema string
 	drop   func()
+	// histories caches run histories read after the measurement.
+	histories map[string][]*historypb.HistoryEvent
 }
 
-func newEnv(ctx context.Context) (*env, error) {
-	ts, err := testtemporal.Temporal(ctx)
-	if err != nil {
-		return nil, err
-	}
+func newEnv(ctx context.Context, be backend) (*env, error) {
+	// PostgreSQL first: NewSchemaStore starts it if it is down, and
+	// temporalpg needs it.
 	st, drop, err := testenv.NewSchemaStore(ctx)
 	if err != nil {
-		ts.Stop()
 		return nil, err
 	}
 	var schema string
 	if err := st.Pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		drop()
 		return nil, err
 	}
-	return &env{ts: ts, store: st, schema: schema, drop: drop}, nil
+	srv, err := startTemporal(ctx, be)
+	if err != nil {
+		drop()
+		return nil, err
+	}
+	return &env{srv: srv, store: st, schema: schema, drop: drop}, nil
 }
+
+func (e *env) client() client.Client { return e.srv.Client() }
+func (e *env) namespace() string     { return e.srv.Namespace() }
 
 func (e *env) close() {
 	e.drop()
-	e.ts.Stop()
+	e.srv.Stop()
 }
 
 // workerProc is the syncloop worker as its own process, so its CPU time
@@ -70,8 +79,8 @@ func (e *env) startWorker(bin, queue, demoURL string, extraEnv ...string) (*work
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(),
 		"SYNCLOOP_DEMO_URL="+demoURL,
-		"TEMPORAL_ADDRESS="+e.ts.GetFrontendHostPort(),
-		"TEMPORAL_NAMESPACE="+e.ts.GetDefaultNamespace(),
+		"TEMPORAL_ADDRESS="+e.srv.HostPort(),
+		"TEMPORAL_NAMESPACE="+e.namespace(),
 		"DATABASE_URL="+testenv.TestURL()+"&search_path="+e.schema,
 		"SYNCLOOP_TASK_QUEUE="+queue,
 	)
@@ -129,4 +138,39 @@ func serve(h http.Handler) (url string, stop func(), err error) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
+}
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat's CPU times (100
+// on every Linux the benchmark runs on).
+const clockTicks = 100
+
+// cpu returns the worker's CPU seconds so far (user + system), read from
+// /proc while it runs; 0 if it cannot be read.
+func (w *workerProc) cpu() float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", w.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces: count from its ")".
+	i := strings.LastIndexByte(string(data), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(f[11], 64) // field 14
+	stime, _ := strconv.ParseFloat(f[12], 64) // field 15
+	return (utime + stime) / clockTicks
+}
+
+// freeAddr returns a free loopback host:port.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }

@@ -34,7 +34,7 @@ type ingestResult struct {
 
 func runIngest(ctx context.Context, bin string, n int, logf func(string, ...any)) (r ingestResult, err error) {
 	r.Records = n
-	e, err := newEnv(ctx)
+	e, err := newEnv(ctx, backend{name: backendSQLite})
 	if err != nil {
 		return r, err
 	}
@@ -60,7 +60,7 @@ func runIngest(ctx context.Context, bin string, n int, logf func(string, ...any)
 		return r, err
 	}
 	defer func() { r.WorkerCPU, r.WorkerPeakMiB = w.stop() }()
-	svc := &control.Service{Store: e.store, Client: e.ts.GetDefaultClient(), Namespace: e.ts.GetDefaultNamespace(), TaskQueue: queue}
+	svc := &control.Service{Store: e.store, Client: e.client(), Namespace: e.namespace(), TaskQueue: queue}
 	k := model.ObjectKey{Tenant: "bench", Provider: "demo", ObjectType: "accounts"}
 	logf("ingest %d: full sync", n)
 	obj, _, err := svc.Add(ctx, control.AddRequest{Key: k, Interval: 24 * time.Hour})

@@ -1,13 +1,24 @@
 // Command bench measures syncloop against its alternatives, side by side
 // in one run, and writes BENCHMARKS.md:
 //
-//	go run ./bench                 # everything (tens of minutes)
-//	go run ./bench -quick          # small sizes, a few minutes
-//	go run ./bench -only ingest    # one part: ingest, schedule, watcher
+//	go run ./bench                  # everything, writes BENCHMARKS.md (about 3 hours; -schedule-window 2m -status-baseline=false: about 2)
+//	go run ./bench -quick           # small sizes, a smoke run (about 50 minutes)
+//	go run ./bench -only schedule   # one part: ingest, schedule, watcher, oversub
 //	go run ./bench -only statusload # REST status under load (printed, BENCHMARKS.md untouched)
+//	go run ./bench -only schedule -objects 100 -schedule-window 1m -temporal sqlite,postgres
+//	go run ./bench -only oversub -oversub 300:30 -oversub-age 1000
+//	go run ./bench -only watcher -watcher-objects 100000 -temporal postgres
 //
-// It needs the local PostgreSQL (started if down) and nothing else: the
-// Temporal server runs in process, the worker as a child process.
+// It needs the local PostgreSQL (started if down) and nothing else. The
+// scheduling and watcher parts run against each Temporal back-end of
+// -temporal: "sqlite" is temporaltest in process (SQLite in memory, one
+// history shard), "postgres" is bench/temporalpg as a child process
+// (Temporal's PostgreSQL schemas in databases syncloop_bench_temporal and
+// syncloop_bench_temporal_vis on the same server, recreated for every
+// measurement). The cache oversubscription part and its age sweep run on
+// one back-end (-oversub-temporal). Ingest and statusload run on sqlite.
+// The worker is a child process, so its CPU time and memory are its own.
+// The report is rewritten after every result; -out names it.
 package main
 
 import (
@@ -26,18 +37,44 @@ import (
 
 func main() {
 	out := flag.String("out", "BENCHMARKS.md", "where to write the report")
-	only := flag.String("only", "", "run one part: ingest, schedule or watcher")
+	only := flag.String("only", "", "run one part: ingest, schedule, watcher, oversub or statusload")
 	quick := flag.Bool("quick", false, "small sizes (a smoke run, not the published numbers)")
 	records := flag.String("records", "100000,1000000", "ingest dataset sizes")
 	objects := flag.String("objects", "100,1000,5000@5m", "scheduling benchmark sizes: N objects every minute, or N@interval")
 	scheduleFor := flag.Duration("schedule-window", 4*time.Minute, "how long each scheduling run measures")
 	watcherObjects := flag.String("watcher-objects", "1000,10000", "watcher benchmark object counts")
+	temporalFlag := flag.String("temporal", "sqlite,postgres", "Temporal back-ends the scheduling and watcher parts run against: sqlite (in process), postgres (bench/temporalpg)")
+	oversubFlag := flag.String("oversub", "5000:500@5m", "cache oversubscription: LOOPS:CACHE[@interval] runs LOOPS loops with every loop cached, then with a worker cache of CACHE (off: skip)")
+	oversubOn := flag.String("oversub-temporal", "postgres", "back-end of the oversubscription part and the age sweep (the first of -temporal if it is not in it)")
+	ageTarget := flag.Int("oversub-age", 4000, "age sweep: grow runs to this many history events and measure CPU per cycle cached and with a cache miss per cycle (0: skip; the server suggests continue-as-new at 4096)")
 	statusObjects := flag.Int("status-objects", 300, "statusload: loops behind GET /sync/v1/status")
 	statusRequests := flag.Int("status-requests", 2000, "statusload: requests per burst")
 	statusBaseline := flag.Bool("status-baseline", true, "statusload: also measure one status computation per request (the API before coalescing)")
 	flag.Parse()
+	switch *only {
+	case "", "ingest", "schedule", "watcher", "oversub", "statusload":
+	default:
+		log.Fatalf("-only %q: want ingest, schedule, watcher, oversub or statusload", *only)
+	}
 	if *quick {
 		*records, *objects, *scheduleFor = "20000", "50,200", 2*time.Minute
+		*oversubFlag, *ageTarget, *watcherObjects, *statusBaseline = "300:30", 1000, "1000", false
+	}
+	var backends []backend
+	for _, name := range strings.Split(*temporalFlag, ",") {
+		name = strings.TrimSpace(name)
+		if name != backendSQLite && name != backendPostgres {
+			log.Fatalf("-temporal %q: want sqlite, postgres or both (sqlite,postgres)", *temporalFlag)
+		}
+		backends = append(backends, backend{name: name})
+	}
+	var oversub *oversubSpec
+	if *oversubFlag != "off" && *oversubFlag != "" {
+		s, err := parseOversub(*oversubFlag)
+		if err != nil {
+			log.Fatal(err)
+		}
+		oversub = &s
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -53,14 +90,31 @@ func main() {
 		log.Fatal(err)
 	}
 	if *only == "statusload" {
-		if err := runStatusLoad(ctx, bin, *statusObjects, *statusRequests, *statusBaseline, logf); err != nil {
+		md, err := runStatusLoad(ctx, bin, *statusObjects, *statusRequests, *statusBaseline, logf)
+		if err != nil {
 			log.Fatalf("statusload: %v", err)
 		}
+		fmt.Print(md)
 		return
 	}
 	benchBin, err := buildWorker(dir, "./bench/worker")
 	if err != nil {
 		log.Fatal(err)
+	}
+	for i := range backends {
+		if backends[i].name == backendPostgres {
+			pg, err := buildWorker(dir, "./bench/temporalpg")
+			if err != nil {
+				log.Fatal(err)
+			}
+			backends[i].bin = pg
+		}
+	}
+	oversubBackend := backends[0]
+	for _, be := range backends {
+		if be.name == *oversubOn {
+			oversubBackend = be
+		}
 	}
 	rep := &report{started: time.Now(), command: "go run ./bench " + strings.Join(os.Args[1:], " ")}
 	// The report is rewritten after every result, so a long run that is
@@ -82,26 +136,54 @@ func main() {
 		}
 	}
 	if *only == "" || *only == "schedule" {
-		for _, size := range scheduleSizes(*objects) {
-			// The window covers at least one interval: every object's
-			// cycle in it is a lag sample.
-			rs, err := runSchedule(ctx, benchBin, size, max(*scheduleFor, size.interval), logf)
-			if err != nil {
-				log.Fatalf("schedule %d: %v", size.objects, err)
+		for _, be := range backends {
+			for _, size := range scheduleSizes(*objects) {
+				// The window covers at least one interval: every object's
+				// cycle in it is a lag sample.
+				rs, err := runSchedule(ctx, be, benchBin, size, max(*scheduleFor, size.interval), logf)
+				if err != nil {
+					log.Fatalf("schedule [%s] %d: %v", be.name, size.objects, err)
+				}
+				rep.schedule = append(rep.schedule, rs...)
+				save()
 			}
-			rep.schedule = append(rep.schedule, rs...)
-			save()
 		}
 	}
-	if *only == "" || *only == "watcher" {
-		for _, n := range ints(*watcherObjects) {
-			r, err := runWatcher(ctx, n, logf)
-			if err != nil {
-				log.Fatalf("watcher %d: %v", n, err)
-			}
-			rep.watcher = append(rep.watcher, r)
-			save()
+	if (*only == "" || *only == "oversub") && oversub != nil {
+		r, err := runOversub(ctx, oversubBackend, benchBin, *oversub, max(*scheduleFor, oversub.interval), logf)
+		if err != nil {
+			log.Fatalf("oversub [%s] %s: %v", oversubBackend.name, *oversubFlag, err)
 		}
+		rep.oversub = append(rep.oversub, r)
+		save()
+	}
+	if (*only == "" || *only == "oversub") && *ageTarget > 0 {
+		r, err := runAgeSweep(ctx, oversubBackend, benchBin, *ageTarget, logf)
+		if err != nil {
+			log.Fatalf("age sweep [%s]: %v", oversubBackend.name, err)
+		}
+		rep.age = append(rep.age, r)
+		save()
+	}
+	if *only == "" || *only == "watcher" {
+		for _, be := range backends {
+			for _, n := range ints(*watcherObjects) {
+				r, err := runWatcher(ctx, be, n, logf)
+				if err != nil {
+					log.Fatalf("watcher [%s] %d: %v", be.name, n, err)
+				}
+				rep.watcher = append(rep.watcher, r)
+				save()
+			}
+		}
+	}
+	if *only == "" {
+		md, err := runStatusLoad(ctx, bin, *statusObjects, *statusRequests, *statusBaseline, logf)
+		if err != nil {
+			log.Fatalf("statusload: %v", err)
+		}
+		rep.statusload = md
+		save()
 	}
 	save()
 	fmt.Println("wrote", *out)

@@ -3,16 +3,20 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/syncloop/syncloop/connectors/demo/democrm"
 	"github.com/syncloop/syncloop/control"
+	"github.com/syncloop/syncloop/internal/cost"
 	"github.com/syncloop/syncloop/model"
 	"github.com/syncloop/syncloop/workflows"
 )
@@ -25,8 +29,18 @@ const (
 	variantCAN       = "continue-as-new after every cycle"
 )
 
-// scheduleResult is one variant at one N.
+// Action types of the server's action metric that the report shows apart.
+const (
+	actionHeartbeat     = "grpc_RecordActivityTaskHeartbeat"
+	actionHeartbeatByID = "grpc_RecordActivityTaskHeartbeatById"
+)
+
+// scheduleResult is one variant at one N on one back-end. Per-cycle
+// figures are over the measurement window (after a warm-up of one
+// interval): history events and actions of the cycles that ran in it,
+// the server's action metric's increase over it, the worker's CPU in it.
 type scheduleResult struct {
+	Backend         string
 	Variant         string
 	Objects         int
 	Interval        time.Duration
@@ -34,10 +48,32 @@ type scheduleResult struct {
 	Cycles          int
 	CyclesPerSecond float64
 	LagP50, LagP99  time.Duration
+	// From the sampled objects' histories, by Temporal Cloud's rules
+	// (internal/cost), plus one schedule action per run for Schedules.
 	EventsPerCycle  float64
 	ActionsPerCycle float64
-	WorkerCPU       float64
-	WorkerPeakMiB   float64
+	// ChangeVersionUpserts is how many of the history's search-attribute
+	// upserts per cycle carried only TemporalChangeVersion (0 actions by
+	// Cloud's rules; the server metric cannot tell them apart).
+	ChangeVersionUpserts float64
+	SampledCycles        int
+	// From the server's action metric (namespace-wide, every object):
+	// actions other than heartbeats, and heartbeats, per cycle.
+	MetricActionsPerCycle float64
+	HeartbeatsPerCycle    float64
+	MetricOK              bool
+	MetricByType          map[string]float64 // per cycle
+	// Worker process: CPU in the window per cycle, and for the whole run.
+	CPUPerCycleMS float64
+	WorkerCPU     float64
+	WorkerPeakMiB float64
+	// HistoryLength is events per run at the end of the window (sampled
+	// loops' current runs): mean and max.
+	HistoryLengthMean float64
+	HistoryLengthMax  int64
+	// Sticky cache (bench worker's SDK metrics), per cycle in the window;
+	// negative when not measured.
+	CacheHitsPerCycle, CacheMissesPerCycle float64
 }
 
 // scheduleSize is one scheduling run: N objects every interval.
@@ -46,26 +82,36 @@ type scheduleSize struct {
 	interval time.Duration
 }
 
-func runSchedule(ctx context.Context, bin string, size scheduleSize, window time.Duration, logf func(string, ...any)) ([]scheduleResult, error) {
+func runSchedule(ctx context.Context, be backend, bin string, size scheduleSize, window time.Duration, logf func(string, ...any)) ([]scheduleResult, error) {
 	var out []scheduleResult
 	n := size.objects
 	for _, variant := range []string{variantLoop, variantSchedules, variantCAN} {
-		logf("schedule %d objects every %s: %s for %s", n, size.interval, variant, window)
-		r, err := runVariant(ctx, bin, size, window, variant)
+		logf("schedule [%s] %d objects every %s: %s for %s", be.name, n, size.interval, variant, window)
+		r, err := runVariant(ctx, be, bin, size, window, variant, variantOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", variant, err)
 		}
-		logf("schedule %d objects: %s: %d cycles, lag p50 %s p99 %s, %.1f events/cycle, %.1f actions/cycle, worker CPU %.1f s, peak RSS %.0f MiB",
-			n, variant, r.Cycles, r.LagP50, r.LagP99, r.EventsPerCycle, r.ActionsPerCycle, r.WorkerCPU, r.WorkerPeakMiB)
+		logResult(logf, r)
 		out = append(out, r)
 	}
 	return out, nil
 }
 
-func runVariant(ctx context.Context, bin string, size scheduleSize, window time.Duration, variant string) (scheduleResult, error) {
+func logResult(logf func(string, ...any), r scheduleResult) {
+	logf("schedule [%s] %d objects: %s: %d cycles, lag p50 %s p99 %s, %.1f events/cycle, %.2f actions/cycle (history, Cloud rules), %.2f actions/cycle (server metric) + %.2f heartbeats/cycle, worker %.1f ms CPU/cycle, peak RSS %.0f MiB",
+		r.Backend, r.Objects, r.Variant, r.Cycles, r.LagP50, r.LagP99, r.EventsPerCycle, r.ActionsPerCycle, r.MetricActionsPerCycle, r.HeartbeatsPerCycle, r.CPUPerCycleMS, r.WorkerPeakMiB)
+}
+
+// variantOptions are the oversubscription benchmark's additions.
+type variantOptions struct {
+	cacheSize int  // the worker's SYNCLOOP_WORKFLOW_CACHE_SIZE; 0: default
+	metrics   bool // serve the worker's SDK metrics (sticky cache counts)
+}
+
+func runVariant(ctx context.Context, be backend, bin string, size scheduleSize, window time.Duration, variant string, o variantOptions) (scheduleResult, error) {
 	n, every := size.objects, size.interval
-	r := scheduleResult{Variant: variant, Objects: n, Interval: every, Window: window}
-	e, err := newEnv(ctx)
+	r := scheduleResult{Backend: be.name, Variant: variant, Objects: n, Interval: every, Window: window, CacheHitsPerCycle: -1, CacheMissesPerCycle: -1}
+	e, err := newEnv(ctx, be)
 	if err != nil {
 		return r, err
 	}
@@ -77,20 +123,35 @@ func runVariant(ctx context.Context, bin string, size scheduleSize, window time.
 	}
 	defer stopDemo()
 	queue := fmt.Sprintf("bench-sched-%d-%d", n, time.Now().UnixNano()%1e6)
-	w, err := e.startWorker(bin, queue, url)
+	var extra []string
+	if o.cacheSize > 0 {
+		extra = append(extra, fmt.Sprintf("SYNCLOOP_WORKFLOW_CACHE_SIZE=%d", o.cacheSize))
+	}
+	var workerMetrics string
+	if o.metrics {
+		addr, err := freeAddr()
+		if err != nil {
+			return r, err
+		}
+		extra = append(extra, "SYNCLOOP_METRICS_ADDR="+addr)
+		workerMetrics = "http://" + addr + "/metrics"
+	}
+	w, err := e.startWorker(bin, queue, url, extra...)
 	if err != nil {
 		return r, err
 	}
-	c := e.ts.GetDefaultClient()
-	svc := &control.Service{Store: e.store, Client: c, Namespace: e.ts.GetDefaultNamespace(), TaskQueue: queue}
+	stopped := false
+	defer func() {
+		if !stopped {
+			w.stop()
+		}
+	}()
+	c := e.client()
+	svc := &control.Service{Store: e.store, Client: c, Namespace: e.namespace(), TaskQueue: queue}
 	if variant == variantCAN {
 		svc.LoopOptions.CyclesPerRun = 1
 	}
-	// One tenant per object, all syncing the (empty) demo accounts.
-	keys := make([]model.ObjectKey, n)
-	for i := range keys {
-		keys[i] = model.ObjectKey{Tenant: fmt.Sprintf("t%05d", i), Provider: "demo", ObjectType: "accounts"}
-	}
+	keys := objectKeys(n)
 	if _, err := e.store.Pool.Exec(ctx, `INSERT INTO integration_objects (tenant, provider, object_type, interval_seconds)
 		SELECT 't' || lpad(g::text, 5, '0'), 'demo', 'accounts', $2 FROM generate_series(0, $1 - 1) g`, n, int(every.Seconds())); err != nil {
 		return r, err
@@ -120,13 +181,34 @@ func runVariant(ctx context.Context, bin string, size scheduleSize, window time.
 	// Measure a steady window after a warm-up of one interval (every
 	// object has run its first cycle, and the start-up burst is over).
 	warm := start.Add(every)
-	select {
-	case <-ctx.Done():
-		return r, ctx.Err()
-	case <-time.After(time.Until(warm.Add(window))):
+	if err := sleepUntil(ctx, warm); err != nil {
+		return r, err
+	}
+	a0, aErr := e.srv.Actions(ctx)
+	cpu0 := w.cpu()
+	var m0 map[string]float64
+	if workerMetrics != "" {
+		m0, _ = stickyCache(ctx, workerMetrics)
+	}
+	if err := sleepUntil(ctx, warm.Add(window)); err != nil {
+		return r, err
 	}
 	end := time.Now()
+	a1, aErr1 := e.srv.Actions(ctx)
+	cpu1 := w.cpu()
+	var m1 map[string]float64
+	if workerMetrics != "" {
+		m1, _ = stickyCache(ctx, workerMetrics)
+	}
+	// Run lengths now, before the loops go on.
+	if variant != variantSchedules {
+		r.HistoryLengthMean, r.HistoryLengthMax, err = runLengths(ctx, e, keys)
+		if err != nil {
+			return r, err
+		}
+	}
 	r.WorkerCPU, r.WorkerPeakMiB = w.stop()
+	stopped = true
 
 	lags, cycles, err := cycleLags(ctx, e, variant, every, warm, end)
 	if err != nil {
@@ -137,8 +219,47 @@ func runVariant(ctx context.Context, bin string, size scheduleSize, window time.
 	if len(lags) > 0 {
 		r.LagP50, r.LagP99 = lags[len(lags)/2], lags[min(len(lags)-1, len(lags)*99/100)]
 	}
-	r.EventsPerCycle, r.ActionsPerCycle, err = historyCost(ctx, e, variant, keys)
+	perCycle := func(v float64) float64 { return v / float64(max(cycles, 1)) }
+	r.CPUPerCycleMS = perCycle(1000 * (cpu1 - cpu0))
+	if aErr == nil && aErr1 == nil {
+		r.MetricOK = true
+		r.MetricByType = map[string]float64{}
+		for typ, v := range a1 {
+			if d := float64(v - a0[typ]); d != 0 {
+				r.MetricByType[typ] = perCycle(d)
+				switch typ {
+				case actionHeartbeat, actionHeartbeatByID:
+					r.HeartbeatsPerCycle += perCycle(d)
+				default:
+					r.MetricActionsPerCycle += perCycle(d)
+				}
+			}
+		}
+	}
+	if m0 != nil && m1 != nil {
+		r.CacheHitsPerCycle = perCycle(m1["hit"] - m0["hit"])
+		r.CacheMissesPerCycle = perCycle(m1["miss"] - m0["miss"])
+	}
+	err = historyCost(ctx, e, variant, keys, warm, end, &r)
 	return r, err
+}
+
+func objectKeys(n int) []model.ObjectKey {
+	// One tenant per object, all syncing the (empty) demo accounts.
+	keys := make([]model.ObjectKey, n)
+	for i := range keys {
+		keys[i] = model.ObjectKey{Tenant: fmt.Sprintf("t%05d", i), Provider: "demo", ObjectType: "accounts"}
+	}
+	return keys
+}
+
+func sleepUntil(ctx context.Context, t time.Time) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Until(t)):
+		return nil
+	}
 }
 
 // startAll starts every object with bounded concurrency.
@@ -171,11 +292,16 @@ func startAll(ctx context.Context, keys []model.ObjectKey, start func(model.Obje
 // loops, and the boundary the schedule fires on for Schedules (Every: d
 // fires at multiples of d since the Unix epoch).
 func cycleLags(ctx context.Context, e *env, variant string, every time.Duration, from, to time.Time) ([]time.Duration, int, error) {
-	q := `SELECT extract(epoch FROM c.started_at - (p.ended_at + make_interval(secs => $3)))::float8
+	// A loop's cycle is due an interval after the previous one ended,
+	// except its second, due workflows.SpreadWait after the first (the
+	// spread of loops started together). Lag is start − due.
+	q := `SELECT o.tenant, o.provider, o.object_type, c.seq,
+			extract(epoch FROM c.started_at - p.ended_at)::float8, $3::float8
 		FROM sync_cycles c JOIN sync_cycles p ON p.object_id = c.object_id AND p.seq = c.seq - 1
+		JOIN integration_objects o ON o.id = c.object_id
 		WHERE c.started_at >= $1 AND c.started_at < $2`
 	if variant == variantSchedules {
-		q = `SELECT (extract(epoch FROM c.started_at)::float8 - floor(extract(epoch FROM c.started_at)::float8 / $3) * $3)::float8
+		q = `SELECT '', '', '', 0, extract(epoch FROM c.started_at)::float8, $3::float8
 			FROM sync_cycles c WHERE c.started_at >= $1 AND c.started_at < $2`
 	}
 	rows, err := e.store.Pool.Query(ctx, q, from, to, every.Seconds())
@@ -185,67 +311,210 @@ func cycleLags(ctx context.Context, e *env, variant string, every time.Duration,
 	defer rows.Close()
 	var lags []time.Duration
 	for rows.Next() {
-		var secs float64
-		if err := rows.Scan(&secs); err != nil {
+		var k model.ObjectKey
+		var seq int
+		var secs, period float64
+		if err := rows.Scan(&k.Tenant, &k.Provider, &k.ObjectType, &seq, &secs, &period); err != nil {
 			return nil, 0, err
 		}
-		lags = append(lags, time.Duration(secs*float64(time.Second)))
+		var lag float64
+		switch {
+		case variant == variantSchedules:
+			// Every: d fires at multiples of d.
+			lag = secs - math.Floor(secs/period)*period
+		case seq == 2:
+			lag = secs - workflows.SpreadWait(k.WorkflowID(), every).Seconds()
+		default:
+			lag = secs - period
+		}
+		lags = append(lags, time.Duration(lag*float64(time.Second)))
 	}
 	sort.Slice(lags, func(i, j int) bool { return lags[i] < lags[j] })
 	return lags, len(lags), rows.Err()
 }
 
-// historyCost samples objects' histories: events per cycle, and Temporal
-// actions per cycle (workflow starts and continue-as-new, activities,
-// local activities, timers, search attribute upserts, signals and
-// updates; plus the schedule's own action for the Schedules variant).
-func historyCost(ctx context.Context, e *env, variant string, keys []model.ObjectKey) (events, actions float64, err error) {
-	c := e.ts.GetDefaultClient()
-	sample := keys[:min(len(keys), 10)]
-	var totalEvents, totalActions, totalCycles int
-	for _, k := range sample {
-		query := fmt.Sprintf("WorkflowId = '%s'", k.WorkflowID())
-		if variant == variantSchedules {
-			query = fmt.Sprintf("TemporalScheduledById = 'bench-%s'", k)
-		}
-		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			Namespace: e.ts.GetDefaultNamespace(), Query: query, PageSize: 1000,
-		})
+// historySample is how many objects' histories historyCost reads.
+const historySample = 20
+
+// historyCost reads sampled objects' histories and counts, over the
+// events written in [from, to), events and actions by Temporal Cloud's
+// rules (internal/cost) per cycle started in [from, to); for Schedules
+// each run adds the schedule's own action.
+func historyCost(ctx context.Context, e *env, variant string, keys []model.ObjectKey, from, to time.Time, r *scheduleResult) error {
+	var total cost.Cost
+	var cycles, starts, cvUpserts int
+	for _, k := range sample(keys, historySample) {
+		runs, err := windowRuns(ctx, e, variant, k, from)
 		if err != nil {
-			return 0, 0, err
+			return err
 		}
-		for _, ex := range resp.GetExecutions() {
-			wid, rid := ex.GetExecution().GetWorkflowId(), ex.GetExecution().GetRunId()
-			iter := c.GetWorkflowHistory(ctx, wid, rid, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-			for iter.HasNext() {
-				ev, err := iter.Next()
-				if err != nil {
-					return 0, 0, err
+		for _, run := range runs {
+			events, err := history(ctx, e, run[0], run[1])
+			if err != nil {
+				return err
+			}
+			var in []*historypb.HistoryEvent
+			for _, ev := range events {
+				if t := ev.GetEventTime().AsTime(); !t.Before(from) && t.Before(to) {
+					in = append(in, ev)
 				}
-				totalEvents++
+			}
+			total = total.Add(cost.Of(in))
+			for _, ev := range in {
 				switch ev.GetEventType() {
-				case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, enumspb.EVENT_TYPE_MARKER_RECORDED,
-					enumspb.EVENT_TYPE_TIMER_STARTED, enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES,
-					enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
-					totalActions++
+				case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+					starts++
+				case enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+					if f := ev.GetUpsertWorkflowSearchAttributesEventAttributes().GetSearchAttributes().GetIndexedFields(); len(f) == 1 && f["TemporalChangeVersion"] != nil {
+						cvUpserts++
+					}
 				}
 			}
 		}
 		obj, err := e.store.GetObject(ctx, k)
 		if err != nil {
-			return 0, 0, err
+			return err
 		}
 		var n int
-		if err := e.store.Pool.QueryRow(ctx, `SELECT count(*) FROM sync_cycles WHERE object_id = $1 AND status <> $2`, obj.ID, model.StatusProcessing).Scan(&n); err != nil {
+		if err := e.store.Pool.QueryRow(ctx, `SELECT count(*) FROM sync_cycles WHERE object_id = $1 AND started_at >= $2 AND started_at < $3`,
+			obj.ID, from, to).Scan(&n); err != nil {
+			return err
+		}
+		cycles += n
+	}
+	if cycles == 0 {
+		return fmt.Errorf("no cycle of the sampled objects started in the window")
+	}
+	if variant == variantSchedules {
+		total.Actions += starts // the schedule's action that starts each run
+	}
+	r.SampledCycles = cycles
+	r.EventsPerCycle = float64(total.Events) / float64(cycles)
+	r.ActionsPerCycle = float64(total.Actions) / float64(cycles)
+	r.ChangeVersionUpserts = float64(cvUpserts) / float64(cycles)
+	return nil
+}
+
+// sample picks n keys spread over the list.
+func sample(keys []model.ObjectKey, n int) []model.ObjectKey {
+	if len(keys) <= n {
+		return keys
+	}
+	out := make([]model.ObjectKey, 0, n)
+	for i := range n {
+		out = append(out, keys[i*len(keys)/n])
+	}
+	return out
+}
+
+// windowRuns lists the (workflow ID, run ID) of an object's runs that
+// were open at some time since from. For loops it walks the
+// continue-as-new chain back from the current run (no visibility
+// delay); for Schedules it lists the schedule's runs.
+func windowRuns(ctx context.Context, e *env, variant string, k model.ObjectKey, from time.Time) ([][2]string, error) {
+	c := e.client()
+	var out [][2]string
+	if variant == variantSchedules {
+		var token []byte
+		for {
+			resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+				Namespace: e.namespace(), Query: fmt.Sprintf("TemporalScheduledById = 'bench-%s'", k), PageSize: 1000, NextPageToken: token,
+			})
+			if err != nil {
+				return nil, err
+			}
+			for _, ex := range resp.GetExecutions() {
+				if ct := ex.GetCloseTime(); ct == nil || !ct.AsTime().Before(from) {
+					out = append(out, [2]string{ex.GetExecution().GetWorkflowId(), ex.GetExecution().GetRunId()})
+				}
+			}
+			if token = resp.GetNextPageToken(); len(token) == 0 {
+				return out, nil
+			}
+		}
+	}
+	wid := k.WorkflowID()
+	d, err := c.DescribeWorkflowExecution(ctx, wid, "")
+	if err != nil {
+		return nil, err
+	}
+	run := d.GetWorkflowExecutionInfo().GetExecution().GetRunId()
+	for run != "" {
+		out = append(out, [2]string{wid, run})
+		events, err := history(ctx, e, wid, run)
+		if err != nil {
+			return nil, err
+		}
+		if len(events) == 0 {
+			break
+		}
+		first := events[0]
+		if first.GetEventTime().AsTime().Before(from) {
+			break // this run began before the window: earlier ones ended before it
+		}
+		run = first.GetWorkflowExecutionStartedEventAttributes().GetContinuedExecutionRunId()
+	}
+	return out, nil
+}
+
+// history reads one run's events (cached per env: windowRuns and
+// historyCost read the same runs).
+func history(ctx context.Context, e *env, wid, rid string) ([]*historypb.HistoryEvent, error) {
+	key := wid + "/" + rid
+	if h, ok := e.histories[key]; ok {
+		return h, nil
+	}
+	var events []*historypb.HistoryEvent
+	iter := e.client().GetWorkflowHistory(ctx, wid, rid, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		if err != nil {
+			return nil, err
+		}
+		events = append(events, ev)
+	}
+	if e.histories == nil {
+		e.histories = map[string][]*historypb.HistoryEvent{}
+	}
+	e.histories[key] = events
+	return events, nil
+}
+
+// runLengths is the history length (events) of sampled loops' current
+// runs: mean and max.
+func runLengths(ctx context.Context, e *env, keys []model.ObjectKey) (mean float64, maxLen int64, err error) {
+	ks := sample(keys, historySample)
+	var sum int64
+	for _, k := range ks {
+		d, err := e.client().DescribeWorkflowExecution(ctx, k.WorkflowID(), "")
+		if err != nil {
 			return 0, 0, err
 		}
-		totalCycles += n
-		if variant == variantSchedules {
-			totalActions += n // the schedule's action that starts each run
+		l := d.GetWorkflowExecutionInfo().GetHistoryLength()
+		sum += l
+		maxLen = max(maxLen, l)
+	}
+	return float64(sum) / float64(max(len(ks), 1)), maxLen, nil
+}
+
+// stickyCache reads the worker's SDK sticky-cache counters: "hit" and
+// "miss" (sticky_cache_hit / _miss, summed over their labels).
+func stickyCache(ctx context.Context, url string) (map[string]float64, error) {
+	samples, err := scrape(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{"hit": 0, "miss": 0}
+	for _, s := range samples {
+		// The SDK's names under the registry's prefix, e.g.
+		// temporal_temporal_sticky_cache_miss_total.
+		name := strings.TrimSuffix(s.name, "_total")
+		switch {
+		case strings.HasSuffix(name, "sticky_cache_hit"):
+			out["hit"] += s.value
+		case strings.HasSuffix(name, "sticky_cache_miss"):
+			out["miss"] += s.value
 		}
 	}
-	if totalCycles == 0 {
-		return 0, 0, fmt.Errorf("no cycle completed for the sampled objects")
-	}
-	return float64(totalEvents) / float64(totalCycles), float64(totalActions) / float64(totalCycles), nil
+	return out, nil
 }

@@ -39,33 +39,33 @@ const (
 // provider, 1h interval) and fires GET /sync/v1/status at the API: the
 // requests in bursts of 200 and of 20 in parallel, first at a handler that
 // computes the status for every request (what the API did before), then
-// at the API as it is. It prints a Markdown section.
-func runStatusLoad(ctx context.Context, bin string, n, requests int, baseline bool, logf func(string, ...any)) error {
-	e, err := newEnv(ctx)
+// at the API as it is. It returns a Markdown section.
+func runStatusLoad(ctx context.Context, bin string, n, requests int, baseline bool, logf func(string, ...any)) (string, error) {
+	e, err := newEnv(ctx, backend{name: backendSQLite})
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer e.close()
 	demoURL, stopDemo, err := serve(democrm.NewServer(democrm.Options{Size: -1}))
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer stopDemo()
 	queue := fmt.Sprintf("bench-status-%d-%d", n, time.Now().UnixNano()%1e6)
 	w, err := e.startWorker(bin, queue, demoURL)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer w.stop()
-	c := e.ts.GetDefaultClient()
-	svc := &control.Service{Store: e.store, Client: c, Namespace: e.ts.GetDefaultNamespace(), TaskQueue: queue}
+	c := e.client()
+	svc := &control.Service{Store: e.store, Client: c, Namespace: e.namespace(), TaskQueue: queue}
 	keys := make([]model.ObjectKey, n)
 	for i := range keys {
 		keys[i] = model.ObjectKey{Tenant: fmt.Sprintf("s%05d", i), Provider: "demo", ObjectType: "accounts"}
 	}
 	if _, err := e.store.Pool.Exec(ctx, `INSERT INTO integration_objects (tenant, provider, object_type, interval_seconds)
 		SELECT 's' || lpad(g::text, 5, '0'), 'demo', 'accounts', 3600 FROM generate_series(0, $1 - 1) g`, n); err != nil {
-		return err
+		return "", err
 	}
 	logf("statusload: starting %d loops", n)
 	if err := startAll(ctx, keys, func(k model.ObjectKey) error {
@@ -75,7 +75,7 @@ func runStatusLoad(ctx context.Context, bin string, n, requests int, baseline bo
 		}
 		return svc.StartLoop(ctx, obj, model.TriggerSchedule)
 	}); err != nil {
-		return err
+		return "", err
 	}
 	// Every loop listed by visibility, and every first cycle finished.
 	deadline := time.Now().Add(5 * time.Minute)
@@ -85,7 +85,7 @@ func runStatusLoad(ctx context.Context, bin string, n, requests int, baseline bo
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("loops not settled after 5m: %v", err)
+			return "", fmt.Errorf("loops not settled after 5m: %v", err)
 		}
 		time.Sleep(2 * time.Second)
 	}
@@ -106,7 +106,7 @@ func runStatusLoad(ctx context.Context, bin string, n, requests int, baseline bo
 	for _, h := range handlers {
 		url, stop, err := serve(h.h)
 		if err != nil {
-			return err
+			return "", err
 		}
 		for _, parallel := range []int{200, 20} {
 			r := fireStatus(ctx, url+"/sync/v1/status", requests, parallel)
@@ -117,8 +117,7 @@ func runStatusLoad(ctx context.Context, bin string, n, requests int, baseline bo
 		}
 		stop()
 	}
-	fmt.Print(statusLoadMarkdown(n, results))
-	return nil
+	return statusLoadMarkdown(n, results), nil
 }
 
 func countRunning(st control.SyncStatus) int {

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 
+	"go.temporal.io/sdk/worker"
+
 	"github.com/syncloop/syncloop/control"
 	"github.com/syncloop/syncloop/internal/config"
 	"github.com/syncloop/syncloop/internal/wiring"
@@ -45,6 +47,7 @@ func run(logger *slog.Logger, args []string, getenv func(string) string) error {
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		defer stop()
+		setWorkflowCacheSize(cfg.WorkflowCacheSize)
 		return runDev(ctx, logger, cfg, rest)
 	}
 	if err != nil {
@@ -58,6 +61,7 @@ func run(logger *slog.Logger, args []string, getenv func(string) string) error {
 	fs.Float64Var(&cfg.TaskQueueActivitiesPerSecond, "task-queue-activities-per-second", cfg.TaskQueueActivitiesPerSecond, "activities started per second across all workers of the task queue; 0 = unlimited (env "+config.EnvTaskQueueActivitiesPerSecond+")")
 	fs.IntVar(&cfg.PageSize, "page-size", cfg.PageSize, "records asked per provider page; 0 = 1000 (env "+config.EnvPageSize+")")
 	fs.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "records written per transaction; 0 = 10000 (env "+config.EnvBatchSize+")")
+	fs.IntVar(&cfg.WorkflowCacheSize, "workflow-cache-size", cfg.WorkflowCacheSize, "workflow runs kept in memory (the SDK's sticky cache; 0 = 10000, the SDK default); a loop not in it replays its run's history at its next task (env "+config.EnvWorkflowCacheSize+")")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -67,6 +71,12 @@ func run(logger *slog.Logger, args []string, getenv func(string) string) error {
 	if cfg.MaxConcurrentActivities < 0 || cfg.TaskQueueActivitiesPerSecond < 0 || cfg.PageSize < 0 || cfg.BatchSize < 0 {
 		return fmt.Errorf("worker tuning flags must not be negative (see `go run ./worker -h`)")
 	}
+	if cfg.WorkflowCacheSize < 0 {
+		return fmt.Errorf("-workflow-cache-size %d: want at least 0 (0: the SDK default, %d)", cfg.WorkflowCacheSize, config.DefaultWorkflowCacheSize)
+	}
+	// Before any worker exists: the SDK sizes its shared cache when the
+	// first worker is created.
+	setWorkflowCacheSize(cfg.WorkflowCacheSize)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -108,4 +118,12 @@ func run(logger *slog.Logger, args []string, getenv func(string) string) error {
 	logger.Info("shutting down: waiting for running activities to stop")
 	w.Stop()
 	return nil
+}
+
+// setWorkflowCacheSize sizes the SDK's sticky workflow cache, shared by
+// every worker of the process; 0 keeps the SDK's default.
+func setWorkflowCacheSize(n int) {
+	if n > 0 {
+		worker.SetStickyWorkflowCacheSize(n)
+	}
 }

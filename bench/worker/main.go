@@ -1,7 +1,10 @@
 // Command worker is the benchmark's worker: syncloop's own registrations
 // plus the SyncOnce workflow that the Schedules-per-object baseline runs.
 // It is configured and wired like the product worker (internal/config,
-// internal/wiring), through the environment.
+// internal/wiring), through the environment, including
+// SYNCLOOP_WORKFLOW_CACHE_SIZE. It serves /metrics (syncloop's and the
+// SDK's, e.g. the sticky cache's hits and misses) only when
+// SYNCLOOP_METRICS_ADDR is set.
 package main
 
 import (
@@ -12,12 +15,14 @@ import (
 	"os/signal"
 	"syscall"
 
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/syncloop/syncloop/control"
 	"github.com/syncloop/syncloop/internal/config"
 	"github.com/syncloop/syncloop/internal/wiring"
+	"github.com/syncloop/syncloop/metrics"
 	"github.com/syncloop/syncloop/store"
 )
 
@@ -29,6 +34,9 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	// Before the worker exists: the SDK sizes its cache when the first
+	// worker is created.
+	worker.SetStickyWorkflowCacheSize(cfg.WorkflowCacheSize)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	st, err := store.Open(ctx, cfg.DatabaseURL)
@@ -36,14 +44,25 @@ func main() {
 		log.Fatal(err)
 	}
 	defer st.Close()
-	c, ns, err := control.Dial(ctx, nil)
+	m := metrics.New()
+	defer m.Close()
+	var sdkMetrics client.MetricsHandler
+	if cfg.MetricsAddrSet && cfg.MetricsAddr != config.MetricsOff {
+		ms, err := wiring.ServeMetrics(cfg.MetricsAddr, false, m.Handler(), slog.Default())
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer ms.Close()
+		sdkMetrics = m.SDKHandler()
+	}
+	c, ns, err := control.DialWithMetrics(ctx, nil, sdkMetrics)
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer c.Close()
-	// The product worker's wiring; no /metrics endpoint and no watcher
-	// schedule (the benchmark drives the loops itself).
-	w, err := wiring.New(cfg, c, ns, st, slog.Default(), wiring.Options{})
+	// The product worker's wiring; no watcher schedule (the benchmark
+	// drives the loops itself).
+	w, err := wiring.New(cfg, c, ns, st, slog.Default(), wiring.Options{Metrics: m})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -39,6 +39,7 @@ const (
 	EnvTaskQueueActivitiesPerSecond = "SYNCLOOP_TASK_QUEUE_ACTIVITIES_PER_SECOND"
 	EnvPageSize                     = "SYNCLOOP_PAGE_SIZE"
 	EnvBatchSize                    = "SYNCLOOP_BATCH_SIZE"
+	EnvWorkflowCacheSize            = "SYNCLOOP_WORKFLOW_CACHE_SIZE"
 	EnvAPIAddr                      = "SYNCLOOP_API_ADDR"
 	EnvAPIToken                     = "SYNCLOOP_API_TOKEN"
 	EnvAPIInsecureNoAuth            = "SYNCLOOP_API_INSECURE_NO_AUTH"
@@ -60,6 +61,9 @@ const (
 	DefaultDevTemporalPort = 7233
 	DefaultDevUIPort       = 8233
 	DefaultDevDemoAddr     = "127.0.0.1:8090"
+	// DefaultWorkflowCacheSize is the Go SDK's default sticky workflow
+	// cache size (go.temporal.io/sdk/worker.SetStickyWorkflowCacheSize).
+	DefaultWorkflowCacheSize = 10000
 
 	// MetricsOff as SYNCLOOP_METRICS_ADDR turns the endpoint off.
 	MetricsOff = "off"
@@ -108,6 +112,7 @@ func Variables() []Variable {
 		{EnvTaskQueueActivitiesPerSecond, "0", []string{Worker, Dev}, "activities started per second on the task queue (0: unlimited)"},
 		{EnvPageSize, "0", []string{Worker, Dev}, "records asked per provider page (0: 1000)"},
 		{EnvBatchSize, "0", []string{Worker, Dev}, "records written per transaction (0: 10000)"},
+		{EnvWorkflowCacheSize, strconv.Itoa(DefaultWorkflowCacheSize), []string{Worker, Dev}, "workflow runs a worker keeps in memory (the SDK's sticky cache; 0: the default); a loop not in it replays its whole run history at its next task"},
 		{EnvAPIAddr, DefaultAPIAddr, []string{Serve, Dev}, "REST API listen address"},
 		{EnvAPIToken, "", []string{Serve, Dev}, "REST API bearer token (empty: no authentication, allowed on a loopback address only)"},
 		{EnvAPIInsecureNoAuth, "false", []string{Serve, Dev}, "true: serve the REST API without a token on a non-loopback address (as --insecure-no-auth)"},
@@ -156,6 +161,11 @@ type Config struct {
 	TaskQueueActivitiesPerSecond float64
 	PageSize                     int
 	BatchSize                    int
+	// WorkflowCacheSize is the SDK's sticky workflow cache size
+	// (SYNCLOOP_WORKFLOW_CACHE_SIZE, default 10000; 0 means the default):
+	// how many loops one worker process holds in memory. The worker
+	// applies it with worker.SetStickyWorkflowCacheSize before it starts.
+	WorkflowCacheSize int
 
 	// APIAddr is the REST API's listen address (SYNCLOOP_API_ADDR,
 	// default 127.0.0.1:8080); APIAddrSet says the variable was set.
@@ -182,12 +192,13 @@ type DevSettings struct {
 // Default is the Config of an empty environment.
 func Default() Config {
 	return Config{
-		DatabaseURL:     DefaultDatabaseURL,
-		TaskQueue:       DefaultTaskQueue,
-		DemoURL:         DefaultDemoURL,
-		WatcherInterval: DefaultWatcherInterval,
-		MetricsAddr:     DefaultMetricsAddr,
-		APIAddr:         DefaultAPIAddr,
+		DatabaseURL:       DefaultDatabaseURL,
+		TaskQueue:         DefaultTaskQueue,
+		DemoURL:           DefaultDemoURL,
+		WatcherInterval:   DefaultWatcherInterval,
+		MetricsAddr:       DefaultMetricsAddr,
+		APIAddr:           DefaultAPIAddr,
+		WorkflowCacheSize: DefaultWorkflowCacheSize,
 		Dev: DevSettings{
 			DataDir: DefaultDevDataDir, TemporalPort: DefaultDevTemporalPort,
 			UIPort: DefaultDevUIPort, DemoAddr: DefaultDevDemoAddr,
@@ -254,6 +265,10 @@ func Load(getenv func(string) string) (Config, error) {
 	number(&l, EnvTaskQueueActivitiesPerSecond, &c.TaskQueueActivitiesPerSecond, 0, "0 for unlimited")
 	number(&l, EnvPageSize, &c.PageSize, 0, "1000")
 	number(&l, EnvBatchSize, &c.BatchSize, 0, "10000")
+	number(&l, EnvWorkflowCacheSize, &c.WorkflowCacheSize, 0, "10000 (the SDK default; 0 is the same), or at least the loops one worker runs")
+	if c.WorkflowCacheSize == 0 {
+		c.WorkflowCacheSize = DefaultWorkflowCacheSize
+	}
 
 	if l.str(EnvAPIAddr, &c.APIAddr) {
 		c.APIAddrSet = true

@@ -22,13 +22,14 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config.Config{
-		DatabaseURL:     "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
-		TaskQueue:       "syncloop",
-		DemoURL:         "http://127.0.0.1:8090",
-		WatcherInterval: 5 * time.Minute,
-		MetricsAddr:     "127.0.0.1:9090",
-		APIAddr:         "127.0.0.1:8080",
-		Dev:             config.DevSettings{DataDir: ".data", TemporalPort: 7233, UIPort: 8233, DemoAddr: "127.0.0.1:8090"},
+		DatabaseURL:       "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
+		TaskQueue:         "syncloop",
+		DemoURL:           "http://127.0.0.1:8090",
+		WatcherInterval:   5 * time.Minute,
+		MetricsAddr:       "127.0.0.1:9090",
+		APIAddr:           "127.0.0.1:8080",
+		WorkflowCacheSize: 10000,
+		Dev:               config.DevSettings{DataDir: ".data", TemporalPort: 7233, UIPort: 8233, DemoAddr: "127.0.0.1:8090"},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
@@ -56,6 +57,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"SYNCLOOP_TASK_QUEUE_ACTIVITIES_PER_SECOND": "2.5",
 		"SYNCLOOP_PAGE_SIZE":                        "200",
 		"SYNCLOOP_BATCH_SIZE":                       "400",
+		"SYNCLOOP_WORKFLOW_CACHE_SIZE":              "500",
 		"SYNCLOOP_API_ADDR":                         "127.0.0.1:9999",
 		"SYNCLOOP_API_TOKEN":                        "tok",
 		"SYNCLOOP_API_INSECURE_NO_AUTH":             "true",
@@ -72,7 +74,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		WebhookURL: "https://hooks.example.com/x", WebhookSecret: "s3",
 		WatcherInterval: time.Minute, Watcher: workflows.WatcherOptions{Grace: 30 * time.Second, Retention: 7, StaleFactor: 2},
 		MetricsAddr: "off", MetricsAddrSet: true,
-		MaxConcurrentActivities: 4, TaskQueueActivitiesPerSecond: 2.5, PageSize: 200, BatchSize: 400,
+		MaxConcurrentActivities: 4, TaskQueueActivitiesPerSecond: 2.5, PageSize: 200, BatchSize: 400, WorkflowCacheSize: 500,
 		APIAddr: "127.0.0.1:9999", APIAddrSet: true, APIToken: "tok", APIInsecureNoAuth: true,
 		Dev: config.DevSettings{DataDir: "/tmp/d", TemporalPort: 17233, UIPort: 18233, DemoAddr: ":18090"},
 	}
@@ -84,13 +86,13 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 	for _, v := range config.Variables() {
 		listed[v.Name] = true
 	}
-	for _, v := range []string{"DATABASE_URL", "SYNCLOOP_DEV_DEMO_ADDR", "SYNCLOOP_BATCH_SIZE"} {
+	for _, v := range []string{"DATABASE_URL", "SYNCLOOP_DEV_DEMO_ADDR", "SYNCLOOP_BATCH_SIZE", "SYNCLOOP_WORKFLOW_CACHE_SIZE"} {
 		if !listed[v] {
 			t.Errorf("Variables() does not list %s", v)
 		}
 	}
-	if len(listed) != 22 {
-		t.Errorf("Variables() lists %d variables, Load reads 22", len(listed))
+	if len(listed) != 23 {
+		t.Errorf("Variables() lists %d variables, Load reads 23", len(listed))
 	}
 }
 
@@ -109,6 +111,8 @@ func TestLoadBadVariable(t *testing.T) {
 		{"SYNCLOOP_TASK_QUEUE_ACTIVITIES_PER_SECOND", "fast", "a number of at least 0"},
 		{"SYNCLOOP_PAGE_SIZE", "1.5", "whole number"},
 		{"SYNCLOOP_BATCH_SIZE", "-5", "at least 0"},
+		{"SYNCLOOP_WORKFLOW_CACHE_SIZE", "-1", "at least 0"},
+		{"SYNCLOOP_WORKFLOW_CACHE_SIZE", "1e4", "whole number"},
 		{"SYNCLOOP_API_ADDR", "localhost", "host:port"},
 		{"SYNCLOOP_API_ADDR", ":99999", "0 to 65535"},
 		{"SYNCLOOP_DEV_TEMPORAL_PORT", "0", "port number"},
@@ -257,5 +261,12 @@ func TestWarnings(t *testing.T) {
 	c.WebhookSecret, c.MetricsAddr = "s", config.MetricsOff
 	if w := c.Warnings(); len(w) != 0 {
 		t.Fatalf("a signed webhook and no metrics warn: %q", w)
+	}
+}
+
+func TestWorkflowCacheSizeZeroIsTheDefault(t *testing.T) {
+	c, err := config.Load(env(map[string]string{"SYNCLOOP_WORKFLOW_CACHE_SIZE": "0"}))
+	if err != nil || c.WorkflowCacheSize != config.DefaultWorkflowCacheSize {
+		t.Fatalf("SYNCLOOP_WORKFLOW_CACHE_SIZE=0: got %d, %v; want the default %d", c.WorkflowCacheSize, err, config.DefaultWorkflowCacheSize)
 	}
 }

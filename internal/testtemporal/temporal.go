@@ -11,9 +11,10 @@ import (
 )
 
 // Temporal starts an in-process Temporal server with syncloop's search
-// attributes registered. The caller stops it.
-func Temporal(ctx context.Context) (*temporaltest.TestServer, error) {
-	ts := temporaltest.NewServer()
+// attributes registered. The caller stops it. Options are temporaltest's,
+// e.g. WithActions to count the server's billable actions.
+func Temporal(ctx context.Context, opts ...temporaltest.TestServerOption) (*temporaltest.TestServer, error) {
+	ts := temporaltest.NewServer(opts...)
 	c := ts.GetDefaultClient()
 	if err := control.EnsureSearchAttributes(ctx, c, ts.GetDefaultNamespace()); err != nil {
 		ts.Stop()
