@@ -83,6 +83,9 @@ type CycleStart struct {
 	Full      bool       `json:"full"`
 	Cursor    *time.Time `json:"cursor,omitempty"`
 	Abandoned int        `json:"abandoned"`
+	// Resumed: the row was already there under this key, started by an
+	// earlier attempt of the same call (a worker that died mid-task).
+	Resumed bool `json:"resumed,omitempty"`
 }
 
 // startedRow is what StartCycle reads back of a cycle row.
@@ -119,6 +122,7 @@ func (s *Store) StartCycle(ctx context.Context, p StartCycleParams) (CycleStart,
 		r, err := one(ctx, tx, sqlCycleByKey, pgx.NamedArgs{"cycle_key": p.Key}, pgx.RowToStructByName[startedRow])
 		if err == nil {
 			started(r)
+			out.Resumed = true
 			return nil
 		}
 		if !errors.Is(err, ErrNotFound) {

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -61,6 +62,13 @@ type cycleOutcome struct {
 // none ends the loop.
 func (l *loop) runCycle(ctx workflow.Context, trigger model.Trigger, due *time.Time) cycleOutcome {
 	l.runCycles++
+	// Trigger requests since the previous cycle began, besides the one
+	// that started this cycle.
+	asked := l.asked - l.askedAtStart
+	if l.fromPending {
+		asked--
+	}
+	l.askedAtStart, l.fromPending = l.asked, false
 	info := workflow.GetInfo(ctx)
 	started := workflow.Now(ctx)
 	l.active = &activeCycle{info: CycleInfo{Trigger: trigger, Status: model.StatusProcessing, StartedAt: started}}
@@ -92,6 +100,7 @@ func (l *loop) runCycle(ctx workflow.Context, trigger model.Trigger, due *time.T
 		return failedBeforeRow(errorMessage(err))
 	}
 	l.active.info.Seq, l.active.info.Full = start.Seq, start.Full
+	l.requeueAfterResume(start, asked)
 
 	cycleCtx, cancelCycle := workflow.WithCancel(ctx)
 	l.active.cancel = cancelCycle
@@ -133,6 +142,23 @@ func (l *loop) runCycle(ctx workflow.Context, trigger model.Trigger, due *time.T
 		out.ended = *out.row.EndedAt
 	}
 	return out
+}
+
+// requeueAfterResume keeps a sync-now that may have come after the cycle
+// began. When a worker dies in the middle of a workflow task, its retry
+// receives every signal and update that arrived meanwhile before the loop
+// runs, so requests made while the (resumed) cycle was already running
+// look as if they came before it and would merge into it. StartCycle
+// tells a resumed cycle (its row was already there); then any request
+// besides the one that started the cycle queues one more: at worst one
+// extra cycle after a crash, never a lost request.
+func (l *loop) requeueAfterResume(start store.CycleStart, asked int) {
+	if !start.Resumed || asked <= 0 || l.carried.PendingTrigger != nil {
+		return
+	}
+	r := l.lastAsked
+	r.Reason = strings.TrimSpace(r.Reason + " (asked while a cycle a restarted worker resumed was running)")
+	l.carried.PendingTrigger = &r
 }
 
 // record updates the carried state after a cycle.

@@ -199,5 +199,7 @@ func (l *loop) trigger(r TriggerRequest) {
 	if l.carried.PendingTrigger == nil {
 		l.carried.PendingTrigger = &r
 	}
+	l.asked++
+	l.lastAsked = r
 	l.wake = true
 }

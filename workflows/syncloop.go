@@ -37,8 +37,13 @@ type loop struct {
 	wake bool
 
 	carried   CarriedState
-	runCycles int          // cycles started in this run (part of cycle keys)
-	active    *activeCycle // the running cycle, if any
+	runCycles int // cycles started in this run (part of cycle keys)
+	// Trigger requests received in this run (asked), how many of them
+	// came before the running cycle began (askedAtStart), and the last.
+	asked, askedAtStart int
+	lastAsked           TriggerRequest
+	fromPending         bool         // the running cycle was started by the pending trigger
+	active              *activeCycle // the running cycle, if any
 
 	shown shown // what the search attributes and details last said
 }
@@ -144,6 +149,7 @@ func (l *loop) waitUntilDue(ctx workflow.Context) (model.Trigger, *time.Time, er
 		}
 		if p := l.carried.PendingTrigger; p != nil {
 			l.carried.PendingTrigger = nil
+			l.fromPending = true
 			return p.Trigger, nil, nil
 		}
 		now := l.now(ctx)

@@ -43,6 +43,9 @@ type loopEnv struct {
 	localCalls      int  // RetrieveLocal calls
 	localUnfinished bool // RetrieveLocal always hands over to Retrieve
 	fresh           bool // start the loop as new (not yet spread)
+	// resumed, if set, says which cycles StartCycle reports resumed (their
+	// row was started by a worker that died).
+	resumed func(cycle int) bool
 }
 
 func newLoopEnv(t *testing.T) *loopEnv { return newLoopEnvWithRetrieveTime(t, 0) }
@@ -61,7 +64,7 @@ func newLoopEnvWithRetrieveTime(t *testing.T, retrieveTime time.Duration) *loopE
 			}
 			e.starts = append(e.starts, e.env.Now().Sub(e.start))
 			n := len(e.starts)
-			return store.CycleStart{CycleID: int64(n), Seq: n, Full: n == 1}, nil
+			return store.CycleStart{CycleID: int64(n), Seq: n, Full: n == 1, Resumed: e.resumed != nil && e.resumed(n)}, nil
 		})
 	retrieve := func(_ context.Context, in activities.RetrieveInput) (activities.RetrieveResult, error) {
 		if e.fail != nil {
@@ -449,5 +452,29 @@ func TestObjectAttributesAreUpsertedOnlyWhenMissing(t *testing.T) {
 		if tenantUpserts != want {
 			t.Errorf("started with the attributes %t: %d upserts of SyncTenant; want %d", started, tenantUpserts, want)
 		}
+	}
+}
+
+// TestRequestsMergedIntoAResumedCycleRunOneMore: after a worker died in
+// the middle of a cycle's workflow task, its retry receives every trigger
+// that arrived meanwhile before the loop runs; the cycle it resumes began
+// before them, so one more cycle follows. Without a resumed cycle the
+// same burst is one cycle.
+func TestRequestsMergedIntoAResumedCycleRunOneMore(t *testing.T) {
+	cycles := map[bool][]time.Duration{}
+	for _, resumed := range []bool{false, true} {
+		// Cycles take 10m; the burst arrives during the first, so the
+		// loop sees all three before the second begins (as a retried
+		// task does).
+		e := newLoopEnvWithRetrieveTime(t, 10*time.Minute)
+		e.resumed = func(cycle int) bool { return resumed && cycle == 2 }
+		for range 3 {
+			e.signal(2*time.Minute, SignalTrigger, TriggerRequest{Reason: "burst"})
+		}
+		e.run(LoopInput{Interval: "1h"}, 50*time.Minute)
+		cycles[resumed] = e.starts
+	}
+	if len(cycles[true]) != len(cycles[false])+1 {
+		t.Errorf("cycles started at %v with cycle #2 resumed, %v without; want one more with it", cycles[true], cycles[false])
 	}
 }
