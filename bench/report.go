@@ -195,7 +195,7 @@ func (r *report) oversubMarkdown(b *strings.Builder) {
 		for _, x := range a.Rows {
 			fmt.Fprintf(b, "| %.0f | %.2f ms | %.2f ms | %.2f ms | %.2f / %.2f |\n", x.HistoryLength, x.CachedMS, x.MissedMS, x.MissedMS-x.CachedMS, x.CachedMiss, x.MissedMiss)
 		}
-		b.WriteString("\nA loop's run continues as new when the server suggests it (`limit.historyCount.suggestContinueAsNew`, 4096 events by default) or at `LoopOptions.HistoryCap` (default 10,000), whichever is first, " +
+		b.WriteString("\nA loop's run continues as new when the server suggests it (`limit.historyCount.suggestContinueAsNew`, 4096 events by default) or at `LoopOptions.HistoryCap` (default 100 events since versionLocalCycle, 10,000 before), whichever is first, " +
 			"so an uncached loop replays on average about half of that per miss; a lower HistoryCap bounds the cost of a miss.\n")
 	}
 }

@@ -145,7 +145,8 @@ type LoopOptions struct {
 	HeartbeatTimeout   time.Duration `json:"heartbeat_timeout,omitempty"`
 	FailureBackoffBase time.Duration `json:"failure_backoff_base,omitempty"`
 	// HistoryCap forces continue-as-new past this many events even if the
-	// server does not suggest it yet.
+	// server does not suggest it yet; 0 is the default (localHistoryCap,
+	// or 10,000 for runs from before versionLocalCycle).
 	HistoryCap int `json:"history_cap,omitempty"`
 	// CyclesPerRun, if positive, continues as new after that many cycles in
 	// one run. 1 reproduces the "one run per cycle" pattern (Airbyte's
@@ -186,9 +187,6 @@ func (o LoopOptions) withDefaults() LoopOptions {
 		o.LocalPages = 5
 	}
 	def(&o.LocalBudget, 3*time.Second)
-	if o.HistoryCap <= 0 {
-		o.HistoryCap = 10000
-	}
 	if o.ChurnThreshold <= 0 {
 		o.ChurnThreshold = 0.5
 	}

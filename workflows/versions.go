@@ -22,6 +22,10 @@ const versionQueuedRow = "queued-row"
 // A quiet cycle is then three actions (the local activities, one upsert,
 // the next timer) and nine events, where it was seven actions and fifteen
 // events (upsert running, StartCycle, Retrieve scheduled, FinishCycle,
-// upsert, timer). Fixtures: every one recorded before it (the old
-// branch), syncloop_local_cycle (the new one).
+// upsert, timer). Under the same version, a run upserts the object's
+// search attributes only if it lacks them, and continues as new at
+// localHistoryCap (100 events) instead of 10,000, so a cycle of a loop
+// the worker's cache no longer holds replays little. Fixtures: every one
+// recorded before it (testdata/before-local-cycle), syncloop_local_cycle
+// and the re-recorded ones in testdata.
 const versionLocalCycle = "local-cycle"
