@@ -14,15 +14,15 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
-	"go.temporal.io/server/common/authorization"
 	"go.temporal.io/server/common/cluster"
 	"go.temporal.io/server/common/config"
-	"go.temporal.io/server/common/dynamicconfig"
 	"go.temporal.io/server/common/membership/static"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
 	"go.temporal.io/server/common/primitives"
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
+
+	"github.com/syncloop/syncloop/internal/tserver"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/syncloop/syncloop/control"
@@ -123,29 +123,9 @@ func startTemporal(ctx context.Context, o temporalOptions) (*temporalServer, err
 		return nil, err
 	}
 	logger := newServerLogger(o.logger, o.logLevel)
-	authorizer, err := authorization.GetAuthorizerFromConfig(&cfg.Global.Authorization)
+	srv, err := tserver.New(cfg, hosts, logger)
 	if err != nil {
-		return nil, fmt.Errorf("Temporal authorizer: %w", err)
-	}
-	claimMapper, err := authorization.GetClaimMapperFromConfig(&cfg.Global.Authorization, logger)
-	if err != nil {
-		return nil, fmt.Errorf("Temporal claim mapper: %w", err)
-	}
-	srv, err := temporal.NewServer(
-		temporal.WithConfig(cfg),
-		temporal.ForServices(temporal.DefaultServices),
-		temporal.WithStaticHosts(hosts),
-		temporal.WithLogger(logger),
-		temporal.WithAuthorizer(authorizer),
-		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
-		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
-			// Search attributes added at run time are visible at once
-			// (meant for single-node development servers like this one).
-			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
-		}),
-	)
-	if err != nil {
-		return nil, fmt.Errorf("configure the Temporal server: %w", err)
+		return nil, err
 	}
 	if err := srv.Start(); err != nil {
 		return nil, fmt.Errorf("start the Temporal server: %w", err)

@@ -45,10 +45,8 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/server/common/authorization"
 	"go.temporal.io/server/common/cluster"
 	"go.temporal.io/server/common/config"
-	"go.temporal.io/server/common/dynamicconfig"
 	tlog "go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/membership/static"
 	"go.temporal.io/server/common/metrics"
@@ -60,7 +58,8 @@ import (
 	"go.temporal.io/server/common/resolver"
 	dbschemas "go.temporal.io/server/schema"
 	pgschema "go.temporal.io/server/schema/postgresql/v12"
-	"go.temporal.io/server/temporal"
+
+	"github.com/syncloop/syncloop/internal/tserver"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
@@ -136,29 +135,9 @@ func run(dbURL, dbName, visName string, fresh bool, namespace string, shards, ma
 	if err != nil {
 		return err
 	}
-	authorizer, err := authorization.GetAuthorizerFromConfig(&cfg.Global.Authorization)
+	srv, err := tserver.New(cfg, hosts, logger)
 	if err != nil {
 		return err
-	}
-	claimMapper, err := authorization.GetClaimMapperFromConfig(&cfg.Global.Authorization, logger)
-	if err != nil {
-		return err
-	}
-	srv, err := temporal.NewServer(
-		temporal.WithConfig(cfg),
-		temporal.ForServices(temporal.DefaultServices),
-		temporal.WithStaticHosts(hosts),
-		temporal.WithLogger(logger),
-		temporal.WithAuthorizer(authorizer),
-		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
-		// As temporaltest: the only non-default setting, so both back-ends
-		// run the same server configuration but for the store.
-		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
-			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
-		}),
-	)
-	if err != nil {
-		return fmt.Errorf("configure the server: %w", err)
 	}
 	if err := srv.Start(); err != nil {
 		return fmt.Errorf("start the server: %w", err)
