@@ -42,27 +42,11 @@ func BenchmarkApplyVsCopy(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		start := time.Now()
-		pages := 0
-		for off := 0; off < n; off += pageSize * perTx {
-			var batch []connectors.Page
-			for p := off; p < min(off+pageSize*perTx, n); p += pageSize {
-				next := "more"
-				if p+pageSize >= n {
-					next = ""
-				}
-				batch = append(batch, connectors.Page{Records: recs[p:min(p+pageSize, n)], NextPageToken: next, Cursor: now})
-			}
-			if _, err := s.ApplyPages(ctx, c.CycleID, pages, batch); err != nil {
-				b.Fatal(err)
-			}
-			pages += len(batch)
-		}
-		apply := time.Since(start)
+		apply := applyInPages(ctx, b, s, c.CycleID, recs, pageSize, perTx, now)
 		if _, err := s.Pool.Exec(ctx, `CREATE TABLE bench_copy (LIKE records INCLUDING DEFAULTS INCLUDING INDEXES)`); err != nil {
 			b.Fatal(err)
 		}
-		start = time.Now()
+		start := time.Now()
 		if _, err := s.Pool.CopyFrom(ctx, pgx.Identifier{"bench_copy"}, []string{"object_id", "external_id", "data", "hash", "modified_at", "cycle_seq"},
 			pgx.CopyFromSlice(n, func(i int) ([]any, error) {
 				h := md5.Sum(recs[i].Data)
@@ -76,4 +60,29 @@ func BenchmarkApplyVsCopy(b *testing.B) {
 		b.ReportMetric(cp.Seconds()/apply.Seconds(), "apply/copy")
 		drop()
 	}
+}
+
+// applyInPages applies recs to a cycle as a listing would, pages of
+// pageSize records, perTx pages a transaction, and returns how long it
+// took.
+func applyInPages(ctx context.Context, b *testing.B, s *store.Store, cycleID int64, recs []connectors.Record, pageSize, perTx int, cursor time.Time) time.Duration {
+	b.Helper()
+	n := len(recs)
+	start := time.Now()
+	pages := 0
+	for off := 0; off < n; off += pageSize * perTx {
+		var batch []connectors.Page
+		for p := off; p < min(off+pageSize*perTx, n); p += pageSize {
+			next := "more"
+			if p+pageSize >= n {
+				next = ""
+			}
+			batch = append(batch, connectors.Page{Records: recs[p:min(p+pageSize, n)], NextPageToken: next, Cursor: cursor})
+		}
+		if _, err := s.ApplyPages(ctx, cycleID, pages, batch); err != nil {
+			b.Fatal(err)
+		}
+		pages += len(batch)
+	}
+	return time.Since(start)
 }

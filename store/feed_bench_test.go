@@ -37,23 +37,7 @@ func BenchmarkApplyChanges(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		start := time.Now()
-		pages := 0
-		for off := 0; off < n; off += pageSize * perTx {
-			var batch []connectors.Page
-			for p := off; p < min(off+pageSize*perTx, n); p += pageSize {
-				next := "more"
-				if p+pageSize >= n {
-					next = ""
-				}
-				batch = append(batch, connectors.Page{Records: recs[p:min(p+pageSize, n)], NextPageToken: next, Cursor: now})
-			}
-			if _, err := s.ApplyPages(ctx, c.CycleID, pages, batch); err != nil {
-				b.Fatal(err)
-			}
-			pages += len(batch)
-		}
-		took := time.Since(start)
+		took := applyInPages(ctx, b, s, c.CycleID, recs, pageSize, perTx, now)
 		if _, err := s.FinishCycle(ctx, store.FinishCycleParams{CycleID: c.CycleID, Status: model.StatusCompleted}); err != nil {
 			b.Fatal(err)
 		}
