@@ -35,6 +35,9 @@ type Activities struct {
 	PageSize  int              // provider page size hint (default 1000)
 	BatchSize int              // records applied per transaction (default 10000)
 	Metrics   *metrics.Metrics // nil: no metrics
+	// CycleCompleted: every finished cycle records a cycle.completed
+	// notification, which the loop delivers (SYNCLOOP_WEBHOOK_KINDS).
+	CycleCompleted bool
 }
 
 // Error types workflows and retry policies match on.
@@ -123,15 +126,32 @@ type FinishCycleInput struct {
 	Object model.ObjectKey `json:"object,omitzero"`
 }
 
+// FinishCycleResult is the finished cycle row and, when cycle.completed
+// notifications are on, the id of the one it recorded.
+type FinishCycleResult struct {
+	store.Cycle
+	Notification int64 `json:"notification,omitempty"`
+}
+
 // FinishCycle records the cycle's final status (local activity) and
 // returns the row with its counts.
-func (a *Activities) FinishCycle(ctx context.Context, in FinishCycleInput) (store.Cycle, error) {
+func (a *Activities) FinishCycle(ctx context.Context, in FinishCycleInput) (FinishCycleResult, error) {
 	c, err := a.Store.FinishCycle(ctx, store.FinishCycleParams{CycleID: in.CycleID, Status: in.Status, Steps: in.Steps, Error: in.Error, Failing: in.Failing})
-	if err == nil && c.StartedAt != nil && c.EndedAt != nil {
+	if err != nil {
+		return FinishCycleResult{Cycle: c}, err
+	}
+	if c.StartedAt != nil && c.EndedAt != nil {
 		a.Metrics.CycleFinished(in.Object.Provider, in.Object.ObjectType, string(c.Status), c.EndedAt.Sub(*c.StartedAt),
 			c.Counts.New, c.Counts.Changed, c.Counts.Deleted, c.Counts.Rejected)
 	}
-	return c, err
+	out := FinishCycleResult{Cycle: c}
+	if a.CycleCompleted {
+		// Not fatal: the cycle is recorded; only its event is missing.
+		if out.Notification, err = a.Store.RecordCycleCompleted(ctx, c); err != nil {
+			activity.GetLogger(ctx).Error("could not record the cycle.completed notification", "cycle", c.ID, "error", err)
+		}
+	}
+	return out, nil
 }
 
 // LoopSettings is what the loop persists when a signal changes it.

@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,7 +45,21 @@ type Notifier struct {
 	Logger *slog.Logger
 	// Now is the signing clock; nil means time.Now.
 	Now func() time.Time
+	// Kinds are the kinds posted to the webhook (nil: all); the others
+	// are logged only (SYNCLOOP_WEBHOOK_KINDS).
+	Kinds []string
 }
+
+// Notification kinds.
+const (
+	KindStale          = "stale"
+	KindRecovered      = "recovered"
+	KindFailing        = "failing"
+	KindCycleCompleted = "cycle.completed"
+)
+
+// Kinds lists every notification kind.
+var Kinds = []string{KindStale, KindRecovered, KindFailing, KindCycleCompleted}
 
 // WebhookPayload is the JSON body posted to the webhook.
 type WebhookPayload struct {
@@ -103,8 +118,12 @@ func (n *Notifier) Deliver(ctx context.Context, no store.Notification) error {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	logger.Warn("syncloop notification", "notification_id", no.ID, "kind", no.Kind, "object", no.Object, "message", no.Message)
-	if n == nil || n.URL == "" {
+	level := slog.LevelWarn
+	if no.Kind == KindCycleCompleted {
+		level = slog.LevelInfo // one a cycle: news, not a warning
+	}
+	logger.Log(ctx, level, "syncloop notification", "notification_id", no.ID, "kind", no.Kind, "object", no.Object, "message", no.Message)
+	if n == nil || n.URL == "" || (n.Kinds != nil && !slices.Contains(n.Kinds, no.Kind)) {
 		return nil
 	}
 	body, err := json.Marshal(WebhookPayload{ID: no.ID, Kind: no.Kind, Object: no.Object, Message: no.Message, Details: no.Details, CreatedAt: no.CreatedAt})

@@ -91,6 +91,8 @@ type harnessOptions struct {
 	size     int
 	pageSize int
 	loop     workflows.LoopOptions
+	// webhookKinds, if set, is SYNCLOOP_WEBHOOK_KINDS.
+	webhookKinds []string
 }
 
 func newHarness(t *testing.T, o harnessOptions) *harness {
@@ -133,6 +135,9 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	cfg := config.Default()
 	cfg.TaskQueue, cfg.DemoURL, cfg.PageSize = h.queue, hs.URL, o.pageSize
 	cfg.WebhookURL, cfg.WebhookSecret = h.webhook.url, "test-secret"
+	if o.webhookKinds != nil {
+		cfg.WebhookKinds = o.webhookKinds
+	}
 	w, err := wiring.New(cfg, c, temporal.GetDefaultNamespace(), st,
 		slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		wiring.Options{Secrets: box, LoopOptions: o.loop, Overlap: time.Second, PollerSilence: time.Second})

@@ -3,9 +3,14 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/syncloop/syncloop/model"
 )
 
 var (
@@ -129,4 +134,56 @@ func (s *Store) NotificationFailed(ctx context.Context, id int64, msg string) er
 // StaleCount is the number of objects in an open stale episode.
 func (s *Store) StaleCount(ctx context.Context) (int, error) {
 	return one(ctx, s.Pool, sqlStaleCount, nil, pgx.RowTo[int])
+}
+
+var (
+	sqlFindCycleCompleted   = query("FindCycleCompleted")
+	sqlInsertCycleCompleted = query("InsertCycleCompleted")
+	sqlFeedEnd              = query("FeedEnd")
+)
+
+// CycleCompleted is the payload of a cycle.completed notification.
+type CycleCompleted struct {
+	CycleID int64        `json:"cycle_id"`
+	Seq     int          `json:"seq"`
+	Status  model.Status `json:"status"`
+	Full    bool         `json:"full_sync"`
+	Counts  model.Counts `json:"counts"`
+	Error   string       `json:"error,omitempty"`
+	// Cursor is the object's change feed position when the cycle ended:
+	// reading the feed after it returns what later cycles change ("" when
+	// the object has no records yet: read from the beginning).
+	Cursor string `json:"feed_cursor"`
+}
+
+// RecordCycleCompleted records the cycle.completed notification of a
+// finished cycle, once per cycle, and returns its id.
+func (s *Store) RecordCycleCompleted(ctx context.Context, c Cycle) (int64, error) {
+	id, err := one(ctx, s.Pool, sqlFindCycleCompleted, pgx.NamedArgs{"object_id": c.ObjectID, "cycle_id": strconv.FormatInt(c.ID, 10)}, pgx.RowTo[int64])
+	if err == nil || !errors.Is(err, ErrNotFound) {
+		return id, err
+	}
+	end, err := one(ctx, s.Pool, sqlFeedEnd, pgx.NamedArgs{"object_id": c.ObjectID}, pgx.RowToStructByName[feedEnd])
+	p := CycleCompleted{CycleID: c.ID, Seq: c.Seq, Status: c.Status, Full: c.Full, Counts: c.Counts, Error: c.Error}
+	switch {
+	case err == nil:
+		xid, perr := strconv.ParseUint(end.XID, 10, 64)
+		if perr != nil {
+			return 0, fmt.Errorf("feed position %q: %w", end.XID, perr)
+		}
+		p.Cursor = model.FeedCursor{ObjectID: c.ObjectID, FeedPosition: model.FeedPosition{XID: xid, ExternalID: end.ExternalID}}.Encode()
+	case !errors.Is(err, ErrNotFound):
+		return 0, err
+	}
+	details, err := json.Marshal(p)
+	if err != nil {
+		return 0, err
+	}
+	msg := fmt.Sprintf("cycle #%d %s: %d new, %d changed, %d deleted, %d rejected", c.Seq, c.Status, c.Counts.New, c.Counts.Changed, c.Counts.Deleted, c.Counts.Rejected)
+	return one(ctx, s.Pool, sqlInsertCycleCompleted, pgx.NamedArgs{"object_id": c.ObjectID, "message": msg, "details": string(details)}, pgx.RowTo[int64])
+}
+
+type feedEnd struct {
+	XID        string `db:"xid"`
+	ExternalID string `db:"external_id"`
 }

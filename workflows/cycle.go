@@ -123,10 +123,15 @@ func (l *loop) runCycle(ctx workflow.Context, trigger model.Trigger, due *time.T
 		localOptions(fmt.Sprintf("finish cycle #%d: %s", start.Seq, status))))
 	defer cancel()
 	out := cycleOutcome{kind: cycleRan, started: started, byOperator: byOperator, live: res.live}
+	var finished activities.FinishCycleResult
 	err = workflow.ExecuteLocalActivity(fctx, acts.FinishCycle, activities.FinishCycleInput{
 		CycleID: start.CycleID, Status: status, Steps: res.steps, Error: res.errText, Failing: res.failing, Object: l.in.Object,
-	}).Get(fctx, &out.row)
+	}).Get(fctx, &finished)
+	out.row = finished.Cycle
 	out.ended = workflow.Now(ctx)
+	if id := finished.Notification; id > 0 && ctx.Err() == nil {
+		l.deliver(ctx, id, start.Seq)
+	}
 	switch {
 	case err != nil:
 		// The row stays Processing; the next StartCycle closes it as
@@ -159,6 +164,21 @@ func (l *loop) requeueAfterResume(start store.CycleStart, asked int) {
 	r := l.lastAsked
 	r.Reason = strings.TrimSpace(r.Reason + " (asked while a cycle a restarted worker resumed was running)")
 	l.carried.PendingTrigger = &r
+}
+
+// deliver posts a cycle.completed notification (SYNCLOOP_WEBHOOK_KINDS)
+// with the watcher's activity, retried by Temporal. It costs an activity
+// a cycle, so it is off by default; a delivery that still fails stays
+// undelivered in `notifications`, and the watcher's next run retries it.
+func (l *loop) deliver(ctx workflow.Context, id int64, seq int) {
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		Summary:             fmt.Sprintf("send cycle.completed of cycle #%d (notification %d)", seq, id),
+		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, MaximumInterval: 10 * time.Second, MaximumAttempts: 4},
+	})
+	if err := workflow.ExecuteActivity(actx, watcherActs.DeliverNotification, id).Get(ctx, nil); err != nil {
+		workflow.GetLogger(ctx).Warn("cycle.completed not delivered; the watcher retries it", "notification", id, "error", err)
+	}
 }
 
 // record updates the carried state after a cycle.

@@ -86,13 +86,13 @@ func newLoopEnvWithRetrieveTime(t *testing.T, retrieveTime time.Duration) *loopE
 			return retrieve(ctx, in.RetrieveInput)
 		})
 	e.env.OnActivity("FinishCycle", mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.FinishCycleInput) (store.Cycle, error) {
+		func(_ context.Context, in activities.FinishCycleInput) (activities.FinishCycleResult, error) {
 			e.finished = append(e.finished, in)
 			c := store.Cycle{ID: in.CycleID, Seq: int(in.CycleID), Status: in.Status, Steps: in.Steps, Error: in.Error, Full: in.CycleID == 1}
 			if e.written != nil {
 				c.Counts.Changed = e.written(int(in.CycleID))
 			}
-			return c, nil
+			return activities.FinishCycleResult{Cycle: c}, nil
 		})
 	e.env.OnActivity("SaveLoopSettings", mock.Anything, mock.Anything).Return(nil)
 	e.env.OnActivity("QueueCycle", mock.Anything, mock.Anything).Return(0, nil)

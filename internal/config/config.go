@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +31,7 @@ const (
 	EnvSecretKey                    = secrets.EnvKey // SYNCLOOP_SECRET_KEY
 	EnvWebhookURL                   = "SYNCLOOP_WEBHOOK_URL"
 	EnvWebhookSecret                = "SYNCLOOP_WEBHOOK_SECRET"
+	EnvWebhookKinds                 = "SYNCLOOP_WEBHOOK_KINDS"
 	EnvWatcherInterval              = "SYNCLOOP_WATCHER_INTERVAL"
 	EnvStallGrace                   = "SYNCLOOP_STALL_GRACE"
 	EnvCycleRetention               = "SYNCLOOP_CYCLE_RETENTION"
@@ -58,6 +60,7 @@ const (
 	DefaultMetricsAddr     = "127.0.0.1:9090"
 	DefaultAPIAddr         = "127.0.0.1:8080"
 	DefaultDevDataDir      = ".data"
+	DefaultWebhookKinds    = "stale,recovered,failing"
 	DefaultDevTemporalPort = 7233
 	DefaultDevUIPort       = 8233
 	DefaultDevDemoAddr     = "127.0.0.1:8090"
@@ -103,6 +106,7 @@ func Variables() []Variable {
 		{EnvSecretKey, "", []string{Worker, CLI, Dev}, "32-byte key (base64 or hex) encrypting connection credentials"},
 		{EnvWebhookURL, "", []string{Worker, Dev}, "notification webhook"},
 		{EnvWebhookSecret, "", []string{Worker, Dev}, "the webhook's HMAC key"},
+		{EnvWebhookKinds, DefaultWebhookKinds, []string{Worker, Dev}, "notification kinds posted to the webhook (add cycle.completed for one per cycle)"},
 		{EnvWatcherInterval, DefaultWatcherInterval.String(), []string{Worker, Dev}, "watcher schedule interval"},
 		{EnvStallGrace, "10m", []string{Worker, Dev}, "how long past its interval a loop may go without a cycle before it is flagged"},
 		{EnvCycleRetention, "100", []string{Worker, Dev}, "cycles kept per object"},
@@ -140,6 +144,9 @@ type Config struct {
 	// WebhookURL and WebhookSecret configure notifications.
 	WebhookURL    string
 	WebhookSecret string
+	// WebhookKinds are the notification kinds posted to the webhook
+	// (SYNCLOOP_WEBHOOK_KINDS, default stale, recovered, failing).
+	WebhookKinds []string
 
 	// WatcherInterval is the watcher schedule's interval
 	// (SYNCLOOP_WATCHER_INTERVAL, default 5m).
@@ -199,6 +206,7 @@ func Default() Config {
 		MetricsAddr:       DefaultMetricsAddr,
 		APIAddr:           DefaultAPIAddr,
 		WorkflowCacheSize: DefaultWorkflowCacheSize,
+		WebhookKinds:      []string{activities.KindStale, activities.KindRecovered, activities.KindFailing},
 		Dev: DevSettings{
 			DataDir: DefaultDevDataDir, TemporalPort: DefaultDevTemporalPort,
 			UIPort: DefaultDevUIPort, DemoAddr: DefaultDevDemoAddr,
@@ -249,6 +257,27 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 	}
 	l.str(EnvWebhookSecret, &c.WebhookSecret)
+	var kinds string
+	if l.str(EnvWebhookKinds, &kinds) {
+		parsed := []string{} // none listed: none posted (nil would mean all)
+		bad := false
+		for _, k := range strings.Split(kinds, ",") {
+			k = strings.TrimSpace(k)
+			switch {
+			case k == "":
+			case !slices.Contains(activities.Kinds, k):
+				bad = true
+			case !slices.Contains(parsed, k):
+				parsed = append(parsed, k)
+			}
+		}
+		if bad {
+			// The default stays: a typo must not silence notifications.
+			l.fail(EnvWebhookKinds, kinds, "want a comma-separated list of "+strings.Join(activities.Kinds, ", "))
+		} else {
+			c.WebhookKinds = parsed
+		}
+	}
 
 	l.duration(EnvWatcherInterval, &c.WatcherInterval, MinWatcherInterval, "5m")
 	l.duration(EnvStallGrace, &c.Watcher.Grace, time.Nanosecond, "10m")

@@ -29,6 +29,7 @@ func TestLoadDefaults(t *testing.T) {
 		MetricsAddr:       "127.0.0.1:9090",
 		APIAddr:           "127.0.0.1:8080",
 		WorkflowCacheSize: 10000,
+		WebhookKinds:      []string{"stale", "recovered", "failing"},
 		Dev:               config.DevSettings{DataDir: ".data", TemporalPort: 7233, UIPort: 8233, DemoAddr: "127.0.0.1:8090"},
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -48,6 +49,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"SYNCLOOP_SECRET_KEY":                       key,
 		"SYNCLOOP_WEBHOOK_URL":                      "https://hooks.example.com/x",
 		"SYNCLOOP_WEBHOOK_SECRET":                   "s3",
+		"SYNCLOOP_WEBHOOK_KINDS":                    "failing, cycle.completed,failing",
 		"SYNCLOOP_WATCHER_INTERVAL":                 "1m",
 		"SYNCLOOP_STALL_GRACE":                      "30s",
 		"SYNCLOOP_CYCLE_RETENTION":                  "7",
@@ -71,7 +73,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 	}
 	want := config.Config{
 		DatabaseURL: "postgres://u@db:5432/x", TaskQueue: "q1", DemoURL: "http://democrm:8090", SecretKey: key,
-		WebhookURL: "https://hooks.example.com/x", WebhookSecret: "s3",
+		WebhookURL: "https://hooks.example.com/x", WebhookSecret: "s3", WebhookKinds: []string{"failing", "cycle.completed"},
 		WatcherInterval: time.Minute, Watcher: workflows.WatcherOptions{Grace: 30 * time.Second, Retention: 7, StaleFactor: 2},
 		MetricsAddr: "off", MetricsAddrSet: true,
 		MaxConcurrentActivities: 4, TaskQueueActivitiesPerSecond: 2.5, PageSize: 200, BatchSize: 400, WorkflowCacheSize: 500,
@@ -86,13 +88,13 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 	for _, v := range config.Variables() {
 		listed[v.Name] = true
 	}
-	for _, v := range []string{"DATABASE_URL", "SYNCLOOP_DEV_DEMO_ADDR", "SYNCLOOP_BATCH_SIZE", "SYNCLOOP_WORKFLOW_CACHE_SIZE"} {
+	for _, v := range []string{"DATABASE_URL", "SYNCLOOP_DEV_DEMO_ADDR", "SYNCLOOP_BATCH_SIZE", "SYNCLOOP_WORKFLOW_CACHE_SIZE", "SYNCLOOP_WEBHOOK_KINDS"} {
 		if !listed[v] {
 			t.Errorf("Variables() does not list %s", v)
 		}
 	}
-	if len(listed) != 23 {
-		t.Errorf("Variables() lists %d variables, Load reads 23", len(listed))
+	if len(listed) != 24 {
+		t.Errorf("Variables() lists %d variables, Load reads 24", len(listed))
 	}
 }
 
@@ -101,6 +103,7 @@ func TestLoadBadVariable(t *testing.T) {
 		{"SYNCLOOP_DEMO_URL", "democrm:8090", "http(s) URL"},
 		{"SYNCLOOP_SECRET_KEY", "too-short", "openssl rand -base64 32"},
 		{"SYNCLOOP_WEBHOOK_URL", "ftp://x", "http(s) URL"},
+		{"SYNCLOOP_WEBHOOK_KINDS", "stale,cycle.done", "comma-separated list of stale, recovered, failing, cycle.completed"},
 		{"SYNCLOOP_WATCHER_INTERVAL", "5", "positive duration"},
 		{"SYNCLOOP_WATCHER_INTERVAL", "1s", "at least 10s"},
 		{"SYNCLOOP_STALL_GRACE", "-1m", "positive duration"},

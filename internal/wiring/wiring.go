@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -132,9 +133,10 @@ func New(cfg config.Config, c client.Client, namespace string, st *store.Store, 
 	w.Activities = &activities.Activities{
 		Store: st, Resolver: w.Resolver, Overlap: o.Overlap,
 		PageSize: cfg.PageSize, BatchSize: cfg.BatchSize, Metrics: w.Metrics,
+		CycleCompleted: cfg.WebhookURL != "" && slices.Contains(cfg.WebhookKinds, activities.KindCycleCompleted),
 	}
 	w.Service = &control.Service{Store: st, Client: c, Namespace: namespace, TaskQueue: cfg.TaskQueue, LoopOptions: o.LoopOptions, Secrets: w.Secrets}
-	w.Notifier = &activities.Notifier{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret, HTTP: o.NotifierHTTP, Logger: logger}
+	w.Notifier = &activities.Notifier{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret, HTTP: o.NotifierHTTP, Logger: logger, Kinds: cfg.WebhookKinds}
 	w.Watcher = &activities.Watcher{
 		Store: st, Temporal: c, Namespace: namespace, TaskQueue: cfg.TaskQueue, Loops: w.Service,
 		Notifier: w.Notifier, Logger: logger, PollerSilence: o.PollerSilence, Metrics: w.Metrics,

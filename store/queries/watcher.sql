@@ -58,3 +58,21 @@ UPDATE notifications SET attempts = attempts + 1, last_error = @error WHERE id =
 
 -- name: StaleCount
 SELECT count(*) FROM integration_objects WHERE stale_since IS NOT NULL;
+
+-- name: FindCycleCompleted
+-- The cycle.completed notification of a cycle, if one was recorded (a
+-- retried FinishCycle finds it instead of adding a second).
+SELECT id FROM notifications
+WHERE kind = 'cycle.completed' AND object_id = @object_id AND details->>'cycle_id' = @cycle_id::text;
+
+-- name: InsertCycleCompleted
+INSERT INTO notifications (object_id, object, kind, message, details)
+SELECT o.id, o.tenant || '/' || o.provider || '/' || o.object_type, 'cycle.completed', @message, @details::jsonb
+FROM integration_objects o WHERE o.id = @object_id
+RETURNING id;
+
+-- name: FeedEnd
+-- An object's newest feed position: where a reader that has seen
+-- everything up to now resumes.
+SELECT change_xid::text AS xid, external_id FROM records
+WHERE object_id = @object_id ORDER BY change_xid DESC, external_id DESC LIMIT 1;
