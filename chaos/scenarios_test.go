@@ -43,6 +43,7 @@ func TestKillWorkerDuringSyncs(t *testing.T) {
 	}
 	w := e.startWorker("worker")
 	o := e.add(typ)
+	feed := e.followFeed(o) // a consumer reading what changed, through every kill
 	e.wr.every = 100 * time.Millisecond
 	e.wr.start() // the provider changes during the full sync too
 
@@ -100,6 +101,7 @@ func TestKillWorkerDuringSyncs(t *testing.T) {
 	e.rep.note("incremental phase: %s, %d writer operations, %d kills in all", time.Since(phase).Round(time.Second), e.wr.operations(), kills)
 	e.settle(o)
 	e.verify(o)
+	e.verifyFeed(o, feed)
 	e.finish()
 }
 
