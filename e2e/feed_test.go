@@ -18,37 +18,18 @@ import (
 // feedConsumer follows one object's change feed (control.FollowRecords,
 // as `syncloop records --follow` does) and rebuilds the object from it.
 type feedConsumer struct {
-	mu      sync.Mutex
-	rebuilt map[string]json.RawMessage
-	last    model.FeedPosition
-	entries int
-	bad     []string // order or repetition errors
-	err     error
-	done    chan struct{}
+	testcheck.FeedRebuild
+	mu   sync.Mutex
+	err  error
+	done chan struct{}
 }
 
 func followFeed(ctx context.Context, h *harness, k model.ObjectKey, opts control.FollowOptions) *feedConsumer {
-	c := &feedConsumer{rebuilt: map[string]json.RawMessage{}, done: make(chan struct{})}
+	c := &feedConsumer{done: make(chan struct{})}
 	go func() {
 		defer close(c.done)
 		err := h.svc.FollowRecords(ctx, k, nil, opts, func(p control.FeedPage) error {
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			for _, e := range p.Records {
-				// Positions strictly increase: never an entry twice, never
-				// one behind the cursor (ids compare bytewise in the test
-				// database's C collation).
-				if pos := e.Position; pos.XID < c.last.XID || (pos.XID == c.last.XID && pos.ExternalID <= c.last.ExternalID) {
-					c.bad = append(c.bad, fmt.Sprintf("%+v after %+v", pos, c.last))
-				}
-				c.last = e.Position
-				c.entries++
-				if e.Kind == model.FeedDeleted {
-					delete(c.rebuilt, e.ExternalID)
-				} else {
-					c.rebuilt[e.ExternalID] = e.Data
-				}
-			}
+			c.Apply(p.Records)
 			return nil
 		})
 		c.mu.Lock()
@@ -56,32 +37,6 @@ func followFeed(ctx context.Context, h *harness, k model.ObjectKey, opts control
 		c.mu.Unlock()
 	}()
 	return c
-}
-
-// differences compares the rebuilt object with want (id → JSON).
-func (c *feedConsumer) differences(want map[string]json.RawMessage) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var missing, extra, differ []string
-	for id, w := range want {
-		g, ok := c.rebuilt[id]
-		switch {
-		case !ok:
-			missing = append(missing, id)
-		case !testcheck.JSONEqual(g, w):
-			differ = append(differ, id)
-		}
-	}
-	for id := range c.rebuilt {
-		if _, ok := want[id]; !ok {
-			extra = append(extra, id)
-		}
-	}
-	if len(missing)+len(extra)+len(differ) == 0 {
-		return ""
-	}
-	return fmt.Sprintf("rebuilt %d records from %d entries vs %d: missing %v, extra %v, different %v",
-		len(c.rebuilt), c.entries, len(want), testcheck.Sample(missing), testcheck.Sample(extra), testcheck.Sample(differ))
 }
 
 // liveRecords reads the object's live rows of records.
@@ -173,10 +128,10 @@ func TestFeedFollowerRebuildsTheObject(t *testing.T) {
 	h.assertRecordsMatch(obj)
 	live := h.liveRecords(obj)
 	h.waitUntil("the feed consumer to rebuild records", time.Minute, func() (bool, string) {
-		d := consumer.differences(live)
+		d := consumer.Differences(live)
 		return d == "", d
 	})
-	if d := consumer.differences(h.demo.Snapshot("contacts")); d != "" {
+	if d := consumer.Differences(h.demo.Snapshot("contacts")); d != "" {
 		t.Fatalf("rebuilt object vs the provider: %s", d)
 	}
 	cancel()
@@ -186,8 +141,8 @@ func TestFeedFollowerRebuildsTheObject(t *testing.T) {
 	if !errors.Is(consumer.err, context.Canceled) {
 		t.Fatalf("FollowRecords ended with %v; want the context's cancellation", consumer.err)
 	}
-	if len(consumer.bad) > 0 {
-		t.Fatalf("entries out of order or repeated: %v", testcheck.Sample(consumer.bad))
+	if bad := consumer.OutOfOrder(); len(bad) > 0 {
+		t.Fatalf("entries out of order or repeated: %v", testcheck.Sample(bad))
 	}
-	t.Logf("%d feed entries over %d cycles rebuilt %d records", consumer.entries, len(cycles), len(live))
+	t.Logf("%d feed entries over %d cycles rebuilt %d records", consumer.Entries(), len(cycles), len(live))
 }
