@@ -195,13 +195,20 @@ func timeField(raw json.RawMessage) time.Time {
 	return parseTime(s)
 }
 
+var (
+	minMillis = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	maxMillis = time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC).UnixMilli()
+)
+
 func parseTime(s string) time.Time {
 	if s == "" {
 		return time.Time{}
 	}
 	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
-		// Far outside any real time (±300,000 years).
-		if ms < -1e16 || ms > 1e16 {
+		// The years an RFC 3339 time can have (1 to 9999): anything else
+		// is not a real time (and far enough from int64 overflow in the
+		// keyset's millisecond math).
+		if ms < minMillis || ms > maxMillis {
 			return time.Time{}
 		}
 		return time.UnixMilli(ms).UTC()
