@@ -19,7 +19,17 @@ if [ -s "$chaos_report" ]; then
 fi
 # Short fuzz runs over everything that decodes untrusted input; inputs
 # that once failed live in testdata/fuzz and run with the plain tests.
-fuzz() { go test -run '^$' -fuzz "^$1\$" -fuzztime "${FUZZTIME:-5s}" "$2" | tail -n 1; }
+# A failure prints the whole run (the failing input, or what the engine
+# said), not just its last line.
+fuzz() {
+  local out
+  if ! out=$(go test -run '^$' -fuzz "^$1\$" -fuzztime "${FUZZTIME:-5s}" "$2" 2>&1); then
+    printf '%s\n' "$out" | grep -v '^fuzz: elapsed' | tail -n 40
+    echo "fuzz $1 $2 FAILED"
+    return 1
+  fi
+  printf '%s\n' "$out" | tail -n 1
+}
 fuzz FuzzDecodePage ./connectors/demo/
 fuzz FuzzDecodeQueryResponse ./connectors/salesforce/
 fuzz FuzzDecodeDeletedResponse ./connectors/salesforce/
