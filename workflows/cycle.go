@@ -277,8 +277,11 @@ func (l *loop) retrieve(ctx workflow.Context, start store.CycleStart, local bool
 	if finished && !rr.EndedAt.IsZero() {
 		ended = rr.EndedAt
 	}
+	if !finished {
+		// Long enough now to show: the wait and Retrieve are the running cycle.
+		l.publish(ctx, StateRunning, nil)
+	}
 	if !finished && retry.wait > 0 {
-		l.publish(ctx, StateRunning, nil) // the wait is part of the running cycle
 		timer := workflow.NewTimerWithOptions(ctx, retry.wait, workflow.TimerOptions{
 			Summary: fmt.Sprintf("retry cycle #%d in %s: %s", start.Seq, retry.wait, errorMessage(rerr)),
 		})
@@ -287,7 +290,6 @@ func (l *loop) retrieve(ctx workflow.Context, start store.CycleStart, local bool
 		}
 	}
 	if !finished {
-		l.publish(ctx, StateRunning, nil)
 		initial := o.RetryInitial
 		for range retry.used {
 			initial *= 2
