@@ -46,6 +46,10 @@ type Service struct {
 type NotFoundError struct{ Key model.ObjectKey }
 
 func (e *NotFoundError) Error() string {
+	if types, ok := activities.ObjectTypes(e.Key.Provider); !ok || !slices.Contains(types, e.Key.ObjectType) {
+		// Adding it would be refused too: no connector has it.
+		return fmt.Sprintf("object %s not found, and no connector syncs %s/%s: see `syncloop objects list`", e.Key, e.Key.Provider, e.Key.ObjectType)
+	}
 	return fmt.Sprintf("object %s not found: add it with `syncloop objects add %s`, or see `syncloop objects list`", e.Key, e.Key)
 }
 
