@@ -180,6 +180,18 @@ func (a *Activities) SaveLoopSettings(ctx context.Context, in LoopSettings) erro
 // asActivityError turns a classified provider error into the Temporal error
 // the retry policy understands: auth and config errors are not retried; a
 // rate limit retries exactly when the provider asked.
+// storeError classifies a failed read of the object's own configuration:
+// a row that is not there is a config error (nothing will change until an
+// operator acts), anything else — a cancelled context when the worker
+// stops, a database that went away — is transient and retried.
+func storeError(err error, format string, args ...any) error {
+	kind := connectors.Retryable
+	if errors.Is(err, store.ErrNotFound) {
+		kind = connectors.Config
+	}
+	return connectors.Errorf(kind, format, args...)
+}
+
 func asActivityError(err error) error {
 	ce := connectors.Classify(err)
 	msg := ce.Error()

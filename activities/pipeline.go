@@ -120,7 +120,7 @@ func (a *Activities) retrieve(ctx context.Context, in RetrieveInput, b budget) (
 	}
 	obj, err := a.Store.GetObject(ctx, in.Object)
 	if err != nil {
-		return RetrieveResult{}, asActivityError(connectors.Errorf(connectors.Config, "load object %s: %v", in.Object, err))
+		return RetrieveResult{}, asActivityError(storeError(err, "load object %s: %v", in.Object, err))
 	}
 	conn, err := a.Resolver.Connector(ctx, obj)
 	if err != nil {

@@ -98,7 +98,7 @@ func (r *ProviderResolver) Connector(ctx context.Context, obj store.Object) (con
 		var err error
 		conn, err = r.Store.GetConnection(ctx, obj.Connection)
 		if err != nil {
-			return nil, connectors.Errorf(connectors.Config, "connection %q of object %s: %v", obj.Connection, obj.Key, err)
+			return nil, storeError(err, "connection %q of object %s: %v", obj.Connection, obj.Key, err)
 		}
 		if conn.Provider != obj.Key.Provider {
 			return nil, connectors.Errorf(connectors.Config, "connection %q is for provider %q, but object %s is %q", conn.Name, conn.Provider, obj.Key, obj.Key.Provider)
