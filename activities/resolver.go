@@ -2,7 +2,6 @@ package activities
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"github.com/syncloop/syncloop/connectors/demo"
 	"github.com/syncloop/syncloop/connectors/hubspot"
 	"github.com/syncloop/syncloop/connectors/salesforce"
+	"github.com/syncloop/syncloop/credentials"
 	"github.com/syncloop/syncloop/secrets"
 	"github.com/syncloop/syncloop/store"
 )
@@ -41,11 +41,6 @@ func ObjectTypes(provider string) (types []string, ok bool) {
 	return nil, false
 }
 
-// Credentials is what a connection's encrypted secret holds.
-type Credentials struct {
-	AccessToken string `json:"access_token"`
-}
-
 // ProviderResolver builds connectors from the object's provider and its
 // connection row. Credentials are decrypted here, inside the activity,
 // and never leave it.
@@ -62,8 +57,14 @@ type ProviderResolver struct {
 	// 100 per 10 s); 0 means unlimited.
 	Rates map[string]rate.Limit
 
+	// SearchRate is HubSpot's search requests per second per connection
+	// (hubspot.DefaultSearchRate if 0).
+	SearchRate rate.Limit
+
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter
+	searches map[string]*rate.Limiter
+	tokens   *credentials.Manager
 }
 
 var defaultRates = map[string]rate.Limit{"salesforce": 20, "hubspot": 10}
@@ -106,12 +107,22 @@ func (r *ProviderResolver) Connector(ctx context.Context, obj store.Object) (con
 	} else if obj.Key.Provider != "demo" {
 		return nil, connectors.Errorf(connectors.Config, "object %s has no connection: %s needs one (`syncloop connections add`, then add the object with --connection)", obj.Key, obj.Key.Provider)
 	}
-	creds, err := r.credentials(conn)
-	if err != nil {
-		return nil, err
-	}
 	client := connectors.HTTPClient(r.HTTP, 60*time.Second)
+	var src *credentials.Source
+	var staticToken string
+	if conn.Name != "" {
+		var err error
+		if src, err = r.tokenManager().Source(conn); err != nil {
+			return nil, named(conn.Name, err)
+		}
+		if conn.AuthKind == store.AuthStatic {
+			if staticToken, err = src.Token(ctx); err != nil {
+				return nil, named(conn.Name, err)
+			}
+		}
+	}
 	var c connectors.Connector
+	var err error
 	switch obj.Key.Provider {
 	case "demo":
 		url := conn.BaseURL
@@ -121,11 +132,23 @@ func (r *ProviderResolver) Connector(ctx context.Context, obj store.Object) (con
 		if url == "" {
 			url = DefaultDemoURL
 		}
-		c = demo.NewConnector(url, creds.AccessToken, client)
+		c = demo.NewConnector(url, staticToken, client)
 	case "salesforce":
-		c, err = salesforce.New(salesforce.Config{InstanceURL: conn.BaseURL, AccessToken: creds.AccessToken, HTTP: client, Limiter: r.limiter(conn)})
+		base := conn.BaseURL
+		if base == "" && src != nil {
+			// An OAuth connection learns its instance from the token
+			// response: obtain the first token now.
+			if _, err := src.Token(ctx); err != nil {
+				return nil, named(conn.Name, err)
+			}
+			if base, err = src.BaseURL(ctx); err != nil {
+				return nil, named(conn.Name, err)
+			}
+		}
+		c, err = salesforce.New(salesforce.Config{InstanceURL: base, Tokens: tokensOf(src), HTTP: client, Limiter: r.limiter(conn)})
 	case "hubspot":
-		c, err = hubspot.New(hubspot.Config{BaseURL: conn.BaseURL, AccessToken: creds.AccessToken, HTTP: client, Limiter: r.limiter(conn)})
+		c, err = hubspot.New(hubspot.Config{BaseURL: conn.BaseURL, Tokens: tokensOf(src), HTTP: client,
+			Limiter: r.limiter(conn), SearchLimiter: r.searchLimiter(conn)})
 	default:
 		return nil, connectors.Errorf(connectors.Config, "provider %q of object %s has no connector (available: %v)", obj.Key.Provider, obj.Key, Providers)
 	}
@@ -138,22 +161,44 @@ func (r *ProviderResolver) Connector(ctx context.Context, obj store.Object) (con
 	return namedConnector{name: conn.Name, Connector: c}, nil
 }
 
-func (r *ProviderResolver) credentials(conn store.Connection) (Credentials, error) {
-	var creds Credentials
-	if len(conn.Secret) == 0 {
-		return creds, nil
+// tokens is the worker's one credentials.Manager: connectors of one
+// connection share its token source, so one expiry is one refresh.
+func (r *ProviderResolver) tokenManager() *credentials.Manager {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.tokens == nil {
+		r.tokens = &credentials.Manager{Store: r.Store, Box: r.Secrets, HTTP: connectors.HTTPClient(r.HTTP, 30*time.Second)}
 	}
-	if r.Secrets == nil {
-		return creds, connectors.Errorf(connectors.Config, "connection %q has a stored secret but the worker has no %s: set it to the key the secret was written with", conn.Name, secrets.EnvKey)
+	return r.tokens
+}
+
+// tokensOf is src as a TokenSource; nil (no connection: the connector
+// then reports that it has no token) when there is none.
+func tokensOf(src *credentials.Source) connectors.TokenSource {
+	if src == nil {
+		return nil
 	}
-	plain, err := r.Secrets.Open(conn.Secret, conn.Name)
-	if err != nil {
-		return creds, connectors.Errorf(connectors.Config, "connection %q: %v", conn.Name, err)
+	return src
+}
+
+// searchLimiter paces one HubSpot connection's searches across every
+// connector of it on this worker.
+func (r *ProviderResolver) searchLimiter(conn store.Connection) *rate.Limiter {
+	limit := r.SearchRate
+	if limit == 0 {
+		limit = hubspot.DefaultSearchRate
 	}
-	if err := json.Unmarshal(plain, &creds); err != nil {
-		return creds, connectors.Errorf(connectors.Config, "connection %q: stored credentials are not valid (re-add the connection)", conn.Name)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.searches == nil {
+		r.searches = map[string]*rate.Limiter{}
 	}
-	return creds, nil
+	l := r.searches[conn.Name]
+	if l == nil {
+		l = rate.NewLimiter(limit, 1)
+		r.searches[conn.Name] = l
+	}
+	return l
 }
 
 // namedConnector puts the connection's name in front of every error, so

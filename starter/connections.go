@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,31 +19,57 @@ import (
 )
 
 func connectionsCmd() *cobra.Command {
-	cmd := groupCommand(&cobra.Command{Use: "connections", Short: "Add, list and remove provider connections (credentials are stored encrypted)"})
+	cmd := groupCommand(&cobra.Command{Use: "connections", Short: "Add, list, show and remove provider connections (credentials are stored encrypted)"})
 	cmd.AddCommand(connectionsAddCmd(),
 		reportCmd("list", "List connections and the objects using them (never their credentials)", "syncloop connections list",
 			(*control.Service).ListConnections, printConnections),
+		connectionsShowCmd(),
 		connectionsRemoveCmd())
 	return cmd
 }
 
 func connectionsAddCmd() *cobra.Command {
-	var provider, baseURL, tokenEnv string
+	var provider, baseURL, tokenEnv, tokenURL, clientID, clientSecretEnv, refreshTokenEnv, jwtKeyFile, jwtSubject, jwtAudience string
 	var tokenStdin, insecureHTTP bool
 	cmd := &cobra.Command{
-		Use:   "add <name> --provider salesforce|hubspot|demo [--base-url URL] (--token-env VAR | --token-stdin)",
-		Short: "Add a connection; its access token is encrypted with SYNCLOOP_SECRET_KEY",
-		Long: `Add a connection. The access token is never taken as a flag value (it would
-show in shell history and process lists): name an environment variable that
-holds it (--token-env) or pipe it on standard input (--token-stdin).`,
-		Example: "SF_TOKEN=00D... syncloop connections add acme-sf --provider salesforce --base-url https://acme.my.salesforce.com --token-env SF_TOKEN",
-		Args:    exactArgs(1, "one connection name"),
+		Use:   "add <name> --provider salesforce|hubspot|demo [--base-url URL] (--token-env VAR | --token-stdin | --oauth-token-url URL --client-id ID (--client-secret-env VAR --refresh-token-env VAR | --jwt-key-file PATH --jwt-subject USER))",
+		Short: "Add or replace a connection; its credentials are encrypted with SYNCLOOP_SECRET_KEY",
+		Long: `Add a connection, or replace the one of that name (same provider): the
+objects using it then run a cycle at once with the new credentials.
+
+Three kinds of credentials:
+  static token   --token-env VAR | --token-stdin (never refreshed)
+  OAuth refresh  --oauth-token-url URL --client-id ID --client-secret-env VAR --refresh-token-env VAR
+                 (Salesforce https://login.salesforce.com/services/oauth2/token, test.salesforce.com
+                 for sandboxes, or the org's My Domain; HubSpot https://api.hubapi.com/oauth/v1/token)
+  JWT bearer     --oauth-token-url URL --client-id ID --jwt-key-file PATH --jwt-subject USERNAME
+                 (Salesforce server-to-server)
+OAuth connections need no access token up front: the first use obtains one,
+and an expired one is refreshed (see ` + "`syncloop connections show`" + `).
+Secrets are never taken as flag values (they would show in shell history and
+process lists): they come from environment variables, standard input or a file.`,
+		Example: `SF_TOKEN=00D... syncloop connections add acme-sf --provider salesforce --base-url https://acme.my.salesforce.com --token-env SF_TOKEN
+SF_SECRET=... SF_REFRESH=5Aep... syncloop connections add acme-sf --provider salesforce --oauth-token-url https://login.salesforce.com/services/oauth2/token --client-id 3MVG9... --client-secret-env SF_SECRET --refresh-token-env SF_REFRESH
+syncloop connections add acme-sf --provider salesforce --oauth-token-url https://login.salesforce.com/services/oauth2/token --client-id 3MVG9... --jwt-key-file server.key --jwt-subject sync@acme.com`,
+		Args: exactArgs(1, "one connection name"),
 		RunE: func(c *cobra.Command, args []string) error {
 			token, err := readToken(c.InOrStdin(), tokenEnv, tokenStdin)
 			if err != nil {
 				return err
 			}
-			nc := control.NewConnection{Name: args[0], Provider: provider, BaseURL: baseURL, Token: token, InsecureHTTP: insecureHTTP}
+			nc := control.NewConnection{Name: args[0], Provider: provider, BaseURL: baseURL, Token: token, InsecureHTTP: insecureHTTP,
+				TokenURL: tokenURL, ClientID: clientID, JWTSubject: jwtSubject, JWTAudience: jwtAudience}
+			if nc.ClientSecret, err = readEnv("--client-secret-env", clientSecretEnv, "the connected app's client secret"); err != nil {
+				return err
+			}
+			if nc.RefreshToken, err = readEnv("--refresh-token-env", refreshTokenEnv, "the refresh token"); err != nil {
+				return err
+			}
+			if jwtKeyFile != "" {
+				if nc.JWTKey, err = os.ReadFile(jwtKeyFile); err != nil {
+					return &control.InputError{Err: fmt.Errorf("--jwt-key-file: %v", err)}
+				}
+			}
 			if err := control.ValidateConnection(nc); err != nil {
 				return err
 			}
@@ -50,7 +77,7 @@ holds it (--token-env) or pipe it on standard input (--token-stdin).`,
 			if err != nil {
 				return err
 			}
-			if _, err := secrets.FromKey(cfg.SecretKey); token != "" && err != nil {
+			if _, err := secrets.FromKey(cfg.SecretKey); nc.AuthKind() != store.AuthNone && err != nil {
 				return &control.InputError{Err: err}
 			}
 			return withService(c, func(ctx context.Context, svc *control.Service) error {
@@ -58,19 +85,123 @@ holds it (--token-env) or pipe it on standard input (--token-stdin).`,
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(c.OutOrStdout(), "added connection %s (%s); use it with `syncloop objects add <tenant>/%s/<object_type> --connection %s`\n",
-					info.Name, info.Provider, info.Provider, info.Name)
+				out := c.OutOrStdout()
+				if info.Replaced {
+					fmt.Fprintf(out, "replaced connection %s (%s, %s)", info.Name, info.Provider, info.AuthKind)
+					if len(info.Triggered) > 0 {
+						fmt.Fprintf(out, "; triggered %s", strings.Join(info.Triggered, ", "))
+					}
+					fmt.Fprintln(out)
+					for _, e := range info.TriggerErrors {
+						fmt.Fprintf(c.ErrOrStderr(), "warning: could not trigger %s (it runs at its next re-check)\n", e)
+					}
+					return nil
+				}
+				fmt.Fprintf(out, "added connection %s (%s, %s); use it with `syncloop objects add <tenant>/%s/<object_type> --connection %s`\n",
+					info.Name, info.Provider, info.AuthKind, info.Provider, info.Name)
 				return nil
 			})
 		},
 	}
-	cmd.Flags().StringVar(&provider, "provider", "", "salesforce, hubspot or demo")
-	cmd.Flags().StringVar(&baseURL, "base-url", "", "API base URL: the Salesforce instance URL; HubSpot defaults to https://api.hubapi.com")
-	cmd.Flags().StringVar(&tokenEnv, "token-env", "", "name of the environment variable holding the access token")
-	cmd.Flags().BoolVar(&tokenStdin, "token-stdin", false, "read the access token from standard input")
-	cmd.Flags().BoolVar(&insecureHTTP, strings.TrimPrefix(control.FlagInsecureHTTP, "--"), false,
-		"accept an http:// --base-url on a non-loopback host for salesforce or hubspot (the token travels in cleartext)")
+	f := cmd.Flags()
+	f.StringVar(&provider, "provider", "", "salesforce, hubspot or demo")
+	f.StringVar(&baseURL, "base-url", "", "API base URL: the Salesforce instance URL (OAuth: taken from the token response if omitted); HubSpot defaults to https://api.hubapi.com")
+	f.StringVar(&tokenEnv, "token-env", "", "static token: name of the environment variable holding the access token")
+	f.BoolVar(&tokenStdin, "token-stdin", false, "static token: read the access token from standard input")
+	f.StringVar(&tokenURL, "oauth-token-url", "", "OAuth: the token endpoint")
+	f.StringVar(&clientID, "client-id", "", "OAuth: the connected app's consumer key / client ID")
+	f.StringVar(&clientSecretEnv, "client-secret-env", "", "OAuth refresh flow: name of the environment variable holding the client secret")
+	f.StringVar(&refreshTokenEnv, "refresh-token-env", "", "OAuth refresh flow: name of the environment variable holding the refresh token")
+	f.StringVar(&jwtKeyFile, "jwt-key-file", "", "Salesforce JWT bearer flow: PEM file of the private key whose certificate the connected app holds")
+	f.StringVar(&jwtSubject, "jwt-subject", "", "Salesforce JWT bearer flow: the username the sync acts as")
+	f.StringVar(&jwtAudience, "jwt-audience", "", "Salesforce JWT bearer flow: the aud claim (default: https://login.salesforce.com, or https://test.salesforce.com for a sandbox token URL)")
+	f.BoolVar(&insecureHTTP, strings.TrimPrefix(control.FlagInsecureHTTP, "--"), false,
+		"accept an http:// --base-url or --oauth-token-url on a non-loopback host for salesforce or hubspot (credentials travel in cleartext)")
 	return cmd
+}
+
+// readEnv reads a secret from the environment variable a flag names.
+func readEnv(flag, env, what string) (string, error) {
+	if env == "" {
+		return "", nil
+	}
+	v := strings.TrimSpace(os.Getenv(env))
+	if v == "" {
+		return "", &control.InputError{Err: fmt.Errorf("%s %s: the environment variable is empty or unset: export %s in it first", flag, env, what)}
+	}
+	return v, nil
+}
+
+func connectionsShowCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "show <name>",
+		Short:   "Show a connection: provider, base URL, auth kind, token expiry, last refresh (never a secret)",
+		Example: "syncloop connections show acme-sf",
+		Args:    exactArgs(1, "one connection name"),
+		RunE: func(c *cobra.Command, args []string) error {
+			return withService(c, func(ctx context.Context, svc *control.Service) error {
+				info, err := svc.ShowConnection(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(c.OutOrStdout(), info)
+				}
+				printConnection(c.OutOrStdout(), info)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printConnection(w io.Writer, c store.ConnectionInfo) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	at := func(t *time.Time) string {
+		if t == nil {
+			return "-"
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	fmt.Fprintf(tw, "name\t%s\n", c.Name)
+	fmt.Fprintf(tw, "provider\t%s\n", c.Provider)
+	fmt.Fprintf(tw, "base url\t%s\n", dash(c.BaseURL))
+	fmt.Fprintf(tw, "auth\t%s\n", authLabel(c.AuthKind))
+	if c.TokenURL != "" {
+		fmt.Fprintf(tw, "token url\t%s\n", c.TokenURL)
+	}
+	if c.AuthKind == store.AuthRefresh || c.AuthKind == store.AuthJWT {
+		fmt.Fprintf(tw, "access token expires\t%s\n", at(c.TokenExpiresAt))
+		last := "never (the first use obtains a token)"
+		if c.RefreshedAt != nil {
+			outcome := "ok"
+			if c.RefreshOutcome != nil {
+				outcome = *c.RefreshOutcome
+			}
+			last = at(c.RefreshedAt) + " " + outcome
+			if c.RefreshError != "" {
+				last += ": " + c.RefreshError
+			}
+		}
+		fmt.Fprintf(tw, "last refresh\t%s\n", last)
+	}
+	fmt.Fprintf(tw, "objects\t%s\n", listOrDash(c.Objects))
+	fmt.Fprintf(tw, "updated\t%s\n", c.UpdatedAt.UTC().Format(time.RFC3339))
+	tw.Flush()
+}
+
+func authLabel(kind string) string {
+	switch kind {
+	case store.AuthStatic:
+		return "static token"
+	case store.AuthRefresh:
+		return "OAuth refresh token"
+	case store.AuthJWT:
+		return "OAuth JWT bearer"
+	}
+	return "none"
 }
 
 func readToken(stdin io.Reader, env string, fromStdin bool) (string, error) {
@@ -102,13 +233,9 @@ func printConnections(w io.Writer, conns []store.ConnectionInfo) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tPROVIDER\tBASE URL\tCREDENTIALS\tOBJECTS")
+	fmt.Fprintln(tw, "NAME\tPROVIDER\tBASE URL\tAUTH\tOBJECTS")
 	for _, c := range conns {
-		creds := "none"
-		if c.HasSecret {
-			creds = "encrypted"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Name, c.Provider, dash(c.BaseURL), creds, listOrDash(c.Objects))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Name, c.Provider, dash(c.BaseURL), authLabel(c.AuthKind), listOrDash(c.Objects))
 	}
 	tw.Flush()
 }

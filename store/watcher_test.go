@@ -11,41 +11,6 @@ import (
 	"github.com/syncloop/syncloop/store"
 )
 
-func TestConnections(t *testing.T) {
-	s, ctx := newStore(t)
-	if list, err := s.ListConnections(ctx); err != nil || list == nil || len(list) != 0 {
-		t.Fatalf("ListConnections on an empty store = %#v, %v; want an empty list", list, err)
-	}
-	c := store.Connection{Name: "sf-main", Provider: "salesforce", BaseURL: "https://x.example", Secret: []byte{1, 2, 3}}
-	if err := s.AddConnection(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.AddConnection(ctx, c); !errors.Is(err, store.ErrExists) {
-		t.Fatalf("second AddConnection err = %v; want ErrExists", err)
-	}
-	if _, _, err := s.AddObject(ctx, store.NewObject{Key: key("accounts"), Interval: time.Hour, Connection: "sf-main"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.AddConnection(ctx, store.Connection{Name: "bare", Provider: "demo"}); err != nil {
-		t.Fatal(err)
-	}
-	got, err := s.GetConnection(ctx, "sf-main")
-	if err != nil || got.Name != c.Name || got.Provider != c.Provider || got.BaseURL != c.BaseURL || string(got.Secret) != string(c.Secret) {
-		t.Fatalf("GetConnection = %+v, %v; want %+v", got, err, c)
-	}
-	list, err := s.ListConnections(ctx)
-	if err != nil || len(list) != 2 || list[0].Name != "bare" || list[0].HasSecret || len(list[0].Objects) != 0 ||
-		list[1].Name != "sf-main" || !list[1].HasSecret || !slices.Equal(list[1].Objects, []string{"acme/demo/accounts"}) || list[1].CreatedAt.IsZero() {
-		t.Fatalf("ListConnections = %+v, %v", list, err)
-	}
-	if err := s.DeleteConnection(ctx, "bare"); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.DeleteConnection(ctx, "bare"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("second DeleteConnection err = %v; want ErrNotFound", err)
-	}
-}
-
 func TestSyncSwitchAndOpenCycles(t *testing.T) {
 	s, ctx := newStore(t)
 	o := addObject(t, s, "accounts")

@@ -64,33 +64,60 @@ func (c *Connector) do(ctx context.Context, method, rawURL string, payload []byt
 	if search {
 		wait = c.search.wait
 	}
-	if err := wait(ctx, objectType); err != nil {
+	token, err := c.token(ctx, "")
+	if err != nil {
 		return response{}, err
 	}
-	var body io.Reader
-	if payload != nil {
-		body = bytes.NewReader(payload)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, rawURL, body)
-	if err != nil {
-		return response{}, &connectors.Error{Kind: connectors.Config, Message: "building the HubSpot request", Err: c.redacted(err)}
-	}
-	req.Header.Set("Authorization", "Bearer "+c.cred.token)
-	req.Header.Set("Accept", "application/json")
-	if payload != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	req.Header.Set("User-Agent", userAgent)
+	for refreshed := false; ; refreshed = true {
+		// A request sent again after a refresh is paced like any other.
+		if err := wait(ctx, objectType); err != nil {
+			return response{}, err
+		}
+		var body io.Reader
+		if payload != nil {
+			body = bytes.NewReader(payload)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, rawURL, body)
+		if err != nil {
+			return response{}, &connectors.Error{Kind: connectors.Config, Message: "building the HubSpot request", Err: c.redacted(err)}
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Accept", "application/json")
+		if payload != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		req.Header.Set("User-Agent", userAgent)
 
-	resp, err := c.client.Do(req)
-	if err != nil {
-		return response{}, httpx.TransportError(ctx, "requesting "+objectType+" from HubSpot", c.redacted(err))
+		resp, err := c.client.Do(req)
+		if err != nil {
+			return response{}, httpx.TransportError(ctx, "requesting "+objectType+" from HubSpot", c.redacted(err))
+		}
+		defer httpx.DrainClose(resp.Body, maxErrorBodyBytes)
+		if resp.StatusCode == http.StatusUnauthorized && !refreshed {
+			// An expired OAuth access token (category EXPIRED_AUTHENTICATION;
+			// they live expires_in seconds, "OAuth" tokens,
+			// https://developers.hubspot.com/docs/api/oauth/tokens) is
+			// refreshed once and the same request sent again.
+			next, err := c.token(ctx, token)
+			switch {
+			case err == nil:
+				httpx.DrainClose(resp.Body, maxErrorBodyBytes)
+				token = next
+				continue
+			case !errors.Is(err, connectors.ErrNoRefresh):
+				return response{}, err
+			}
+			// No other token: the 401 is reported as it is.
+		}
+		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			return response{}, c.statusError(resp, objectType, search)
+		}
+		return c.readResponse(ctx, resp, objectType)
 	}
-	defer httpx.DrainClose(resp.Body, maxErrorBodyBytes)
+}
 
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return response{}, c.statusError(resp, objectType, search)
-	}
+// readResponse reads a 2xx response.
+func (c *Connector) readResponse(ctx context.Context, resp *http.Response, objectType string) (response, error) {
 	c.observeLimits(resp.Header)
 	if httpx.IsHTML(resp.Header) {
 		return response{}, errHTML()
@@ -346,7 +373,30 @@ func sanitize(s string, n int) string {
 }
 
 func (c *Connector) redact(s string) string {
-	return httpx.Redact(s, c.cred.token)
+	for _, t := range c.cred.seen.List() {
+		s = httpx.Redact(s, t)
+	}
+	return s
+}
+
+// token is the access token to send: the current one (rejected ""), or
+// one newer than rejected after a 401.
+func (c *Connector) token(ctx context.Context, rejected string) (string, error) {
+	var t string
+	var err error
+	if rejected == "" {
+		t, err = c.cred.tokens.Token(ctx)
+	} else {
+		t, err = c.cred.tokens.Refresh(ctx, rejected)
+	}
+	if err != nil {
+		return "", err
+	}
+	if why := connectors.ValidToken(t); why != "" {
+		return "", connectors.Errorf(connectors.Auth, "HubSpot connection: %s", why)
+	}
+	c.cred.seen.Add(t)
+	return t, nil
 }
 
 // redacted wraps err so that its message cannot reveal the token, should a

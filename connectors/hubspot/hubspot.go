@@ -204,7 +204,13 @@ type Config struct {
 	BaseURL string
 	// AccessToken is a private-app or OAuth access token. It is sent only
 	// in the Authorization header: never in errors, logs or page tokens.
+	// Ignored when Tokens is set.
 	AccessToken string
+	// Tokens supplies (and after a 401 refreshes) the access token; nil
+	// means AccessToken, which cannot be refreshed. With Tokens, searches
+	// are paced by SearchLimiter (required unless SearchRate is rate.Inf),
+	// since the token changes and cannot key the shared search limiter.
+	Tokens connectors.TokenSource
 	// Properties overrides, per object type, the properties read (see
 	// DefaultProperties). hs_object_id, the modified property and
 	// hs_merged_object_ids are always added. An entry for a type that is
@@ -255,7 +261,7 @@ const DefaultArchivePeriod = time.Hour
 // String describes the configuration without its access token.
 func (c Config) String() string {
 	token := "(none)"
-	if c.AccessToken != "" {
+	if c.AccessToken != "" || c.Tokens != nil {
 		token = "[redacted]"
 	}
 	return fmt.Sprintf("hubspot.Config{BaseURL: %q, AccessToken: %s, Properties: %v}", c.BaseURL, token, c.Properties)
@@ -273,9 +279,12 @@ type objectSpec struct {
 	props   []string // the properties requested; nil for owners
 }
 
-// credential holds the token behind a pointer, so that printing a Connector
-// (even with %+v) shows an address, not the token.
-type credential struct{ token string }
+// credential holds the token source behind a pointer, so that printing a
+// Connector (even with %+v) shows an address, not a token.
+type credential struct {
+	tokens connectors.TokenSource
+	seen   connectors.SeenTokens // every token sent, for redaction
+}
 
 // String and GoString keep the token out of anything that prints a
 // credential.
@@ -359,12 +368,14 @@ func New(cfg Config) (*Connector, error) {
 	case u.User != nil || u.RawQuery != "" || u.Fragment != "":
 		return bad("base URL %q must not have credentials, a query or a fragment", u.Redacted())
 	}
-	token := cfg.AccessToken
-	switch {
-	case token == "":
-		return bad("no access token")
-	case strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r >= 0x7f }):
-		return bad("the access token contains spaces or control characters")
+	tokens, token := cfg.Tokens, cfg.AccessToken
+	if tokens == nil {
+		if why := connectors.ValidToken(token); why != "" {
+			return bad("%s", why)
+		}
+		tokens = connectors.StaticToken(token)
+	} else if cfg.SearchLimiter == nil && cfg.SearchRate != rate.Inf {
+		return bad("a token source needs a SearchLimiter shared by the connection's connectors")
 	}
 
 	specs := map[string]*objectSpec{
@@ -416,7 +427,7 @@ func New(cfg Config) (*Connector, error) {
 	}
 	return &Connector{
 		base:          u,
-		cred:          &credential{token: token},
+		cred:          &credential{tokens: tokens},
 		specs:         specs,
 		client:        client,
 		limiter:       cfg.Limiter,

@@ -48,54 +48,77 @@ func (c *Connector) get(ctx context.Context, target string, batchSize int, timeo
 	if err := c.throttle(ctx); err != nil {
 		return nil, info, httpx.TransportError(ctx, doing, err)
 	}
-	if c.limiter != nil {
-		if err := c.limiter.Wait(ctx); err != nil {
-			return nil, info, httpx.TransportError(ctx, doing, fmt.Errorf("waiting for the connection's rate limiter: %w", err))
+	token, err := c.token(ctx, "")
+	if err != nil {
+		return nil, info, err
+	}
+	for refreshed := false; ; refreshed = true {
+		if c.limiter != nil {
+			if err := c.limiter.Wait(ctx); err != nil {
+				return nil, info, httpx.TransportError(ctx, doing, fmt.Errorf("waiting for the connection's rate limiter: %w", err))
+			}
 		}
-	}
-	// The request's own deadline; a done ctx still reads as "interrupted".
-	reqCtx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	httpReq, err := http.NewRequestWithContext(reqCtx, http.MethodGet, target, nil)
-	if err != nil {
-		return nil, info, &connectors.Error{Kind: connectors.Config, Message: "building the Salesforce request for " + doing, Err: err}
-	}
-	httpReq.Header.Set("Authorization", "Bearer "+c.token)
-	httpReq.Header.Set("Accept", "application/json")
-	httpReq.Header.Set("User-Agent", "syncloop-salesforce-connector")
-	if batchSize > 0 {
-		httpReq.Header.Set("Sforce-Query-Options", "batchSize="+strconv.Itoa(batchSize))
-	}
+		// The request's own deadline; a done ctx still reads as "interrupted".
+		reqCtx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		httpReq, err := http.NewRequestWithContext(reqCtx, http.MethodGet, target, nil)
+		if err != nil {
+			return nil, info, &connectors.Error{Kind: connectors.Config, Message: "building the Salesforce request for " + doing, Err: err}
+		}
+		httpReq.Header.Set("Authorization", "Bearer "+token)
+		httpReq.Header.Set("Accept", "application/json")
+		httpReq.Header.Set("User-Agent", "syncloop-salesforce-connector")
+		if batchSize > 0 {
+			httpReq.Header.Set("Sforce-Query-Options", "batchSize="+strconv.Itoa(batchSize))
+		}
 
-	info.sent = c.now()
-	t0 := time.Now()
-	resp, err := c.client.Do(httpReq)
-	info.elapsed = time.Since(t0)
-	if err != nil {
-		return nil, info, httpx.TransportError(ctx, doing, err)
+		info.sent = c.now()
+		t0 := time.Now()
+		resp, err := c.client.Do(httpReq)
+		info.elapsed = time.Since(t0)
+		if err != nil {
+			return nil, info, httpx.TransportError(ctx, doing, err)
+		}
+		defer httpx.DrainClose(resp.Body, maxErrorBodyBytes)
+		c.recordUsage(resp.Header.Get("Sforce-Limit-Info"))
+		if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+			info.date = d.UTC()
+		}
+		if resp.StatusCode == http.StatusUnauthorized && !refreshed {
+			// An expired session (INVALID_SESSION_ID: "Session expired or
+			// invalid", the org's session timeout) is refreshed once and
+			// the same request sent again ("Errors", REST API Developer
+			// Guide, https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm:
+			// 401 "The session ID or OAuth token used has expired or is
+			// invalid").
+			next, err := c.token(ctx, token)
+			switch {
+			case err == nil:
+				httpx.DrainClose(resp.Body, maxErrorBodyBytes)
+				token = next
+				continue
+			case !errors.Is(err, connectors.ErrNoRefresh):
+				return nil, info, err
+			}
+			// No other token: the 401 is reported as it is.
+		}
+		if resp.StatusCode != http.StatusOK {
+			return nil, info, c.statusError(resp, doing)
+		}
+		if httpx.IsHTML(resp.Header) {
+			return nil, info, errHTML()
+		}
+		body, err := httpx.ReadBody(resp, c.maxBody)
+		switch {
+		case errors.Is(err, httpx.ErrTooLarge):
+			// Retrying would fetch the same batch; fewer or smaller fields would not.
+			return nil, info, connectors.Errorf(connectors.Config,
+				"Salesforce response exceeds %s; select fewer or smaller fields (long text areas) for this object", httpx.SizeLimit(c.maxBody))
+		case err != nil:
+			return nil, info, httpx.TransportError(ctx, "reading the response to "+doing, err)
+		}
+		return body, info, nil
 	}
-	defer httpx.DrainClose(resp.Body, maxErrorBodyBytes)
-	c.recordUsage(resp.Header.Get("Sforce-Limit-Info"))
-	if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
-		info.date = d.UTC()
-	}
-
-	if resp.StatusCode != http.StatusOK {
-		return nil, info, c.statusError(resp, doing)
-	}
-	if httpx.IsHTML(resp.Header) {
-		return nil, info, errHTML()
-	}
-	body, err := httpx.ReadBody(resp, c.maxBody)
-	switch {
-	case errors.Is(err, httpx.ErrTooLarge):
-		// Retrying would fetch the same batch; fewer or smaller fields would not.
-		return nil, info, connectors.Errorf(connectors.Config,
-			"Salesforce response exceeds %s; select fewer or smaller fields (long text areas) for this object", httpx.SizeLimit(c.maxBody))
-	case err != nil:
-		return nil, info, httpx.TransportError(ctx, "reading the response to "+doing, err)
-	}
-	return body, info, nil
 }
 
 // sfError is the first entry of a Salesforce error body.
@@ -139,7 +162,31 @@ var (
 // clean makes provider text safe and short for an error message: no token,
 // one line, at most 300 characters.
 func (c *Connector) clean(s string) string {
-	return httpx.Truncate(strings.Join(strings.Fields(httpx.Redact(s, c.token)), " "), 300)
+	for _, t := range c.seen.List() {
+		s = httpx.Redact(s, t)
+	}
+	return httpx.Truncate(strings.Join(strings.Fields(s), " "), 300)
+}
+
+// token is the access token to send: the current one (rejected ""), or
+// one newer than rejected after a 401. The token source's own errors are
+// classified already (an Auth error names the connection's fix).
+func (c *Connector) token(ctx context.Context, rejected string) (string, error) {
+	var t string
+	var err error
+	if rejected == "" {
+		t, err = c.tokens.Token(ctx)
+	} else {
+		t, err = c.tokens.Refresh(ctx, rejected)
+	}
+	if err != nil {
+		return "", err
+	}
+	if why := connectors.ValidToken(t); why != "" {
+		return "", connectors.Errorf(connectors.Auth, "Salesforce connection: %s", why)
+	}
+	c.seen.Add(t)
+	return t, nil
 }
 
 // statusError classifies a non-200 response.

@@ -167,8 +167,12 @@ type Config struct {
 	// http or https, no path, query or credentials.
 	InstanceURL string
 	// AccessToken is the OAuth access token. It is only ever sent in the
-	// Authorization header: never in errors, logs or page tokens.
+	// Authorization header: never in errors, logs or page tokens. Ignored
+	// when Tokens is set.
 	AccessToken string
+	// Tokens supplies (and after a 401 INVALID_SESSION_ID refreshes) the
+	// access token; nil means AccessToken, which cannot be refreshed.
+	Tokens connectors.TokenSource
 	// APIVersion is the REST API version; "v60.0" if empty ("60.0" works
 	// too).
 	APIVersion string
@@ -216,7 +220,8 @@ type Usage struct {
 // and is safe for concurrent use.
 type Connector struct {
 	base        *url.URL // scheme and host only
-	token       string
+	tokens      connectors.TokenSource
+	seen        connectors.SeenTokens // every token sent, for redaction
 	version     string
 	fields      map[string][]string
 	client      *http.Client // its Timeout is 0: requests have their own deadlines
@@ -258,13 +263,12 @@ func New(cfg Config) (*Connector, error) {
 	case u.Path != "" || u.RawQuery != "" || u.Fragment != "":
 		return bad("instance URL %q must have no path, query or fragment", u.Redacted())
 	}
-	if cfg.AccessToken == "" {
-		return bad("no access token configured")
-	}
-	for _, r := range cfg.AccessToken {
-		if r <= ' ' || r == 0x7f {
-			return bad("the access token contains spaces or control characters")
+	tokens := cfg.Tokens
+	if tokens == nil {
+		if why := connectors.ValidToken(cfg.AccessToken); why != "" {
+			return bad("%s configured", why)
 		}
+		tokens = connectors.StaticToken(cfg.AccessToken)
 	}
 	version := cfg.APIVersion
 	if version == "" {
@@ -312,7 +316,7 @@ func New(cfg Config) (*Connector, error) {
 	}
 	return &Connector{
 		base:        &url.URL{Scheme: u.Scheme, Host: u.Host},
-		token:       cfg.AccessToken,
+		tokens:      tokens,
 		version:     version,
 		fields:      fields,
 		client:      client,

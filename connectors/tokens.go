@@ -1,0 +1,80 @@
+package connectors
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+)
+
+// TokenSource gives a connector the access token of its connection. OAuth
+// connections obtain and refresh tokens behind it; the connector only asks
+// for the current token and, after a 401, for a newer one.
+type TokenSource interface {
+	// Token is the access token to send, obtained or refreshed first when
+	// there is none yet or it is known to expire soon.
+	Token(ctx context.Context) (string, error)
+	// Refresh is called after the provider rejected rejected (HTTP 401):
+	// it returns the token to retry the request with once, the one another
+	// caller already obtained or a newly issued one; ErrNoRefresh when
+	// there is none (a static token that was not replaced), or an Auth
+	// error when refreshing failed (a revoked refresh token).
+	Refresh(ctx context.Context, rejected string) (string, error)
+}
+
+// ErrNoRefresh is what a TokenSource's Refresh returns when it has no
+// other token: the connector reports the provider's 401 as it is.
+var ErrNoRefresh = errors.New("the access token cannot be refreshed")
+
+// StaticToken is a token that cannot be refreshed: Refresh returns
+// ErrNoRefresh.
+type StaticToken string
+
+// Token implements TokenSource.
+func (t StaticToken) Token(context.Context) (string, error) { return string(t), nil }
+
+// Refresh implements TokenSource.
+func (t StaticToken) Refresh(context.Context, string) (string, error) {
+	return "", ErrNoRefresh
+}
+
+// ValidToken reports why a token cannot go into an Authorization header,
+// or "" if it can.
+func ValidToken(token string) string {
+	switch {
+	case token == "":
+		return "no access token"
+	case strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r >= 0x7f }):
+		return "the access token contains spaces or control characters"
+	}
+	return ""
+}
+
+// SeenTokens remembers the tokens a connector sent, so that any provider
+// text echoing one can be redacted. Safe for concurrent use.
+type SeenTokens struct {
+	mu     sync.Mutex
+	tokens []string
+}
+
+// Add records a token (the last few are kept).
+func (s *SeenTokens) Add(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.tokens {
+		if t == token {
+			return
+		}
+	}
+	s.tokens = append(s.tokens, token)
+	if len(s.tokens) > 4 {
+		s.tokens = s.tokens[len(s.tokens)-4:]
+	}
+}
+
+// List returns the tokens recorded.
+func (s *SeenTokens) List() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.tokens...)
+}
