@@ -108,4 +108,6 @@ func SalesforceAudience(scheme, host string) string {
 	return scheme + "://" + host
 }
 
-func hasSuffix(s, suffix string) bool { return len(s) > len(suffix) && s[len(s)-len(suffix):] == suffix }
+func hasSuffix(s, suffix string) bool {
+	return len(s) > len(suffix) && s[len(s)-len(suffix):] == suffix
+}
