@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/jwt"
@@ -337,6 +338,7 @@ func providerReason(re *oauth2.RetrieveError) string {
 			}
 		}
 	}
+	code, desc = strings.TrimSpace(code), strings.TrimSpace(desc)
 	switch {
 	case code != "" && desc != "":
 		return code + ": " + desc
@@ -356,7 +358,10 @@ func (s *Source) clean(text string) string {
 			text = strings.ReplaceAll(text, secret, "[redacted]")
 		}
 	}
-	text = strings.Join(strings.Fields(text), " ")
+	text = strings.Join(strings.FieldsFunc(text, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }), " ")
+	if text == "" {
+		text = "no reason given"
+	}
 	if r := []rune(text); len(r) > 300 {
 		text = string(r[:300]) + "…"
 	}

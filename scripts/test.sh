@@ -43,3 +43,4 @@ fuzz FuzzDecodeAddObject ./api/request/
 fuzz FuzzParseObjectPath ./api/request/
 fuzz FuzzParseQuery ./api/request/
 fuzz FuzzParseCursor ./api/request/
+fuzz FuzzProviderReason ./credentials/
