@@ -22,6 +22,14 @@ type TokenSource interface {
 	Refresh(ctx context.Context, rejected string) (string, error)
 }
 
+// TokenRetries is how many times a connector sends a request again after
+// a 401, each time with a token newer than the one rejected. One is the
+// rule; more are for a token that another connector of the connection
+// obtained but that expired before this request used it (many objects
+// share a connection's token, and a provider may end sessions at any
+// time). The same token is never sent twice.
+const TokenRetries = 4
+
 // ErrNoRefresh is what a TokenSource's Refresh returns when it has no
 // other token: the connector reports the provider's 401 as it is.
 var ErrNoRefresh = errors.New("the access token cannot be refreshed")

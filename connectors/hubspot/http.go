@@ -68,7 +68,7 @@ func (c *Connector) do(ctx context.Context, method, rawURL string, payload []byt
 	if err != nil {
 		return response{}, err
 	}
-	for refreshed := false; ; refreshed = true {
+	for retries := 0; ; retries++ {
 		// A request sent again after a refresh is paced like any other.
 		if err := wait(ctx, objectType); err != nil {
 			return response{}, err
@@ -93,11 +93,11 @@ func (c *Connector) do(ctx context.Context, method, rawURL string, payload []byt
 			return response{}, httpx.TransportError(ctx, "requesting "+objectType+" from HubSpot", c.redacted(err))
 		}
 		defer httpx.DrainClose(resp.Body, maxErrorBodyBytes)
-		if resp.StatusCode == http.StatusUnauthorized && !refreshed {
+		if resp.StatusCode == http.StatusUnauthorized && retries < connectors.TokenRetries {
 			// An expired OAuth access token (category EXPIRED_AUTHENTICATION;
 			// they live expires_in seconds, "OAuth" tokens,
 			// https://developers.hubspot.com/docs/api/oauth/tokens) is
-			// refreshed once and the same request sent again.
+			// refreshed and the same request sent again (TokenRetries).
 			next, err := c.token(ctx, token)
 			switch {
 			case err == nil:

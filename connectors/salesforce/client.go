@@ -52,7 +52,7 @@ func (c *Connector) get(ctx context.Context, target string, batchSize int, timeo
 	if err != nil {
 		return nil, info, err
 	}
-	for refreshed := false; ; refreshed = true {
+	for retries := 0; ; retries++ {
 		if c.limiter != nil {
 			if err := c.limiter.Wait(ctx); err != nil {
 				return nil, info, httpx.TransportError(ctx, doing, fmt.Errorf("waiting for the connection's rate limiter: %w", err))
@@ -84,10 +84,10 @@ func (c *Connector) get(ctx context.Context, target string, batchSize int, timeo
 		if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
 			info.date = d.UTC()
 		}
-		if resp.StatusCode == http.StatusUnauthorized && !refreshed {
+		if resp.StatusCode == http.StatusUnauthorized && retries < connectors.TokenRetries {
 			// An expired session (INVALID_SESSION_ID: "Session expired or
-			// invalid", the org's session timeout) is refreshed once and
-			// the same request sent again ("Errors", REST API Developer
+			// invalid", the org's session timeout) is refreshed and
+			// the same request sent again (TokenRetries; "Errors", REST API Developer
 			// Guide, https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm:
 			// 401 "The session ID or OAuth token used has expired or is
 			// invalid").
