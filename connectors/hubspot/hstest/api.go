@@ -37,7 +37,8 @@ const (
 	maxSearchBodySize = 1 << 20
 )
 
-// RequestLog describes one API request.
+// RequestLog describes one API request, or one token endpoint request
+// (TokenRequest) once EnableOAuth was called.
 type RequestLog struct {
 	// Seq numbers requests from 1, counting from NewServer or the last
 	// ResetRequests, so a fault can target "the 3rd request".
@@ -56,6 +57,20 @@ type RequestLog struct {
 	Results int
 	// RetryAfter is the Retry-After the response carried, if any.
 	RetryAfter time.Duration
+	// ErrorCode is the category of an error response (the status, e.g.
+	// BAD_REFRESH_TOKEN, of a token endpoint one).
+	ErrorCode string
+	// TokenRequest marks a token endpoint request (POST /oauth/v1/token or
+	// /oauth/v3/token): not an API request. Its Query is not logged.
+	TokenRequest bool
+	// GrantType is a token request's grant_type as sent; nothing else of
+	// its form is logged, as it holds secrets.
+	GrantType string
+	// AccessToken numbers the access token an API request presented among
+	// those the token endpoint issued (1 for the first); 0 if none, the
+	// static token or an unknown one. A request refused for an expired
+	// token has the token's number.
+	AccessToken int
 	// At is the server clock when the request arrived.
 	At time.Time
 }
@@ -155,10 +170,14 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /crm/v3/objects/{type}/search", s.handler(epSearch))
 	mux.HandleFunc("GET /crm/v3/owners", s.handler(epOwners))
 	mux.HandleFunc("GET /crm/v3/owners/", s.handler(epOwners))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.respond(w, Fault{}, s.serverTime()).error(http.StatusNotFound, "RESOURCE_NOT_FOUND", "no such endpoint: "+r.Method+" "+r.URL.Path)
-	})
+	mux.HandleFunc("POST "+TokenPath, s.tokenHandler(false))
+	mux.HandleFunc("POST "+TokenPathV3, s.tokenHandler(true))
+	mux.HandleFunc("/", s.notFound)
 	return mux
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.respond(w, Fault{}, s.serverTime()).error(http.StatusNotFound, "RESOURCE_NOT_FOUND", "no such endpoint: "+r.Method+" "+r.URL.Path)
 }
 
 // request is a parsed API request.
@@ -188,7 +207,10 @@ func (s *Server) handler(ep endpoint) http.HandlerFunc {
 		// fault, which may have moved the clock.
 		out := s.respond(w, fault, s.serverTime())
 		record := func() {
-			s.log.Update(func() { entry.Status, entry.Results, entry.RetryAfter = out.status, out.results, out.retryAfter })
+			s.log.Update(func() {
+				entry.Status, entry.Results, entry.RetryAfter = out.status, out.results, out.retryAfter
+				entry.ErrorCode, entry.AccessToken = out.errorCode, out.accessToken
+			})
 		}
 		// The outcome is logged before the response is written, so that a
 		// client that has read it finds it in Requests.
@@ -222,14 +244,16 @@ func readSearch(body io.Reader) (*SearchRequest, error) {
 
 // responder writes one response and remembers what it sent.
 type responder struct {
-	s          *Server
-	w          http.ResponseWriter
-	fault      fake.Fault
-	date       time.Time // the server's time for the Date header
-	status     int
-	results    int
-	retryAfter time.Duration
-	onSend     func() // called with the outcome set, before writing
+	s           *Server
+	w           http.ResponseWriter
+	fault       fake.Fault
+	date        time.Time // the server's time for the Date header
+	status      int
+	results     int
+	retryAfter  time.Duration
+	errorCode   string // RequestLog.ErrorCode
+	accessToken int    // RequestLog.AccessToken
+	onSend      func() // called with the outcome set, before writing
 }
 
 func (s *Server) respond(w http.ResponseWriter, f Fault, date time.Time) *responder {
@@ -247,8 +271,16 @@ func (o *responder) serve(r *http.Request, req request) {
 		return
 	}
 	// Authenticate before anything else: callers without a token learn
-	// nothing, not even which object types exist.
-	if !fake.Authorized(r, s.token, "Bearer") {
+	// nothing, not even which object types exist. A 401 is "returned when
+	// the authentication provided is invalid" ("Handling errors",
+	// https://developers.hubspot.com/docs/api/error-handling).
+	auth := s.authorize(r)
+	o.accessToken = auth.seq
+	if !auth.expired.IsZero() {
+		o.expiredAuthentication(auth.expired, s.stamps.Clock())
+		return
+	}
+	if !auth.ok {
 		o.w.Header().Set("WWW-Authenticate", `Bearer realm="hubspot"`)
 		o.error(http.StatusUnauthorized, "INVALID_AUTHENTICATION",
 			"The access token is missing, invalid or expired.")
@@ -380,9 +412,19 @@ func (o *responder) send(status int, contentType string, body []byte) {
 
 // error sends a HubSpot-style error body.
 func (o *responder) error(status int, category, msg string) {
-	body, _ := json.Marshal(map[string]string{
+	o.errorWith(status, category, msg, nil)
+}
+
+// errorWith sends a HubSpot-style error body with extra top-level fields.
+func (o *responder) errorWith(status int, category, msg string, extra map[string]any) {
+	fields := map[string]any{
 		"status": "error", "message": msg, "correlationId": o.s.correlationID(), "category": category,
-	})
+	}
+	for k, v := range extra {
+		fields[k] = v
+	}
+	body, _ := json.Marshal(fields) // strings, and string lists: cannot fail
+	o.errorCode = category
 	o.send(status, "application/json;charset=utf-8", body)
 }
 

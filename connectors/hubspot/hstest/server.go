@@ -20,14 +20,26 @@
 //   - merges (Merge) replace two records by a new one whose
 //     hs_merged_object_ids names them; the merged records leave every
 //     listing, the archived one included;
+//   - OAuth, once EnableOAuth was called: POST /oauth/v1/token and
+//     /oauth/v3/token serve the refresh token grant, answering
+//     {"token_type":"bearer","refresh_token","access_token","expires_in"}
+//     with the same refresh token every time, and errors with both the
+//     RFC 6749 fields (error, error_description) and HubSpot's (status,
+//     e.g. BAD_REFRESH_TOKEN, and message). Access tokens expire
+//     OAuthConfig.TokenTTL (30 minutes) after they are issued, on
+//     Options.Now; an API call with an expired one gets 401
+//     EXPIRED_AUTHENTICATION ("The OAuth token used to make this call
+//     expired N second(s) ago."), with an unknown one 401
+//     INVALID_AUTHENTICATION. RevokeRefreshToken leaves the access tokens
+//     alone, as HubSpot's refresh token deletion does (see oauth.go);
 //   - bearer-token auth, X-HubSpot-RateLimit-* headers and a rolling-window
 //     rate limit answering 429 with Retry-After, and injectable faults;
 //   - search has a rate limit of its own, per second (Options.SearchRateLimit),
 //     outside the general one: its responses carry no X-HubSpot-RateLimit-*
 //     headers, and its 429s no Retry-After.
 //
-// All times come from Options.Now, except the rate-limit windows, which are
-// real time (they pace real requests).
+// All times come from Options.Now (access token expiry too), except the
+// rate-limit windows, which are real time (they pace real requests).
 //
 // The documentation each modelled behaviour follows is named beside it;
 // where HubSpot's documentation is silent the comment says so, and the fake
@@ -95,6 +107,8 @@ type Options struct {
 	// Seed fixes the dataset: the same Seed and clock give the same records.
 	Seed int64
 	// Token, if non-empty, is required as "Authorization: Bearer <Token>".
+	// Empty accepts any request, until EnableOAuth: then only issued access
+	// tokens and a non-empty Token are.
 	Token string
 	// Now is the server's clock; time.Now if nil. It stamps mutations and
 	// sets the Date header.
@@ -149,6 +163,7 @@ type Server struct {
 	// window; searchViolations counts searches refused for a full one.
 	searchWindow     []time.Time
 	searchViolations int
+	oauth            *oauthState // nil until EnableOAuth
 }
 
 // record is one CRM object or owner.

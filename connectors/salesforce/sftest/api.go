@@ -19,6 +19,7 @@ const (
 	KindQueryAll  = "queryAll"  // GET …/queryAll?q=
 	KindQueryMore = "queryMore" // GET …/query/<locator> (or …/queryAll/<locator>)
 	KindDeleted   = "deleted"   // GET …/sobjects/<SObject>/deleted/
+	KindToken     = "token"     // POST /services/oauth2/token, once EnableOAuth was called: not an API request
 	KindOther     = "other"     // anything else (answered 404 or 405)
 )
 
@@ -56,8 +57,17 @@ type RequestLog struct {
 	// Status is the HTTP status sent: 0 while in flight, 499 if the client
 	// left during an injected delay.
 	Status int
-	// ErrorCode is the errorCode of an error response.
+	// ErrorCode is the errorCode of an error response (the OAuth error,
+	// e.g. "invalid_grant", of a token endpoint one).
 	ErrorCode string
+	// GrantType is the grant_type of a token endpoint request, as sent.
+	// Nothing else of its form is logged: it holds secrets.
+	GrantType string
+	// AccessToken numbers the access token an API request presented among
+	// those the token endpoint issued (1 for the first); 0 if none, the
+	// static token or an unknown one. A request refused for an expired
+	// token has the token's number.
+	AccessToken int
 	// Records is the number of records (or deleted records) sent.
 	Records int
 	// At is the server clock when the request arrived.
@@ -98,6 +108,7 @@ type parsed struct {
 	paramErr   string // for deleted
 	locatorID  string
 	offset     int
+	token      *tokenRequest // for KindToken
 }
 
 func (s *Server) parse(r *http.Request, entry *RequestLog) parsed {
@@ -183,18 +194,33 @@ func parseISOTime(v string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("invalid dateTime %q", v)
 }
 
-// ServeHTTP serves the REST API.
+// ServeHTTP serves the REST API, and the token endpoint once EnableOAuth
+// was called.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	entry := &RequestLog{Method: r.Method, Path: r.URL.Path, At: s.stamps.Clock()}
-	p := s.parse(r, entry) // reads only what never changes after NewServer
+	var p parsed
+	if r.URL.Path == TokenPath && s.oauthEnabled() {
+		p = parsed{kind: KindToken, token: readTokenRequest(w, r)}
+		entry.GrantType = p.token.form.Get("grant_type")
+	} else {
+		p = s.parse(r, entry) // reads only what never changes after NewServer
+	}
 	entry.Kind = p.kind
 	fault := s.log.Add(entry, &entry.Seq)
 	out := &responder{w: w, fault: fake.Fault(fault)}
 	s.serve(out, r, p)
 	// Log before the response leaves: a client that reads the log right
 	// after its call returns must see the outcome.
-	s.log.Update(func() { entry.Status, entry.ErrorCode, entry.Records = out.status, out.code, out.records })
+	s.log.Update(func() {
+		entry.Status, entry.ErrorCode, entry.Records, entry.AccessToken = out.status, out.code, out.records, out.accessToken
+	})
 	out.flush()
+}
+
+func (s *Server) oauthEnabled() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.oauth != nil
 }
 
 func (s *Server) serve(out *responder, r *http.Request, p parsed) {
@@ -211,9 +237,30 @@ func (s *Server) serve(out *responder, r *http.Request, p parsed) {
 	defer s.mu.Unlock()
 	out.date = s.stamps.ServerTime()
 
+	if p.kind == KindToken {
+		// The token endpoint is not an API resource: it is not
+		// authenticated, counted or limited, and sends no Sforce-Limit-Info.
+		// The pages read say nothing on whether token requests count
+		// against the daily API limit (logins have limits of their own,
+		// "Learn About Daily Rate Limits", Trailhead); the fake counts them
+		// separately (TokenCalls).
+		if s.oauth == nil { // disabled since ServeHTTP looked
+			out.error(&apiError{status: http.StatusNotFound, code: "NOT_FOUND", msg: "The requested resource does not exist"})
+			return
+		}
+		s.serveTokenLocked(out, r, p.token)
+		return
+	}
+
 	// Authenticate before anything else, so that a caller without a token
-	// learns nothing. Refused requests are not counted.
-	if !s.authorizedLocked(r) {
+	// learns nothing. Refused requests are not counted. An expired or
+	// unknown access token gets the same answer as a wrong static one:
+	// "If an application uses an expired access token, a “Session expired
+	// or invalid” error is returned" (REST API guide, "How Does the OAuth
+	// Refresh Token Fit Into the Authentication Flow?").
+	ok, seq := s.authorizeLocked(r)
+	out.accessToken = seq
+	if !ok {
 		out.w.Header().Set("WWW-Authenticate", `Token`)
 		out.error(&apiError{status: http.StatusUnauthorized, code: "INVALID_SESSION_ID", msg: "Session expired or invalid"})
 		return
@@ -266,10 +313,6 @@ func (s *Server) dateNow() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.stamps.ServerTime()
-}
-
-func (s *Server) authorizedLocked(r *http.Request) bool {
-	return fake.Authorized(r, s.token, "Bearer", "OAuth")
 }
 
 func (s *Server) trimCallsLocked() {
@@ -494,6 +537,8 @@ type responder struct {
 	body        []byte
 	code        string
 	records     int
+	noStore     bool // Cache-Control: no-store (token endpoint answers)
+	accessToken int  // RequestLog.AccessToken
 }
 
 func (o *responder) send(status int, contentType string, body []byte) {
@@ -512,6 +557,9 @@ func (o *responder) flush() {
 	}
 	if o.limitInfo != "" {
 		h.Set("Sforce-Limit-Info", o.limitInfo)
+	}
+	if o.noStore {
+		h.Set("Cache-Control", "no-store")
 	}
 	o.fault.Send(o.w, o.status, o.contentType, o.body)
 }

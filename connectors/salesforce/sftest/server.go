@@ -28,6 +28,20 @@
 //     of start and end, requires start to precede end by more than a minute
 //     (400 INVALID_REPLICATION_DATE), and answers 400 EXCEEDED_ID_LIMIT when
 //     the window holds more than Options.DeletedIDLimit ids (600,000).
+//   - POST /services/oauth2/token, once EnableOAuth was called: the refresh
+//     token flow (client credentials in the body or HTTP Basic; optional
+//     refresh token rotation, with reuse of a rotated-out token revoking the
+//     session) and the JWT bearer flow (RS256 assertions checked for iss,
+//     sub, aud and an exp at most 3 minutes ahead), answering as the
+//     "OAuth 2.0 Refresh Token Flow for Renewed Sessions", "OAuth 2.0 JWT
+//     Bearer Flow for Server-to-Server Integration" and "OAuth 2.0
+//     Authorization Errors" pages show: no expires_in, no refresh token from
+//     the JWT flow, 400 {"error","error_description"} errors. Issued access
+//     tokens expire with the session timeout (OAuthConfig.TokenTTL, a
+//     timeout of inactivity), after OAuthConfig.TokenRequests requests, or
+//     with ExpireAccessTokens; RevokeRefreshToken also ends the access
+//     tokens issued with the refresh token. Token requests are logged with
+//     Kind KindToken and are not API requests (see oauth.go).
 //
 // Every authenticated request counts against a daily API limit reported in
 // the Sforce-Limit-Info header (api-usage=N/M); once exhausted requests get
@@ -35,7 +49,8 @@
 // long-running requests as the concurrent limit (25) are in flight
 // (SetLongRunningRequests), requests get 403 REQUEST_LIMIT_EXCEEDED
 // "ConcurrentRequests (Concurrent API Requests) Limit exceeded". Neither
-// sends Retry-After. A wrong bearer token gets 401 INVALID_SESSION_ID.
+// sends Retry-After. A wrong, unknown or expired bearer token gets 401
+// INVALID_SESSION_ID "Session expired or invalid".
 // Responses carry a Date header from the server's clock.
 //
 // Data is seeded deterministically for Account, Contact, Opportunity, Task,
@@ -111,7 +126,8 @@ type Options struct {
 	// Seed fixes the dataset: the same Seed and clock give the same records.
 	Seed int64
 	// Token, if non-empty, is the access token required as "Authorization:
-	// Bearer <Token>" (or "OAuth <Token>"). Empty accepts any request.
+	// Bearer <Token>" (or "OAuth <Token>"). Empty accepts any request, until
+	// EnableOAuth: then only issued tokens and a non-empty Token are.
 	Token string
 	// PageSize caps the query batch size: 2000 if 0, like Salesforce. A
 	// client's Sforce-Query-Options batchSize (200 to 2000) can only lower
@@ -177,7 +193,8 @@ type Server struct {
 	queryTimeoutRows int
 	deletedIDLimit   int
 	concurrentLimit  int
-	longRunning      int // long-running requests in flight elsewhere
+	longRunning      int         // long-running requests in flight elsewhere
+	oauth            *oauthState // nil until EnableOAuth
 }
 
 // NewServer returns a server seeded with opts.Size records per object type,
@@ -392,7 +409,8 @@ func (s *Server) Deleted(objectType string) map[string]time.Time {
 }
 
 // SetToken changes the accepted access token ("" accepts any), e.g. to
-// expire the connection's session.
+// expire the connection's session. Once EnableOAuth was called it changes
+// the static token accepted beside the issued ones, and "" means none.
 func (s *Server) SetToken(token string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
