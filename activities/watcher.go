@@ -8,10 +8,12 @@ import (
 	"strings"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/syncloop/syncloop/metrics"
 	"github.com/syncloop/syncloop/model"
@@ -123,7 +125,9 @@ type StallResult struct {
 
 // DetectStalls flags enabled, unpaused objects with no cycle start for
 // longer than their interval plus grace, and asks Temporal why (at most
-// maxDescribe of them per run, so a large outage stays cheap).
+// maxDescribe of them per run, so a large outage stays cheap). A loop
+// held by an auth or config failure (state failing) waits for its daily
+// re-check on purpose: it is not stalled before that re-check is due.
 func (w *Watcher) DetectStalls(ctx context.Context, grace time.Duration, maxDescribe int) (StallResult, error) {
 	var r StallResult
 	enabled, err := w.Store.SyncEnabled(ctx)
@@ -163,6 +167,9 @@ func (w *Watcher) stallCause(ctx context.Context, o store.OverdueObject, pollers
 	if st := desc.GetWorkflowExecutionInfo().GetStatus(); st != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		return "loop is " + strings.ToLower(strings.TrimPrefix(st.String(), "WORKFLOW_EXECUTION_STATUS_")) + " (the watcher starts it)", calls
 	}
+	if recheck, held := heldUntil(desc.GetWorkflowExecutionInfo().GetSearchAttributes()); held && recheck.After(time.Now()) {
+		return "", calls // held until the connection changes: no cycle is due yet
+	}
 	if *pollers == nil {
 		calls++
 		tq, err := w.Temporal.DescribeTaskQueue(ctx, w.TaskQueue, enums.TASK_QUEUE_TYPE_WORKFLOW)
@@ -200,6 +207,30 @@ func (w *Watcher) stallCause(ctx context.Context, o store.OverdueObject, pollers
 		}
 	}
 	return "no cycle started although one is due (loop waiting on a timer or held)", calls
+}
+
+// The loop's search attributes and the state of a loop held by an auth or
+// config failure: workflows.SAState, SANextRunAt and StateFailing (stable
+// names; this package cannot import workflows).
+const (
+	saState      = "SyncState"
+	saNextRunAt  = "SyncNextRunAt"
+	stateFailing = "failing"
+)
+
+// heldUntil is the re-check time of a loop that its search attributes
+// show held (SyncState failing, SyncNextRunAt its re-check).
+func heldUntil(sa *commonpb.SearchAttributes) (time.Time, bool) {
+	f, dc := sa.GetIndexedFields(), converter.GetDefaultDataConverter()
+	var state string
+	var next time.Time
+	if p := f[saState]; p == nil || dc.FromPayload(p, &state) != nil || state != stateFailing {
+		return time.Time{}, false
+	}
+	if p := f[saNextRunAt]; p == nil || dc.FromPayload(p, &next) != nil {
+		return time.Time{}, false
+	}
+	return next, true
 }
 
 func (w *Watcher) logger() *slog.Logger {

@@ -192,8 +192,14 @@ func TestAuthFailureRaisesOneFailingNotificationPerEpisode(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{size: 5})
 	h.demo.SetFault(func(r demoRequest) demoFault { return demoFault{Status: http.StatusUnauthorized} })
-	_, obj := h.add("accounts", time.Hour)
-	h.waitCycles(obj, 2, time.Minute) // the second after the failure back-off
+	k, obj := h.add("accounts", time.Hour)
+	h.waitCycles(obj, 1, time.Minute)
+	// The loop holds (state failing); a trigger runs a second cycle that
+	// fails the same way, in the same episode.
+	if _, err := h.svc.SyncNow(h.ctx, k, "again"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitCycles(obj, 2, time.Minute)
 	notes, err := h.store.ListNotifications(h.ctx, 10)
 	if err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ tests=(
   TestCancelCycleRecordsItFailedAndTheLoopGoesOn
   TestSyncOffHoldsEveryLoopAndOnResumesThem
   TestQuietCycleCost
+  TestAuthFailureHoldsTheLoopUntilTriggered
 )
 # Fixtures of behaviour that later changed are kept (the loop must still
 # replay them), though no test writes them any more: those in

@@ -48,6 +48,11 @@ const (
 	// StateDisabled: the whole sync is off (`sync off`); the loop starts no
 	// cycle until it is turned on again.
 	StateDisabled = "disabled"
+	// StateFailing: the last cycle failed with an auth or config error
+	// that retrying cannot fix (versionHoldFailing). The loop calls the
+	// provider again only when triggered (changing the connection triggers
+	// its objects) or at a daily re-check (failingRecheck).
+	StateFailing = "failing"
 )
 
 // Search attributes (stable names).
@@ -168,6 +173,11 @@ type LoopOptions struct {
 	ChurnThreshold float64       `json:"churn_threshold,omitempty"`
 	ChurnCycles    int           `json:"churn_cycles,omitempty"`
 	ChurnCap       time.Duration `json:"churn_cap,omitempty"`
+
+	// FailingRecheck is how long after a cycle that failed with an auth or
+	// config error the held loop tries again by itself (default
+	// failingRecheck, 24h; versionHoldFailing).
+	FailingRecheck time.Duration `json:"failing_recheck,omitempty"`
 }
 
 func (o LoopOptions) withDefaults() LoopOptions {
@@ -194,6 +204,7 @@ func (o LoopOptions) withDefaults() LoopOptions {
 		o.ChurnCycles = 3
 	}
 	def(&o.ChurnCap, 24*time.Hour)
+	def(&o.FailingRecheck, failingRecheck)
 	return o
 }
 
@@ -215,6 +226,13 @@ type CarriedState struct {
 	// Spread: the loop has run its second cycle, so the spread of its
 	// start (SpreadWait) is behind it.
 	Spread bool `json:"spread,omitempty"`
+	// Failing is set while the loop is held after a cycle that failed with
+	// an auth or config error (versionHoldFailing): that error type
+	// (activities.ErrTypeAuth or ErrTypeConfig). The failing cycle is
+	// LastCycle. A loop started again without it (by the watcher, a
+	// restart) does not know of the hold: its first cycle is a re-check,
+	// and a failure there holds it again.
+	Failing string `json:"failing,omitempty"`
 }
 
 // CycleInfo summarises one cycle for the status query.
@@ -259,6 +277,9 @@ type LoopStatus struct {
 	// holds; BackoffReason says why.
 	EffectiveInterval string `json:"effective_interval"`
 	BackoffReason     string `json:"backoff_reason,omitempty"`
+	// Failing is the error type (auth, config) holding the loop
+	// (StateFailing, versionHoldFailing); NextRunAt is then its re-check.
+	Failing string `json:"failing,omitempty"`
 }
 
 // cycleInfoFrom converts a cycle row (endedAt nil: not ended).

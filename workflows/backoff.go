@@ -4,17 +4,32 @@ import (
 	"fmt"
 	"hash/fnv"
 	"time"
+	"unicode/utf8"
 
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/syncloop/syncloop/activities"
 	"github.com/syncloop/syncloop/model"
 )
 
 // This file decides how long the loop waits: the interval from the last
-// cycle's end, a shorter capped back-off after failed cycles, and the
-// churn back-off that stretches the interval of an object whose every
-// cycle rewrites most of its records.
+// cycle's end, a shorter capped back-off after failed cycles, the hold
+// after an auth or config failure (a daily re-check), and the churn
+// back-off that stretches the interval of an object whose every cycle
+// rewrites most of its records.
+
+// failingRecheck is how long a loop held by an auth or config failure
+// (versionHoldFailing) waits before it tries the provider again by
+// itself: long enough not to hammer a provider with credentials that
+// cannot work, short enough that a fix nobody told the loop about (a
+// permission granted at the provider) is noticed within a day.
+// LoopOptions.FailingRecheck overrides it.
+const failingRecheck = 24 * time.Hour
 
 // nextDue is when the next scheduled cycle is due: interval after the last
-// cycle ended, sooner after failures (capped exponential backoff).
+// cycle ended, sooner after failures (capped exponential backoff), or,
+// while an auth or config failure holds the loop, a re-check a day after
+// it.
 func (l *loop) nextDue(now time.Time) (time.Time, string) {
 	last := l.carried.LastCycle
 	var ended time.Time
@@ -24,6 +39,11 @@ func (l *loop) nextDue(now time.Time) (time.Time, string) {
 		ended = l.in.LastCycleEndedAt
 	} else {
 		return now, StateIdle // never ran: run now
+	}
+	if l.carried.Failing != "" {
+		// Held (versionHoldFailing): neither the interval nor the back-off
+		// runs a cycle that cannot succeed; a trigger still runs one at once.
+		return ended.Add(l.opts.FailingRecheck), StateFailing
 	}
 	wait, state := l.effectiveInterval(), StateIdle
 	if last != nil && !l.carried.Spread {
@@ -110,4 +130,54 @@ func (l *loop) resetChurn() {
 		l.carried.EffectiveInterval, l.carried.ChurnStreak, l.carried.BackoffReason = 0, 0, ""
 		l.dirty = true
 	}
+}
+
+// updateHold starts, keeps or ends the hold after a recorded cycle
+// (versionHoldFailing). A cycle that failed with an auth or config error
+// holds the loop until a trigger or the re-check runs a cycle that does
+// not; a cycle an operator cancelled (restart --force) tells nothing about
+// the credentials and leaves the hold as it was. The version is asked
+// only where a hold begins, so a loop whose cycles do not fail that way
+// records no marker (a quiet cycle stays as cheap as before).
+func (l *loop) updateHold(ctx workflow.Context, out cycleOutcome) {
+	switch {
+	case out.byOperator:
+	case out.failing == "":
+		l.carried.Failing = ""
+	case l.carried.Failing != "":
+		// The re-check (or a trigger) failed the same way: still held. The
+		// hold began under the version, so it is not asked again.
+		l.carried.Failing = out.failing
+	case workflow.GetVersion(ctx, versionHoldFailing, workflow.DefaultVersion, 1) == 1:
+		l.carried.Failing = out.failing
+	default:
+		// Histories from before versionHoldFailing: the failure back-off.
+	}
+}
+
+// holdText explains the hold: what the loop waits for and, when it is
+// scheduled, its re-check.
+func (l *loop) holdText(recheck *time.Time) string {
+	what := "waiting for the connection to be changed"
+	if l.carried.Failing == activities.ErrTypeConfig {
+		what = "waiting for the object's configuration or its connection to be fixed"
+	}
+	s := fmt.Sprintf("failing (%s): %s", l.carried.Failing, what)
+	if recheck != nil {
+		s += "; re-check at " + recheck.UTC().Format(time.RFC3339)
+	}
+	return s
+}
+
+// clip shortens s to at most n bytes (on a rune boundary), for summaries
+// that the server bounds.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n - len("…")
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }

@@ -56,6 +56,9 @@ type cycleOutcome struct {
 	byOperator bool
 	// live is the object's live record count after the cycle (-1 unknown).
 	live int
+	// failing is the auth/config error type that failed the cycle, if any
+	// (it holds the loop: versionHoldFailing).
+	failing string
 }
 
 // runCycle runs one cycle. Every failure is recorded in the cycle row;
@@ -122,7 +125,7 @@ func (l *loop) runCycle(ctx workflow.Context, trigger model.Trigger, due *time.T
 	fctx, cancel := workflow.NewDisconnectedContext(workflow.WithLocalActivityOptions(ctx,
 		localOptions(fmt.Sprintf("finish cycle #%d: %s", start.Seq, status))))
 	defer cancel()
-	out := cycleOutcome{kind: cycleRan, started: started, byOperator: byOperator, live: res.live}
+	out := cycleOutcome{kind: cycleRan, started: started, byOperator: byOperator, live: res.live, failing: res.failing}
 	var finished activities.FinishCycleResult
 	err = workflow.ExecuteLocalActivity(fctx, acts.FinishCycle, activities.FinishCycleInput{
 		CycleID: start.CycleID, Status: status, Steps: res.steps, Error: res.errText, Failing: res.failing, Object: l.in.Object,

@@ -89,6 +89,14 @@ func (l *loop) updateDetails(ctx workflow.Context) {
 	if n := l.carried.ConsecutiveFailures; n > 0 {
 		s += fmt.Sprintf("\n\n%d consecutive failed cycles", n)
 	}
+	if l.carried.Failing != "" {
+		// Held (versionHoldFailing); the last cycle's line has the error.
+		var recheck *time.Time
+		if l.shown.state == StateFailing {
+			recheck = l.shown.nextRunAt
+		}
+		s += "\n\n" + l.holdText(recheck)
+	}
 	if r := l.carried.BackoffReason; r != "" {
 		s += "\n\nback-off: " + r
 	}
@@ -136,5 +144,6 @@ func (l *loop) status(ctx workflow.Context) LoopStatus {
 		ConsecutiveFailures: l.carried.ConsecutiveFailures, PendingTrigger: l.carried.PendingTrigger,
 		LastSuccessAt: l.carried.LastSuccessAt, Cycles: l.carried.Cycles,
 		EffectiveInterval: model.FormatInterval(l.effectiveInterval()), BackoffReason: l.carried.BackoffReason,
+		Failing: l.carried.Failing,
 	}
 }

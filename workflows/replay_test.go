@@ -34,6 +34,7 @@ var fixtures = []string{
 	"syncloop_churn_backoff",           // the churn back-off and its return
 	"syncloop_cancel_cycle",            // restart --force: cancel-cycle during Retrieve
 	"syncloop_sync_off_on_told",        // sync off told to the idle loop at once (sync-off signal)
+	"syncloop_failing_hold",            // an auth failure holds the loop (versionHoldFailing); a trigger runs a cycle that succeeds
 
 	// Recorded before versionLocalCycle: StartCycle, a Retrieve activity
 	// and FinishCycle in separate workflow tasks.

@@ -83,6 +83,7 @@ func SyncLoop(ctx workflow.Context, in LoopInput) error {
 			l.trigger(TriggerRequest{Trigger: trigger, Reason: "owed while sync was off"})
 		default:
 			l.record(out)
+			l.updateHold(ctx, out)
 		}
 		if err := ctx.Err(); err != nil {
 			return err
@@ -199,8 +200,16 @@ func (l *loop) sleepSummary(state string, due time.Time) string {
 	if l.carried.EffectiveInterval > l.interval {
 		what += " (churn back-off; configured " + model.FormatInterval(l.interval) + ")"
 	}
-	if state == StateBackoff {
+	switch state {
+	case StateBackoff:
 		what = "back off after " + model.Plural(l.carried.ConsecutiveFailures, "failed cycle")
+	case StateFailing:
+		// The server bounds a summary (400 bytes by default).
+		s := l.holdText(&due)
+		if c := l.carried.LastCycle; c != nil && c.Error != "" {
+			s += ": " + c.Error
+		}
+		return clip(s, 300)
 	}
 	return fmt.Sprintf("%s until %s", what, due.UTC().Format(time.RFC3339))
 }

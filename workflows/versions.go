@@ -29,3 +29,18 @@ const versionQueuedRow = "queued-row"
 // recorded before it (testdata/before-local-cycle), syncloop_local_cycle
 // and the re-recorded ones in testdata.
 const versionLocalCycle = "local-cycle"
+
+// versionHoldFailing (2026-12): a cycle that fails with an auth or config
+// error (activities.ErrTypeAuth, ErrTypeConfig: revoked token, refused
+// refresh, unknown field, object not offered, missing connection) holds
+// the loop in state `failing`: its next scheduled cycle is a re-check
+// failingRecheck (24 h) after that cycle ended, instead of the failure
+// back-off, so the loop stops calling the provider with credentials or a
+// configuration that cannot work. A trigger (the control plane sends one
+// to every loop of a connection an operator replaces or updates) still
+// runs a cycle at once; a cycle that does not fail that way ends the
+// hold. Before it, such a cycle backed off like any failure. The version
+// is read only where a hold begins, so cycles that do not start one
+// record no marker. The hold is carried across continue-as-new
+// (CarriedState.Failing). Fixture: syncloop_failing_hold.
+const versionHoldFailing = "hold-failing"

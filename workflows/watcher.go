@@ -68,6 +68,17 @@ type WatcherResult struct {
 // Watcher reconciles loops with integration_objects, flags stalled loops,
 // prunes old cycles and sends stale/recovered notifications. Each step
 // runs even if another failed; failures are listed in the result.
+//
+// A loop held by an auth or config failure (StateFailing,
+// versionHoldFailing) is running, so Reconcile leaves it alone, and is
+// waiting for its re-check on purpose, so DetectStalls does not flag it
+// before the re-check is due; neither triggers it. A held loop that is no
+// longer running (terminated behind syncloop's back) is started again
+// like any other: the new run knows nothing of the hold, so its first
+// cycle comes an interval after the failing cycle ended (at once, if that
+// has passed). That is a re-check; if it fails the same way, the loop is
+// held again, and the failing episode is still open, so no second
+// `failing` notification is sent.
 func Watcher(ctx workflow.Context, in WatcherInput) (WatcherResult, error) {
 	o := in.Options.withDefaults()
 	var r WatcherResult
