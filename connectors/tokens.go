@@ -86,3 +86,51 @@ func (s *SeenTokens) List() []string {
 	defer s.mu.Unlock()
 	return append([]string(nil), s.tokens...)
 }
+
+// Bearer is what a connector keeps of its token source: the tokens it
+// sent (for redaction) and the rules of sending them. Safe for concurrent
+// use.
+type Bearer struct {
+	// Source gives the tokens; Provider names the provider in errors.
+	Source   TokenSource
+	Provider string
+	seen     SeenTokens
+}
+
+// Token is the token to send first.
+func (b *Bearer) Token(ctx context.Context) (string, error) {
+	t, err := b.Source.Token(ctx)
+	return b.checked(t, err)
+}
+
+// AfterUnauthorized decides what follows a 401 to a request sent with
+// rejected, the retries-th time: send it again with next (retry true), or
+// report the 401 as it is (retry false, nil error: no other token), or
+// fail with the token source's error (a refused refresh).
+func (b *Bearer) AfterUnauthorized(ctx context.Context, rejected string, retries int) (next string, retry bool, err error) {
+	if retries >= TokenRetries {
+		return "", false, nil
+	}
+	t, err := b.Source.Refresh(ctx, rejected)
+	if errors.Is(err, ErrNoRefresh) {
+		return "", false, nil
+	}
+	if t, err = b.checked(t, err); err != nil {
+		return "", false, err
+	}
+	return t, true, nil
+}
+
+func (b *Bearer) checked(t string, err error) (string, error) {
+	if err != nil {
+		return "", err
+	}
+	if why := ValidToken(t); why != "" {
+		return "", Errorf(Auth, "%s connection: %s", b.Provider, why)
+	}
+	b.seen.Add(t)
+	return t, nil
+}
+
+// Sent lists the tokens sent so far (the last few), for redaction.
+func (b *Bearer) Sent() []string { return b.seen.List() }

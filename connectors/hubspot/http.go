@@ -64,7 +64,7 @@ func (c *Connector) do(ctx context.Context, method, rawURL string, payload []byt
 	if search {
 		wait = c.search.wait
 	}
-	token, err := c.token(ctx, "")
+	token, err := c.cred.Token(ctx)
 	if err != nil {
 		return response{}, err
 	}
@@ -93,21 +93,21 @@ func (c *Connector) do(ctx context.Context, method, rawURL string, payload []byt
 			return response{}, httpx.TransportError(ctx, "requesting "+objectType+" from HubSpot", c.redacted(err))
 		}
 		defer httpx.DrainClose(resp.Body, maxErrorBodyBytes)
-		if resp.StatusCode == http.StatusUnauthorized && retries < connectors.TokenRetries {
+		if resp.StatusCode == http.StatusUnauthorized {
 			// An expired OAuth access token (category EXPIRED_AUTHENTICATION;
 			// they live expires_in seconds, "OAuth" tokens,
 			// https://developers.hubspot.com/docs/api/oauth/tokens) is
-			// refreshed and the same request sent again (TokenRetries).
-			next, err := c.token(ctx, token)
-			switch {
-			case err == nil:
+			// refreshed and the same request sent again; without another
+			// token the 401 is reported.
+			next, retry, err := c.cred.AfterUnauthorized(ctx, token, retries)
+			if err != nil {
+				return response{}, err
+			}
+			if retry {
 				httpx.DrainClose(resp.Body, maxErrorBodyBytes)
 				token = next
 				continue
-			case !errors.Is(err, connectors.ErrNoRefresh):
-				return response{}, err
 			}
-			// No other token: the 401 is reported as it is.
 		}
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
 			return response{}, c.statusError(resp, objectType, search)
@@ -373,30 +373,10 @@ func sanitize(s string, n int) string {
 }
 
 func (c *Connector) redact(s string) string {
-	for _, t := range c.cred.seen.List() {
+	for _, t := range c.cred.Sent() {
 		s = httpx.Redact(s, t)
 	}
 	return s
-}
-
-// token is the access token to send: the current one (rejected ""), or
-// one newer than rejected after a 401.
-func (c *Connector) token(ctx context.Context, rejected string) (string, error) {
-	var t string
-	var err error
-	if rejected == "" {
-		t, err = c.cred.tokens.Token(ctx)
-	} else {
-		t, err = c.cred.tokens.Refresh(ctx, rejected)
-	}
-	if err != nil {
-		return "", err
-	}
-	if why := connectors.ValidToken(t); why != "" {
-		return "", connectors.Errorf(connectors.Auth, "HubSpot connection: %s", why)
-	}
-	c.cred.seen.Add(t)
-	return t, nil
 }
 
 // redacted wraps err so that its message cannot reveal the token, should a

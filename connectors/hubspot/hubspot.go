@@ -281,10 +281,7 @@ type objectSpec struct {
 
 // credential holds the token source behind a pointer, so that printing a
 // Connector (even with %+v) shows an address, not a token.
-type credential struct {
-	tokens connectors.TokenSource
-	seen   connectors.SeenTokens // every token sent, for redaction
-}
+type credential struct{ connectors.Bearer }
 
 // String and GoString keep the token out of anything that prints a
 // credential.
@@ -427,7 +424,7 @@ func New(cfg Config) (*Connector, error) {
 	}
 	return &Connector{
 		base:          u,
-		cred:          &credential{tokens: tokens},
+		cred:          &credential{connectors.Bearer{Source: tokens, Provider: "HubSpot"}},
 		specs:         specs,
 		client:        client,
 		limiter:       cfg.Limiter,

@@ -48,7 +48,7 @@ func (c *Connector) get(ctx context.Context, target string, batchSize int, timeo
 	if err := c.throttle(ctx); err != nil {
 		return nil, info, httpx.TransportError(ctx, doing, err)
 	}
-	token, err := c.token(ctx, "")
+	token, err := c.bearer.Token(ctx)
 	if err != nil {
 		return nil, info, err
 	}
@@ -84,23 +84,22 @@ func (c *Connector) get(ctx context.Context, target string, batchSize int, timeo
 		if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
 			info.date = d.UTC()
 		}
-		if resp.StatusCode == http.StatusUnauthorized && retries < connectors.TokenRetries {
+		if resp.StatusCode == http.StatusUnauthorized {
 			// An expired session (INVALID_SESSION_ID: "Session expired or
-			// invalid", the org's session timeout) is refreshed and
-			// the same request sent again (TokenRetries; "Errors", REST API Developer
-			// Guide, https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm:
+			// invalid", the org's session timeout) is refreshed and the
+			// same request sent again ("Errors", REST API Developer Guide,
+			// https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm:
 			// 401 "The session ID or OAuth token used has expired or is
-			// invalid").
-			next, err := c.token(ctx, token)
-			switch {
-			case err == nil:
+			// invalid"); without another token the 401 is reported.
+			next, retry, err := c.bearer.AfterUnauthorized(ctx, token, retries)
+			if err != nil {
+				return nil, info, err
+			}
+			if retry {
 				httpx.DrainClose(resp.Body, maxErrorBodyBytes)
 				token = next
 				continue
-			case !errors.Is(err, connectors.ErrNoRefresh):
-				return nil, info, err
 			}
-			// No other token: the 401 is reported as it is.
 		}
 		if resp.StatusCode != http.StatusOK {
 			return nil, info, c.statusError(resp, doing)
@@ -162,31 +161,10 @@ var (
 // clean makes provider text safe and short for an error message: no token,
 // one line, at most 300 characters.
 func (c *Connector) clean(s string) string {
-	for _, t := range c.seen.List() {
+	for _, t := range c.bearer.Sent() {
 		s = httpx.Redact(s, t)
 	}
 	return httpx.Truncate(strings.Join(strings.Fields(s), " "), 300)
-}
-
-// token is the access token to send: the current one (rejected ""), or
-// one newer than rejected after a 401. The token source's own errors are
-// classified already (an Auth error names the connection's fix).
-func (c *Connector) token(ctx context.Context, rejected string) (string, error) {
-	var t string
-	var err error
-	if rejected == "" {
-		t, err = c.tokens.Token(ctx)
-	} else {
-		t, err = c.tokens.Refresh(ctx, rejected)
-	}
-	if err != nil {
-		return "", err
-	}
-	if why := connectors.ValidToken(t); why != "" {
-		return "", connectors.Errorf(connectors.Auth, "Salesforce connection: %s", why)
-	}
-	c.seen.Add(t)
-	return t, nil
 }
 
 // statusError classifies a non-200 response.

@@ -220,8 +220,7 @@ type Usage struct {
 // and is safe for concurrent use.
 type Connector struct {
 	base        *url.URL // scheme and host only
-	tokens      connectors.TokenSource
-	seen        connectors.SeenTokens // every token sent, for redaction
+	bearer      *connectors.Bearer
 	version     string
 	fields      map[string][]string
 	client      *http.Client // its Timeout is 0: requests have their own deadlines
@@ -316,7 +315,7 @@ func New(cfg Config) (*Connector, error) {
 	}
 	return &Connector{
 		base:        &url.URL{Scheme: u.Scheme, Host: u.Host},
-		tokens:      tokens,
+		bearer:      &connectors.Bearer{Source: tokens, Provider: "Salesforce"},
 		version:     version,
 		fields:      fields,
 		client:      client,
