@@ -58,15 +58,15 @@ func ValidToken(token string) string {
 	return ""
 }
 
-// SeenTokens remembers the tokens a connector sent, so that any provider
+// seenTokens remembers the tokens a connector sent, so that any provider
 // text echoing one can be redacted. Safe for concurrent use.
-type SeenTokens struct {
+type seenTokens struct {
 	mu     sync.Mutex
 	tokens []string
 }
 
-// Add records a token (the last few are kept).
-func (s *SeenTokens) Add(token string) {
+// add records a token (the last few are kept).
+func (s *seenTokens) add(token string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, t := range s.tokens {
@@ -80,8 +80,8 @@ func (s *SeenTokens) Add(token string) {
 	}
 }
 
-// List returns the tokens recorded.
-func (s *SeenTokens) List() []string {
+// list returns the tokens recorded.
+func (s *seenTokens) list() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]string(nil), s.tokens...)
@@ -94,7 +94,7 @@ type Bearer struct {
 	// Source gives the tokens; Provider names the provider in errors.
 	Source   TokenSource
 	Provider string
-	seen     SeenTokens
+	seen     seenTokens
 }
 
 // Token is the token to send first.
@@ -128,9 +128,9 @@ func (b *Bearer) checked(t string, err error) (string, error) {
 	if why := ValidToken(t); why != "" {
 		return "", Errorf(Auth, "%s connection: %s", b.Provider, why)
 	}
-	b.seen.Add(t)
+	b.seen.add(t)
 	return t, nil
 }
 
 // Sent lists the tokens sent so far (the last few), for redaction.
-func (b *Bearer) Sent() []string { return b.seen.List() }
+func (b *Bearer) Sent() []string { return b.seen.list() }

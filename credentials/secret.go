@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/syncloop/syncloop/secrets"
@@ -100,14 +101,10 @@ func CheckJWTKey(pemKey []byte) error {
 // host that is not Salesforce's (a test server) its own origin.
 func SalesforceAudience(scheme, host string) string {
 	switch {
-	case host == "test.salesforce.com" || hasSuffix(host, ".sandbox.my.salesforce.com"):
+	case host == "test.salesforce.com" || strings.HasSuffix(host, ".sandbox.my.salesforce.com"):
 		return "https://test.salesforce.com"
-	case host == "login.salesforce.com" || hasSuffix(host, ".salesforce.com"):
+	case host == "login.salesforce.com" || strings.HasSuffix(host, ".salesforce.com"):
 		return "https://login.salesforce.com"
 	}
 	return scheme + "://" + host
-}
-
-func hasSuffix(s, suffix string) bool {
-	return len(s) > len(suffix) && s[len(s)-len(suffix):] == suffix
 }
