@@ -140,7 +140,7 @@ func connectionsShowCmd() *cobra.Command {
 		Example: "syncloop connections show acme-sf",
 		Args:    exactArgs(1, "one connection name"),
 		RunE: func(c *cobra.Command, args []string) error {
-			return withService(c, func(ctx context.Context, svc *control.Service) error {
+			return withStore(c, func(ctx context.Context, svc *control.Service) error {
 				info, err := svc.ShowConnection(ctx, args[0])
 				if err != nil {
 					return err
