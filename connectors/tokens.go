@@ -22,13 +22,23 @@ type TokenSource interface {
 	Refresh(ctx context.Context, rejected string) (string, error)
 }
 
-// TokenRetries is how many times a connector sends a request again after
-// a 401, each time with a token newer than the one rejected. One is the
-// rule; more are for a token that another connector of the connection
-// obtained but that expired before this request used it (many objects
-// share a connection's token, and a provider may end sessions at any
-// time). The same token is never sent twice.
-const TokenRetries = 4
+// TokenRetries bounds how often one request is sent again after 401s
+// with tokens the provider never accepted: one is the rule (a token
+// obtained after the last one expired), a few more are for a token another
+// object of the connection obtained that the provider ended before this
+// request used it. A token the provider had accepted for some request and
+// now rejects has expired in use; the request is sent again with a newer
+// one without counting, up to TokenExpiries times, because many objects
+// sharing a connection's short-lived tokens can each meet a token at its
+// end. The same token is never sent twice.
+const (
+	TokenRetries  = 4
+	TokenExpiries = 32
+)
+
+// TokenAttempt is one request's count of 401s; its zero value is a
+// request not yet rejected.
+type TokenAttempt struct{ unproven, expired int }
 
 // ErrNoRefresh is what a TokenSource's Refresh returns when it has no
 // other token: the connector reports the provider's 401 as it is.
@@ -59,32 +69,71 @@ func ValidToken(token string) string {
 }
 
 // seenTokens remembers the tokens a connector sent, so that any provider
-// text echoing one can be redacted. Safe for concurrent use.
+// text echoing one can be redacted, and whether the provider accepted each
+// (a rejected token it accepted before has expired). Safe for concurrent
+// use.
 type seenTokens struct {
 	mu     sync.Mutex
-	tokens []string
+	tokens []seenToken
 }
 
-// add records a token (the last few are kept).
+type seenToken struct {
+	token    string
+	accepted bool
+}
+
+// keptTokens is how many of the latest tokens are remembered: tokens of a
+// connection that many objects share can follow each other quickly.
+const keptTokens = 16
+
+// add records a token (the last keptTokens are kept).
 func (s *seenTokens) add(token string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, t := range s.tokens {
-		if t == token {
+		if t.token == token {
 			return
 		}
 	}
-	s.tokens = append(s.tokens, token)
-	if len(s.tokens) > 4 {
-		s.tokens = s.tokens[len(s.tokens)-4:]
+	s.tokens = append(s.tokens, seenToken{token: token})
+	if len(s.tokens) > keptTokens {
+		s.tokens = s.tokens[len(s.tokens)-keptTokens:]
 	}
+}
+
+// accept records that the provider accepted token.
+func (s *seenTokens) accept(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.tokens {
+		if s.tokens[i].token == token {
+			s.tokens[i].accepted = true
+			return
+		}
+	}
+}
+
+// accepted reports whether the provider accepted token for some request.
+func (s *seenTokens) accepted(token string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.tokens {
+		if t.token == token {
+			return t.accepted
+		}
+	}
+	return false
 }
 
 // list returns the tokens recorded.
 func (s *seenTokens) list() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]string(nil), s.tokens...)
+	out := make([]string, len(s.tokens))
+	for i, t := range s.tokens {
+		out[i] = t.token
+	}
+	return out
 }
 
 // Bearer is what a connector keeps of its token source: the tokens it
@@ -103,12 +152,22 @@ func (b *Bearer) Token(ctx context.Context) (string, error) {
 	return b.checked(t, err)
 }
 
+// Accepted records that the provider answered a request sent with token
+// with anything but 401.
+func (b *Bearer) Accepted(token string) { b.seen.accept(token) }
+
 // AfterUnauthorized decides what follows a 401 to a request sent with
-// rejected, the retries-th time: send it again with next (retry true), or
-// report the 401 as it is (retry false, nil error: no other token), or
-// fail with the token source's error (a refused refresh).
-func (b *Bearer) AfterUnauthorized(ctx context.Context, rejected string, retries int) (next string, retry bool, err error) {
-	if retries >= TokenRetries {
+// rejected (a counts the request's earlier 401s): send it again with next
+// (retry true), or report the 401 as it is (retry false, nil error: no
+// other token, or TokenRetries/TokenExpiries reached), or fail with the
+// token source's error (a refused refresh).
+func (b *Bearer) AfterUnauthorized(ctx context.Context, rejected string, a *TokenAttempt) (next string, retry bool, err error) {
+	if b.seen.accepted(rejected) {
+		a.expired++
+	} else {
+		a.unproven++
+	}
+	if a.unproven > TokenRetries || a.expired > TokenExpiries {
 		return "", false, nil
 	}
 	t, err := b.Source.Refresh(ctx, rejected)

@@ -68,7 +68,8 @@ func (c *Connector) do(ctx context.Context, method, rawURL string, payload []byt
 	if err != nil {
 		return response{}, err
 	}
-	for retries := 0; ; retries++ {
+	var attempt connectors.TokenAttempt
+	for {
 		// A request sent again after a refresh is paced like any other.
 		if err := wait(ctx, objectType); err != nil {
 			return response{}, err
@@ -93,13 +94,16 @@ func (c *Connector) do(ctx context.Context, method, rawURL string, payload []byt
 			return response{}, httpx.TransportError(ctx, "requesting "+objectType+" from HubSpot", c.redacted(err))
 		}
 		defer httpx.DrainClose(resp.Body, maxErrorBodyBytes)
+		if resp.StatusCode != http.StatusUnauthorized {
+			c.cred.Accepted(token)
+		}
 		if resp.StatusCode == http.StatusUnauthorized {
 			// An expired OAuth access token (category EXPIRED_AUTHENTICATION;
 			// they live expires_in seconds, "OAuth" tokens,
 			// https://developers.hubspot.com/docs/api/oauth/tokens) is
 			// refreshed and the same request sent again; without another
 			// token the 401 is reported.
-			next, retry, err := c.cred.AfterUnauthorized(ctx, token, retries)
+			next, retry, err := c.cred.AfterUnauthorized(ctx, token, &attempt)
 			if err != nil {
 				return response{}, err
 			}

@@ -52,7 +52,8 @@ func (c *Connector) get(ctx context.Context, target string, batchSize int, timeo
 	if err != nil {
 		return nil, info, err
 	}
-	for retries := 0; ; retries++ {
+	var attempt connectors.TokenAttempt
+	for {
 		if c.limiter != nil {
 			if err := c.limiter.Wait(ctx); err != nil {
 				return nil, info, httpx.TransportError(ctx, doing, fmt.Errorf("waiting for the connection's rate limiter: %w", err))
@@ -84,6 +85,9 @@ func (c *Connector) get(ctx context.Context, target string, batchSize int, timeo
 		if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
 			info.date = d.UTC()
 		}
+		if resp.StatusCode != http.StatusUnauthorized {
+			c.bearer.Accepted(token)
+		}
 		if resp.StatusCode == http.StatusUnauthorized {
 			// An expired session (INVALID_SESSION_ID: "Session expired or
 			// invalid", the org's session timeout) is refreshed and the
@@ -91,7 +95,7 @@ func (c *Connector) get(ctx context.Context, target string, batchSize int, timeo
 			// https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm:
 			// 401 "The session ID or OAuth token used has expired or is
 			// invalid"); without another token the 401 is reported.
-			next, retry, err := c.bearer.AfterUnauthorized(ctx, token, retries)
+			next, retry, err := c.bearer.AfterUnauthorized(ctx, token, &attempt)
 			if err != nil {
 				return nil, info, err
 			}
