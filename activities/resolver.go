@@ -25,18 +25,13 @@ const DefaultDemoURL = "http://127.0.0.1:8090"
 // Providers lists the providers syncloop has connectors for.
 var Providers = []string{"demo", "hubspot", "salesforce"}
 
-// ObjectTypes is the catalogue of a provider: the object types its
-// connector can sync; ok is false for a provider without a connector.
-// Custom objects are not in it: the connectors cannot read them yet
-// without a field list, which nothing passes them.
-func ObjectTypes(provider string) (types []string, ok bool) {
-	switch provider {
-	case "demo":
+// FixedObjectTypes is the object types of a provider whose catalogue
+// does not depend on the connection (the demo provider's six); ok is
+// false for the others, whose catalogue comes from the provider through
+// a connection (ProviderResolver.Catalogue).
+func FixedObjectTypes(provider string) (types []string, ok bool) {
+	if provider == "demo" {
 		return demo.ObjectTypes(), true
-	case "salesforce":
-		return salesforce.ObjectTypes(), true
-	case "hubspot":
-		return hubspot.ObjectTypes(), true
 	}
 	return nil, false
 }
@@ -94,18 +89,46 @@ func (r *ProviderResolver) limiter(conn store.Connection) *rate.Limiter {
 
 // Connector implements Resolver.
 func (r *ProviderResolver) Connector(ctx context.Context, obj store.Object) (connectors.Connector, error) {
-	var conn store.Connection
-	if obj.Connection != "" {
-		var err error
-		conn, err = r.Store.GetConnection(ctx, obj.Connection)
-		if err != nil {
-			return nil, storeError(err, "connection %q of object %s: %v", obj.Connection, obj.Key, err)
-		}
-		if conn.Provider != obj.Key.Provider {
-			return nil, connectors.Errorf(connectors.Config, "connection %q is for provider %q, but object %s is %q", conn.Name, conn.Provider, obj.Key, obj.Key.Provider)
-		}
-	} else if obj.Key.Provider != "demo" {
+	if obj.Connection == "" && obj.Key.Provider != "demo" {
 		return nil, connectors.Errorf(connectors.Config, "object %s has no connection: %s needs one (`syncloop connections add`, then add the object with --connection)", obj.Key, obj.Key.Provider)
+	}
+	c, err := r.build(ctx, obj.Key.Provider, obj.Connection, obj.Key.ObjectType, obj.Fields)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Catalogue is the catalogue of provider through the named connection
+// ("" only for the demo provider: its default server): what `connections
+// objects`, `objects fields` and `objects add` check against. It asks the
+// provider, so it needs the same credentials a cycle does.
+func (r *ProviderResolver) Catalogue(ctx context.Context, provider, connection string) (connectors.Catalogue, error) {
+	if connection == "" && provider != "demo" {
+		return nil, connectors.Errorf(connectors.Config, "%s needs a connection: `syncloop connections add <name> --provider %s …`", provider, provider)
+	}
+	return r.build(ctx, provider, connection, "", nil)
+}
+
+// reader is what every connector is: a page reader and a catalogue.
+type reader interface {
+	connectors.Connector
+	connectors.Catalogue
+}
+
+// build returns provider's connector over the named connection; fields,
+// if any, are objectType's configured field list.
+func (r *ProviderResolver) build(ctx context.Context, provider, connection, objectType string, fields []string) (reader, error) {
+	var conn store.Connection
+	if connection != "" {
+		var err error
+		conn, err = r.Store.GetConnection(ctx, connection)
+		if err != nil {
+			return nil, storeError(err, "connection %q: %v", connection, err)
+		}
+		if conn.Provider != provider {
+			return nil, connectors.Errorf(connectors.Config, "connection %q is for provider %q, not %q", conn.Name, conn.Provider, provider)
+		}
 	}
 	client := connectors.HTTPClient(r.HTTP, 60*time.Second)
 	var src *credentials.Source
@@ -123,7 +146,7 @@ func (r *ProviderResolver) Connector(ctx context.Context, obj store.Object) (con
 	}
 	var c connectors.Connector
 	var err error
-	switch obj.Key.Provider {
+	switch provider {
 	case "demo":
 		url := conn.BaseURL
 		if url == "" {
@@ -132,7 +155,11 @@ func (r *ProviderResolver) Connector(ctx context.Context, obj store.Object) (con
 		if url == "" {
 			url = DefaultDemoURL
 		}
-		c = demo.NewConnector(url, staticToken, client)
+		d := demo.NewConnector(url, staticToken, client)
+		if len(fields) > 0 {
+			d.WithFields(objectType, fields)
+		}
+		c = d
 	case "salesforce":
 		base := conn.BaseURL
 		if base == "" && src != nil {
@@ -145,20 +172,32 @@ func (r *ProviderResolver) Connector(ctx context.Context, obj store.Object) (con
 				return nil, named(conn.Name, err)
 			}
 		}
-		c, err = salesforce.New(salesforce.Config{InstanceURL: base, Tokens: tokensOf(src), HTTP: client, Limiter: r.limiter(conn)})
+		cfg := salesforce.Config{InstanceURL: base, Tokens: tokensOf(src), HTTP: client, Limiter: r.limiter(conn)}
+		if len(fields) > 0 {
+			cfg.Fields = map[string][]string{objectType: fields}
+		}
+		c, err = salesforce.New(cfg)
 	case "hubspot":
-		c, err = hubspot.New(hubspot.Config{BaseURL: conn.BaseURL, Tokens: tokensOf(src), HTTP: client,
-			Limiter: r.limiter(conn), SearchLimiter: r.searchLimiter(conn)})
+		cfg := hubspot.Config{BaseURL: conn.BaseURL, Tokens: tokensOf(src), HTTP: client,
+			Limiter: r.limiter(conn), SearchLimiter: r.searchLimiter(conn)}
+		if len(fields) > 0 {
+			cfg.Properties = map[string][]string{objectType: fields}
+		}
+		c, err = hubspot.New(cfg)
 	default:
-		return nil, connectors.Errorf(connectors.Config, "provider %q of object %s has no connector (available: %v)", obj.Key.Provider, obj.Key, Providers)
+		return nil, connectors.Errorf(connectors.Config, "provider %q has no connector (available: %v)", provider, Providers)
 	}
 	if err != nil {
 		return nil, named(conn.Name, err)
 	}
-	if conn.Name == "" {
-		return c, nil
+	rd, ok := c.(reader)
+	if !ok {
+		return nil, connectors.Errorf(connectors.Config, "the %s connector has no catalogue", provider)
 	}
-	return namedConnector{name: conn.Name, Connector: c}, nil
+	if conn.Name == "" {
+		return rd, nil
+	}
+	return namedConnector{name: conn.Name, reader: rd}, nil
 }
 
 // tokens is the worker's one credentials.Manager: connectors of one
@@ -205,15 +244,31 @@ func (r *ProviderResolver) searchLimiter(conn store.Connection) *rate.Limiter {
 // an operator knows which credentials to fix.
 type namedConnector struct {
 	name string
-	connectors.Connector
+	reader
 }
 
 func (n namedConnector) FetchPage(ctx context.Context, req connectors.PageRequest) (connectors.Page, error) {
-	p, err := n.Connector.FetchPage(ctx, req)
+	p, err := n.reader.FetchPage(ctx, req)
 	if err != nil {
 		return p, named(n.name, err)
 	}
 	return p, nil
+}
+
+func (n namedConnector) ObjectTypes(ctx context.Context) ([]connectors.ObjectType, error) {
+	t, err := n.reader.ObjectTypes(ctx)
+	if err != nil {
+		return nil, named(n.name, err)
+	}
+	return t, nil
+}
+
+func (n namedConnector) Fields(ctx context.Context, objectType string) ([]connectors.Field, error) {
+	f, err := n.reader.Fields(ctx, objectType)
+	if err != nil {
+		return nil, named(n.name, err)
+	}
+	return f, nil
 }
 
 func named(name string, err error) error {

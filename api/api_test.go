@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -278,10 +279,12 @@ func TestErrors(t *testing.T) {
 	}
 	// Objects no connector can sync: nothing is written, no loop starts.
 	for body, want := range map[string]string{
-		`{"object":"acme/foo/accounts"}`:          `unknown provider "foo" in acme/foo/accounts: use one of demo, hubspot, salesforce`,
-		`{"object":"acme/demo/widgets"}`:          `provider demo has no object type "widgets": use one of accounts, contacts, opportunities, tasks, notes, users`,
-		`{"object":"acme/salesforce/invoices"}`:   `provider salesforce has no object type "invoices"`,
-		`{"object":"acme/hubspot/opportunities"}`: `provider hubspot has no object type "opportunities"`,
+		`{"object":"acme/foo/accounts"}`:                             `unknown provider "foo" in acme/foo/accounts: use one of demo, hubspot, salesforce`,
+		`{"object":"acme/demo/widgets"}`:                             `provider demo has no object type "widgets": use one of accounts, contacts, opportunities, tasks, notes, users`,
+		`{"object":"acme/salesforce/invoices"}`:                      `salesforce needs a connection: create one with`,
+		`{"object":"acme/hubspot/opportunities"}`:                    `hubspot needs a connection`,
+		`{"object":"acme/demo/accounts","fields":["name","salary"]}`: `acme/demo/accounts has no field "salary" that the connection can read`,
+		`{"object":"acme/demo/accounts","fields":[""]}`:              `field "fields" must list field API names`,
 	} {
 		m := e.expect(http.StatusBadRequest, "POST", "/sync/v1/objects", body).json(t)
 		assert.Contains(t, m["error"], want, body)
@@ -445,4 +448,34 @@ func TestPanicIsInternalError(t *testing.T) {
 	require.Len(t, lines, 1)
 	assert.Equal(t, "ERROR", lines[0]["level"])
 	assert.Contains(t, lines[0]["error"], "panic")
+}
+
+// POST /sync/v1/objects with "fields" stores the list and syncs only those
+// fields; GET …/fields lists the type's fields marking the synced ones.
+func TestAddWithFieldsAndListFields(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, envOptions{})
+	k := e.key("contacts")
+	url := objectURL(k)
+	var fl FieldList
+	e.expect(http.StatusOK, "GET", url+"/fields", "").decode(t, &fl)
+	require.Len(t, fl.Fields, 4)
+	for _, f := range fl.Fields {
+		assert.True(t, f.Synced && f.Default, "%+v: every demo field is synced by default", f)
+	}
+	e.expect(http.StatusCreated, "POST", "/sync/v1/objects", fmt.Sprintf(`{"object":%q,"interval":"1h","fields":["email","LAST_NAME"]}`, k))
+	obj, err := e.store.GetObject(e.ctx, k)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"email", "last_name"}, obj.Fields)
+	e.waitFinalCycle(k)
+	e.expect(http.StatusOK, "GET", url+"/fields", "").decode(t, &fl)
+	assert.Equal(t, k.String(), fl.Object)
+	for _, f := range fl.Fields {
+		assert.Equal(t, f.Name == "email" || f.Name == "last_name", f.Synced, f.Name)
+	}
+	var data []byte
+	require.NoError(t, e.store.Pool.QueryRow(e.ctx, `SELECT data FROM records WHERE object_id = $1 LIMIT 1`, obj.ID).Scan(&data))
+	var rec map[string]any
+	require.NoError(t, json.Unmarshal(data, &rec))
+	assert.ElementsMatch(t, []string{"id", "modified_at", "email", "last_name"}, slices.Collect(maps.Keys(rec)))
 }

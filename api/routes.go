@@ -51,6 +51,7 @@ var routes = []route{
 	{method: http.MethodPost, path: objectPath + "/restart", query: []string{"force"}, handle: (*server).restartObject},
 	{method: http.MethodGet, path: objectPath + "/cycles", query: []string{"limit"}, handle: (*server).cycles},
 	{method: http.MethodGet, path: objectPath + "/records", query: []string{"after", "limit"}, handle: (*server).records},
+	{method: http.MethodGet, path: objectPath + "/fields", query: []string{"connection"}, handle: (*server).fields},
 }
 
 // Health is the body of GET /healthz.
@@ -288,6 +289,24 @@ func (s *server) restartObject(r *http.Request) (int, any, error) {
 	}
 	v, err := s.svc.RestartObject(r.Context(), k, force)
 	return http.StatusOK, v, err
+}
+
+// FieldList is the body of GET …/fields.
+type FieldList struct {
+	Object string                `json:"object"`
+	Fields []control.SyncedField `json:"fields"`
+}
+
+func (s *server) fields(r *http.Request) (int, any, error) {
+	k, err := objectKey(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	fs, err := s.svc.ObjectFields(r.Context(), k, r.URL.Query().Get("connection"))
+	if fs == nil {
+		fs = []control.SyncedField{}
+	}
+	return http.StatusOK, FieldList{Object: k.String(), Fields: fs}, err
 }
 
 // CycleList is the body of GET …/cycles: newest first.

@@ -9,7 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,6 +37,10 @@ type Service struct {
 	// SYNCLOOP_SECRET_KEY: connections with a token cannot be added).
 	Secrets *secrets.Box
 
+	// resolver builds connectors for catalogue checks (catalogue).
+	resolverOnce sync.Once
+	resolver     *activities.ProviderResolver
+
 	// listPageSize is the visibility page size that last worked (0: the
 	// default); see listPage.
 	listPageSize atomic.Int32
@@ -46,7 +50,8 @@ type Service struct {
 type NotFoundError struct{ Key model.ObjectKey }
 
 func (e *NotFoundError) Error() string {
-	if types, ok := activities.ObjectTypes(e.Key.Provider); !ok || !slices.Contains(types, e.Key.ObjectType) {
+	types, fixed := activities.FixedObjectTypes(e.Key.Provider)
+	if !slices.Contains(activities.Providers, e.Key.Provider) || fixed && !slices.Contains(types, e.Key.ObjectType) {
 		// Adding it would be refused too: no connector has it.
 		return fmt.Sprintf("object %s not found, and no connector syncs %s/%s: see `syncloop objects list`", e.Key, e.Key.Provider, e.Key.ObjectType)
 	}
@@ -147,6 +152,9 @@ type AddRequest struct {
 	Key        model.ObjectKey
 	Interval   time.Duration // 0 means the default
 	Connection string
+	// Fields limits the fields synced (none: the provider's default list);
+	// each must be one the connection can read.
+	Fields []string
 }
 
 // Add inserts the object (if new) and starts its loop (if not running).
@@ -162,15 +170,6 @@ func (s *Service) Add(ctx context.Context, r AddRequest) (obj store.Object, crea
 	if err := model.ValidateInterval(r.Interval); err != nil {
 		return obj, false, &InputError{err}
 	}
-	// Nothing is written for an object no connector can sync: it would
-	// fail every cycle.
-	types, ok := activities.ObjectTypes(r.Key.Provider)
-	if !ok {
-		return obj, false, &InputError{fmt.Errorf("unknown provider %q in %s: use one of %s", r.Key.Provider, r.Key, strings.Join(activities.Providers, ", "))}
-	}
-	if !slices.Contains(types, r.Key.ObjectType) {
-		return obj, false, &InputError{fmt.Errorf("provider %s has no object type %q: use one of %s", r.Key.Provider, r.Key.ObjectType, strings.Join(types, ", "))}
-	}
 	if r.Connection != "" {
 		conn, err := s.Store.GetConnection(ctx, r.Connection)
 		if errors.Is(err, store.ErrNotFound) {
@@ -183,7 +182,14 @@ func (s *Service) Add(ctx context.Context, r AddRequest) (obj store.Object, crea
 			return obj, false, &InputError{fmt.Errorf("connection %q is for provider %q, not %q: use a %s connection", r.Connection, conn.Provider, r.Key.Provider, r.Key.Provider)}
 		}
 	}
-	obj, created, err = s.Store.AddObject(ctx, store.NewObject{Key: r.Key, Interval: r.Interval, Connection: r.Connection})
+	// Nothing is written for an object the provider does not have, or a
+	// field it does not let the connection read: it would fail every
+	// cycle.
+	fields, err := s.checkObject(ctx, r)
+	if err != nil {
+		return obj, false, err
+	}
+	obj, created, err = s.Store.AddObject(ctx, store.NewObject{Key: r.Key, Interval: r.Interval, Connection: r.Connection, Fields: fields})
 	if err != nil {
 		return obj, false, err
 	}

@@ -25,7 +25,7 @@ import (
 //
 // Not in the table, and covered by each provider's own tests: deletions
 // (HubSpot reads its archive on a schedule, Salesforce's getDeleted needs
-// whole seconds), archived rows, merges, search limits.
+// whole seconds), archived rows, merges, search limits, custom objects.
 
 // listing is one page request a test server saw.
 type listing struct {
@@ -55,6 +55,12 @@ type conformanceServer struct {
 	oauth        bool
 	expireTokens func()
 	revoke       func()
+	// field and otherField are two fields of the object type's default
+	// list, in the provider's spelling.
+	field, otherField string
+	// hide makes the provider hide a field from the connection
+	// (Salesforce field-level security); nil when it has no such thing.
+	hide func(field string)
 }
 
 type conformanceProvider struct {
@@ -68,9 +74,10 @@ var conformanceProviders = []conformanceProvider{
 		const ot = "contacts"
 		return &conformanceServer{
 			objectType: ot,
-			change:     func(n int) { d.Change(ot, n) },
-			add:        func(n int) { d.Add(ot, n) },
-			snapshot:   func() map[string]json.RawMessage { return d.Snapshot(ot) },
+			field:      "email", otherField: "last_name",
+			change:   func(n int) { d.Change(ot, n) },
+			add:      func(n int) { d.Add(ot, n) },
+			snapshot: func() map[string]json.RawMessage { return d.Snapshot(ot) },
 			listings: func() []listing {
 				var out []listing
 				for _, r := range d.Requests() {
@@ -101,6 +108,8 @@ var conformanceProviders = []conformanceProvider{
 		const ot = "accounts"
 		return &conformanceServer{
 			objectType: ot, conn: &conn, oauth: true,
+			field: "Name", otherField: "Industry",
+			hide:     func(field string) { sf.HideField(ot, field) },
 			change:   func(n int) { sf.Change(ot, n) },
 			add:      func(n int) { sf.Add(ot, n) },
 			snapshot: func() map[string]json.RawMessage { return sf.Snapshot(ot) },
@@ -145,6 +154,7 @@ var conformanceProviders = []conformanceProvider{
 		}
 		return &conformanceServer{
 			objectType: ot, conn: &conn, oauth: true,
+			field: "name", otherField: "domain",
 			change:   func(n int) { hs.Change(ot, n) },
 			add:      func(n int) { hs.Add(ot, n) },
 			snapshot: func() map[string]json.RawMessage { return hs.Snapshot(ot) },
@@ -185,14 +195,54 @@ type conformanceScenario struct {
 	name string
 	// oauth: the scenario needs a refresh-flow connection.
 	oauth bool
+	// hides: the scenario needs a provider that hides fields.
+	hides bool
+	// fields, if set, is the field list the object is added with.
+	fields func(s *conformanceServer) []string
 	// run gets add, which adds the object (its first cycle, a full sync,
 	// starts at once).
 	run func(t *testing.T, h *harness, s *conformanceServer, add func() store.Object)
 }
 
+func (sc conformanceScenario) fieldList(s *conformanceServer) []string {
+	if sc.fields == nil {
+		return nil
+	}
+	return sc.fields(s)
+}
+
 const conformanceSize, conformancePageSize = 120, 25
 
 var conformanceScenarios = []conformanceScenario{
+	{name: "a field list limits the fields synced", fields: func(s *conformanceServer) []string { return []string{s.field} },
+		run: func(t *testing.T, h *harness, s *conformanceServer, add func() store.Object) {
+			obj := add()
+			if cs := h.waitCycles(obj, 1, time.Minute); cs[0].Status != model.StatusCompleted || cs[0].Counts.New != conformanceSize {
+				t.Fatalf("first cycle %s; want a Completed full sync of %d", describeCycles(cs), conformanceSize)
+			}
+			if keys := h.recordKeys(obj); !keys[s.field] || keys[s.otherField] {
+				t.Fatalf("stored records have keys %v; want %s and not %s", keys, s.field, s.otherField)
+			}
+		}},
+	{name: "a hidden field is excluded", hides: true, run: func(t *testing.T, h *harness, s *conformanceServer, add func() store.Object) {
+		s.hide(s.otherField)
+		obj := add()
+		if cs := h.waitCycles(obj, 1, time.Minute); cs[0].Status != model.StatusCompleted || cs[0].Counts.New != conformanceSize {
+			t.Fatalf("first cycle %s; want a Completed full sync of %d without the hidden field", describeCycles(cs), conformanceSize)
+		}
+		if keys := h.recordKeys(obj); !keys[s.field] || keys[s.otherField] {
+			t.Fatalf("stored records have keys %v; want %s and not the hidden %s", keys, s.field, s.otherField)
+		}
+		h.assertRecordsEqual(obj, s.snapshot())
+		// Hidden after the object's fields were first read: the next
+		// cycle reads the changed records without it (records that did
+		// not change keep what they had; a resync would drop it).
+		s.hide(s.field)
+		s.change(2)
+		if c := syncAgain(t, h, obj, 2); c.Status != model.StatusCompleted || c.Counts.Changed != 2 {
+			t.Fatalf("cycle after hiding %s: %+v; want Completed with the 2 changed records", s.field, c)
+		}
+	}},
 	{name: "full sync holds the provider's records", run: func(t *testing.T, h *harness, s *conformanceServer, add func() store.Object) {
 		obj := add()
 		cs := h.waitCycles(obj, 1, time.Minute)
@@ -305,6 +355,32 @@ var conformanceScenarios = []conformanceScenario{
 	}},
 }
 
+// recordKeys is the union of the keys of the object's live records (and
+// of their "properties").
+func (h *harness) recordKeys(obj store.Object) map[string]bool {
+	h.t.Helper()
+	// HubSpot records keep their fields under "properties".
+	rows, err := h.store.Pool.Query(h.ctx, `SELECT DISTINCT k FROM records,
+		LATERAL (SELECT jsonb_object_keys(data) UNION ALL
+			SELECT jsonb_object_keys(CASE WHEN jsonb_typeof(data->'properties') = 'object' THEN data->'properties' ELSE '{}' END)) AS keys(k)
+		WHERE object_id = $1 AND deleted_at IS NULL`, obj.ID)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	keys := map[string]bool{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			h.t.Fatal(err)
+		}
+		keys[k] = true
+	}
+	if rows.Err() != nil {
+		h.t.Fatal(rows.Err())
+	}
+	return keys
+}
+
 func TestConnectorConformance(t *testing.T) {
 	t.Parallel()
 	for _, p := range conformanceProviders {
@@ -315,17 +391,17 @@ func TestConnectorConformance(t *testing.T) {
 					t.Parallel()
 					h := newHarness(t, harnessOptions{size: conformanceSize, pageSize: conformancePageSize})
 					s := p.start(t, h, conformanceSize, conformancePageSize)
-					if sc.oauth && !s.oauth {
-						return // the provider has no OAuth: nothing to conform to
+					if sc.oauth && !s.oauth || sc.hides && s.hide == nil {
+						return // the provider has no OAuth, or hides no fields: nothing to conform to
 					}
-					sc.run(t, h, s, func() store.Object { return h.addConformanceObject(p.name, s) })
+					sc.run(t, h, s, func() store.Object { return h.addConformanceObject(p.name, s, sc.fieldList(s)) })
 				})
 			}
 		})
 	}
 }
 
-func (h *harness) addConformanceObject(provider string, s *conformanceServer) store.Object {
+func (h *harness) addConformanceObject(provider string, s *conformanceServer, fields []string) store.Object {
 	h.t.Helper()
 	conn := ""
 	if s.conn != nil {
@@ -335,7 +411,7 @@ func (h *harness) addConformanceObject(provider string, s *conformanceServer) st
 		conn = s.conn.Name
 	}
 	k := model.ObjectKey{Tenant: h.tenant, Provider: provider, ObjectType: s.objectType}
-	obj, created, err := h.svc.Add(h.ctx, control.AddRequest{Key: k, Interval: time.Hour, Connection: conn})
+	obj, created, err := h.svc.Add(h.ctx, control.AddRequest{Key: k, Interval: time.Hour, Connection: conn, Fields: fields})
 	if err != nil || !created {
 		h.t.Fatalf("add %s: %v", k, err)
 	}

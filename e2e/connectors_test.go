@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,6 +42,63 @@ func (h *harness) addConnected(provider, conn, baseURL, token, objectType string
 		h.t.Fatalf("add %s: %v", k, err)
 	}
 	return k, obj
+}
+
+// onNthQuery answers the nth SOQL query (not the describe calls before
+// it) with f.
+func onNthQuery(nth int, f sftest.Fault) func(sftest.RequestLog) sftest.Fault {
+	var mu sync.Mutex
+	n := 0
+	return func(r sftest.RequestLog) sftest.Fault {
+		if r.Kind != sftest.KindQuery && r.Kind != sftest.KindQueryMore {
+			return sftest.Fault{}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if n++; n == nth {
+			return f
+		}
+		return sftest.Fault{}
+	}
+}
+
+// sfQueries are the SOQL requests the server saw.
+func sfQueries(sf *sftest.Server) []sftest.RequestLog {
+	var out []sftest.RequestLog
+	for _, r := range sf.Requests() {
+		if r.Kind == sftest.KindQuery || r.Kind == sftest.KindQueryMore {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// onHubSpotListings applies f(n) to the nth object listing or search
+// (not the properties and schemas requests of objects add and each cycle).
+func onHubSpotListings(f func(n int) hstest.Fault) func(hstest.RequestLog) hstest.Fault {
+	var mu sync.Mutex
+	n := 0
+	return func(r hstest.RequestLog) hstest.Fault {
+		if r.Kind != hstest.KindList && r.Kind != hstest.KindSearch {
+			return hstest.Fault{}
+		}
+		mu.Lock()
+		n++
+		i := n
+		mu.Unlock()
+		return f(i)
+	}
+}
+
+// hsListings are the object listings and searches the server saw.
+func hsListings(hs *hstest.Server) []hstest.RequestLog {
+	var out []hstest.RequestLog
+	for _, r := range hs.Requests() {
+		if r.Kind == hstest.KindList || r.Kind == hstest.KindSearch {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 func TestSalesforceFullIncrementalAndDeletes(t *testing.T) {
@@ -121,19 +179,16 @@ func TestSalesforceRateLimitRetriesAfterTheAdvertisedDelay(t *testing.T) {
 	sf := sftest.NewServer(sftest.Options{Size: 50, Seed: 9, Token: sfToken})
 	srv := httptest.NewServer(sf)
 	t.Cleanup(srv.Close)
-	sf.SetFault(func(r sftest.RequestLog) sftest.Fault {
-		if r.Seq == 1 {
-			return sftest.Fault{Status: http.StatusForbidden, RetryAfter: 2 * time.Second,
-				Body: `[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]`}
-		}
-		return sftest.Fault{}
-	})
+	// The first query (after the describe calls of objects add and the
+	// cycle) is refused.
+	sf.SetFault(onNthQuery(1, sftest.Fault{Status: http.StatusForbidden, RetryAfter: 2 * time.Second,
+		Body: `[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]`}))
 	_, obj := h.addConnected("salesforce", "acme-sf", srv.URL, sfToken, "users", time.Hour)
 	cycles := h.waitCycles(obj, 1, time.Minute)
 	if cycles[0].Status != model.StatusCompleted {
 		t.Fatalf("cycle after the rate limit: %s", describeCycles(cycles))
 	}
-	reqs := sf.Requests()
+	reqs := sfQueries(sf)
 	if gap := reqs[1].At.Sub(reqs[0].At); gap < 2*time.Second || gap > 4*time.Second {
 		t.Fatalf("retry came %s after REQUEST_LIMIT_EXCEEDED with Retry-After 2s; want about 2s", gap)
 	}
@@ -179,15 +234,15 @@ func TestHubSpot429RetriesAfterRetryAfter(t *testing.T) {
 	hs := hstest.NewServer(hstest.Options{Size: 30, Seed: 4, Token: hsToken})
 	srv := httptest.NewServer(hs)
 	t.Cleanup(srv.Close)
-	hs.SetFault(func(r hstest.RequestLog) hstest.Fault {
-		if r.Seq == 1 {
+	hs.SetFault(onHubSpotListings(func(n int) hstest.Fault {
+		if n == 1 {
 			return hstest.Fault{Status: http.StatusTooManyRequests, RetryAfter: 3 * time.Second}
 		}
 		return hstest.Fault{}
-	})
+	}))
 	_, obj := h.addConnected("hubspot", "acme-hs", srv.URL, hsToken, "deals", time.Hour)
 	cycles := h.waitCycles(obj, 1, time.Minute)
-	reqs := hs.Requests()
+	reqs := hsListings(hs)
 	if cycles[0].Status != model.StatusCompleted || len(reqs) < 2 {
 		t.Fatalf("cycle: %s", describeCycles(cycles))
 	}
@@ -203,11 +258,30 @@ func TestRejectedTokenFailsAtOnceNamingTheConnection(t *testing.T) {
 	sf := sftest.NewServer(sftest.Options{Size: 10, Seed: 1, Token: "the-real-token"})
 	srv := httptest.NewServer(sf)
 	t.Cleanup(srv.Close)
-	_, obj := h.addConnected("salesforce", "acme-sf", srv.URL, sfToken, "accounts", time.Hour)
-	cycles := h.waitCycles(obj, 1, 30*time.Second)
-	c := cycles[0]
-	if c.Status != model.StatusFailed || !strings.Contains(c.Error, `connection "acme-sf"`) || strings.Contains(c.Error, sfToken) {
-		t.Fatalf("cycle = %s; want Failed naming connection acme-sf (and not the token)", describeCycles(cycles))
+	// Refused at objects add (the catalogue check), naming the connection.
+	if _, err := h.svc.AddConnection(h.ctx, control.NewConnection{Name: "acme-sf", Provider: "salesforce", BaseURL: srv.URL, Token: sfToken}); err != nil {
+		t.Fatal(err)
+	}
+	k := model.ObjectKey{Tenant: h.tenant, Provider: "salesforce", ObjectType: "accounts"}
+	_, _, err := h.svc.Add(h.ctx, control.AddRequest{Key: k, Interval: time.Hour, Connection: "acme-sf"})
+	h.assertRefused(k, err, `connection "acme-sf"`)
+	if strings.Contains(err.Error(), sfToken) {
+		t.Fatalf("the refusal quotes the token: %v", err)
+	}
+	// A token rejected after the object was added fails its cycle at the
+	// first request.
+	sf.SetToken(sfToken)
+	_, obj := h.addConnected("salesforce", "acme-sf2", srv.URL, sfToken, "accounts", time.Hour)
+	h.waitCycles(obj, 1, 30*time.Second)
+	sf.SetToken("the-real-token")
+	sf.ResetRequests()
+	if _, err := h.svc.SyncNow(h.ctx, obj.Key, "token rotated"); err != nil {
+		t.Fatal(err)
+	}
+	cycles := h.waitCycles(obj, 2, 30*time.Second)
+	c := cycles[1]
+	if c.Status != model.StatusFailed || !strings.Contains(c.Error, `connection "acme-sf2"`) || strings.Contains(c.Error, sfToken) {
+		t.Fatalf("cycle = %s; want Failed naming connection acme-sf2 (and not the token)", describeCycles(cycles))
 	}
 	if n := len(sf.Requests()); n != 1 {
 		t.Fatalf("%d requests; a rejected token must not be retried", n)
@@ -220,17 +294,17 @@ func TestProviderOutageIsRetriedThenFailsAndPartialPagesAreKept(t *testing.T) {
 	hs := hstest.NewServer(hstest.Options{Size: 150, Seed: 5, Token: hsToken})
 	srv := httptest.NewServer(hs)
 	t.Cleanup(srv.Close)
-	hs.SetFault(func(r hstest.RequestLog) hstest.Fault {
-		if r.Seq >= 2 { // the first page succeeds, then the provider is down
+	hs.SetFault(onHubSpotListings(func(n int) hstest.Fault {
+		if n >= 2 { // the first page succeeds, then the provider is down
 			return hstest.Fault{Status: http.StatusServiceUnavailable}
 		}
 		return hstest.Fault{}
-	})
+	}))
 	_, obj := h.addConnected("hubspot", "acme-hs", srv.URL, hsToken, "tickets", time.Hour)
 	cycles := h.waitCycles(obj, 1, time.Minute)
 	c := cycles[0]
-	if c.Status != model.StatusPartiallyCompleted || len(hs.Requests()) != 1+fastOptions.RetrieveAttempts {
-		t.Fatalf("cycle %s after %d requests; want Partially_Completed after 1 + %d attempts", describeCycles(cycles), len(hs.Requests()), fastOptions.RetrieveAttempts)
+	if n := len(hsListings(hs)); c.Status != model.StatusPartiallyCompleted || n != 1+fastOptions.RetrieveAttempts {
+		t.Fatalf("cycle %s after %d listing requests; want Partially_Completed after 1 + %d attempts", describeCycles(cycles), n, fastOptions.RetrieveAttempts)
 	}
 	if c.Counts.New == 0 {
 		t.Fatal("the page retrieved before the outage was not stored")
@@ -244,12 +318,7 @@ func TestSecretsNeverReachHistoryOrLogs(t *testing.T) {
 	srv := httptest.NewServer(sf)
 	t.Cleanup(srv.Close)
 	// A failing request too, so error paths are covered.
-	sf.SetFault(func(r sftest.RequestLog) sftest.Fault {
-		if r.Seq == 1 {
-			return sftest.Fault{Status: http.StatusInternalServerError}
-		}
-		return sftest.Fault{}
-	})
+	sf.SetFault(onNthQuery(1, sftest.Fault{Status: http.StatusInternalServerError}))
 	k, obj := h.addConnected("salesforce", "acme-sf", srv.URL, sfToken, "opportunities", time.Hour)
 	cycles := h.waitCycles(obj, 1, time.Minute)
 	if cycles[0].Status != model.StatusCompleted {

@@ -50,9 +50,14 @@ fuzz FuzzParseSFError ./connectors/salesforce/
 fuzz FuzzDecodeListResponse ./connectors/hubspot/
 fuzz FuzzDecodeSearchResponse ./connectors/hubspot/
 fuzz FuzzParseMergedIDs ./connectors/hubspot/
+fuzz FuzzDecodeDescribe ./connectors/salesforce/
+fuzz FuzzDecodeDescribeGlobal ./connectors/salesforce/
+fuzz FuzzDecodeProperties ./connectors/hubspot/
+fuzz FuzzDecodeSchemas ./connectors/hubspot/
 fuzz FuzzSplit ./connectors/internal/jsonsplit/
 fuzz FuzzDecodeAddObject ./api/request/
 fuzz FuzzParseObjectPath ./api/request/
 fuzz FuzzParseQuery ./api/request/
 fuzz FuzzParseCursor ./api/request/
 fuzz FuzzProviderReason ./credentials/
+fuzz FuzzTokenResponse ./credentials/

@@ -24,6 +24,7 @@ func connectionsCmd() *cobra.Command {
 		reportCmd("list", "List connections and the objects using them (never their credentials)", "syncloop connections list",
 			(*control.Service).ListConnections, printConnections),
 		connectionsShowCmd(),
+		connectionsObjectsCmd(),
 		connectionsRemoveCmd())
 	return cmd
 }
@@ -155,6 +156,49 @@ func connectionsShowCmd() *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+func connectionsObjectsCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "objects <name>",
+		Short:   "List the object types the provider has for this connection (custom ones included) and which sync incrementally",
+		Example: "syncloop connections objects acme-sf",
+		Args:    exactArgs(1, "one connection name"),
+		RunE: func(c *cobra.Command, args []string) error {
+			return withStore(c, func(ctx context.Context, svc *control.Service) error {
+				types, err := svc.ConnectionObjects(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(c.OutOrStdout(), types)
+				}
+				tw := tabwriter.NewWriter(c.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "OBJECT TYPE\tPROVIDER NAME\tLABEL\tCUSTOM\tINCREMENTAL")
+				for _, t := range types {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Name, dash(t.ProviderName), dash(t.Label), yesNo(t.Custom), incremental(t.Incremental))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func incremental(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no (every cycle lists everything)"
 }
 
 func printConnection(w io.Writer, c store.ConnectionInfo) {

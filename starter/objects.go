@@ -20,7 +20,7 @@ import (
 
 func objectsCmd() *cobra.Command {
 	cmd := groupCommand(&cobra.Command{Use: "objects", Short: "Add, inspect and control integration objects"})
-	cmd.AddCommand(addCmd(), listCmd(), showCmd(), setIntervalCmd(),
+	cmd.AddCommand(addCmd(), listCmd(), showCmd(), fieldsCmd(), setIntervalCmd(),
 		loopUpdateCmd("pause", "Stop starting new cycles (a running cycle finishes)", (*control.Service).Pause),
 		loopUpdateCmd("resume", "Start cycles again; an overdue cycle starts at once", (*control.Service).Resume),
 		syncNowCmd(), restartCmd(), removeCmd())
@@ -29,6 +29,7 @@ func objectsCmd() *cobra.Command {
 
 func addCmd() *cobra.Command {
 	var interval, connection string
+	var fields []string
 	cmd := &cobra.Command{
 		Use:     "add <tenant>/<provider>/<object_type>",
 		Short:   "Add an object and start its sync loop (adding twice is harmless)",
@@ -47,7 +48,7 @@ func addCmd() *cobra.Command {
 				d = 0 // the default for a new object; no change asked of an existing one
 			}
 			return withService(c, func(ctx context.Context, svc *control.Service) error {
-				req := control.AddRequest{Key: k, Interval: d, Connection: connection}
+				req := control.AddRequest{Key: k, Interval: d, Connection: connection, Fields: fields}
 				obj, created, err := svc.Add(ctx, req)
 				if err != nil {
 					return err
@@ -66,7 +67,55 @@ func addCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&interval, "interval", model.FormatInterval(model.DefaultInterval), "time between the end of one cycle and the start of the next (1m to 7d)")
 	cmd.Flags().StringVar(&connection, "connection", "", "name of the provider connection (a row in the connections table); demo objects need none")
+	cmd.Flags().StringSliceVar(&fields, "fields", nil, "sync only these fields (comma-separated API names; default: every field the provider lets the connection read); see `syncloop objects fields`")
 	return cmd
+}
+
+func fieldsCmd() *cobra.Command {
+	var connection string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "fields <tenant>/<provider>/<object_type>",
+		Short: "List the fields of an object's type as the provider describes them, with types, and which are synced",
+		Long: "Lists the fields the provider lets the connection read, with the provider's type and syncloop's kind. " +
+			"SYNCED marks the object's field list, or the provider's default fields when it has none. " +
+			"For an object not added yet, --connection names the connection to ask.",
+		Example: "syncloop objects fields acme/salesforce/accounts\nsyncloop objects fields acme/salesforce/widget__c --connection acme-sf",
+		Args:    exactArgs(1, "one object ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			k, err := control.ParseKey(args[0])
+			if err != nil {
+				return err
+			}
+			return withStore(c, func(ctx context.Context, svc *control.Service) error {
+				fields, err := svc.ObjectFields(ctx, k, connection)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(c.OutOrStdout(), fields)
+				}
+				printFields(c.OutOrStdout(), fields)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVar(&connection, "connection", "", "the connection to ask, for an object not added yet")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return cmd
+}
+
+func printFields(w io.Writer, fields []control.SyncedField) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "FIELD\tTYPE\tKIND\tSYNCED\tNOTE")
+	for _, f := range fields {
+		synced := "no"
+		if f.Synced {
+			synced = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Name, f.Type, f.Kind, synced, f.Excluded)
+	}
+	tw.Flush()
 }
 
 func listCmd() *cobra.Command {

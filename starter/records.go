@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/syncloop/syncloop/secrets"
 	"io"
 	"strings"
 	"time"
@@ -102,7 +103,14 @@ func withStore(c *cobra.Command, fn func(ctx context.Context, svc *control.Servi
 		return err
 	}
 	defer st.Close()
-	return cliError(fn(c.Context(), &control.Service{Store: st, TaskQueue: cfg.TaskQueue}))
+	// The key decrypts connections for the commands that ask a provider
+	// (connections objects, objects fields); without one they report
+	// that they need it.
+	box, err := secrets.FromKey(cfg.SecretKey)
+	if err != nil && !errors.Is(err, secrets.ErrNoKey) {
+		return err
+	}
+	return cliError(fn(c.Context(), &control.Service{Store: st, TaskQueue: cfg.TaskQueue, Secrets: box}))
 }
 
 func printNextCursor(w io.Writer, cursor string, more bool) {

@@ -20,8 +20,8 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	if err := store.Migrate(ctx, s.Pool); err != nil {
 		t.Fatalf("second Migrate: %v", err)
 	}
-	if n := countRows(t, s, `SELECT count(*) FROM goose_db_version WHERE version_id > 0`); n != 3 {
-		t.Fatalf("%d applied migrations; want 3 (00001_init, 00002_change_feed, 00003_connection_auth), each once", n)
+	if n := countRows(t, s, `SELECT count(*) FROM goose_db_version WHERE version_id > 0`); n != 4 {
+		t.Fatalf("%d applied migrations; want 4 (00001_init, 00002_change_feed, 00003_connection_auth, 00004_object_fields), each once", n)
 	}
 	if n := countRows(t, s, `SELECT count(*) FROM integration_objects`); n != 1 {
 		t.Fatalf("Migrate lost rows: %d objects", n)

@@ -25,6 +25,9 @@ type Object struct {
 	LastSuccessAt *time.Time      `json:"last_success_at,omitempty" db:"last_success_at"`
 	CreatedAt     time.Time       `json:"created_at" db:"created_at"`
 	UpdatedAt     time.Time       `json:"updated_at" db:"updated_at"`
+	// Fields is the field list the object syncs, in the provider's
+	// spelling; nil means the provider's default list.
+	Fields []string `json:"fields,omitempty" db:"fields"`
 }
 
 // objectRow is the columns every object query selects: Object's, and
@@ -82,13 +85,15 @@ type NewObject struct {
 	Key        model.ObjectKey
 	Interval   time.Duration
 	Connection string
+	// Fields limits the fields synced (nil: the provider's default list).
+	Fields []string
 }
 
 // AddObject inserts the object unless it exists; created says which.
 // Adding an existing object changes nothing.
 func (s *Store) AddObject(ctx context.Context, n NewObject) (Object, bool, error) {
 	o, err := one(ctx, s.Pool, sqlAddObject, with(keyArgs(n.Key), pgx.NamedArgs{
-		"interval_seconds": seconds(n.Interval), "connection": n.Connection,
+		"interval_seconds": seconds(n.Interval), "connection": n.Connection, "fields": nilIfEmpty(n.Fields),
 	}), rowToObject)
 	if err == nil {
 		return o, true, nil
@@ -98,6 +103,14 @@ func (s *Store) AddObject(ctx context.Context, n NewObject) (Object, bool, error
 	}
 	o, err = s.GetObject(ctx, n.Key)
 	return o, false, err
+}
+
+// nilIfEmpty is a list for a NULL-able array column: NULL when empty.
+func nilIfEmpty(list []string) []string {
+	if len(list) == 0 {
+		return nil
+	}
+	return list
 }
 
 func seconds(d time.Duration) int { return int(d / time.Second) }

@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"errors"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -31,12 +33,12 @@ func TestAddObjectIsIdempotent(t *testing.T) {
 	if err != nil || created {
 		t.Fatalf("second AddObject = created %v, err %v; want existing", created, err)
 	}
-	if second != first {
+	if !reflect.DeepEqual(second, first) {
 		t.Fatalf("second AddObject returned %+v; want the first row %+v", second, first)
 	}
 
 	got, err := s.GetObject(ctx, k)
-	if err != nil || got != first {
+	if err != nil || !reflect.DeepEqual(got, first) {
 		t.Fatalf("GetObject = %+v, %v; want %+v", got, err, first)
 	}
 	if n := countRows(t, s, `SELECT count(*) FROM integration_objects`); n != 1 {
@@ -194,7 +196,7 @@ func TestUpdateObjectSettings(t *testing.T) {
 		}
 		prev = got.UpdatedAt
 	}
-	if got, _ := s.GetObject(ctx, other.Key); got != other {
+	if got, _ := s.GetObject(ctx, other.Key); !reflect.DeepEqual(got, other) {
 		t.Fatalf("updates of %s touched %s: %+v", o.Key, other.Key, got)
 	}
 
@@ -277,5 +279,30 @@ func TestDeleteObjectSurvivesADeadlockWithAWritingCycle(t *testing.T) {
 	}
 	if _, err := s.GetObject(ctx, o.Key); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("object still there after DeleteObject: %v", err)
+	}
+}
+
+// An object's field list is stored as given and read back by every query
+// that loads objects; no list is NULL (the provider's default).
+func TestObjectFieldsRoundTrip(t *testing.T) {
+	s, ctx := newStore(t)
+	withFields, _, err := s.AddObject(ctx, store.NewObject{Key: key("accounts"), Interval: time.Hour, Fields: []string{"Id", "Name", "Score__c"}})
+	if err != nil || !slices.Equal(withFields.Fields, []string{"Id", "Name", "Score__c"}) {
+		t.Fatalf("AddObject = %+v, %v; want the field list back", withFields, err)
+	}
+	plain, _, err := s.AddObject(ctx, store.NewObject{Key: key("contacts"), Interval: time.Hour, Fields: []string{}})
+	if err != nil || plain.Fields != nil {
+		t.Fatalf("AddObject without fields = %+v, %v; want no list", plain, err)
+	}
+	if n := countRows(t, s, `SELECT count(*) FROM integration_objects WHERE fields IS NULL`); n != 1 {
+		t.Fatalf("%d objects with a NULL field list; want 1 (an empty list is the default)", n)
+	}
+	got, err := s.GetObject(ctx, key("accounts"))
+	if err != nil || !slices.Equal(got.Fields, withFields.Fields) {
+		t.Fatalf("GetObject = %+v, %v", got, err)
+	}
+	list, err := s.ListObjects(ctx)
+	if err != nil || len(list) != 2 || !slices.Equal(list[0].Fields, withFields.Fields) || list[1].Fields != nil {
+		t.Fatalf("ListObjects = %+v, %v", list, err)
 	}
 }

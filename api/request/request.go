@@ -65,9 +65,10 @@ func badRequest(format string, args ...any) *Error {
 
 // addObjectBody is POST /sync/v1/objects.
 type addObjectBody struct {
-	Object     string `json:"object"`
-	Interval   string `json:"interval"`
-	Connection string `json:"connection"`
+	Object     string   `json:"object"`
+	Interval   string   `json:"interval"`
+	Connection string   `json:"connection"`
+	Fields     []string `json:"fields"`
 }
 
 // intervalBody is PUT …/interval.
@@ -93,12 +94,16 @@ type AddObject struct {
 	Key        model.ObjectKey
 	Interval   time.Duration // 0 means the default
 	Connection string
+	Fields     []string // none: the provider's default list
 }
+
+// maxFields bounds a field list (the store's limit).
+const maxFields = 1000
 
 // DecodeAddObject decodes and validates an add-object request.
 func DecodeAddObject(r io.Reader, max int64) (AddObject, error) {
 	var b addObjectBody
-	if err := decodeJSON(r, max, &b, false, addExample, []string{"object", "interval", "connection"}); err != nil {
+	if err := decodeJSON(r, max, &b, false, addExample, []string{"object", "interval", "connection", "fields"}); err != nil {
 		return AddObject{}, err
 	}
 	if b.Object == "" {
@@ -108,7 +113,15 @@ func DecodeAddObject(r io.Reader, max int64) (AddObject, error) {
 	if err != nil {
 		return AddObject{}, badRequest("%s", Clip(err.Error(), 400))
 	}
-	req := AddObject{Key: k, Connection: b.Connection}
+	if len(b.Fields) > maxFields {
+		return AddObject{}, badRequest(`field "fields" lists %d fields; at most %d`, len(b.Fields), maxFields)
+	}
+	for _, f := range b.Fields {
+		if f == "" || len(f) > 200 || strings.ContainsFunc(f, isControl) {
+			return AddObject{}, badRequest(`field "fields" must list field API names of at most 200 printable characters`)
+		}
+	}
+	req := AddObject{Key: k, Connection: b.Connection, Fields: b.Fields}
 	if b.Interval != "" {
 		if req.Interval, err = parseInterval(b.Interval); err != nil {
 			return AddObject{}, err

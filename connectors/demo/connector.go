@@ -39,9 +39,48 @@ type Connector struct {
 	token   string
 	client  *http.Client
 	maxBody int64 // maxBodyBytes; lowered by tests
+	// fields are the field lists configured per object type (none: every
+	// field).
+	fields map[string][]string
 }
 
-var _ connectors.Connector = (*Connector)(nil)
+var (
+	_ connectors.Connector = (*Connector)(nil)
+	_ connectors.Catalogue = (*Connector)(nil)
+)
+
+// WithFields makes the connector read only fields of objectType (names
+// from demoapi.Fields; id and modified_at are always read). It returns c.
+func (c *Connector) WithFields(objectType string, fields []string) *Connector {
+	if c.fields == nil {
+		c.fields = map[string][]string{}
+	}
+	c.fields[objectType] = append([]string(nil), fields...)
+	return c
+}
+
+// ObjectTypes implements connectors.Catalogue: the demo CRM's six types,
+// each listed incrementally (modified_since).
+func (c *Connector) ObjectTypes(context.Context) ([]connectors.ObjectType, error) {
+	var out []connectors.ObjectType
+	for _, t := range demoapi.ObjectTypes() {
+		out = append(out, connectors.ObjectType{Name: t, Incremental: true})
+	}
+	return out, nil
+}
+
+// Fields implements connectors.Catalogue from the demo API's contract.
+func (c *Connector) Fields(_ context.Context, objectType string) ([]connectors.Field, error) {
+	list := demoapi.Fields(objectType)
+	if list == nil {
+		return nil, connectors.Errorf(connectors.Config, "provider demo has no object type %q: use one of %s", objectType, strings.Join(demoapi.ObjectTypes(), ", "))
+	}
+	out := make([]connectors.Field, len(list))
+	for i, f := range list {
+		out[i] = connectors.Field{Name: f.Name, Type: f.Type, Kind: connectors.FieldKind(f.Type), Default: true}
+	}
+	return out, nil
+}
 
 // NewConnector returns a connector for the demo server at baseURL (e.g.
 // "http://localhost:8081"), authenticating with token. A nil client means a
@@ -178,6 +217,9 @@ func (c *Connector) listURL(req connectors.PageRequest, after string) string {
 	}
 	if after != "" {
 		q.Set(demoapi.ParamAfter, after)
+	}
+	if fields := c.fields[req.ObjectType]; len(fields) > 0 {
+		q.Set(demoapi.ParamFields, strings.Join(fields, ","))
 	}
 	if req.PageSize > 0 {
 		q.Set(demoapi.ParamLimit, strconv.Itoa(min(req.PageSize, demoapi.MaxLimit)))

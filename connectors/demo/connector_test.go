@@ -3,7 +3,9 @@ package demo
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -517,5 +519,37 @@ func TestConcurrentUse(t *testing.T) {
 	wg.Wait()
 	if n := len(srv.Snapshot("accounts")); n != 50 {
 		t.Errorf("%d live accounts after balanced adds and deletes, want 50", n)
+	}
+}
+
+// A connector with a field list reads only those fields (over HTTP, the
+// server projects), and its catalogue lists what the server sends.
+func TestConnectorFieldsAndCatalogue(t *testing.T) {
+	t.Parallel()
+	_, base := startServer(t, democrm.Options{Size: 40, Seed: 4, Token: "tok"})
+	c := NewConnector(base, "tok", nil).WithFields("contacts", []string{"email", "last_name"})
+	for _, r := range testutil.Records(testutil.ListAll(t, c, testutil.PageReq("contacts", time.Time{}, 25))) {
+		var rec map[string]any
+		if err := json.Unmarshal(r.Data, &rec); err != nil {
+			t.Fatal(err)
+		}
+		if got := slices.Sorted(maps.Keys(rec)); !slices.Equal(got, []string{"email", "id", "last_name", "modified_at"}) {
+			t.Fatalf("record keys %v; want id, modified_at, email, last_name", got)
+		}
+	}
+	bad := NewConnector(base, "tok", nil).WithFields("contacts", []string{"salary"})
+	if _, err := bad.FetchPage(context.Background(), testutil.PageReq("contacts", time.Time{}, 25)); connectors.Classify(err).Kind != connectors.Config || !strings.Contains(err.Error(), `"salary"`) {
+		t.Fatalf("unknown field: %v; want a config error naming it", err)
+	}
+	types, err := c.ObjectTypes(context.Background())
+	if err != nil || len(types) != 6 || types[0].Name != "accounts" || !types[0].Incremental {
+		t.Fatalf("ObjectTypes = %+v, %v", types, err)
+	}
+	fields, err := c.Fields(context.Background(), "opportunities")
+	if err != nil || len(fields) != 5 || fields[1] != (connectors.Field{Name: "amount", Type: "number", Kind: connectors.KindNumber, Default: true}) {
+		t.Fatalf("Fields = %+v, %v", fields, err)
+	}
+	if _, err := c.Fields(context.Background(), "widgets"); connectors.Classify(err).Kind != connectors.Config {
+		t.Fatalf("Fields(widgets) = %v; want a config error", err)
 	}
 }

@@ -398,15 +398,21 @@ func TestConfigErrors(t *testing.T) {
 	if c.base.String() != DefaultBaseURL || c.client.Timeout != defaultTimeout {
 		t.Errorf("defaults: %s, %s", c.base, c.client.Timeout)
 	}
-	for _, typ := range []string{"", "widgets", "2-123"} {
-		_, err := c.FetchPage(context.Background(), testutil.PageReq(typ, time.Time{}, 0))
-		testutil.WantKind(t, err, connectors.Config)
-	}
+	_, err := c.FetchPage(context.Background(), testutil.PageReq("", time.Time{}, 0))
+	testutil.WantKind(t, err, connectors.Config)
 
 	_, base := startServer(t, hstest.Options{Size: 5})
+	// Neither standard nor a custom object of the account (its schemas).
+	for _, typ := range []string{"widgets", "2-123", "p_widgets", "a/b"} {
+		_, err := newConnector(t, Config{BaseURL: base}).FetchPage(context.Background(), testutil.PageReq(typ, time.Time{}, 0))
+		if e := testutil.WantKind(t, err, connectors.Config); !strings.Contains(e.Message, `no object type "`+typ+`"`) ||
+			!strings.Contains(e.Message, "syncloop connections objects") {
+			t.Errorf("%s: message %q does not name the type and the fix", typ, e.Message)
+		}
+	}
 	small := newConnector(t, Config{BaseURL: base})
 	small.maxBody = 256
-	_, err := small.FetchPage(context.Background(), testutil.PageReq("deals", time.Time{}, 0))
+	_, err = small.FetchPage(context.Background(), testutil.PageReq("deals", time.Time{}, 0))
 	if e := testutil.WantKind(t, err, connectors.Config); !strings.Contains(e.Message, "exceeds 256 bytes") {
 		t.Errorf("oversized body message %q", e.Message)
 	}

@@ -19,14 +19,17 @@ func (c *Connector) fetchList(ctx context.Context, spec *objectSpec, tok pageTok
 	archived := tok.Phase == phaseArchived
 	q := url.Values{}
 	q.Set("limit", strconv.Itoa(limit))
-	if !spec.owners {
-		q.Set("properties", strings.Join(spec.props, ","))
-	}
 	if archived {
 		q.Set("archived", "true")
 	}
 	if tok.After != "" {
 		q.Set("after", tok.After)
+	}
+	var rest []string // properties read by batch read
+	if !spec.owners {
+		var inURL []string
+		inURL, rest = c.listProperties(spec, q)
+		q.Set("properties", strings.Join(inURL, ","))
 	}
 	resp, err := c.do(ctx, http.MethodGet, c.endpoint(spec.path, q), nil, spec.name, false)
 	if err != nil {
@@ -40,6 +43,11 @@ func (c *Connector) fetchList(ctx context.Context, spec *objectSpec, tok pageTok
 	// sync loop forever.
 	if dp.next != "" && dp.next == tok.After {
 		return connectors.Page{}, connectors.Errorf(connectors.Retryable, "HubSpot pagination did not advance for %s", spec.name)
+	}
+	if len(rest) > 0 {
+		if dp.objects, err = c.completeRecords(ctx, spec, dp.objects, rest, archived); err != nil {
+			return connectors.Page{}, err
+		}
 	}
 
 	next := tok

@@ -46,11 +46,51 @@ func newConnector(t *testing.T, cfg Config) *Connector {
 	if cfg.SearchRate == 0 && cfg.SearchLimiter == nil {
 		cfg.SearchRate = rate.Inf
 	}
+	c := newLiveConnector(t, cfg)
+	prime(c)
+	return c
+}
+
+// newLiveConnector is newConnector without prime: it asks the server for
+// the properties of every type it reads.
+func newLiveConnector(t *testing.T, cfg Config) *Connector {
+	t.Helper()
+	if cfg.AccessToken == "" {
+		cfg.AccessToken = testToken
+	}
+	if cfg.SearchRate == 0 && cfg.SearchLimiter == nil {
+		cfg.SearchRate = rate.Inf
+	}
 	c, err := New(cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	return c
+}
+
+// prime fills c's property cache of the standard types with what a new
+// fake's properties endpoint lists (hstest.Properties:
+// TestPropertiesFromEndpoint checks they agree), so that the tests that
+// are not about properties see only the requests they are about.
+func prime(c *Connector) {
+	for _, typ := range ObjectTypes() {
+		var defs []propertyDef
+		for _, p := range hstest.Properties(typ) {
+			defs = append(defs, propertyDef{Name: p, Type: "string"})
+		}
+		if defs != nil {
+			c.defs[typ] = &defsEntry{done: true, defs: defs}
+		}
+	}
+}
+
+// defaultProps is what a primed connector reads of a standard type.
+func defaultProps(typ string) []string {
+	var defs []propertyDef
+	for _, p := range hstest.Properties(typ) {
+		defs = append(defs, propertyDef{Name: p})
+	}
+	return defaultList(defs, standardTypes[typ])
 }
 
 // store mimics how the pipeline applies records: per id, the record with

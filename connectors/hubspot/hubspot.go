@@ -1,5 +1,62 @@
 // Package hubspot reads HubSpot CRM v3 objects (companies, contacts, deals,
-// tickets, custom types named in Config.Properties) and owners.
+// tickets, custom objects, other types named in Config.Properties) and
+// owners.
+//
+// # Properties
+//
+// Unless Config.Properties names the properties of an object type, a
+// listing reads every property GET /crm/v3/properties/{objectType} lists
+// ("Properties", https://developers.hubspot.com/docs/api-reference/crm-properties-v3/guide),
+// fetched once per Connector and type. That endpoint lists live properties
+// only unless asked for archived=true, and archived ones are dropped should
+// any come anyway. Hidden properties ("hidden": not shown in HubSpot's UI)
+// and calculated ones ("calculated": HubSpot computes the value, e.g.
+// calculation_equation fields, hs_object_id, the modified date) are read:
+// the API returns values for them like for any other, and the docs
+// consulted say nothing against reading them. Sensitive Data properties
+// are not listed: "If you don't include this parameter [dataSensitivity]
+// when retrieving properties, only non-sensitive properties will be
+// returned" ("Sensitive Data",
+// https://developers.hubspot.com/docs/api-reference/crm-sensitive-data/guide),
+// and reading their values needs the sensitive scopes; the connector never
+// sends dataSensitivity, so it neither lists nor reads them (name them in
+// Config.Properties, with the scope granted, to read them).
+//
+// A list request carries the properties in its query string. HubSpot's
+// documentation gives no limit on a URL's length, yet long ones fail
+// (HTTP 414; Airbyte's source-hubspot met it, airbytehq/airbyte#6954) and
+// real objects have hundreds of properties. So a list URL is kept within
+// maxURLLength (8,000 bytes, under the 8 KiB request line common to HTTP
+// servers and proxies): when the properties do not fit, the list request
+// names the properties that fit (hs_object_id, the modified property and
+// hs_merged_object_ids first), and the rest are read for the page's records
+// with one POST /crm/v3/objects/{objectType}/batch/read (the properties in
+// the body; "Batch operations are limited to 100 records per request",
+// and a list page holds at most 100), then merged into each record by id.
+// This reads the very records the list returned, which GET chunks with the
+// same "after" would not if records came or went between them. A record
+// the batch read no longer finds (archived, merged or restored in between)
+// is dropped from the page: it left the listing, and the next incremental
+// sync sees it leave. Searches send their properties in a JSON body, whose
+// documented limits ("Search the CRM": filters, 200 per page, 10,000
+// results, a 3,000-character query string) bound nothing about
+// properties, so searches are never split.
+//
+// # Custom objects
+//
+// A custom object is named by its objectTypeId ("2-1234567") or its
+// p_<name> (or fullyQualifiedName) form, which /crm/v3/objects/{objectType}
+// accepts alike ("Custom objects",
+// https://developers.hubspot.com/docs/api-reference/crm-custom-objects-v3/guide).
+// A type that is neither standard nor in Config.Properties is looked up in
+// GET /crm/v3/schemas (once per Connector): a schema with that
+// objectTypeId, name, p_<name> or fullyQualifiedName makes it readable,
+// with hs_lastmodifieddate as its modified property (custom objects have
+// hs_createdate and hs_lastmodifieddate, as "Custom objects" shows); any
+// other name is a Config error pointing at `syncloop connections objects`.
+// The catalogue names custom objects by objectTypeId, their stable id
+// (a schema's name cannot change, but the id is what HubSpot's own APIs
+// return), with p_<name> as ProviderName.
 //
 // # Full sync (PageRequest.Since zero)
 //
@@ -182,6 +239,10 @@ const (
 	// maxBodyBytes bounds a response body: a page of 100 records is far
 	// smaller, so anything bigger is broken.
 	maxBodyBytes = 64 << 20
+	// maxURLLength bounds a list request's URL (see the package
+	// documentation, "Properties"): HubSpot documents no limit; 8,000 stays
+	// under the 8 KiB request line common to servers and proxies.
+	maxURLLength = 8000
 	// maxErrorBodyBytes bounds how much of an error response is read.
 	maxErrorBodyBytes = 64 << 10
 	defaultTimeout    = 60 * time.Second
@@ -211,12 +272,14 @@ type Config struct {
 	// are paced by SearchLimiter (required unless SearchRate is rate.Inf),
 	// since the token changes and cannot key the shared search limiter.
 	Tokens connectors.TokenSource
-	// Properties overrides, per object type, the properties read (see
-	// DefaultProperties). hs_object_id, the modified property and
-	// hs_merged_object_ids are always added. An entry for a type that is
-	// not a standard one makes it readable too (a custom object, e.g. "2-1234567", or another standard
-	// object such as "line_items"), with hs_lastmodifieddate as its
-	// modified property. Owners have no properties.
+	// Properties overrides, per object type, the properties read; without
+	// an entry a type reads every property the Properties API lists (see
+	// the package documentation, "Properties"). hs_object_id, the modified
+	// property and hs_merged_object_ids are always added. An entry for a
+	// type that is neither standard nor a custom object makes it readable
+	// too without asking HubSpot's schemas (e.g. another standard object
+	// such as "line_items"), with hs_lastmodifieddate as its modified
+	// property. Owners have no properties.
 	Properties map[string][]string
 	// HTTP is the client used; nil means a client with a 60 s timeout.
 	// Redirects are never followed (a copy of the client is used).
@@ -277,6 +340,7 @@ type objectSpec struct {
 	owners  bool
 	modProp string   // the modified property; "" for owners
 	props   []string // the properties requested; nil for owners
+	custom  bool     // a custom object, found in the schemas
 }
 
 // credential holds the token source behind a pointer, so that printing a
@@ -291,20 +355,30 @@ func (*credential) GoString() string { return "[redacted]" }
 // Connector reads HubSpot. It implements connectors.Connector; it is safe
 // for concurrent use.
 type Connector struct {
-	base    *url.URL
-	cred    *credential
-	specs   map[string]*objectSpec
-	client  *http.Client
-	limiter *rate.Limiter // for requests but searches; nil: none
+	base *url.URL
+	cred *credential
+	// configured holds owners and the types of Config.Properties: fixed.
+	configured map[string]*objectSpec
+	client     *http.Client
+	limiter    *rate.Limiter // for requests but searches; nil: none
 	// search paces search requests: a caller's limiter, or the shared one
 	// for this base URL and token, or nothing.
 	search        searchPacer
 	archivePeriod time.Duration // < 0: every incremental listing
 	now           func() time.Time
 	maxBody       int64 // maxBodyBytes; lowered by tests
+	maxURL        int   // maxURLLength; lowered by tests
 
 	mu        sync.Mutex
 	notBefore time.Time // proactive slowdown: no request before this
+
+	// The catalogue's caches (see catalogue.go), for the Connector's life
+	// (one cycle's Retrieve activity): the property definitions per object
+	// type, the custom object schemas, and the specs built from them.
+	cacheMu  sync.Mutex
+	resolved map[string]*objectSpec
+	defs     map[string]*defsEntry
+	schemas  schemasEntry
 }
 
 var _ connectors.Connector = (*Connector)(nil)
@@ -324,27 +398,10 @@ var standardTypes = map[string]string{
 // records can be deleted (see the package documentation).
 const mergedProp = "hs_merged_object_ids"
 
-var defaultProperties = map[string][]string{
-	"companies": {"name", "domain", "industry", "phone", "city", "country", "numberofemployees",
-		"annualrevenue", "lifecyclestage", "hubspot_owner_id", "createdate", "hs_lastmodifieddate", "hs_object_id",
-		mergedProp},
-	"contacts": {"email", "firstname", "lastname", "phone", "company", "jobtitle", "lifecyclestage",
-		"hubspot_owner_id", "createdate", "lastmodifieddate", "hs_object_id", mergedProp},
-	"deals": {"dealname", "amount", "dealstage", "pipeline", "closedate", "hubspot_owner_id",
-		"createdate", "hs_lastmodifieddate", "hs_object_id", mergedProp},
-	"tickets": {"subject", "content", "hs_pipeline", "hs_pipeline_stage", "hs_ticket_priority",
-		"hubspot_owner_id", "createdate", "hs_lastmodifieddate", "hs_object_id", mergedProp},
-}
-
-// ObjectTypes returns the object types read without configuration.
+// ObjectTypes returns the standard object types, read without
+// configuration. Custom objects are read too (see Catalogue).
 func ObjectTypes() []string {
 	return []string{"companies", "contacts", "deals", "tickets", "owners"}
-}
-
-// DefaultProperties returns the properties read for a standard object type
-// when Config.Properties has no entry for it; nil for owners and others.
-func DefaultProperties(objectType string) []string {
-	return slices.Clone(defaultProperties[objectType])
 }
 
 // New returns a Connector, or a Config error if cfg is unusable.
@@ -378,9 +435,6 @@ func New(cfg Config) (*Connector, error) {
 	specs := map[string]*objectSpec{
 		"owners": {name: "owners", path: "/crm/v3/owners", owners: true},
 	}
-	for name, mod := range standardTypes {
-		specs[name] = &objectSpec{name: name, path: "/crm/v3/objects/" + name, modProp: mod, props: defaultProperties[name]}
-	}
 	for name, props := range cfg.Properties {
 		if name == "owners" {
 			return bad("owners have no properties to configure")
@@ -388,11 +442,11 @@ func New(cfg Config) (*Connector, error) {
 		if !validName(name) {
 			return bad("invalid object type %q in Properties", name)
 		}
-		spec := specs[name]
-		if spec == nil {
-			spec = &objectSpec{name: name, path: "/crm/v3/objects/" + name, modProp: "hs_lastmodifieddate"}
-			specs[name] = spec
+		spec := &objectSpec{name: name, path: "/crm/v3/objects/" + name, modProp: "hs_lastmodifieddate"}
+		if mod, ok := standardTypes[name]; ok {
+			spec.modProp = mod
 		}
+		specs[name] = spec
 		var list []string
 		for _, p := range append(slices.Clone(props), "hs_object_id", spec.modProp, mergedProp) {
 			if !validName(p) {
@@ -425,13 +479,16 @@ func New(cfg Config) (*Connector, error) {
 	return &Connector{
 		base:          u,
 		cred:          &credential{connectors.Bearer{Source: tokens, Provider: "HubSpot"}},
-		specs:         specs,
+		configured:    specs,
+		resolved:      map[string]*objectSpec{},
+		defs:          map[string]*defsEntry{},
 		client:        client,
 		limiter:       cfg.Limiter,
 		search:        search,
 		archivePeriod: period,
 		now:           now,
 		maxBody:       maxBodyBytes,
+		maxURL:        maxURLLength,
 	}, nil
 }
 
@@ -452,13 +509,12 @@ func validName(s string) bool {
 // FetchPage returns one page of req.ObjectType. See the package
 // documentation for how listings proceed and what Cursor means.
 func (c *Connector) FetchPage(ctx context.Context, req connectors.PageRequest) (connectors.Page, error) {
-	spec := c.specs[req.ObjectType]
-	if spec == nil {
-		if req.ObjectType == "" {
-			return connectors.Page{}, connectors.Errorf(connectors.Config, "no object type given")
-		}
-		return connectors.Page{}, connectors.Errorf(connectors.Config,
-			"unknown HubSpot object type %q (configure its properties to read a custom object)", req.ObjectType)
+	if req.ObjectType == "" {
+		return connectors.Page{}, connectors.Errorf(connectors.Config, "no object type given")
+	}
+	spec, err := c.spec(ctx, req.ObjectType)
+	if err != nil {
+		return connectors.Page{}, err
 	}
 	tok := firstToken(spec, req)
 	if req.PageToken != "" {

@@ -18,20 +18,6 @@ import (
 	"github.com/syncloop/syncloop/connectors/internal/testutil"
 )
 
-// The fake stores exactly the default properties, so that a default
-// connector's Data is comparable with its snapshots.
-func TestDefaultPropertiesMatchFake(t *testing.T) {
-	t.Parallel()
-	for _, typ := range ObjectTypes() {
-		if got, want := DefaultProperties(typ), hstest.Properties(typ); !slices.Equal(got, want) {
-			t.Errorf("%s: DefaultProperties %v, fake stores %v", typ, got, want)
-		}
-		if typ != "owners" && standardTypes[typ] != hstest.ModifiedProperty(typ) {
-			t.Errorf("%s: modified property %q, fake uses %q", typ, standardTypes[typ], hstest.ModifiedProperty(typ))
-		}
-	}
-}
-
 func TestFullSyncMatchesSnapshot(t *testing.T) {
 	t.Parallel()
 	clock := hstest.NewClock(epoch)
@@ -71,7 +57,7 @@ func TestFullSyncMatchesSnapshot(t *testing.T) {
 			t.Errorf("%s: Deleted %v, ModifiedAt %s, want %s", r.ExternalID, r.Deleted, r.ModifiedAt, m)
 		}
 	}
-	props := strings.Join(DefaultProperties("contacts"), ",")
+	props := strings.Join(defaultProps("contacts"), ",")
 	for _, r := range srv.Requests() {
 		if r.Method != "GET" || r.Path != "/crm/v3/objects/contacts" || r.Query.Get("limit") != "100" ||
 			r.Query.Get("properties") != props || r.Query.Has("archived") || r.Status != 200 {
@@ -189,7 +175,7 @@ func TestIncremental(t *testing.T) {
 	want := hstest.Filter{PropertyName: "lastmodifieddate", Operator: "GTE", Value: hstest.FilterValue(strconv.FormatInt(since.UnixMilli(), 10))}
 	if first == nil || len(first.FilterGroups) != 1 || len(first.FilterGroups[0].Filters) != 1 || first.FilterGroups[0].Filters[0] != want ||
 		len(first.Sorts) != 1 || first.Sorts[0] != (hstest.Sort{PropertyName: "lastmodifieddate", Direction: "ASCENDING"}) ||
-		first.Limit != 2 || first.After != "" || !slices.Equal(first.Properties, DefaultProperties("contacts")) {
+		first.Limit != 2 || first.After != "" || !slices.Equal(first.Properties, defaultProps("contacts")) {
 		t.Errorf("first search %+v, want filter %+v", first, want)
 	}
 	last := reqs[len(reqs)-1]

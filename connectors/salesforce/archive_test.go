@@ -62,7 +62,7 @@ func TestArchivedActivitiesAreSynced(t *testing.T) {
 			}
 		}
 		for _, r := range srv.Requests() {
-			if r.Kind != sftest.KindQueryAll && r.Kind != sftest.KindQueryMore || r.Kind == sftest.KindQueryAll && !strings.Contains(r.SOQL, "WHERE IsDeleted = false") {
+			if r.Kind != sftest.KindQueryAll && r.Kind != sftest.KindQueryMore && r.Kind != sftest.KindDescribe || r.Kind == sftest.KindQueryAll && !strings.Contains(r.SOQL, "WHERE IsDeleted = false") {
 				t.Errorf("%s: request %+v, want queryAll WHERE IsDeleted = false", ot, r)
 			}
 		}

@@ -36,6 +36,12 @@ var (
 	// errExceededIDLimit marks an EXCEEDED_ID_LIMIT: the deleted phase
 	// splits its window.
 	errExceededIDLimit = errors.New("too many deleted records in the window")
+	// errInvalidField marks a 400 INVALID_FIELD: a query with the default
+	// field list describes the object again.
+	errInvalidField = errors.New("a selected field is not readable")
+	// errNotFound marks a 404 NOT_FOUND: describing an SObject the org
+	// does not have.
+	errNotFound = errors.New("the requested resource does not exist")
 )
 
 // get performs a GET and returns the body of a 200 response, or a
@@ -243,9 +249,11 @@ func (c *Connector) statusError(resp *http.Response, doing string) error {
 				field = c.clean(e.Fields[0])
 			}
 			if field != "" {
-				return classified(connectors.Config, "Salesforce has no field %q (INVALID_FIELD) while %s; fix the field list: %s", field, doing, msg)
+				return &connectors.Error{Kind: connectors.Config, Err: errInvalidField,
+					Message: fmt.Sprintf("Salesforce has no field %q (INVALID_FIELD) while %s; fix the field list: %s", field, doing, msg)}
 			}
-			return classified(connectors.Config, "Salesforce rejected a field while %s %s; fix the field list", doing, detail())
+			return &connectors.Error{Kind: connectors.Config, Err: errInvalidField,
+				Message: fmt.Sprintf("Salesforce rejected a field while %s %s; fix the field list", doing, detail())}
 		case "INVALID_TYPE":
 			return classified(connectors.Config, "Salesforce does not offer this object to the connected user while %s %s", doing, detail())
 		case "INVALID_REPLICATION_DATE":
@@ -255,8 +263,12 @@ func (c *Connector) statusError(resp *http.Response, doing string) error {
 		return classified(connectors.Config, "Salesforce rejected the request while %s %s", doing, detail())
 
 	case status == http.StatusNotFound:
-		return classified(connectors.Config,
+		ce := classified(connectors.Config,
 			"Salesforce answered 404 while %s %s; check the instance URL and API version %s", doing, detail(), c.version)
+		if e.Code == "NOT_FOUND" {
+			ce.Err = errNotFound
+		}
+		return ce
 
 	case status == http.StatusRequestTimeout || status >= 500:
 		ce := classified(connectors.Retryable, "Salesforce returned HTTP %d while %s", status, doing)

@@ -1,10 +1,25 @@
 // Package salesforce reads Salesforce objects through the REST API. It
-// implements connectors.Connector for accounts, contacts, opportunities,
-// tasks, events, notes, contentnotes and users (the Account, Contact,
-// Opportunity, Task, Event, Note, ContentNote and User SObjects). Each
+// implements connectors.Connector and connectors.Catalogue for accounts,
+// contacts, opportunities, tasks, events, notes, contentnotes and users
+// (aliases of the Account, Contact, Opportunity, Task, Event, Note,
+// ContentNote and User SObjects) and for any other queryable SObject,
+// custom ones included, by its lower-case API name (widget__c for
+// Widget__c; account is refused: it is accounts). Each
 // Salesforce behaviour it relies on names the documentation page it
 // follows, next to the code; where the docs are silent, the comment says
 // so.
+//
+// Field lists: Config.Fields, or by default every field describe lists for
+// the connected user (field-level security hides the rest) but compound
+// (address, location: their components are read) and base64 fields,
+// Id and the cursor first. Describe Global and each describe are fetched
+// once per Connector; when a query with a default list fails with
+// INVALID_FIELD (a field hidden since), the SObject is described again and
+// the query sent once more. An SObject other than the aliases is
+// deletable (a deleted phase) when Describe Global says replicateable, has
+// SystemModstamp as its cursor, else LastModifiedDate, and without either
+// is refused (a Config error): it could be listed neither in cursor order
+// nor incrementally. See describe.go.
 //
 // A listing is one or two phases, each a sequence of pages:
 //
@@ -98,6 +113,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -176,9 +192,13 @@ type Config struct {
 	// APIVersion is the REST API version; "v60.0" if empty ("60.0" works
 	// too).
 	APIVersion string
-	// Fields overrides the SELECT list per object type. Id and the cursor
-	// field (SystemModstamp; LastModifiedDate for contentnotes) are always
-	// added. Names may be relationship paths (Owner.Name).
+	// Fields overrides the SELECT list per object type (an alias such as
+	// "accounts", or another SObject's lower-case API name such as
+	// "widget__c", checked against the org when listed). Id and the cursor
+	// field (SystemModstamp; LastModifiedDate for contentnotes and objects
+	// without SystemModstamp) are always added. Names may be relationship
+	// paths (Owner.Name). Without an entry, the list is every field the
+	// connected user can read, per describe, but compound and base64 ones.
 	Fields map[string][]string
 	// HTTP is the client; nil means a new one. A copy is used: redirects
 	// are never followed, and its Timeout is replaced by QueryTimeout and
@@ -236,6 +256,11 @@ type Connector struct {
 
 	mu    sync.Mutex
 	usage Usage
+
+	// The org's Describe Global and its SObjects' describes, fetched once
+	// per Connector (see describe.go).
+	globals   cache[*describeGlobalResult]
+	describes cache[*describeResult]
 }
 
 var _ connectors.Connector = (*Connector)(nil)
@@ -279,19 +304,22 @@ func New(cfg Config) (*Connector, error) {
 	if !apiVersionRE.MatchString(version) {
 		return bad("API version %q is not of the form v60.0", cfg.APIVersion)
 	}
-	fields := make(map[string][]string, len(sobjects))
-	for ot, o := range sobjects {
-		fields[ot] = o.fields
-	}
+	fields := make(map[string][]string, len(cfg.Fields))
 	for ot, list := range cfg.Fields {
-		if _, ok := sobjects[ot]; !ok {
-			return bad("fields configured for unknown object type %q (available: %s)", ot, strings.Join(objectTypes, ", "))
+		cursor := systemModstamp // of a custom type: checked again once described
+		if o, ok := sobjects[ot]; ok {
+			cursor = o.cursor
+		} else if err := checkObjectTypeName(ot); err != nil {
+			return bad("fields configured for %s", strings.TrimPrefix(err.(*connectors.Error).Message, "Salesforce "))
 		}
-		norm, badName := normalizeFields(list, sobjects[ot].cursor)
+		norm, badName := normalizeFields(list, cursor)
 		if norm == nil {
 			return bad("field %q of %s is not a Salesforce field name", badName, ot)
 		}
 		fields[ot] = norm
+		if _, ok := sobjects[ot]; !ok {
+			fields[ot] = slices.Clone(list) // normalized once the cursor is known
+		}
 	}
 	// A redirect is a misconfigured instance URL; following it could send
 	// the token elsewhere. The copy's Timeout gives way to per-request
@@ -340,20 +368,20 @@ func (c *Connector) APIUsage() Usage {
 // FetchPage returns one page of req.ObjectType; see the package
 // documentation for phases and cursors.
 func (c *Connector) FetchPage(ctx context.Context, req connectors.PageRequest) (connectors.Page, error) {
-	obj, ok := sobjects[req.ObjectType]
-	if !ok {
-		return connectors.Page{}, connectors.Errorf(connectors.Config,
-			"unknown Salesforce object type %q (available: %s)", req.ObjectType, strings.Join(objectTypes, ", "))
-	}
 	if !req.Since.IsZero() && !inSOQLRange(req.Since) {
 		return connectors.Page{}, connectors.Errorf(connectors.Config, "Since %s is out of range", req.Since.UTC().Format(time.RFC3339))
 	}
+	tgt, err := c.resolve(ctx, req.ObjectType)
+	if err != nil {
+		return connectors.Page{}, err
+	}
+	obj := tgt.obj
 	if req.PageToken == "" {
 		tok := pageToken{Version: tokenVersion, ObjectType: req.ObjectType, Full: req.Since.IsZero(), Phase: phaseQuery}
 		if !tok.Full {
 			tok.Since = req.Since.UTC()
 		}
-		return c.queryPage(ctx, req, obj, tok)
+		return c.queryPage(ctx, req, tgt, tok)
 	}
 	tok, err := c.decodePageToken(req.PageToken, req, obj)
 	if err != nil {
@@ -370,7 +398,7 @@ func (c *Connector) FetchPage(ctx context.Context, req connectors.PageRequest) (
 	if tok.Phase == phaseDeleted {
 		return c.deletedPage(ctx, req, obj, tok)
 	}
-	return c.queryPage(ctx, req, obj, tok)
+	return c.queryPage(ctx, req, tgt, tok)
 }
 
 // inSOQLRange reports whether t can be a SOQL dateTime literal of a

@@ -75,24 +75,46 @@ func TestFullListingMatchesSnapshot(t *testing.T) {
 			}
 		}
 
+		// The default list is the snapshot's fields, Id and the cursor
+		// first: the describe decided it.
+		var oneRecord map[string]any
+		for _, data := range snap {
+			oneRecord = testutil.Fields(t, data)
+			break
+		}
+		fields := []string{"Id", cursorOf(ot)}
+		for _, f := range sortedKeys(oneRecord) {
+			if f != "Id" && f != cursorOf(ot) {
+				fields = append(fields, f)
+			}
+		}
 		reqs := srv.Requests()
-		soql := "SELECT " + strings.Join(DefaultFields(ot), ", ") + " FROM " + sftest.SObject(ot) + " ORDER BY SystemModstamp, Id"
+		if len(reqs) < 2 || reqs[0].Kind != sftest.KindDescribe || reqs[0].ObjectType != ot {
+			t.Fatalf("%s: requests %+v, want a describe first", ot, reqs)
+		}
+		query := reqs[1].SOQL
+		selected, _, _ := strings.Cut(strings.TrimPrefix(query, "SELECT "), " FROM ")
+		list := strings.Split(selected, ", ")
+		if !slices.Equal(list[:2], fields[:2]) || !slices.Equal(sortedKeys(toSet(list)), sortedKeys(toSet(fields))) {
+			t.Errorf("%s: selected %v, want %v", ot, list, fields)
+		}
+		soql := "SELECT " + selected + " FROM " + sftest.SObject(ot) + " ORDER BY SystemModstamp, Id"
 		kind := sftest.KindQuery
 		switch ot {
 		case "tasks", "events": // archived activities are only in queryAll
-			soql = "SELECT " + strings.Join(DefaultFields(ot), ", ") + " FROM " + sftest.SObject(ot) + " WHERE IsDeleted = false ORDER BY SystemModstamp, Id"
+			soql = "SELECT " + selected + " FROM " + sftest.SObject(ot) + " WHERE IsDeleted = false ORDER BY SystemModstamp, Id"
 			kind = sftest.KindQueryAll
 		case "contentnotes":
-			soql = "SELECT " + strings.Join(DefaultFields(ot), ", ") + " FROM ContentNote ORDER BY LastModifiedDate, Id"
+			soql = "SELECT " + selected + " FROM ContentNote ORDER BY LastModifiedDate, Id"
 		}
-		for i, r := range reqs {
+		for i, r := range reqs[1:] {
 			switch {
 			case r.Status != 200 || r.BatchSize != 500 || r.APIVersion != "v60.0":
-				t.Errorf("%s request %d: %+v", ot, i+1, r)
+				t.Errorf("%s request %d: %+v", ot, i+2, r)
 			case i == 0 && (r.Kind != kind || r.SOQL != soql || !r.Since.IsZero()):
-				t.Errorf("%s: first request %+v, want the query %q", ot, r, soql)
+				t.Errorf("%s: first query %+v, want the query %q", ot, r, soql)
 			case i > 0 && r.Kind != sftest.KindQueryMore:
-				t.Errorf("%s request %d: %+v, want a queryMore", ot, i+1, r)
+				t.Errorf("%s request %d: %+v, want a queryMore", ot, i+2, r)
 			}
 		}
 	}
@@ -431,6 +453,7 @@ func TestRateLimits(t *testing.T) {
 	c.sleep = sleeps.sleep
 
 	// The org's daily limit: Salesforce sends no Retry-After.
+	warm(t, c, "notes")
 	srv.ResetAPIUsage()
 	srv.SetAPILimit(1)
 	if _, err := c.FetchPage(context.Background(), testutil.PageReq("notes", time.Time{}, 0)); err != nil {
@@ -471,6 +494,7 @@ func TestThrottlesNearTheAPILimit(t *testing.T) {
 		t.Errorf("usage before any request: %+v", u)
 	}
 
+	warm(t, c, "users")
 	srv.ResetAPIUsage()
 	srv.SetAPILimit(10)
 	pages := testutil.ListAll(t, c, testutil.PageReq("users", time.Time{}, 0)) // 10 requests
@@ -594,8 +618,9 @@ func TestTransientFailuresAreRetryable(t *testing.T) {
 		"timeout":            {sftest.Fault{Delay: 2 * time.Second}, "timed out"},
 		"408 request timout": {sftest.Fault{Status: 408}, "HTTP 408"},
 	} {
+		srv.SetFault(nil)
+		c := warm(t, newConnector(t, base, func(cfg *Config) { cfg.QueryTimeout = 200 * time.Millisecond }), "accounts")
 		srv.SetFault(func(sftest.RequestLog) sftest.Fault { return tc.fault })
-		c := newConnector(t, base, func(cfg *Config) { cfg.QueryTimeout = 200 * time.Millisecond })
 		_, err := c.FetchPage(context.Background(), testutil.PageReq("accounts", time.Time{}, 0))
 		if e := testutil.WantKind(t, err, connectors.Retryable); !strings.Contains(e.Error(), tc.want) {
 			t.Errorf("%s: %v, want it to mention %q", name, err, tc.want)
@@ -627,9 +652,11 @@ func TestConfigProblems(t *testing.T) {
 	}
 
 	_, err = c.FetchPage(context.Background(), testutil.PageReq("leads", time.Time{}, 0))
-	if e := testutil.WantKind(t, err, connectors.Config); !strings.Contains(e.Message, "accounts, contacts, opportunities, tasks, events, notes, contentnotes, users") {
+	if e := testutil.WantKind(t, err, connectors.Config); !strings.Contains(e.Message, `no object type "leads"`) ||
+		!strings.Contains(e.Message, "syncloop connections objects") {
 		t.Errorf("unknown object type: %v", err)
 	}
+	notes := warm(t, newConnector(t, base, nil), "notes")
 
 	for name, tc := range map[string]struct {
 		fault sftest.Fault
@@ -642,7 +669,7 @@ func TestConfigProblems(t *testing.T) {
 		"teapot":    {sftest.Fault{Status: 418}, "unexpected HTTP 418"},
 	} {
 		srv.SetFault(func(sftest.RequestLog) sftest.Fault { return tc.fault })
-		_, err := newConnector(t, base, nil).FetchPage(context.Background(), testutil.PageReq("notes", time.Time{}, 0))
+		_, err := notes.FetchPage(context.Background(), testutil.PageReq("notes", time.Time{}, 0))
 		if e := testutil.WantKind(t, err, connectors.Config); !strings.Contains(e.Message, tc.want) {
 			t.Errorf("%s: %v, want it to mention %q", name, err, tc.want)
 		}
@@ -660,16 +687,19 @@ func TestConfigProblems(t *testing.T) {
 func TestNew(t *testing.T) {
 	t.Parallel()
 	for name, cfg := range map[string]Config{
-		"no URL":          {AccessToken: "t"},
-		"relative URL":    {InstanceURL: "acme.my.salesforce.com", AccessToken: "t"},
-		"ftp":             {InstanceURL: "ftp://acme.my.salesforce.com", AccessToken: "t"},
-		"path":            {InstanceURL: "https://acme.my.salesforce.com/services", AccessToken: "t"},
-		"credentials":     {InstanceURL: "https://u:p@acme.my.salesforce.com", AccessToken: "t"},
-		"bad URL":         {InstanceURL: "https://acme.my.salesforce.com:x%", AccessToken: "t"},
-		"no token":        {InstanceURL: "https://acme.my.salesforce.com"},
-		"token newline":   {InstanceURL: "https://acme.my.salesforce.com", AccessToken: "t\r\nX-Evil: 1"},
-		"version":         {InstanceURL: "https://acme.my.salesforce.com", AccessToken: "t", APIVersion: "latest"},
-		"fields type":     {InstanceURL: "https://acme.my.salesforce.com", AccessToken: "t", Fields: map[string][]string{"leads": {"Name"}}},
+		"no URL":         {AccessToken: "t"},
+		"relative URL":   {InstanceURL: "acme.my.salesforce.com", AccessToken: "t"},
+		"ftp":            {InstanceURL: "ftp://acme.my.salesforce.com", AccessToken: "t"},
+		"path":           {InstanceURL: "https://acme.my.salesforce.com/services", AccessToken: "t"},
+		"credentials":    {InstanceURL: "https://u:p@acme.my.salesforce.com", AccessToken: "t"},
+		"bad URL":        {InstanceURL: "https://acme.my.salesforce.com:x%", AccessToken: "t"},
+		"no token":       {InstanceURL: "https://acme.my.salesforce.com"},
+		"token newline":  {InstanceURL: "https://acme.my.salesforce.com", AccessToken: "t\r\nX-Evil: 1"},
+		"version":        {InstanceURL: "https://acme.my.salesforce.com", AccessToken: "t", APIVersion: "latest"},
+		"fields type":    {InstanceURL: "https://acme.my.salesforce.com", AccessToken: "t", Fields: map[string][]string{"Leads!": {"Name"}}},
+		"fields sobject": {InstanceURL: "https://acme.my.salesforce.com", AccessToken: "t", Fields: map[string][]string{"account": {"Name"}}},
+		"custom field injection": {InstanceURL: "https://acme.my.salesforce.com", AccessToken: "t",
+			Fields: map[string][]string{"widget__c": {"Name FROM User --"}}},
 		"field injection": {InstanceURL: "https://acme.my.salesforce.com", AccessToken: "t", Fields: map[string][]string{"accounts": {"Name FROM User --"}}},
 	} {
 		c, err := New(cfg)
@@ -689,9 +719,8 @@ func TestNew(t *testing.T) {
 	if got := c.fields["users"]; !slices.Equal(got, []string{"Id", "SystemModstamp", "Name", "Profile.Name"}) {
 		t.Errorf("users fields %v", got)
 	}
-	if !slices.Equal(ObjectTypes(), []string{"accounts", "contacts", "opportunities", "tasks", "events", "notes", "contentnotes", "users"}) ||
-		DefaultFields("x") != nil {
-		t.Error("ObjectTypes/DefaultFields")
+	if !slices.Equal(ObjectTypes(), []string{"accounts", "contacts", "opportunities", "tasks", "events", "notes", "contentnotes", "users"}) {
+		t.Error("ObjectTypes")
 	}
 }
 
@@ -701,6 +730,7 @@ func TestNextRecordsURLMustStayOnTheInstance(t *testing.T) {
 	body := func(next string) string {
 		return `{"totalSize":300,"done":false,"nextRecordsUrl":"` + next + `","records":[]}`
 	}
+	c := warm(t, newConnector(t, base, nil), "accounts")
 	for _, next := range []string{
 		"https://evil.example.com/services/data/v60.0/query/01gSy0000000000001-200",
 		"//evil.example.com/services/data/v60.0/query/01gSy0000000000001-200",
@@ -718,7 +748,7 @@ func TestNextRecordsURLMustStayOnTheInstance(t *testing.T) {
 			}
 			return sftest.Fault{}
 		})
-		_, err := testutil.TryListAll(newConnector(t, base, nil), testutil.PageReq("accounts", time.Time{}, 0))
+		_, err := testutil.TryListAll(c, testutil.PageReq("accounts", time.Time{}, 0))
 		if e := testutil.WantKind(t, err, connectors.Config); !strings.Contains(e.Message, "refusing to follow") || len(srv.Requests()) != 1 {
 			t.Errorf("nextRecordsUrl %q: %v after %d requests", next, err, len(srv.Requests()))
 		}
@@ -734,7 +764,7 @@ func TestNextRecordsURLMustStayOnTheInstance(t *testing.T) {
 	})
 	// The locator is unknown to the server, so the listing then resumes
 	// with a new query.
-	_, err := testutil.TryListAll(newConnector(t, base, nil), testutil.PageReq("accounts", time.Time{}, 0))
+	_, err := testutil.TryListAll(c, testutil.PageReq("accounts", time.Time{}, 0))
 	reqs := srv.Requests()
 	if err != nil || len(reqs) != 3 || reqs[1].Locator != "01gSy0000000000001-200" || reqs[2].Kind != sftest.KindQuery {
 		t.Errorf("same-origin nextRecordsUrl: %v, requests %+v", err, reqs)

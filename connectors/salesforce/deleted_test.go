@@ -126,6 +126,7 @@ func TestRequestLimitsBackOff(t *testing.T) {
 		t.Errorf("concurrent limit: %v, RetryAfter %s", err, e.RetryAfter)
 	}
 	srv.SetLongRunningRequests(0)
+	warm(t, c, "accounts")
 	srv.ResetAPIUsage()
 	srv.SetAPILimit(1)
 	if _, err := c.FetchPage(context.Background(), testutil.PageReq("accounts", time.Time{}, 0)); err != nil {

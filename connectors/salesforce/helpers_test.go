@@ -2,6 +2,8 @@ package salesforce
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -69,3 +71,32 @@ func (r *recordingSleep) all() []time.Duration {
 func rateLimiterNever() *rate.Limiter { return rate.NewLimiter(rate.Every(time.Hour), 0) }
 
 func rateLimiterFast() *rate.Limiter { return rate.NewLimiter(rate.Every(time.Millisecond), 1) }
+
+// cursorOf is the cursor field of an alias.
+func cursorOf(objectType string) string { return sobjects[objectType].cursor }
+
+func toSet[T comparable](list []T) map[T]bool {
+	m := make(map[T]bool, len(list))
+	for _, v := range list {
+		m[v] = true
+	}
+	return m
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := slices.Collect(maps.Keys(m))
+	slices.Sort(keys)
+	return keys
+}
+
+// warm resolves objectTypes with c, so that their describes are cached and
+// a test's faults and request counts concern the listing only.
+func warm(t *testing.T, c *Connector, objectTypes ...string) *Connector {
+	t.Helper()
+	for _, ot := range objectTypes {
+		if _, err := c.resolve(context.Background(), ot); err != nil {
+			t.Fatalf("resolving %s: %v", ot, err)
+		}
+	}
+	return c
+}

@@ -11,7 +11,8 @@ import (
 
 // queryPage fetches one batch of the query phase: the query of the current
 // range if tok.Next is empty, else the batch at tok.Next.
-func (c *Connector) queryPage(ctx context.Context, req connectors.PageRequest, obj sobject, tok pageToken) (connectors.Page, error) {
+func (c *Connector) queryPage(ctx context.Context, req connectors.PageRequest, tgt *target, tok pageToken) (connectors.Page, error) {
+	obj := tgt.obj
 	batch := 0
 	if req.PageSize > 0 {
 		batch = min(max(req.PageSize, minBatchSize), maxBatchSize)
@@ -23,7 +24,7 @@ func (c *Connector) queryPage(ctx context.Context, req connectors.PageRequest, o
 		err  error
 	)
 	if query {
-		body, info, err = c.runQuery(ctx, obj, req.ObjectType, c.rangeOf(req, tok), batch, "querying "+obj.name)
+		body, info, err = c.runQuery(ctx, tgt, req.ObjectType, c.rangeOf(req, tok), batch, "querying "+obj.name)
 	} else {
 		body, info, err = c.get(ctx, c.base.String()+tok.Next, batch, c.queryTimeout, "querying "+obj.name)
 		if errors.Is(err, errInvalidLocator) {
@@ -31,7 +32,7 @@ func (c *Connector) queryPage(ctx context.Context, req connectors.PageRequest, o
 			// last cursor value returned. Records at that value are read
 			// again; later ones were not read yet.
 			tok.From, tok.Next, query = later(c.rangeOf(req, tok).from, tok.MaxSeen), "", true
-			body, info, err = c.runQuery(ctx, obj, req.ObjectType, c.rangeOf(req, tok), batch,
+			body, info, err = c.runQuery(ctx, tgt, req.ObjectType, c.rangeOf(req, tok), batch,
 				"querying "+obj.name+" again (its query locator expired)")
 		}
 	}
@@ -182,9 +183,20 @@ func (c *Connector) firstCursor(ctx context.Context, obj sobject, batch int) (ti
 	return res.records[0].ModifiedAt, true, nil
 }
 
-// runQuery sends the listing query of q.
-func (c *Connector) runQuery(ctx context.Context, obj sobject, objectType string, q listQuery, batch int, doing string) ([]byte, respInfo, error) {
-	return c.get(ctx, c.queryURL(obj, buildSOQL(obj, c.fields[objectType], q)), batch, c.queryTimeout, doing)
+// runQuery sends the listing query of q. If the default field list names
+// a field Salesforce refuses (INVALID_FIELD: field-level security hid it
+// after the describe was cached), the describe is fetched again and the
+// query sent once more with the new list; a configured list's
+// INVALID_FIELD is the Config error naming the field.
+func (c *Connector) runQuery(ctx context.Context, tgt *target, objectType string, q listQuery, batch int, doing string) ([]byte, respInfo, error) {
+	body, info, err := c.get(ctx, c.queryURL(tgt.obj, buildSOQL(tgt.obj, tgt.fields, q)), batch, c.queryTimeout, doing)
+	if !errors.Is(err, errInvalidField) || tgt.configured {
+		return body, info, err
+	}
+	if derr := c.redescribe(ctx, tgt, objectType); derr != nil {
+		return nil, info, derr
+	}
+	return c.get(ctx, c.queryURL(tgt.obj, buildSOQL(tgt.obj, tgt.fields, q)), batch, c.queryTimeout, doing)
 }
 
 // queryURL is the URL of a SOQL query: the QueryAll resource for tasks and

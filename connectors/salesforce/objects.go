@@ -11,8 +11,6 @@ import (
 // sobject is how one syncloop object type maps to Salesforce.
 type sobject struct {
 	name string // the SObject's API name
-	// fields is the default SELECT list.
-	fields []string
 	// cursor is the field a listing is ordered and filtered by: when the
 	// record last changed. SystemModstamp, except for ContentNote, which
 	// has none: "ContentNote" in the Salesforce Field Reference
@@ -46,52 +44,47 @@ type sobject struct {
 	archives bool
 }
 
-// objectTypes is syncloop's order of the object types.
+// objectTypes is syncloop's order of the object types that are aliases of
+// standard SObjects; any other queryable SObject is an object type by its
+// lower-case API name (see resolve).
 var objectTypes = []string{"accounts", "contacts", "opportunities", "tasks", "events", "notes", "contentnotes", "users"}
 
-// sobjects maps syncloop's object types to SObjects. The default fields are
-// standard fields present in every org, always with Id and the cursor
-// field.
+// sobjects maps syncloop's aliases to SObjects. Their default field lists
+// come from describe (see defaultFields), like those of any other SObject:
+// every field the running user can read, which includes IsArchived for
+// tasks and events (whether Salesforce archived them) and leaves out
+// ContentNote's base64 Content ("The content or body of the note ... When
+// a document is uploaded or downloaded via the API, it must be base64
+// encoded", "ContentNote", Object Reference); configure Fields to select
+// it.
 var sobjects = map[string]sobject{
-	"accounts": {name: "Account", cursor: systemModstamp, deletable: true, fields: []string{
-		"Id", "Name", "Industry", "AnnualRevenue", "NumberOfEmployees", "Website", "OwnerId",
-		"CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"}},
-	"contacts": {name: "Contact", cursor: systemModstamp, deletable: true, fields: []string{
-		"Id", "FirstName", "LastName", "Email", "Phone", "Title", "AccountId", "OwnerId",
-		"CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"}},
-	"opportunities": {name: "Opportunity", cursor: systemModstamp, deletable: true, fields: []string{
-		"Id", "Name", "AccountId", "Amount", "StageName", "CloseDate", "Probability", "IsClosed", "IsWon",
-		"OwnerId", "CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"}},
-	// IsArchived is in the default list so that a synced task or event
-	// says whether Salesforce archived it.
-	"tasks": {name: "Task", cursor: systemModstamp, deletable: true, archives: true, fields: []string{
-		"Id", "Subject", "Status", "Priority", "ActivityDate", "WhoId", "WhatId", "OwnerId", "IsClosed", "IsArchived",
-		"CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"}},
-	// Event: fields of "Event" in the Salesforce Field Reference; its
-	// supported calls include getDeleted() ("Event", Object Reference,
+	"accounts":      {name: "Account", cursor: systemModstamp, deletable: true},
+	"contacts":      {name: "Contact", cursor: systemModstamp, deletable: true},
+	"opportunities": {name: "Opportunity", cursor: systemModstamp, deletable: true},
+	"tasks":         {name: "Task", cursor: systemModstamp, deletable: true, archives: true},
+	// Event's supported calls include getDeleted() ("Event", Object
+	// Reference,
 	// https://developer.salesforce.com/docs/platform/object-reference/references/standard-objects/object-event.html).
-	"events": {name: "Event", cursor: systemModstamp, deletable: true, archives: true, fields: []string{
-		"Id", "Subject", "Location", "IsAllDayEvent", "ActivityDateTime", "ActivityDate", "StartDateTime", "EndDateTime",
-		"DurationInMinutes", "WhoId", "WhatId", "OwnerId", "IsArchived", "CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"}},
-	"notes": {name: "Note", cursor: systemModstamp, deletable: true, fields: []string{
-		"Id", "Title", "Body", "ParentId", "OwnerId", "IsPrivate",
-		"CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"}},
+	"events": {name: "Event", cursor: systemModstamp, deletable: true, archives: true},
+	"notes":  {name: "Note", cursor: systemModstamp, deletable: true},
 	// ContentNote, the notes of Lightning Experience (API v32.0 and later).
-	// Content, the note's body, is base64 ("The content or body of the
-	// note ... When a document is uploaded or downloaded via the API, it
-	// must be base64 encoded"): base64 bodies stay out of default field
-	// lists; TextPreview ("A preview of the note, up to 255 characters")
-	// is in. Configure Fields to select Content. ContentSizeLong (API
-	// v66.0) and LatestContentId (v52.0, a lookup to ContentBody) are left
-	// out, and so is LastViewedDate, which changes when someone opens the
-	// note.
-	"contentnotes": {name: "ContentNote", cursor: lastModifiedDate, fields: []string{
-		"Id", "Title", "TextPreview", "FileType", "FileExtension", "ContentSize", "IsReadOnly", "OwnerId",
-		"SharingPrivacy", "LatestPublishedVersionId", "ContentModifiedDate", "CreatedDate", "LastModifiedDate", "IsDeleted"}},
-	"users": {name: "User", cursor: systemModstamp, fields: []string{
-		"Id", "Username", "Name", "FirstName", "LastName", "Email", "IsActive", "Title",
-		"CreatedDate", "LastModifiedDate", "SystemModstamp"}},
+	"contentnotes": {name: "ContentNote", cursor: lastModifiedDate},
+	"users":        {name: "User", cursor: systemModstamp},
 }
+
+// aliasOf maps the lower-case API name of an aliased SObject to its alias
+// ("account" → "accounts"): that name is refused, so that one org's
+// Account is never synced twice under two names.
+var aliasOf = func() map[string]string {
+	m := make(map[string]string, len(sobjects))
+	for alias, o := range sobjects {
+		m[strings.ToLower(o.name)] = alias
+	}
+	return m
+}()
+
+// objectTypeRE is a syncloop object type name.
+var objectTypeRE = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
 
 // Cursor fields.
 const (
@@ -99,20 +92,12 @@ const (
 	lastModifiedDate = "LastModifiedDate"
 )
 
-// ObjectTypes returns the object types the connector reads: accounts,
+// ObjectTypes returns the aliases of standard SObjects: accounts,
 // contacts, opportunities, tasks, events, notes, contentnotes and users
 // (the Account, Contact, Opportunity, Task, Event, Note, ContentNote and
-// User SObjects).
+// User SObjects). Any other queryable SObject of an org is an object type
+// too, by its lower-case API name; Connector.ObjectTypes lists an org's.
 func ObjectTypes() []string { return slices.Clone(objectTypes) }
-
-// DefaultFields returns the default SELECT list of an object type, or nil
-// if the type is unknown.
-func DefaultFields(objectType string) []string {
-	if o, ok := sobjects[objectType]; ok {
-		return slices.Clone(o.fields)
-	}
-	return nil
-}
 
 // fieldNameRE is a field API name, possibly a relationship path
 // (Owner.Name). Nothing else may reach a SOQL string.

@@ -70,7 +70,8 @@ func TestQueryTimeoutIsSliced(t *testing.T) {
 	for _, ot := range []string{"accounts", "tasks", "contentnotes"} {
 		clock := testutil.NewClock()
 		srv, base := startServer(t, sftest.Options{Size: 400, Seed: 21, PageSize: 25, Now: clock.Now, QueryTimeoutRows: 60})
-		c := newConnector(t, base, nil)
+		c := warm(t, newConnector(t, base, nil), ot)
+		srv.ResetRequests()
 		pages := testutil.ListAll(t, c, testutil.PageReq(ot, time.Time{}, 0))
 		checkOnceInOrder(t, ot, testutil.Records(pages), srv.Snapshot(ot), time.Time{})
 		for i, p := range pages {
@@ -198,10 +199,12 @@ func TestUnsplittableQueryTimeout(t *testing.T) {
 
 	// The probe for the first record timing out too is Retryable as well.
 	srv, base := startServer(t, sftest.Options{Size: 20, Now: clock.Now})
+	users := warm(t, newConnector(t, base, nil), "users")
+	srv.ResetRequests()
 	srv.SetFault(func(sftest.RequestLog) sftest.Fault {
 		return sftest.Fault{Status: 400, Body: `[{"message":"Your query request was running for too long.","errorCode":"QUERY_TIMEOUT"}]`}
 	})
-	_, err = newConnector(t, base, nil).FetchPage(context.Background(), testutil.PageReq("users", time.Time{}, 0))
+	_, err = users.FetchPage(context.Background(), testutil.PageReq("users", time.Time{}, 0))
 	if e := testutil.WantKind(t, err, connectors.Retryable); !strings.Contains(e.Message, "first User") || len(srv.Requests()) != 2 {
 		t.Errorf("%v after %d requests", err, len(srv.Requests()))
 	}

@@ -41,3 +41,30 @@ type ErrorBody struct {
 func ObjectTypes() []string {
 	return []string{"accounts", "contacts", "opportunities", "tasks", "notes", "users"}
 }
+
+// ParamFields limits a listing's records to these fields (comma-separated
+// names from Fields), besides "id", "modified_at" and "deleted", which
+// every record has. A name the object type does not have is a 400 naming
+// it. Without it records carry every field.
+const ParamFields = "fields"
+
+// Field is one field of an object type's records. Type is "text",
+// "number", "boolean", "date" (YYYY-MM-DD) or "timestamp" (RFC 3339).
+type Field struct {
+	Name, Type string
+}
+
+var fields = map[string][]Field{
+	"accounts":      {{"name", "text"}, {"industry", "text"}, {"employees", "number"}, {"website", "text"}},
+	"contacts":      {{"first_name", "text"}, {"last_name", "text"}, {"email", "text"}, {"account_id", "text"}},
+	"opportunities": {{"name", "text"}, {"amount", "number"}, {"stage", "text"}, {"close_date", "date"}, {"account_id", "text"}},
+	"tasks":         {{"subject", "text"}, {"status", "text"}, {"due_date", "date"}, {"owner_id", "text"}},
+	"notes":         {{"title", "text"}, {"body", "text"}, {"parent_id", "text"}},
+	"users":         {{"name", "text"}, {"email", "text"}, {"active", "boolean"}},
+}
+
+// Fields lists the fields of an object type's records besides "id",
+// "modified_at" and "deleted"; nil for a type the demo CRM does not have.
+func Fields(objectType string) []Field {
+	return append([]Field(nil), fields[objectType]...)
+}

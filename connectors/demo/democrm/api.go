@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/syncloop/syncloop/connectors/demo/demoapi"
@@ -104,6 +105,10 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, objectType st
 	if queryErr != nil {
 		return out.error(http.StatusBadRequest, queryErr.Error()), 0
 	}
+	keep, err := projection(objectType, r.URL.Query().Get(demoapi.ParamFields))
+	if err != nil {
+		return out.error(http.StatusBadRequest, err.Error()), 0
+	}
 
 	s.mu.Lock()
 	page, more := t.list(query)
@@ -126,7 +131,11 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, objectType st
 		if i > 0 {
 			body = append(body, ',')
 		}
-		body = append(body, rec.raw...)
+		if keep == nil {
+			body = append(body, rec.raw...)
+		} else {
+			body = append(body, project(rec.raw, keep)...)
+		}
 	}
 	s.mu.Unlock()
 	body = append(body, `],"next":`...)
@@ -135,6 +144,41 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request, objectType st
 	body = strconv.AppendQuote(body, serverTime)
 	body = append(body, '}')
 	return out.send(http.StatusOK, "application/json", body), len(page)
+}
+
+// projection reads the fields parameter: nil without one, else the keys a
+// record keeps.
+func projection(objectType, param string) (map[string]bool, error) {
+	if param == "" {
+		return nil, nil
+	}
+	known := map[string]bool{}
+	for _, f := range demoapi.Fields(objectType) {
+		known[f.Name] = true
+	}
+	keep := map[string]bool{"id": true, "modified_at": true, "deleted": true}
+	for _, name := range strings.Split(param, ",") {
+		if !known[name] {
+			return nil, fmt.Errorf("%s have no field %q", objectType, name)
+		}
+		keep[name] = true
+	}
+	return keep, nil
+}
+
+// project re-encodes a stored record with only the keys in keep.
+func project(raw []byte, keep map[string]bool) []byte {
+	var rec map[string]json.RawMessage
+	if json.Unmarshal(raw, &rec) != nil {
+		return raw // stored records are json.Marshal's output
+	}
+	for k := range rec {
+		if !keep[k] {
+			delete(rec, k)
+		}
+	}
+	out, _ := json.Marshal(rec) // cannot fail
+	return out
 }
 
 // parseListQuery reads the listing parameters. On error it still returns

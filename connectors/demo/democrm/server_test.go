@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/syncloop/syncloop/connectors/demo/demoapi"
 	"io"
 	"maps"
 	"net/http"
@@ -255,6 +256,7 @@ func TestAPIErrors(t *testing.T) {
 		{"bad token", "/api/v1/accounts?after=bm9wZQ", "tok", 400, "after"},
 		{"bad since", "/api/v1/accounts?modified_since=yesterday", "tok", 400, "modified_since"},
 		{"unknown path", "/api/v2/accounts", "tok", 404, "not found"},
+		{"unknown field", "/api/v1/accounts?fields=name,revenue", "tok", 400, `no field "revenue"`},
 	}
 	for _, tc := range tests {
 		status, header, body := get(t, base+tc.path, tc.token)
@@ -498,5 +500,51 @@ func TestEmptyServer(t *testing.T) {
 	}
 	if got := srv.Delete("contacts", 5); !slices.Equal(got, ids) {
 		t.Errorf("Delete(5) with one record deleted %v, want %v", got, ids)
+	}
+}
+
+// Every record carries exactly id, modified_at and the fields demoapi
+// lists for its type: the contract the connector's catalogue reports.
+func TestRecordsHaveTheListedFields(t *testing.T) {
+	t.Parallel()
+	_, base := startServer(t, Options{Size: 20, Token: "tok"})
+	for _, typ := range demoapi.ObjectTypes() {
+		want := []string{"id", "modified_at"}
+		for _, f := range demoapi.Fields(typ) {
+			want = append(want, f.Name)
+		}
+		slices.Sort(want)
+		l := fetchListing(t, base, typ, url.Values{"limit": {"50"}})
+		if len(l.Records) == 0 {
+			t.Fatalf("%s: no records", typ)
+		}
+		for _, rec := range l.Records {
+			if got := slices.Sorted(maps.Keys(rec)); !slices.Equal(got, want) {
+				t.Fatalf("%s record keys %v; want %v", typ, got, want)
+			}
+		}
+	}
+}
+
+// A fields parameter limits records to those fields (id and modified_at
+// always kept); tombstones keep their deleted flag.
+func TestListingProjectsFields(t *testing.T) {
+	t.Parallel()
+	clock := testutil.NewClock()
+	srv, base := startServer(t, Options{Size: 10, Token: "tok", Now: clock.Now})
+	since := clock.Advance(time.Second).Truncate(time.Microsecond)
+	srv.Delete("accounts", 1)
+	l := fetchListing(t, base, "accounts", url.Values{"limit": {"50"}, "fields": {"name,employees"}, "modified_since": {since.Format(time.RFC3339Nano)}})
+	if len(l.Records) != 1 || l.Records[0]["deleted"] != true {
+		t.Fatalf("incremental listing %v; want the one tombstone", l.Records)
+	}
+	l = fetchListing(t, base, "accounts", url.Values{"limit": {"50"}, "fields": {"name,employees"}})
+	if len(l.Records) != 9 {
+		t.Fatalf("%d records; want 9", len(l.Records))
+	}
+	for _, rec := range l.Records {
+		if got := slices.Sorted(maps.Keys(rec)); !slices.Equal(got, []string{"employees", "id", "modified_at", "name"}) {
+			t.Fatalf("record keys %v; want id, modified_at, name, employees", got)
+		}
 	}
 }

@@ -45,7 +45,11 @@ type RequestLog struct {
 	Seq    int
 	Method string
 	Path   string
-	// ObjectType is the {type} of an objects path, or "owners".
+	// Kind says which endpoint the request was for ("" for a path the fake
+	// does not serve).
+	Kind Kind
+	// ObjectType is the {type} of an objects or properties path as sent
+	// (a custom object's p_<name> stays so), or "owners"; "" for schemas.
 	ObjectType string
 	Query      url.Values
 	// Search is the decoded body of a search request; nil for other
@@ -162,7 +166,29 @@ const (
 	epList endpoint = iota
 	epSearch
 	epOwners
+	epProperties
+	epSchemas
+	epBatchRead
 )
+
+// Kind is what an API request asked for (RequestLog.Kind).
+type Kind string
+
+// The request kinds.
+const (
+	KindList       Kind = "list"       // GET /crm/v3/objects/{type}, live or archived
+	KindSearch     Kind = "search"     // POST /crm/v3/objects/{type}/search
+	KindOwners     Kind = "owners"     // GET /crm/v3/owners
+	KindProperties Kind = "properties" // GET /crm/v3/properties/{type}
+	KindSchemas    Kind = "schemas"    // GET /crm/v3/schemas
+	KindBatchRead  Kind = "batch_read" // POST /crm/v3/objects/{type}/batch/read
+	KindToken      Kind = "token"      // the OAuth token endpoint
+)
+
+var kinds = map[endpoint]Kind{
+	epList: KindList, epSearch: KindSearch, epOwners: KindOwners,
+	epProperties: KindProperties, epSchemas: KindSchemas, epBatchRead: KindBatchRead,
+}
 
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
@@ -170,6 +196,13 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /crm/v3/objects/{type}/search", s.handler(epSearch))
 	mux.HandleFunc("GET /crm/v3/owners", s.handler(epOwners))
 	mux.HandleFunc("GET /crm/v3/owners/", s.handler(epOwners))
+	mux.HandleFunc("GET /crm/v3/properties/{type}", s.handler(epProperties))
+	mux.HandleFunc("POST /crm/v3/objects/{type}/batch/read", s.handler(epBatchRead))
+	// "Custom objects" uses /crm/v3/schemas; the schemas reference
+	// (https://developers.hubspot.com/docs/api-reference/crm-schemas-v3/core/get-crm-object-schemas-v3-schemas)
+	// /crm-object-schemas/v3/schemas: both are served.
+	mux.HandleFunc("GET /crm/v3/schemas", s.handler(epSchemas))
+	mux.HandleFunc("GET /crm-object-schemas/v3/schemas", s.handler(epSchemas))
 	mux.HandleFunc("POST "+TokenPath, s.tokenHandler(false))
 	mux.HandleFunc("POST "+TokenPathV3, s.tokenHandler(true))
 	mux.HandleFunc("/", s.notFound)
@@ -185,7 +218,8 @@ type request struct {
 	ep         endpoint
 	objectType string
 	search     *SearchRequest
-	searchErr  error
+	batch      *BatchReadRequest
+	searchErr  error // of the search or batch read body
 }
 
 func (s *Server) handler(ep endpoint) http.HandlerFunc {
@@ -194,11 +228,15 @@ func (s *Server) handler(ep endpoint) http.HandlerFunc {
 		if ep == epOwners {
 			req.objectType = "owners"
 		}
-		if ep == epSearch {
+		switch ep {
+		case epSearch:
 			req.search, req.searchErr = readSearch(r.Body)
+		case epBatchRead:
+			req.batch, req.searchErr = readBatch(r.Body)
 		}
 
 		entry := &RequestLog{
+			Kind:   kinds[ep],
 			Method: r.Method, Path: r.URL.Path, ObjectType: req.objectType,
 			Query: r.URL.Query(), Search: req.search, At: s.stamps.Clock(),
 		}
@@ -293,9 +331,18 @@ func (o *responder) serve(r *http.Request, req request) {
 	} else if !s.admit(o) {
 		return
 	}
+	if s.maxURL > 0 && len(r.URL.RequestURI()) > s.maxURL {
+		o.error(http.StatusRequestURITooLong, "URI_TOO_LONG",
+			fmt.Sprintf("The request URI is %d characters long; at most %d are served.", len(r.URL.RequestURI()), s.maxURL))
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock() // rendering reads the tables
-	t := s.tables[req.objectType]
+	if req.ep == epSchemas {
+		o.schemas(r.URL.Query())
+		return
+	}
+	t := s.lookup(req.objectType)
 	if t == nil || (req.ep != epOwners) != (t.spec.modProp != "") {
 		o.error(http.StatusNotFound, "OBJECT_NOT_FOUND", fmt.Sprintf("Unable to infer object type from: %s", req.objectType))
 		return
@@ -307,6 +354,14 @@ func (o *responder) serve(r *http.Request, req request) {
 			return
 		}
 		o.search(t, req.search)
+	case epProperties:
+		o.properties(t, r.URL.Query())
+	case epBatchRead:
+		if req.searchErr != nil {
+			o.error(http.StatusBadRequest, "VALIDATION_ERROR", req.searchErr.Error())
+			return
+		}
+		o.batchRead(t, req.batch, r.URL.Query())
 	default:
 		o.list(t, r.URL.Query())
 	}
@@ -439,7 +494,15 @@ func (o *responder) injected() {
 }
 
 // selection returns the properties to render for a request naming
-// requested (nil: all stored properties).
+// requested (nil: all stored properties). A requested property the object
+// type does not have is ignored, absent from the response: the list
+// endpoints' reference gives properties as "A comma separated list of the
+// properties to be returned in the response. If any of the specified
+// properties are not present on the requested object(s), they will be
+// ignored." (e.g. "Retrieve all companies",
+// https://developers.hubspot.com/docs/api-reference/latest/crm/objects/companies/get-companies).
+// For search and batch read bodies the pages consulted are silent; the
+// fake does the same there.
 func selection(spec *typeSpec, requested []string) map[string]bool {
 	if spec.modProp == "" {
 		return nil
@@ -673,7 +736,7 @@ func (t *table) compare(r *record, f *filter) (int, bool) {
 		return cmp3(r.id, f.id), true
 	case f.prop == t.spec.modProp:
 		return cmp3(r.updated.UnixMilli(), f.ms), true
-	case f.prop == "createdate":
+	case f.prop == t.spec.createProp:
 		return cmp3(r.created.UnixMilli(), f.ms), true
 	}
 	p := r.props[f.prop]

@@ -25,8 +25,25 @@ type typeSpec struct {
 	// modProp is the last-modified property ("" for owners, which have
 	// only updatedAt).
 	modProp string
-	// props are the stored properties, in a fixed order.
+	// createProp is the creation-date property: createdate for the
+	// standard objects, hs_createdate for custom objects ("" for owners).
+	createProp string
+	// props are the stored properties, in a fixed order (the order the
+	// properties endpoint lists them in).
 	props []string
+	// defs describes every property of props (nil for owners).
+	defs map[string]*propDef
+	// extras are the properties fill leaves alone: each record gets a
+	// generated value for each (see generator.value); AddProperty and
+	// custom objects add to them.
+	extras []*propDef
+	// custom marks a custom object; label and labels its names.
+	custom         bool
+	singular       string
+	plural         string
+	schemaID       string // the schema's id (custom objects)
+	schemaName     string // the schema's name (custom objects)
+	primaryDisplay string
 	// defaults are returned when a request names no properties (HubSpot's
 	// per-object default set).
 	defaults []string
@@ -52,23 +69,35 @@ const mergedProp = "hs_merged_object_ids"
 // alwaysReturned are returned for every object whatever properties a
 // request names, as HubSpot does.
 func (s *typeSpec) alwaysReturned() []string {
-	return []string{"hs_object_id", "createdate", s.modProp}
+	return []string{"hs_object_id", s.createProp, s.modProp}
 }
 
 func (s *typeSpec) kind(prop string) propKind {
 	switch prop {
 	case "hs_object_id":
 		return kindNumber
-	case "createdate", s.modProp:
+	case s.createProp, s.modProp:
 		return kindDate
 	}
-	return s.kinds[prop]
+	if k, ok := s.kinds[prop]; ok {
+		return k
+	}
+	if d := s.defs[prop]; d != nil {
+		switch d.typ {
+		case "number":
+			return kindNumber
+		case "date", "datetime":
+			return kindDate
+		}
+	}
+	return kindString
 }
 
 var specs = map[string]*typeSpec{
 	"companies": {
-		name:    "companies",
-		modProp: "hs_lastmodifieddate",
+		name:       "companies",
+		createProp: "createdate",
+		modProp:    "hs_lastmodifieddate",
 		props: []string{"name", "domain", "industry", "phone", "city", "country", "numberofemployees",
 			"annualrevenue", "lifecyclestage", "hubspot_owner_id", "createdate", "hs_lastmodifieddate", "hs_object_id",
 			"hs_merged_object_ids"},
@@ -103,8 +132,9 @@ var specs = map[string]*typeSpec{
 		},
 	},
 	"contacts": {
-		name:    "contacts",
-		modProp: "lastmodifieddate",
+		name:       "contacts",
+		createProp: "createdate",
+		modProp:    "lastmodifieddate",
 		props: []string{"email", "firstname", "lastname", "phone", "company", "jobtitle", "lifecyclestage",
 			"hubspot_owner_id", "createdate", "lastmodifieddate", "hs_object_id", "hs_merged_object_ids"},
 		defaults: []string{"email", "firstname", "lastname", "createdate", "lastmodifieddate", "hs_object_id"},
@@ -134,8 +164,9 @@ var specs = map[string]*typeSpec{
 		},
 	},
 	"deals": {
-		name:    "deals",
-		modProp: "hs_lastmodifieddate",
+		name:       "deals",
+		createProp: "createdate",
+		modProp:    "hs_lastmodifieddate",
 		props: []string{"dealname", "amount", "dealstage", "pipeline", "closedate", "hubspot_owner_id",
 			"createdate", "hs_lastmodifieddate", "hs_object_id", "hs_merged_object_ids"},
 		defaults: []string{"dealname", "amount", "dealstage", "pipeline", "closedate", "createdate", "hs_lastmodifieddate", "hs_object_id"},
@@ -159,8 +190,9 @@ var specs = map[string]*typeSpec{
 		},
 	},
 	"tickets": {
-		name:    "tickets",
-		modProp: "hs_lastmodifieddate",
+		name:       "tickets",
+		createProp: "createdate",
+		modProp:    "hs_lastmodifieddate",
 		props: []string{"subject", "content", "hs_pipeline", "hs_pipeline_stage", "hs_ticket_priority",
 			"hubspot_owner_id", "createdate", "hs_lastmodifieddate", "hs_object_id", "hs_merged_object_ids"},
 		defaults: []string{"subject", "content", "hs_pipeline", "hs_pipeline_stage", "hs_ticket_priority", "createdate", "hs_lastmodifieddate", "hs_object_id"},
@@ -202,9 +234,11 @@ var specs = map[string]*typeSpec{
 	},
 }
 
-// Properties returns the properties the fake stores for objectType, which
-// is every property a client can read; nil for owners and unknown types.
-// A client asking for all of them receives exactly what Snapshot returns.
+// Properties returns the properties the fake stores for objectType on a new
+// Server, which is every property a client can read and what
+// GET /crm/v3/properties/{objectType} lists (in that order); nil for owners
+// and unknown types. A client asking for all of them receives exactly what
+// Snapshot returns. AddProperty adds to a Server's own list, not to this.
 func Properties(objectType string) []string {
 	s := specs[objectType]
 	if s == nil || s.modProp == "" {

@@ -269,7 +269,7 @@ func (s *Server) tokenHandler(v3 bool) http.HandlerFunc {
 		}
 		// Nothing of the form but the grant type is logged: it holds
 		// secrets. So is the query string, which v1 clients may use.
-		entry := &RequestLog{Method: r.Method, Path: r.URL.Path, TokenRequest: true,
+		entry := &RequestLog{Kind: KindToken, Method: r.Method, Path: r.URL.Path, TokenRequest: true,
 			GrantType: form.Get("grant_type"), At: s.stamps.Clock()}
 		fault := s.log.Add(entry, &entry.Seq)
 		out := s.respond(w, fault, s.serverTime())

@@ -136,6 +136,14 @@ type Options struct {
 	// ArchiveRetention is how long archived records stay in ?archived=true
 	// listings, by Options.Now: 90 days if 0, forever if negative.
 	ArchiveRetention time.Duration
+	// MaxURLLength, if positive, is the longest request target (path and
+	// query) served; a longer one is answered 414 URI_TOO_LONG. HubSpot's
+	// documentation states no URL length limit (neither "API usage
+	// guidelines and limits" nor the objects reference), but long
+	// properties= lists are refused in practice (HTTP 414, as Airbyte's
+	// source-hubspot found, airbytehq/airbyte#6954); this lets a test
+	// prove a client stays under a limit. 0: no limit.
+	MaxURLLength int
 }
 
 // Server is the fake HubSpot. It implements http.Handler; all methods are
@@ -150,15 +158,22 @@ type Server struct {
 	retention      time.Duration // 0: forever
 	mux            *http.ServeMux
 	created        time.Time
-	tables         map[string]*table           // the map itself is never modified after NewServer
 	log            fake.Log[RequestLog, Fault] // has its own lock
+	maxURL         int                         // Options.MaxURLLength
 
-	mu       sync.Mutex // guards everything below and the tables' contents
-	rng      *rand.Rand
-	tieSalt  uint64
-	stamps   *fake.Stamps // strictly increasing modified times, but see changeAt
-	window   []time.Time  // real times of the requests in the rate window
-	ownerIDs []int64      // every owner's id, for hubspot_owner_id values
+	mu sync.Mutex // guards everything below and the tables' contents
+	// tables holds the object types by name (objectTypeId for custom
+	// objects); AddCustomObject adds to it, so it is read with mu held.
+	tables map[string]*table
+	// aliases maps a custom object's other names (p_<name> and its
+	// fullyQualifiedName, lower case) to its objectTypeId.
+	aliases   map[string]string
+	customSeq int
+	rng       *rand.Rand
+	tieSalt   uint64
+	stamps    *fake.Stamps // strictly increasing modified times, but see changeAt
+	window    []time.Time  // real times of the requests in the rate window
+	ownerIDs  []int64      // every owner's id, for hubspot_owner_id values
 	// searchWindow holds the real times of the searches in the search
 	// window; searchViolations counts searches refused for a full one.
 	searchWindow     []time.Time
@@ -206,6 +221,8 @@ func NewServer(opts Options) *Server {
 		rateLimit:    opts.RateLimit,
 		rateInterval: opts.RateInterval,
 		tables:       make(map[string]*table, len(objectTypes)),
+		aliases:      map[string]string{},
+		maxURL:       opts.MaxURLLength,
 		rng:          rand.New(rand.NewPCG(uint64(opts.Seed), 0x4b5b_5e7)),
 		stamps:       fake.NewStamps(opts.Now, stampResolution),
 	}
@@ -251,7 +268,7 @@ func (s *Server) generator() *generator {
 
 func (s *Server) seed(size int) {
 	for _, name := range objectTypes {
-		s.tables[name] = &table{spec: specs[name], index: map[string]*record{}, nextID: specs[name].idBase}
+		s.tables[name] = &table{spec: specs[name].clone(), index: map[string]*record{}, nextID: specs[name].idBase}
 	}
 	// Seeded data is never in the future.
 	stamps := fake.SeedStamps(s.rng, size*len(objectTypes), s.created, seedWindow, stampResolution)
@@ -278,10 +295,11 @@ func (s *Server) insert(t *table, g *generator, created, modified time.Time) *re
 	r := &record{id: t.nextID, idStr: strconv.FormatInt(t.nextID, 10), props: map[string]*string{}}
 	r.tie = splitmix(uint64(r.id) ^ s.tieSalt)
 	t.spec.fill(g, r.props)
+	t.spec.fillExtras(g, r.props)
 	r.created = created
 	if t.spec.modProp != "" {
 		set(r.props, "hs_object_id", r.idStr)
-		set(r.props, "createdate", formatTime(created))
+		set(r.props, t.spec.createProp, formatTime(created))
 		r.props[mergedProp] = nil // never merged: no value
 	}
 	t.stamp(r, modified)
@@ -533,7 +551,7 @@ func (s *Server) Merge(objectType, primary, other string) string {
 		}
 		set(r.props, mergedProp, strings.Join(parts, ";"))
 		set(r.props, "hs_object_id", r.idStr)
-		set(r.props, "createdate", formatTime(r.created))
+		set(r.props, t.spec.createProp, formatTime(r.created))
 		t.stamp(r, at)
 		t.byID = append(t.byID, r)
 		t.index[r.idStr] = r

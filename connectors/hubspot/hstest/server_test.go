@@ -637,3 +637,109 @@ func TestMerge(t *testing.T) {
 		t.Errorf("%d contacts after two merges of 10, want 8", len(srv.Snapshot("contacts")))
 	}
 }
+
+func TestPropertiesSchemasAndBatchRead(t *testing.T) {
+	srv, base := start(t, Options{Size: 4})
+	var props struct {
+		Results []struct {
+			Name, Type, FieldType string
+			Hidden, Calculated    bool
+		} `json:"results"`
+	}
+	r := call(t, "GET", base+"/crm/v3/properties/companies", "", nil)
+	if r.Status != 200 || json.Unmarshal(r.Body, &props) != nil || len(props.Results) != len(Properties("companies")) {
+		t.Fatalf("properties: HTTP %d %s", r.Status, r.Body)
+	}
+	hidden, calc := 0, 0
+	for i, p := range props.Results {
+		if p.Name != Properties("companies")[i] || p.Type == "" || p.FieldType == "" {
+			t.Errorf("property %d: %+v", i, p)
+		}
+		if p.Hidden {
+			hidden++
+		}
+		if p.Calculated {
+			calc++
+		}
+	}
+	if hidden == 0 || calc == 0 {
+		t.Errorf("%d hidden and %d calculated properties", hidden, calc)
+	}
+	for _, q := range []string{"?archived=true", "?dataSensitivity=sensitive"} {
+		if r := call(t, "GET", base+"/crm/v3/properties/companies"+q, "", nil); r.Status != 200 || string(r.Body) != `{"results":[]}` {
+			t.Errorf("%s: HTTP %d %s", q, r.Status, r.Body)
+		}
+	}
+	if r := call(t, "GET", base+"/crm/v3/properties/owners", "", nil); r.Status != 404 {
+		t.Errorf("owners properties: HTTP %d", r.Status)
+	}
+
+	srv.AddProperty("companies", "tier", "enumeration")
+	id := srv.AddCustomObject("widgets", 3)
+	for _, name := range []string{id, "p_widgets", "p7878787_widgets"} {
+		if p := call(t, "GET", base+"/crm/v3/objects/"+name+"?limit=100", "", nil).page(t); len(p.Results) != 3 {
+			t.Errorf("%s: %d records", name, len(p.Results))
+		}
+	}
+	var schemas struct {
+		Results []struct{ ObjectTypeID, Name, FullyQualifiedName string } `json:"results"`
+	}
+	r = call(t, "GET", base+"/crm/v3/schemas", "", nil)
+	if json.Unmarshal(r.Body, &schemas) != nil || len(schemas.Results) != 1 || schemas.Results[0].ObjectTypeID != id ||
+		schemas.Results[0].Name != "widgets" || schemas.Results[0].FullyQualifiedName != "p7878787_widgets" {
+		t.Errorf("schemas: %s", r.Body)
+	}
+	snap := srv.Snapshot("companies")
+	var one map[string]json.RawMessage
+	for _, v := range snap {
+		_ = json.Unmarshal(v, &one)
+		break
+	}
+	if !bytes.Contains(one["properties"], []byte(`"tier"`)) {
+		t.Errorf("AddProperty's property missing from %s", one["properties"])
+	}
+
+	ids := slices.Collect(maps.Keys(snap))
+	gone := srv.Delete("companies", 1)[0]
+	body := map[string]any{"properties": []string{"name", "tier", "no_such_property"},
+		"inputs": []map[string]string{{"id": ids[0]}, {"id": gone}, {"id": "999"}}}
+	r = call(t, "POST", base+"/crm/v3/objects/companies/batch/read", "", body)
+	var br struct {
+		Results []struct {
+			ID         string
+			Properties map[string]*string
+		}
+		Errors []struct{ Context map[string][]string }
+	}
+	if err := json.Unmarshal(r.Body, &br); err != nil || len(br.Results) > 1 {
+		t.Fatalf("batch read: HTTP %d %s", r.Status, r.Body)
+	}
+	if ids[0] != gone {
+		if r.Status != 207 || len(br.Results) != 1 || br.Results[0].ID != ids[0] || len(br.Errors) != 1 {
+			t.Errorf("batch read: HTTP %d %s", r.Status, r.Body)
+		}
+		if _, ok := br.Results[0].Properties["no_such_property"]; ok {
+			t.Error("an unknown property was returned")
+		}
+		if _, ok := br.Results[0].Properties["tier"]; !ok {
+			t.Error("tier not returned")
+		}
+	}
+	kinds := map[Kind]int{}
+	for _, r := range srv.Requests() {
+		kinds[r.Kind]++
+	}
+	if kinds[KindProperties] != 4 || kinds[KindSchemas] != 1 || kinds[KindBatchRead] != 1 || kinds[KindList] != 3 {
+		t.Errorf("request kinds %v", kinds)
+	}
+}
+
+func TestMaxURLLength(t *testing.T) {
+	_, base := start(t, Options{Size: 1, MaxURLLength: 100})
+	if r := call(t, "GET", base+"/crm/v3/objects/deals?properties="+strings.Repeat("a", 100), "", nil); r.Status != 414 {
+		t.Errorf("long URL: HTTP %d", r.Status)
+	}
+	if r := call(t, "GET", base+"/crm/v3/objects/deals", "", nil); r.Status != 200 {
+		t.Errorf("short URL: HTTP %d", r.Status)
+	}
+}

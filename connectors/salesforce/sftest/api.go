@@ -19,8 +19,13 @@ const (
 	KindQueryAll  = "queryAll"  // GET …/queryAll?q=
 	KindQueryMore = "queryMore" // GET …/query/<locator> (or …/queryAll/<locator>)
 	KindDeleted   = "deleted"   // GET …/sobjects/<SObject>/deleted/
-	KindToken     = "token"     // POST /services/oauth2/token, once EnableOAuth was called: not an API request
-	KindOther     = "other"     // anything else (answered 404 or 405)
+	// KindDescribeGlobal is GET …/sobjects ("Describe Global").
+	KindDescribeGlobal = "describeGlobal"
+	// KindDescribe is GET …/sobjects/<SObject>/describe ("sObject
+	// Describe").
+	KindDescribe = "describe"
+	KindToken    = "token" // POST /services/oauth2/token, once EnableOAuth was called: not an API request
+	KindOther    = "other" // anything else (answered 404 or 405)
 )
 
 // RequestLog describes one request.
@@ -112,6 +117,10 @@ type parsed struct {
 }
 
 func (s *Server) parse(r *http.Request, entry *RequestLog) parsed {
+	// The schema (tables, fields) changes with AddCustomObject, HideField
+	// and AddCustomField: parse under the lock.
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	p := parsed{kind: KindOther}
 	rest, ok := strings.CutPrefix(r.URL.Path, "/services/data/")
 	if !ok {
@@ -153,6 +162,13 @@ func (s *Server) parse(r *http.Request, entry *RequestLog) parsed {
 		if m := locatorRE.FindStringSubmatch(parts[1]); m != nil {
 			p.locatorID = m[1]
 			p.offset, _ = strconv.Atoi(m[2])
+		}
+	case len(parts) == 1 && parts[0] == "sobjects":
+		p.kind = KindDescribeGlobal
+	case len(parts) == 3 && parts[0] == "sobjects" && parts[2] == "describe":
+		p.kind = KindDescribe
+		if p.table = s.byName[lower(parts[1])]; p.table != nil {
+			entry.ObjectType = p.table.spec.objectType
 		}
 	case len(parts) == 3 && parts[0] == "sobjects" && parts[2] == "deleted":
 		p.kind = KindDeleted
@@ -203,7 +219,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p = parsed{kind: KindToken, token: readTokenRequest(w, r)}
 		entry.GrantType = p.token.form.Get("grant_type")
 	} else {
-		p = s.parse(r, entry) // reads only what never changes after NewServer
+		p = s.parse(r, entry) // takes the lock for the schema
 	}
 	entry.Kind = p.kind
 	fault := s.log.Add(entry, &entry.Seq)
@@ -304,6 +320,10 @@ func (s *Server) serve(out *responder, r *http.Request, p parsed) {
 		s.serveQueryMoreLocked(out, p)
 	case KindDeleted:
 		s.serveDeletedLocked(out, p)
+	case KindDescribeGlobal:
+		s.serveDescribeGlobalLocked(out, p)
+	case KindDescribe:
+		s.serveDescribeLocked(out, p)
 	default:
 		out.error(&apiError{status: http.StatusNotFound, code: "NOT_FOUND", msg: "The requested resource does not exist"})
 	}

@@ -3,7 +3,9 @@ package sftest
 import (
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -57,6 +59,52 @@ type sobjectSpec struct {
 	mutate func(g *generator, f map[string]any)
 	// archive makes f meet the archive criteria (Task and Event only).
 	archive func(g *generator, f map[string]any)
+
+	// label and labelPlural are the describe labels; "" means name and
+	// name+"s".
+	label, labelPlural string
+	// custom marks a custom object (AddCustomObject).
+	custom bool
+	// compound maps a compound field (type address) to its components,
+	// which are among fields too; the compound field's value is built
+	// from them ("Address Compound Fields",
+	// https://developer.salesforce.com/docs/platform/object-reference/guide/compound-fields-address.html).
+	compound map[string][]string
+	// customTypes holds the type of each custom field (AddCustomField,
+	// AddCustomObject) by name; standard fields have their type in
+	// fieldTypes.
+	customTypes map[string]string
+}
+
+// clone copies the spec for one server, whose custom fields and objects
+// must not leak into another's.
+func (s *sobjectSpec) clone() *sobjectSpec {
+	c := *s
+	c.fields = slices.Clone(s.fields)
+	c.customTypes = maps.Clone(s.customTypes)
+	if c.customTypes == nil {
+		c.customTypes = map[string]string{}
+	}
+	return &c
+}
+
+// fieldType returns a field's Salesforce type ("string", "reference",
+// "address"…), "" for an unknown field.
+func (s *sobjectSpec) fieldType(name string) string {
+	if t, ok := s.customTypes[name]; ok {
+		return t
+	}
+	return fieldTypes[name]
+}
+
+// compoundOf returns the compound field a component belongs to, or "".
+func (s *sobjectSpec) compoundOf(name string) string {
+	for c, parts := range s.compound {
+		if slices.Contains(parts, name) {
+			return c
+		}
+	}
+	return ""
 }
 
 // objectTypes lists syncloop's object types in a fixed order; seeding walks
@@ -83,21 +131,39 @@ const archiveAge = 365
 var specs = map[string]*sobjectSpec{
 	"accounts": {
 		objectType: "accounts", name: "Account", prefix: "001", deletable: true, getDeleted: true, cursor: fieldSystemModstamp,
+		// BillingAddress is the compound field of the Billing* components
+		// ("Address Compound Fields": "Account provides for four different
+		// addresses ... address field names are prefixed with the type of
+		// address, for example, BillingCity"); the other three addresses
+		// are left out. Accuracy is BillingGeocodeAccuracy.
 		fields: []string{"Id", "Name", "Industry", "AnnualRevenue", "NumberOfEmployees", "Website", "OwnerId",
+			"BillingStreet", "BillingCity", "BillingState", "BillingPostalCode", "BillingCountry",
+			"BillingLatitude", "BillingLongitude", "BillingGeocodeAccuracy", "BillingAddress",
 			"CreatedDate", "LastModifiedDate", "SystemModstamp", "IsDeleted"},
+		compound: map[string][]string{"BillingAddress": {"BillingStreet", "BillingCity", "BillingState", "BillingPostalCode",
+			"BillingCountry", "BillingLatitude", "BillingLongitude", "BillingGeocodeAccuracy"}},
 		newFields: func(g *generator) map[string]any {
 			name := g.Company()
 			website := any("https://www." + slug(name) + ".example.com")
 			if g.Rng.IntN(6) == 0 {
 				website = nil
 			}
+			city := g.Rng.IntN(len(cities))
 			return map[string]any{
-				"Name":              name,
-				"Industry":          g.Pick(industries),
-				"AnnualRevenue":     g.revenue(),
-				"NumberOfEmployees": 1 + g.Rng.IntN(20000),
-				"Website":           website,
-				"OwnerId":           g.ref("users"),
+				"Name":                   name,
+				"Industry":               g.Pick(industries),
+				"AnnualRevenue":          g.revenue(),
+				"NumberOfEmployees":      1 + g.Rng.IntN(20000),
+				"Website":                website,
+				"OwnerId":                g.ref("users"),
+				"BillingStreet":          fmt.Sprintf("%d %s", 1+g.Rng.IntN(9999), g.Pick(streets)),
+				"BillingCity":            cities[city][0],
+				"BillingState":           cities[city][1],
+				"BillingPostalCode":      fmt.Sprintf("%05d", 10000+g.Rng.IntN(89999)),
+				"BillingCountry":         "United States",
+				"BillingLatitude":        nil, // not geocoded
+				"BillingLongitude":       nil,
+				"BillingGeocodeAccuracy": nil,
 			}
 		},
 		mutate: func(g *generator, f map[string]any) {
@@ -410,4 +476,6 @@ var (
 	priorities       = []string{"High", "Normal", "Low"}
 	eventKinds       = []string{"Demo", "Discovery call", "Quarterly review", "Lunch", "Workshop", "Contract signing"}
 	locations        = []string{"Zoom", "Google Meet", "Customer office", "Our office", "Phone"}
+	streets          = []string{"Main Street", "Market Street", "Oak Avenue", "Harbor Way", "Mission Street", "Elm Road"}
+	cities           = [][2]string{{"San Francisco", "CA"}, {"Austin", "TX"}, {"Chicago", "IL"}, {"Boston", "MA"}, {"Seattle", "WA"}, {"Denver", "CO"}}
 )

@@ -28,6 +28,12 @@
 //     of start and end, requires start to precede end by more than a minute
 //     (400 INVALID_REPLICATION_DATE), and answers 400 EXCEEDED_ID_LIMIT when
 //     the window holds more than Options.DeletedIDLimit ids (600,000).
+//   - GET /services/data/vXX.X/sobjects (Describe Global) and
+//     …/sobjects/SObject/describe (sObject Describe), with realistic field
+//     types, Account's compound BillingAddress and its components, and the
+//     changes HideField (field-level security), AddCustomField and
+//     AddCustomObject make (see describe.go). An unknown sObject is 404
+//     NOT_FOUND in describe and 400 INVALID_TYPE in a query's FROM.
 //   - POST /services/oauth2/token, once EnableOAuth was called: the refresh
 //     token flow (client credentials in the body or HTTP Basic; optional
 //     refresh token rotation, with reuse of a rotated-out token revoking the
@@ -177,11 +183,12 @@ type Server struct {
 	created     time.Time
 	pageSize    int
 	granularity time.Duration
-	tables      map[string]*table           // by object type; never modified after NewServer
-	byName      map[string]*table           // by lower-case SObject name; ditto
 	log         fake.Log[RequestLog, Fault] // has its own lock
 
-	mu               sync.Mutex // guards everything below and the tables' contents
+	mu               sync.Mutex        // guards everything below and the tables' contents
+	tables           map[string]*table // by object type; AddCustomObject adds to it
+	byName           map[string]*table // by lower-case SObject name; ditto
+	customObjects    []string          // object types of AddCustomObject, in order
 	token            string
 	rng              *rand.Rand
 	stamps           *fake.Stamps // strictly increasing stamps
@@ -234,7 +241,7 @@ func NewServer(opts Options) *Server {
 	}
 	s.created = s.stamps.Clock()
 	for _, name := range objectTypes {
-		t := newTable(specs[name])
+		t := newTable(specs[name].clone())
 		s.tables[name] = t
 		s.byName[lower(t.spec.name)] = t
 	}
@@ -275,7 +282,7 @@ func (s *Server) seed(size int) {
 		for i := range versions {
 			stamp := start.Add(time.Duration(offsets[i]) * time.Second)
 			created := stamp.Add(-time.Duration(s.rng.IntN(90*24)) * time.Hour)
-			versions[i] = newVersion(t.spec, formatID(t.spec.prefix, i+1), t.spec.newFields(g), created, stamp)
+			versions[i] = newVersion(t.spec, formatID(t.spec.prefix, i+1), t.newRecordFields(g), created, stamp)
 		}
 		// Ids were numbered in stamp order, so ties are already in Id order;
 		// sort anyway so the invariant does not hang on that.
@@ -359,7 +366,7 @@ func (s *Server) addLocked(t *table, n int) []string {
 		t.issued++
 		id := formatID(t.spec.prefix, t.issued)
 		stamp := s.stamps.Next()
-		t.put(newVersion(t.spec, id, t.spec.newFields(g), stamp, stamp))
+		t.put(newVersion(t.spec, id, t.newRecordFields(g), stamp, stamp))
 		ids = append(ids, id)
 	}
 	return ids
@@ -395,9 +402,10 @@ func (s *Server) deleteLocked(t *table, n int) []string {
 
 // Snapshot returns the live records of objectType by Id, archived ones
 // included, each exactly as the connector returns it as Record.Data with
-// its default field list: every field but the base64 ones (ContentNote's
-// Content), no "attributes", keys sorted. It returns nil for an unknown
-// type.
+// its default field list: every field describe shows (not those HideField
+// hid; custom ones included) but compound (Account's BillingAddress) and
+// base64 ones (ContentNote's Content), no "attributes", keys sorted. It
+// returns nil for an unknown type.
 func (s *Server) Snapshot(objectType string) map[string]json.RawMessage {
 	return fake.Locked(&s.mu, s.tables, objectType, (*table).snapshot)
 }

@@ -101,7 +101,8 @@ func (s *Server) parseSOQL(q string) (soqlQuery, *apiError) {
 	out.table = s.byName[lower(from)]
 	if out.table == nil {
 		return out, &apiError{status: http.StatusBadRequest, code: "INVALID_TYPE",
-			msg: fmt.Sprintf("sObject type '%s' is not supported.", from)}
+			msg: fmt.Sprintf("sObject type '%s' is not supported. If you are attempting to use a custom object, be sure to append "+
+				"the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names.", from)}
 	}
 	cursor := out.table.spec.cursor
 	seen := map[string]bool{}
@@ -217,12 +218,23 @@ func (q *soqlQuery) condition(field, op, lit string) *apiError {
 
 func invalidField(name string, t *table) *apiError {
 	return &apiError{status: http.StatusBadRequest, code: "INVALID_FIELD",
-		msg: fmt.Sprintf("No such column '%s' on entity '%s'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name.", name, t.spec.name)}
+		msg: fmt.Sprintf("No such column '%s' on entity '%s'. If you are attempting to use a custom field, be sure to append the '__c' "+
+			"after the custom field name. Please reference your WSDL or the describe call for the appropriate names.", name, t.spec.name)}
 }
 
-// field returns the canonical name of a field (SOQL names are
-// case-insensitive), or "".
+// field returns the canonical name of a field the running user can see
+// (SOQL names are case-insensitive), or "". A field hidden by field-level
+// security is as unknown as a missing one (see HideField).
 func (t *table) field(name string) string {
+	f := t.anyField(name)
+	if t.hidden[f] {
+		return ""
+	}
+	return f
+}
+
+// anyField is field, hidden fields included.
+func (t *table) anyField(name string) string {
 	for _, f := range t.spec.fields {
 		if strings.EqualFold(f, name) {
 			return f

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/syncloop/syncloop/connectors/internal/fake"
@@ -17,17 +18,14 @@ const sfTimeLayout = "2006-01-02T15:04:05.000-0700"
 
 func formatSFTime(t time.Time) string { return t.UTC().Format(sfTimeLayout) }
 
-// version is one state of a record. It is never modified once built, so
-// query locators can hold on to it while the record moves on.
+// version is one state of a record. It is never replaced once built, so
+// query locators can hold on to it while the record moves on; only
+// AddCustomField gives it a new fields map (with the new field added).
 type version struct {
 	id      string
 	created time.Time      // CreatedDate
 	stamp   time.Time      // the cursor field: SystemModstamp (LastModifiedDate for ContentNote)
-	fields  map[string]any // every field, system fields included
-	// data is the record as the connector returns it with its default
-	// field list: every field but the blob fields, no "attributes", keys
-	// sorted (what encoding/json does with a map).
-	data json.RawMessage
+	fields  map[string]any // every field, system fields included; not compound fields
 }
 
 func newVersion(spec *sobjectSpec, id string, fields map[string]any, created, stamp time.Time) *version {
@@ -44,7 +42,7 @@ func newVersion(spec *sobjectSpec, id string, fields map[string]any, created, st
 	if v, ok := f["ContentModifiedDate"]; ok && v == nil {
 		f["ContentModifiedDate"] = formatSFTime(stamp) // the content changed now
 	}
-	return buildVersion(spec, id, f, created, stamp)
+	return &version{id: id, created: created, stamp: stamp, fields: f}
 }
 
 // deletedVersion is the record as queryAll returns it once deleted:
@@ -58,18 +56,50 @@ func deletedVersion(spec *sobjectSpec, old *version, at time.Time) *version {
 	f := maps.Clone(old.fields)
 	f[fieldIsDeleted] = true
 	f[spec.cursor] = formatSFTime(at)
-	return buildVersion(spec, old.id, f, old.created, at)
+	return &version{id: old.id, created: old.created, stamp: at, fields: f}
 }
 
-func buildVersion(spec *sobjectSpec, id string, f map[string]any, created, stamp time.Time) *version {
-	visible := make(map[string]any, len(f))
-	for k, v := range f {
-		if !slices.Contains(spec.blobFields, k) {
-			visible[k] = v
-		}
+// value returns a field's value as a query returns it. A compound address
+// field is "a structured compound data type" of its components ("Address
+// Compound Fields",
+// https://developer.salesforce.com/docs/platform/object-reference/guide/compound-fields-address.html;
+// "Compound Fields", SOAP API Developer Guide,
+// https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/compound_fields.htm).
+// Its JSON keys (street, city, state, postalCode, country, latitude,
+// longitude, geocodeAccuracy) are the component names in lower camel case;
+// the pages read list the components but show no JSON, so the key spelling
+// is the fake's reading of the Address type. StateCode and CountryCode
+// exist only with state and country picklists, which the fake's org does
+// not enable.
+func (v *version) value(spec *sobjectSpec, name string) any {
+	parts, ok := spec.compound[name]
+	if !ok {
+		return v.fields[name]
 	}
-	data, _ := json.Marshal(visible) // plain values only: cannot fail
-	return &version{id: id, created: created, stamp: stamp, fields: f, data: data}
+	prefix := strings.TrimSuffix(name, "Address")
+	addr := make(map[string]any, len(parts))
+	for _, p := range parts {
+		key := strings.TrimPrefix(p, prefix)
+		if key == "GeocodeAccuracy" {
+			key = "geocodeAccuracy"
+		} else {
+			key = strings.ToLower(key[:1]) + key[1:]
+		}
+		addr[key] = v.fields[p]
+	}
+	return addr
+}
+
+// snapshotData is the record as the connector returns it with its default
+// field list: every field the running user can see but compound and base64
+// ones, no "attributes", keys sorted (what encoding/json does with a map).
+func (v *version) snapshotData(fields []string) json.RawMessage {
+	m := make(map[string]any, len(fields))
+	for _, name := range fields {
+		m[name] = v.fields[name]
+	}
+	data, _ := json.Marshal(m) // plain values only: cannot fail
+	return data
 }
 
 // archived reports whether the version is an archived activity.
@@ -92,7 +122,7 @@ func (v *version) encode(buf *bytes.Buffer, spec *sobjectSpec, apiVersion string
 	buf.Write(attrs)
 	for _, name := range fields {
 		key, _ := json.Marshal(name)
-		value := v.fields[name]
+		value := v.value(spec, name)
 		if slices.Contains(spec.blobFields, name) && value != nil {
 			value = url + "/" + name
 		}
@@ -135,7 +165,8 @@ type deletion struct {
 // keep their own slices of versions, so the order may drop stale slots
 // under them.
 type table struct {
-	spec      *sobjectSpec
+	spec      *sobjectSpec    // this server's copy
+	hidden    map[string]bool // fields field-level security hides (HideField)
 	issued    int
 	byID      map[string]*record
 	order     fake.Order[slot]
@@ -143,7 +174,7 @@ type table struct {
 }
 
 func newTable(spec *sobjectSpec) *table {
-	return &table{spec: spec, byID: make(map[string]*record)}
+	return &table{spec: spec, byID: make(map[string]*record), hidden: make(map[string]bool)}
 }
 
 // put makes v the record's current version and appends its slot.
@@ -228,9 +259,10 @@ func (t *table) liveRecords() []*record {
 
 // snapshot returns the live records' data by Id, archived ones included.
 func (t *table) snapshot() map[string]json.RawMessage {
+	fields := t.defaultFields()
 	out := make(map[string]json.RawMessage, len(t.byID))
 	for _, rec := range t.liveRecords() {
-		out[rec.cur.id] = slices.Clone(rec.cur.data)
+		out[rec.cur.id] = rec.cur.snapshotData(fields)
 	}
 	return out
 }
