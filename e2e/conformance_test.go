@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,9 +24,8 @@ import (
 // the suite by adding one conformanceProvider below: a way to start its
 // test server and to act on it.
 //
-// Not in the table, and covered by each provider's own tests: deletions
-// (HubSpot reads its archive on a schedule, Salesforce's getDeleted needs
-// whole seconds), archived rows, merges, search limits, custom objects.
+// Not in the table, and covered by each provider's own tests: archived
+// rows, merges, search limits, custom objects.
 
 // listing is one page request a test server saw.
 type listing struct {
@@ -42,6 +42,12 @@ type conformanceServer struct {
 	conn   *control.NewConnection
 	change func(n int)
 	add    func(n int)
+	// del deletes n records and returns their ids; settle, if set, is
+	// what must pass before the next incremental cycle lists deletions
+	// (Salesforce: the Date header's second; HubSpot: an hour boundary,
+	// when its archive is scanned).
+	del    func(n int) []string
+	settle func()
 	// snapshot is the provider's live records.
 	snapshot func() map[string]json.RawMessage
 	// listings are the page requests so far.
@@ -77,6 +83,7 @@ var conformanceProviders = []conformanceProvider{
 			field:      "email", otherField: "last_name",
 			change:   func(n int) { d.Change(ot, n) },
 			add:      func(n int) { d.Add(ot, n) },
+			del:      func(n int) []string { return d.Delete(ot, n) },
 			snapshot: func() map[string]json.RawMessage { return d.Snapshot(ot) },
 			listings: func() []listing {
 				var out []listing
@@ -100,7 +107,7 @@ var conformanceProviders = []conformanceProvider{
 		}
 	}},
 	{name: "salesforce", start: func(t *testing.T, h *harness, size, pageSize int) *conformanceServer {
-		sf := sftest.NewServer(sftest.Options{Size: size, Seed: 31, PageSize: pageSize})
+		sf := sftest.NewServer(sftest.Options{Size: size, Seed: 31, PageSize: pageSize, DeletedGranularity: time.Millisecond})
 		sf.EnableOAuth(sftest.OAuthConfig{ClientID: oauthClientID, ClientSecret: oauthClientSecret, RefreshToken: oauthRefreshToken})
 		srv := httptest.NewServer(sf)
 		t.Cleanup(srv.Close)
@@ -109,9 +116,13 @@ var conformanceProviders = []conformanceProvider{
 		return &conformanceServer{
 			objectType: ot, conn: &conn, oauth: true,
 			field: "Name", otherField: "Industry",
-			hide:     func(field string) { sf.HideField(ot, field) },
-			change:   func(n int) { sf.Change(ot, n) },
-			add:      func(n int) { sf.Add(ot, n) },
+			hide:   func(field string) { sf.HideField(ot, field) },
+			change: func(n int) { sf.Change(ot, n) },
+			add:    func(n int) { sf.Add(ot, n) },
+			del:    func(n int) []string { return sf.Delete(ot, n) },
+			// A listing starts at the HTTP Date header's second (minus the
+			// response time): deletions just before it are the next one's.
+			settle:   func() { time.Sleep(2100 * time.Millisecond) },
 			snapshot: func() map[string]json.RawMessage { return sf.Snapshot(ot) },
 			listings: func() []listing {
 				var out []listing
@@ -142,7 +153,10 @@ var conformanceProviders = []conformanceProvider{
 		}
 	}},
 	{name: "hubspot", start: func(t *testing.T, h *harness, size, pageSize int) *conformanceServer {
-		hs := hstest.NewServer(hstest.Options{Size: size, Seed: 32})
+		// The server's clock is real time plus an offset that settle
+		// moves an hour on.
+		var offset atomic.Int64
+		hs := hstest.NewServer(hstest.Options{Size: size, Seed: 32, Now: func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }})
 		hs.EnableOAuth(hstest.OAuthConfig{ClientID: oauthClientID, ClientSecret: oauthClientSecret, RefreshToken: oauthRefreshToken})
 		srv := httptest.NewServer(hs)
 		t.Cleanup(srv.Close)
@@ -157,6 +171,8 @@ var conformanceProviders = []conformanceProvider{
 			field: "name", otherField: "domain",
 			change:   func(n int) { hs.Change(ot, n) },
 			add:      func(n int) { hs.Add(ot, n) },
+			del:      func(n int) []string { return hs.Delete(ot, n) },
+			settle:   func() { offset.Add(int64(time.Hour)) },
 			snapshot: func() map[string]json.RawMessage { return hs.Snapshot(ot) },
 			listings: func() []listing {
 				var out []listing
@@ -285,6 +301,22 @@ var conformanceScenarios = []conformanceScenario{
 			t.Fatalf("second cycle: %+v", c)
 		}
 		h.assertRecordsEqual(obj, s.snapshot())
+	}},
+	{name: "deletes reach PostgreSQL in the next incremental cycle", run: func(t *testing.T, h *harness, s *conformanceServer, add func() store.Object) {
+		obj := add()
+		h.waitCycles(obj, 1, time.Minute)
+		gone := s.del(3)
+		if s.settle != nil {
+			s.settle()
+		}
+		if c := syncAgain(t, h, obj, 2); c.Status != model.StatusCompleted || c.Full || c.Counts.Deleted != len(gone) {
+			t.Fatalf("second cycle %+v (full %v); want incremental with %d deleted", c.Counts, c.Full, len(gone))
+		}
+		h.assertRecordsEqual(obj, s.snapshot())
+		var n int
+		if err := h.store.Pool.QueryRow(h.ctx, `SELECT count(*) FROM records WHERE object_id = $1 AND deleted_at IS NOT NULL AND external_id = ANY($2)`, obj.ID, gone).Scan(&n); err != nil || n != len(gone) {
+			t.Fatalf("%d of the %d deleted records are marked deleted (%v)", n, len(gone), err)
+		}
 	}},
 	{name: "rate limit delay is honoured", run: func(t *testing.T, h *harness, s *conformanceServer, add func() store.Object) {
 		obj := add()
