@@ -3,6 +3,7 @@ package connectors
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -136,6 +137,44 @@ func (s *seenTokens) list() []string {
 	return out
 }
 
+// TokenAcceptance is implemented by token sources that many connectors
+// share (credentials.Source: one per connection and worker): what one
+// connector learned, that the provider accepted a token, the others use
+// when the provider later rejects that token (it expired in use; see
+// TokenExpiries).
+type TokenAcceptance interface {
+	Accepted(token string)
+	WasAccepted(token string) bool
+}
+
+// AcceptedTokens implements TokenAcceptance: it remembers the last few
+// tokens the provider accepted. The zero value is ready; safe for
+// concurrent use.
+type AcceptedTokens struct {
+	mu     sync.Mutex
+	tokens []string
+}
+
+// Accepted records that the provider accepted token.
+func (a *AcceptedTokens) Accepted(token string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if slices.Contains(a.tokens, token) {
+		return
+	}
+	a.tokens = append(a.tokens, token)
+	if len(a.tokens) > keptTokens {
+		a.tokens = a.tokens[len(a.tokens)-keptTokens:]
+	}
+}
+
+// WasAccepted reports whether the provider accepted token.
+func (a *AcceptedTokens) WasAccepted(token string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return slices.Contains(a.tokens, token)
+}
+
 // Bearer is what a connector keeps of its token source: the tokens it
 // sent (for redaction) and the rules of sending them. Safe for concurrent
 // use.
@@ -154,7 +193,22 @@ func (b *Bearer) Token(ctx context.Context) (string, error) {
 
 // Accepted records that the provider answered a request sent with token
 // with anything but 401.
-func (b *Bearer) Accepted(token string) { b.seen.accept(token) }
+func (b *Bearer) Accepted(token string) {
+	b.seen.accept(token)
+	if ta, ok := b.Source.(TokenAcceptance); ok {
+		ta.Accepted(token)
+	}
+}
+
+// wasAccepted: this connector, or another sharing its token source, had
+// token accepted.
+func (b *Bearer) wasAccepted(token string) bool {
+	if b.seen.accepted(token) {
+		return true
+	}
+	ta, ok := b.Source.(TokenAcceptance)
+	return ok && ta.WasAccepted(token)
+}
 
 // AfterUnauthorized decides what follows a 401 to a request sent with
 // rejected (a counts the request's earlier 401s): send it again with next
@@ -162,7 +216,7 @@ func (b *Bearer) Accepted(token string) { b.seen.accept(token) }
 // other token, or TokenRetries/TokenExpiries reached), or fail with the
 // token source's error (a refused refresh).
 func (b *Bearer) AfterUnauthorized(ctx context.Context, rejected string, a *TokenAttempt) (next string, retry bool, err error) {
-	if b.seen.accepted(rejected) {
+	if b.wasAccepted(rejected) {
 		a.expired++
 	} else {
 		a.unproven++

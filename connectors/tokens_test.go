@@ -91,3 +91,40 @@ func TestStaticTokenIsNotRetried(t *testing.T) {
 		t.Fatalf("retry %v, err %v; want the 401 reported", retry, err)
 	}
 }
+
+// sharedCounting is a token source many connectors share, which
+// remembers what any of them had accepted.
+type sharedCounting struct {
+	counting
+	AcceptedTokens
+}
+
+// A token that another connector of the connection had accepted and this
+// one finds rejected expired in use: it does not use up this request's
+// TokenRetries, although this connector never had it accepted itself.
+func TestAcceptanceIsSharedByConnectorsOfOneSource(t *testing.T) {
+	ctx := context.Background()
+	src := &sharedCounting{}
+	other := &Bearer{Source: src, Provider: "Test"}
+	b := &Bearer{Source: src, Provider: "Test"}
+	token, err := b.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a TokenAttempt
+	retries := 0
+	for ; ; retries++ {
+		other.Accepted(token) // the other connector used it first
+		next, retry, err := b.AfterUnauthorized(ctx, token, &a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !retry {
+			break
+		}
+		token = next
+	}
+	if retries != TokenExpiries {
+		t.Fatalf("sent again %d times; want %d (tokens the other connector had accepted)", retries, TokenExpiries)
+	}
+}

@@ -101,9 +101,15 @@ type Source struct {
 	tokenURL string
 	baseURL  string
 	secret   Secret
+	// The tokens the provider accepted, as every connector of the
+	// connection on this worker reports them (connectors.TokenAcceptance).
+	connectors.AcceptedTokens
 }
 
-var _ connectors.TokenSource = (*Source)(nil)
+var (
+	_ connectors.TokenSource     = (*Source)(nil)
+	_ connectors.TokenAcceptance = (*Source)(nil)
+)
 
 // BaseURL is the connection's base URL: for Salesforce OAuth connections
 // the instance_url of the last token response, if the connection named
