@@ -35,8 +35,12 @@ type Activities struct {
 	PageSize  int              // provider page size hint (default 1000)
 	BatchSize int              // records applied per transaction (default 10000)
 	Metrics   *metrics.Metrics // nil: no metrics
-	// CycleCompleted: every finished cycle records a cycle.completed
-	// notification, which the loop delivers (SYNCLOOP_WEBHOOK_KINDS).
+	// Webhook: a webhook URL is set. Then every finished cycle of an
+	// object whose webhook kinds include cycle.completed records that
+	// notification, which the loop delivers; CycleCompleted says whether
+	// the worker's kinds (SYNCLOOP_WEBHOOK_KINDS) do, for objects without
+	// kinds of their own.
+	Webhook        bool
 	CycleCompleted bool
 }
 
@@ -145,9 +149,9 @@ func (a *Activities) FinishCycle(ctx context.Context, in FinishCycleInput) (Fini
 			c.Counts.New, c.Counts.Changed, c.Counts.Deleted, c.Counts.Rejected)
 	}
 	out := FinishCycleResult{Cycle: c}
-	if a.CycleCompleted {
+	if a.Webhook {
 		// Not fatal: the cycle is recorded; only its event is missing.
-		if out.Notification, err = a.Store.RecordCycleCompleted(ctx, c); err != nil {
+		if out.Notification, err = a.Store.RecordCycleCompleted(ctx, c, a.CycleCompleted); err != nil {
 			activity.GetLogger(ctx).Error("could not record the cycle.completed notification", "cycle", c.ID, "error", err)
 		}
 	}

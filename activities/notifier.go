@@ -112,6 +112,18 @@ func Verify(secret, timestamp string, body []byte, signature string, now time.Ti
 	return nil
 }
 
+// kindsFor is what the notification's object posts: its own kinds, or
+// the worker's (nil: all).
+func (n *Notifier) kindsFor(no store.Notification) []string {
+	if no.WebhookKinds != nil {
+		return no.WebhookKinds
+	}
+	if n == nil {
+		return nil
+	}
+	return n.Kinds
+}
+
 // Deliver sends one notification.
 func (n *Notifier) Deliver(ctx context.Context, no store.Notification) error {
 	logger := n.Logger
@@ -123,7 +135,8 @@ func (n *Notifier) Deliver(ctx context.Context, no store.Notification) error {
 		level = slog.LevelInfo // one a cycle: news, not a warning
 	}
 	logger.Log(ctx, level, "syncloop notification", "notification_id", no.ID, "kind", no.Kind, "object", no.Object, "message", no.Message)
-	if n == nil || n.URL == "" || (n.Kinds != nil && !slices.Contains(n.Kinds, no.Kind)) {
+	kinds := n.kindsFor(no)
+	if n == nil || n.URL == "" || (kinds != nil && !slices.Contains(kinds, no.Kind)) {
 		return nil
 	}
 	body, err := json.Marshal(WebhookPayload{ID: no.ID, Kind: no.Kind, Object: no.Object, Message: no.Message, Details: no.Details, CreatedAt: no.CreatedAt})

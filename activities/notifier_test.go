@@ -90,3 +90,31 @@ func TestNotifierNeverFollowsRedirects(t *testing.T) {
 		}
 	}
 }
+
+// An object's own webhook kinds decide over the worker's: none posts
+// nothing, a list posts what it names even if the worker's do not.
+func TestNotifierUsesTheObjectsKinds(t *testing.T) {
+	var posts atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { posts.Add(1) }))
+	t.Cleanup(srv.Close)
+	n := &Notifier{URL: srv.URL, Kinds: []string{KindStale}}
+	for _, c := range []struct {
+		kind  string
+		own   []string
+		posts bool
+	}{
+		{KindStale, nil, true},
+		{KindFailing, nil, false},
+		{KindFailing, []string{KindFailing}, true},
+		{KindStale, []string{}, false},
+		{KindStale, []string{KindFailing}, false},
+	} {
+		before := posts.Load()
+		if err := n.Deliver(context.Background(), store.Notification{ID: 1, Kind: c.kind, Object: "t/demo/accounts", WebhookKinds: c.own}); err != nil {
+			t.Fatal(err)
+		}
+		if got := posts.Load() > before; got != c.posts {
+			t.Errorf("%s with object kinds %#v: posted %v; want %v", c.kind, c.own, got, c.posts)
+		}
+	}
+}

@@ -279,12 +279,13 @@ func TestErrors(t *testing.T) {
 	}
 	// Objects no connector can sync: nothing is written, no loop starts.
 	for body, want := range map[string]string{
-		`{"object":"acme/foo/accounts"}`:                             `unknown provider "foo" in acme/foo/accounts: use one of demo, hubspot, salesforce`,
-		`{"object":"acme/demo/widgets"}`:                             `provider demo has no object type "widgets": use one of accounts, contacts, opportunities, tasks, notes, users`,
-		`{"object":"acme/salesforce/invoices"}`:                      `salesforce needs a connection: create one with`,
-		`{"object":"acme/hubspot/opportunities"}`:                    `hubspot needs a connection`,
-		`{"object":"acme/demo/accounts","fields":["name","salary"]}`: `acme/demo/accounts has no field "salary" that the connection can read`,
-		`{"object":"acme/demo/accounts","fields":[""]}`:              `field "fields" must list field API names`,
+		`{"object":"acme/foo/accounts"}`:                                    `unknown provider "foo" in acme/foo/accounts: use one of demo, hubspot, salesforce`,
+		`{"object":"acme/demo/widgets"}`:                                    `provider demo has no object type "widgets": use one of accounts, contacts, opportunities, tasks, notes, users`,
+		`{"object":"acme/salesforce/invoices"}`:                             `salesforce needs a connection: create one with`,
+		`{"object":"acme/hubspot/opportunities"}`:                           `hubspot needs a connection`,
+		`{"object":"acme/demo/accounts","fields":["name","salary"]}`:        `acme/demo/accounts has no field "salary" that the connection can read`,
+		`{"object":"acme/demo/accounts","fields":[""]}`:                     `field "fields" must list field API names`,
+		`{"object":"acme/demo/accounts","webhook_kinds":["cycle.started"]}`: `unknown webhook kind "cycle.started"`,
 	} {
 		m := e.expect(http.StatusBadRequest, "POST", "/sync/v1/objects", body).json(t)
 		assert.Contains(t, m["error"], want, body)
@@ -478,4 +479,28 @@ func TestAddWithFieldsAndListFields(t *testing.T) {
 	var rec map[string]any
 	require.NoError(t, json.Unmarshal(data, &rec))
 	assert.ElementsMatch(t, []string{"id", "modified_at", "email", "last_name"}, slices.Collect(maps.Keys(rec)))
+
+	// PUT …/fields changes the list (refusing what the provider lacks);
+	// an empty list goes back to the default, and the view follows.
+	m := e.expect(http.StatusBadRequest, "PUT", url+"/fields", `{"fields":["email","salary"]}`).json(t)
+	assert.Contains(t, m["error"], `no field "salary"`)
+	e.expect(http.StatusBadRequest, "PUT", url+"/fields", `{"fields":"email"}`)
+	var v control.ObjectView
+	e.expect(http.StatusOK, "PUT", url+"/fields", `{"fields":[]}`).decode(t, &v)
+	assert.Empty(t, v.Fields)
+	assert.Equal(t, "syncloop_views."+store.ViewName(k), v.View)
+	obj, err = e.store.GetObject(e.ctx, k)
+	require.NoError(t, err)
+	assert.Nil(t, obj.Fields)
+	// The new list makes the next cycle, started at once, a full one.
+	require.Eventually(t, func() bool {
+		cs, err := e.store.ListCycles(e.ctx, obj.ID, 1)
+		return err == nil && len(cs) == 1 && cs[0].Seq == 2 && cs[0].EndedAt != nil
+	}, 30*time.Second, 50*time.Millisecond)
+	cs, err := e.store.ListCycles(e.ctx, obj.ID, 1)
+	require.NoError(t, err)
+	assert.True(t, cs[0].Full, "the cycle after a field-list change is a full one")
+	var n int
+	require.NoError(t, e.store.Pool.QueryRow(e.ctx, `SELECT count(*) FROM information_schema.columns WHERE table_schema = 'syncloop_views' AND table_name = $1`, store.ViewName(k)).Scan(&n))
+	assert.Equal(t, 3+4, n, "external_id, modified_at, synced_at and the 4 contact fields")
 }

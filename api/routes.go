@@ -52,6 +52,7 @@ var routes = []route{
 	{method: http.MethodGet, path: objectPath + "/cycles", query: []string{"limit"}, handle: (*server).cycles},
 	{method: http.MethodGet, path: objectPath + "/records", query: []string{"after", "limit"}, handle: (*server).records},
 	{method: http.MethodGet, path: objectPath + "/fields", query: []string{"connection"}, handle: (*server).fields},
+	{method: http.MethodPut, path: objectPath + "/fields", body: true, handle: (*server).setFields},
 }
 
 // Health is the body of GET /healthz.
@@ -307,6 +308,22 @@ func (s *server) fields(r *http.Request) (int, any, error) {
 		fs = []control.SyncedField{}
 	}
 	return http.StatusOK, FieldList{Object: k.String(), Fields: fs}, err
+}
+
+func (s *server) setFields(r *http.Request) (int, any, error) {
+	k, err := objectKey(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	fields, err := request.DecodeFields(r.Body, s.opts.MaxBodyBytes)
+	if err != nil {
+		return 0, nil, err
+	}
+	if _, err := s.svc.SetFields(r.Context(), k, fields); err != nil {
+		return 0, nil, err
+	}
+	v, err := s.svc.Show(r.Context(), k, 0)
+	return http.StatusOK, v, err
 }
 
 // CycleList is the body of GET …/cycles: newest first.

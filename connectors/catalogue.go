@@ -63,6 +63,9 @@ type Field struct {
 	// Always says the field is read whatever the object's field list: the
 	// id and the field changes are listed by.
 	Always bool `json:"always,omitempty"`
+	// Path is where the value sits in a record's data when that is not the
+	// top-level key Name (HubSpot: ["properties", Name]).
+	Path []string `json:"path,omitempty"`
 	// Excluded says why a readable field is not read by default
 	// ("compound field: its components are read", "base64 body"); "" for
 	// default fields.

@@ -124,21 +124,28 @@ func knownProvider(k model.ObjectKey) error {
 // type and every field asked for, and returns the field list in the
 // provider's spelling (nil: the default list). Nothing is written before
 // it passes.
-func (s *Service) checkObject(ctx context.Context, r AddRequest) ([]string, error) {
+func (s *Service) checkObject(ctx context.Context, r AddRequest) (chosen []string, fields []connectors.Field, err error) {
 	if err := knownProvider(r.Key); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if r.Connection == "" && r.Key.Provider != "demo" {
-		return nil, &InputError{fmt.Errorf("%s needs a connection: create one with `syncloop connections add <name> --provider %s …`, then add the object with --connection <name>", r.Key.Provider, r.Key.Provider)}
+		return nil, nil, &InputError{fmt.Errorf("%s needs a connection: create one with `syncloop connections add <name> --provider %s …`, then add the object with --connection <name>", r.Key.Provider, r.Key.Provider)}
 	}
 	c, err := s.catalogue(ctx, r.Key.Provider, r.Connection)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	fields, err := c.Fields(ctx, r.Key.ObjectType)
+	fields, err = c.Fields(ctx, r.Key.ObjectType)
 	if err != nil {
-		return nil, catalogueError(err, r.Key.Provider)
+		return nil, nil, catalogueError(err, r.Key.Provider)
 	}
+	chosen, err = chooseFields(r, fields)
+	return chosen, fields, err
+}
+
+// chooseFields checks a requested field list against the catalogue's
+// fields and returns it in the provider's spelling (nil: none asked).
+func chooseFields(r AddRequest, fields []connectors.Field) ([]string, error) {
 	if len(r.Fields) == 0 {
 		return nil, nil
 	}
@@ -158,4 +165,79 @@ func (s *Service) checkObject(ctx context.Context, r AddRequest) ([]string, erro
 		}
 	}
 	return out, nil
+}
+
+// viewColumns are the typed view's columns: the fields the object syncs
+// (chosen, or the default ones, and those always read), typed by kind.
+func viewColumns(fields []connectors.Field, chosen []string) []store.ViewColumn {
+	var cols []store.ViewColumn
+	for _, f := range fields {
+		synced := f.Default || f.Always
+		if chosen != nil {
+			synced = f.Always || slices.ContainsFunc(chosen, func(name string) bool { return strings.EqualFold(name, f.Name) })
+		}
+		if !synced {
+			continue
+		}
+		path := f.Path
+		if path == nil {
+			path = []string{f.Name}
+		}
+		cols = append(cols, store.ViewColumn{Name: f.Name, Path: path, Type: columnType(f)})
+	}
+	return cols
+}
+
+// columnType is the PostgreSQL type of a field's view column.
+func columnType(f connectors.Field) string {
+	switch f.Kind {
+	case connectors.KindNumber:
+		if f.Type == "int" || f.Type == "long" { // Salesforce integers
+			return "bigint"
+		}
+		return "numeric"
+	case connectors.KindBoolean:
+		return "boolean"
+	case connectors.KindDate:
+		return "date"
+	case connectors.KindTimestamp:
+		return "timestamptz"
+	case connectors.KindJSON:
+		return "jsonb"
+	}
+	return "text"
+}
+
+// SetFields changes the fields an object syncs (none: the provider's
+// default list), after the provider's catalogue confirms each; the typed
+// view is replaced at once, and the next cycle, started now, is a full
+// one that reads every record with the new list.
+func (s *Service) SetFields(ctx context.Context, k model.ObjectKey, fields []string) (store.Object, error) {
+	obj, err := s.object(ctx, k)
+	if err != nil {
+		return obj, err
+	}
+	c, err := s.catalogue(ctx, k.Provider, obj.Connection)
+	if err != nil {
+		return obj, err
+	}
+	catalogue, err := c.Fields(ctx, k.ObjectType)
+	if err != nil {
+		return obj, catalogueError(err, k.Provider)
+	}
+	chosen, err := chooseFields(AddRequest{Key: k, Connection: obj.Connection, Fields: fields}, catalogue)
+	if err != nil {
+		return obj, err
+	}
+	if err := s.Store.SetFields(ctx, k, chosen); err != nil {
+		return obj, err
+	}
+	obj.Fields, obj.Cursor = chosen, nil
+	if err := s.Store.ReplaceView(ctx, obj, viewColumns(catalogue, chosen)); err != nil {
+		return obj, err
+	}
+	if _, err := s.SyncNow(ctx, k, "field list changed"); err != nil {
+		return obj, fmt.Errorf("the field list is stored, but the loop did not take the trigger (its next cycle reads with it): %w", err)
+	}
+	return obj, nil
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -155,6 +156,9 @@ type AddRequest struct {
 	// Fields limits the fields synced (none: the provider's default list);
 	// each must be one the connection can read.
 	Fields []string
+	// WebhookKinds are the notification kinds the object's webhook posts
+	// (nil: the worker's SYNCLOOP_WEBHOOK_KINDS; empty: none).
+	WebhookKinds []string
 }
 
 // Add inserts the object (if new) and starts its loop (if not running).
@@ -185,15 +189,24 @@ func (s *Service) Add(ctx context.Context, r AddRequest) (obj store.Object, crea
 	// Nothing is written for an object the provider does not have, or a
 	// field it does not let the connection read: it would fail every
 	// cycle.
-	fields, err := s.checkObject(ctx, r)
+	if err := CheckWebhookKinds(r.WebhookKinds); err != nil {
+		return obj, false, err
+	}
+	fields, catalogue, err := s.checkObject(ctx, r)
 	if err != nil {
 		return obj, false, err
 	}
-	obj, created, err = s.Store.AddObject(ctx, store.NewObject{Key: r.Key, Interval: r.Interval, Connection: r.Connection, Fields: fields})
+	obj, created, err = s.Store.AddObject(ctx, store.NewObject{Key: r.Key, Interval: r.Interval, Connection: r.Connection, Fields: fields, WebhookKinds: r.WebhookKinds})
 	if err != nil {
 		return obj, false, err
 	}
-	if err := s.StartLoop(ctx, obj, model.TriggerManual); err != nil {
+	// The typed view follows the object's stored field list (an existing
+	// object keeps its own), as the provider describes it now.
+	err = s.Store.ReplaceView(ctx, obj, viewColumns(catalogue, obj.Fields))
+	if err == nil {
+		err = s.StartLoop(ctx, obj, model.TriggerManual)
+	}
+	if err != nil {
 		if created {
 			// Keep "changes nothing on failure": no object without a loop.
 			_ = s.Store.DeleteObject(context.WithoutCancel(ctx), r.Key)
@@ -201,6 +214,34 @@ func (s *Service) Add(ctx context.Context, r AddRequest) (obj store.Object, crea
 		return obj, false, err
 	}
 	return obj, created, nil
+}
+
+// CheckWebhookKinds refuses a kind that is not a notification kind.
+func CheckWebhookKinds(kinds []string) error {
+	for _, k := range kinds {
+		if !slices.Contains(activities.Kinds, k) {
+			return &InputError{fmt.Errorf("unknown webhook kind %q: use some of %s (or none)", k, strings.Join(activities.Kinds, ", "))}
+		}
+	}
+	return nil
+}
+
+// SetWebhookKinds changes the notification kinds the object's webhook
+// posts (nil: the worker's SYNCLOOP_WEBHOOK_KINDS; empty: none). It takes
+// effect at the next notification.
+func (s *Service) SetWebhookKinds(ctx context.Context, k model.ObjectKey, kinds []string) (store.Object, error) {
+	if err := CheckWebhookKinds(kinds); err != nil {
+		return store.Object{}, err
+	}
+	obj, err := s.object(ctx, k)
+	if err != nil {
+		return obj, err
+	}
+	if err := s.Store.SetWebhookKinds(ctx, k, kinds); err != nil {
+		return obj, err
+	}
+	obj.WebhookKinds = kinds
+	return obj, nil
 }
 
 // AddNotice is the notice for an Add that found the object existing with

@@ -33,6 +33,12 @@ type ObjectView struct {
 	// in records (List counts every object's in one query).
 	Records        int64 `json:"records"`
 	DeletedRecords int64 `json:"deleted_records"`
+	// View is the object's typed view (schema-qualified), Fields its field
+	// list (none: the provider's default).
+	View   string   `json:"view"`
+	Fields []string `json:"fields,omitempty"`
+	// WebhookKinds are the kinds its webhook posts; null: the worker's.
+	WebhookKinds []string `json:"webhook_kinds"`
 
 	// Filled by Show only.
 	Loop   *workflows.LoopStatus `json:"loop,omitempty"`
@@ -49,7 +55,8 @@ const StateStopped = "stopped"
 
 func view(o store.Object) ObjectView {
 	return ObjectView{Object: o.Key.String(), Interval: model.FormatInterval(o.Interval), Connection: o.Connection,
-		Paused: o.Paused, Cursor: o.Cursor, LastSuccessAt: o.LastSuccessAt, State: StateStopped}
+		Paused: o.Paused, Cursor: o.Cursor, LastSuccessAt: o.LastSuccessAt, State: StateStopped,
+		View: store.ViewsSchema + "." + store.ViewName(o.Key), Fields: o.Fields, WebhookKinds: o.WebhookKinds}
 }
 
 // List returns every object with its loop state from Temporal visibility

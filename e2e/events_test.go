@@ -3,6 +3,8 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/syncloop/syncloop/control"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,5 +86,63 @@ func TestCycleCompletedWebhookOncePerCycle(t *testing.T) {
 		t.Fatal(err)
 	} else if page, err := h.svc.Records(h.ctx, k, &cur3, 100); err != nil || len(page.Records) != 0 {
 		t.Errorf("feed after the last cycle's cursor: %d entries (%v); want none", len(page.Records), err)
+	}
+}
+
+// Webhook kinds per object: with the worker's default kinds (no
+// cycle.completed), an object that asks for cycle.completed gets one per
+// cycle, its neighbour none; switching the neighbour on (set-webhook-kinds)
+// takes effect at its next cycle, and switching the first to none stops
+// its posts.
+func TestWebhookKindsPerObject(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{size: 20})
+	withKey := h.key("contacts")
+	with, _, err := h.svc.Add(h.ctx, control.AddRequest{Key: withKey, Interval: time.Hour, WebhookKinds: []string{activities.KindCycleCompleted}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withoutKey, without := h.add("accounts", time.Hour)
+	h.waitCycles(with, 1, time.Minute)
+	h.waitCycles(without, 1, time.Minute)
+	posted := func(k model.ObjectKey) int {
+		h.webhook.mu.Lock()
+		defer h.webhook.mu.Unlock()
+		n := 0
+		for _, p := range h.webhook.got {
+			if p.Object == k.String() && p.Kind == activities.KindCycleCompleted {
+				n++
+			}
+		}
+		return n
+	}
+	h.waitUntil("the first cycle.completed", 30*time.Second, func() (bool, string) {
+		return posted(withKey) == 1, fmt.Sprintf("%d posted", posted(withKey))
+	})
+	if n := posted(withoutKey); n != 0 {
+		t.Fatalf("%d cycle.completed for an object using the worker's kinds (which have none)", n)
+	}
+	if _, err := h.svc.SetWebhookKinds(h.ctx, withoutKey, []string{activities.KindCycleCompleted}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.SetWebhookKinds(h.ctx, withKey, []string{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.SetWebhookKinds(h.ctx, withKey, []string{"cycle.started"}); err == nil || !strings.Contains(err.Error(), "cycle.started") {
+		t.Fatalf("unknown kind: %v; want an input error naming it", err)
+	}
+	for _, k := range []model.ObjectKey{withKey, withoutKey} {
+		if _, err := h.svc.SyncNow(h.ctx, k, "kinds changed"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.waitCycles(with, 2, time.Minute)
+	h.waitCycles(without, 2, time.Minute)
+	h.waitUntil("the neighbour's cycle.completed", 30*time.Second, func() (bool, string) {
+		return posted(withoutKey) == 1, fmt.Sprintf("%d posted", posted(withoutKey))
+	})
+	time.Sleep(500 * time.Millisecond)
+	if n := posted(withKey); n != 1 {
+		t.Fatalf("%d cycle.completed for the object switched to none; want still 1", n)
 	}
 }

@@ -120,4 +120,47 @@ func TestCatalogueCommandsAskTheOrg(t *testing.T) {
 			t.Errorf("%s synced = %v; want %v", f.Name, f.Synced, want)
 		}
 	}
+
+	// set-fields checks with the org too, and the view follows.
+	if r := cli(t, "objects", "set-fields", accounts, "Name,AnnualRevenue"); r.code != 2 || !strings.Contains(r.msg, `"AnnualRevenue"`) {
+		t.Fatalf("set-fields with a hidden field: %s; want exit 2 naming it", r)
+	}
+	out := mustRun(t, "objects", "set-fields", accounts, "Name,Website").out
+	view := store.ViewsSchema + "." + store.ViewName(mustKey(t, accounts))
+	if !strings.Contains(out, "Name, Website") || !strings.Contains(out, view) {
+		t.Fatalf("set-fields printed %q; want the new list and the view %s", out, view)
+	}
+	if out := mustRun(t, "objects", "show", accounts).out; !strings.Contains(out, view) || !strings.Contains(out, "Name, Website") {
+		t.Fatalf("objects show:\n%s\nwant the typed view and the field list", out)
+	}
+	var cols string
+	if err := testStore.Pool.QueryRow(context.Background(), `SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM information_schema.columns
+		WHERE table_schema = $1 AND table_name = $2`, store.ViewsSchema, store.ViewName(mustKey(t, accounts))).Scan(&cols); err != nil || cols != "external_id,modified_at,synced_at,Id,Name,Website,SystemModstamp" {
+		t.Fatalf("view columns %q, %v", cols, err)
+	}
+}
+
+// Webhook kinds per object from the CLI: --webhook-kinds none, then
+// set-webhook-kinds with a list, a bad kind (exit 2), and none to go back
+// to the worker's.
+func TestWebhookKindsFromTheCLI(t *testing.T) {
+	id := uniqueTenant("kinds") + "/demo/accounts"
+	mustRun(t, "objects", "add", id, "--webhook-kinds", "none")
+	if out := mustRun(t, "objects", "show", id).out; !strings.Contains(out, "webhook kinds") || !strings.Contains(out, "nothing") {
+		t.Fatalf("objects show:\n%s\nwant webhook kinds: nothing", out)
+	}
+	if r := cli(t, "objects", "set-webhook-kinds", id, "failing,cycle.started"); r.code != 2 || !strings.Contains(r.msg, `"cycle.started"`) {
+		t.Fatalf("bad kind: %s; want exit 2 naming it", r)
+	}
+	if out := mustRun(t, "objects", "set-webhook-kinds", id, "failing,cycle.completed").out; !strings.Contains(out, "failing, cycle.completed") {
+		t.Fatalf("set-webhook-kinds printed %q", out)
+	}
+	obj, err := testStore.GetObject(context.Background(), mustKey(t, id))
+	if err != nil || !slices.Equal(obj.WebhookKinds, []string{"failing", "cycle.completed"}) {
+		t.Fatalf("stored kinds %#v, %v", obj.WebhookKinds, err)
+	}
+	mustRun(t, "objects", "set-webhook-kinds", id)
+	if obj, err = testStore.GetObject(context.Background(), mustKey(t, id)); err != nil || obj.WebhookKinds != nil {
+		t.Fatalf("after set-webhook-kinds without a list: %#v, %v; want the worker's (nil)", obj.WebhookKinds, err)
+	}
 }

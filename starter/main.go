@@ -136,6 +136,16 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 	}
 }
 
+// rangeArgs accepts min to max arguments.
+func rangeArgs(min, max int, what string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) < min || len(args) > max {
+			return usageError{fmt.Errorf("%s expects %s (got %s): e.g. `%s`", c.CommandPath(), what, model.Plural(len(args), "argument"), c.Example)}
+		}
+		return nil
+	}
+}
+
 // withService opens PostgreSQL and Temporal only after the arguments were
 // validated, so bad input fails fast and changes nothing.
 func withService(c *cobra.Command, fn func(ctx context.Context, svc *control.Service) error) error {

@@ -20,7 +20,7 @@ import (
 
 func objectsCmd() *cobra.Command {
 	cmd := groupCommand(&cobra.Command{Use: "objects", Short: "Add, inspect and control integration objects"})
-	cmd.AddCommand(addCmd(), listCmd(), showCmd(), fieldsCmd(), setIntervalCmd(),
+	cmd.AddCommand(addCmd(), listCmd(), showCmd(), fieldsCmd(), setFieldsCmd(), setWebhookKindsCmd(), setIntervalCmd(),
 		loopUpdateCmd("pause", "Stop starting new cycles (a running cycle finishes)", (*control.Service).Pause),
 		loopUpdateCmd("resume", "Start cycles again; an overdue cycle starts at once", (*control.Service).Resume),
 		syncNowCmd(), restartCmd(), removeCmd())
@@ -28,7 +28,7 @@ func objectsCmd() *cobra.Command {
 }
 
 func addCmd() *cobra.Command {
-	var interval, connection string
+	var interval, connection, webhookKinds string
 	var fields []string
 	cmd := &cobra.Command{
 		Use:     "add <tenant>/<provider>/<object_type>",
@@ -49,6 +49,9 @@ func addCmd() *cobra.Command {
 			}
 			return withService(c, func(ctx context.Context, svc *control.Service) error {
 				req := control.AddRequest{Key: k, Interval: d, Connection: connection, Fields: fields}
+				if c.Flags().Changed("webhook-kinds") {
+					req.WebhookKinds = parseKinds(webhookKinds)
+				}
 				obj, created, err := svc.Add(ctx, req)
 				if err != nil {
 					return err
@@ -67,6 +70,7 @@ func addCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&interval, "interval", model.FormatInterval(model.DefaultInterval), "time between the end of one cycle and the start of the next (1m to 7d)")
 	cmd.Flags().StringVar(&connection, "connection", "", "name of the provider connection (a row in the connections table); demo objects need none")
+	cmd.Flags().StringVar(&webhookKinds, "webhook-kinds", "", "notification kinds this object's webhook posts (stale,recovered,failing,cycle.completed, or none; default: SYNCLOOP_WEBHOOK_KINDS)")
 	cmd.Flags().StringSliceVar(&fields, "fields", nil, "sync only these fields (comma-separated API names; default: every field the provider lets the connection read); see `syncloop objects fields`")
 	return cmd
 }
@@ -80,7 +84,7 @@ func fieldsCmd() *cobra.Command {
 		Long: "Lists the fields the provider lets the connection read, with the provider's type and syncloop's kind. " +
 			"SYNCED marks the object's field list, or the provider's default fields when it has none. " +
 			"For an object not added yet, --connection names the connection to ask.",
-		Example: "syncloop objects fields acme/salesforce/accounts\nsyncloop objects fields acme/salesforce/widget__c --connection acme-sf",
+		Example: "syncloop objects fields acme/salesforce/widget__c --connection acme-sf",
 		Args:    exactArgs(1, "one object ID"),
 		RunE: func(c *cobra.Command, args []string) error {
 			k, err := control.ParseKey(args[0])
@@ -103,6 +107,97 @@ func fieldsCmd() *cobra.Command {
 	cmd.Flags().StringVar(&connection, "connection", "", "the connection to ask, for an object not added yet")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
+}
+
+func setFieldsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "set-fields <tenant>/<provider>/<object_type> [field,field,...]",
+		Short: "Change the fields an object syncs (none: the provider's default list); replaces its typed view and runs a full cycle",
+		Long: "Changes the fields an object syncs, after the provider confirms the connection can read each; " +
+			"without a field list the object goes back to the provider's default list. The typed view is replaced at once " +
+			"and the next cycle, started now, is a full one that reads every record with the new list.",
+		Example: "syncloop objects set-fields acme/salesforce/accounts Name,Industry,AnnualRevenue",
+		Args:    rangeArgs(1, 2, "an object ID and optionally a comma-separated field list"),
+		RunE: func(c *cobra.Command, args []string) error {
+			k, err := control.ParseKey(args[0])
+			if err != nil {
+				return err
+			}
+			var fields []string
+			if len(args) == 2 {
+				for _, f := range strings.Split(args[1], ",") {
+					if f = strings.TrimSpace(f); f != "" {
+						fields = append(fields, f)
+					}
+				}
+			}
+			return withService(c, func(ctx context.Context, svc *control.Service) error {
+				obj, err := svc.SetFields(ctx, k, fields)
+				if err != nil {
+					return err
+				}
+				what := "the provider's default list"
+				if len(obj.Fields) > 0 {
+					what = strings.Join(obj.Fields, ", ")
+				}
+				fmt.Fprintf(c.OutOrStdout(), "%s now syncs %s; view %s.%s replaced; a full cycle is running\n", k, what, store.ViewsSchema, store.ViewName(k))
+				return nil
+			})
+		},
+	}
+}
+
+// parseKinds reads a --webhook-kinds value: "none" (or "") is no kind.
+func parseKinds(v string) []string {
+	kinds := []string{}
+	for _, k := range strings.Split(v, ",") {
+		if k = strings.TrimSpace(k); k != "" && k != "none" {
+			kinds = append(kinds, k)
+		}
+	}
+	return kinds
+}
+
+func setWebhookKindsCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "set-webhook-kinds <tenant>/<provider>/<object_type> [kind,kind,...|none]",
+		Short: "Choose which notifications this object's webhook posts (without a list: SYNCLOOP_WEBHOOK_KINDS again)",
+		Long: "Kinds: stale, recovered, failing, cycle.completed; `none` posts nothing for this object. " +
+			"Notifications are still recorded in the notifications table and logged.",
+		Example: "syncloop objects set-webhook-kinds acme/demo/accounts failing,cycle.completed",
+		Args:    rangeArgs(1, 2, "an object ID and optionally a comma-separated list of kinds"),
+		RunE: func(c *cobra.Command, args []string) error {
+			k, err := control.ParseKey(args[0])
+			if err != nil {
+				return err
+			}
+			var kinds []string // the worker's
+			if len(args) == 2 {
+				kinds = parseKinds(args[1])
+			}
+			if err := control.CheckWebhookKinds(kinds); err != nil {
+				return err
+			}
+			return withStore(c, func(ctx context.Context, svc *control.Service) error {
+				obj, err := svc.SetWebhookKinds(ctx, k, kinds)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(c.OutOrStdout(), "%s: webhook posts %s\n", k, kindsLabel(obj.WebhookKinds))
+				return nil
+			})
+		},
+	}
+}
+
+func kindsLabel(kinds []string) string {
+	switch {
+	case kinds == nil:
+		return "the worker's kinds (SYNCLOOP_WEBHOOK_KINDS)"
+	case len(kinds) == 0:
+		return "nothing"
+	}
+	return strings.Join(kinds, ", ")
 }
 
 func printFields(w io.Writer, fields []control.SyncedField) {
@@ -389,6 +484,13 @@ func printObject(w io.Writer, v control.ObjectView) {
 	fmt.Fprintf(tw, "cursor\t%s\n", fmtTime(v.Cursor))
 	fmt.Fprintf(tw, "last success\t%s\n", fmtTime(v.LastSuccessAt))
 	fmt.Fprintf(tw, "records\t%d live, %d deleted\n", v.Records, v.DeletedRecords)
+	fields := "the provider's default list (see `syncloop objects fields " + v.Object + "`)"
+	if len(v.Fields) > 0 {
+		fields = strings.Join(v.Fields, ", ")
+	}
+	fmt.Fprintf(tw, "fields\t%s\n", fields)
+	fmt.Fprintf(tw, "typed view\t%s\n", v.View)
+	fmt.Fprintf(tw, "webhook kinds\t%s\n", kindsLabel(v.WebhookKinds))
 	if l := v.Loop; l != nil {
 		fmt.Fprintf(tw, "consecutive failures\t%d\n", l.ConsecutiveFailures)
 		if l.PendingTrigger != nil {

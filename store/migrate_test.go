@@ -20,8 +20,8 @@ func TestMigrateIsIdempotent(t *testing.T) {
 	if err := store.Migrate(ctx, s.Pool); err != nil {
 		t.Fatalf("second Migrate: %v", err)
 	}
-	if n := countRows(t, s, `SELECT count(*) FROM goose_db_version WHERE version_id > 0`); n != 4 {
-		t.Fatalf("%d applied migrations; want 4 (00001_init, 00002_change_feed, 00003_connection_auth, 00004_object_fields), each once", n)
+	if n := countRows(t, s, `SELECT count(*) FROM goose_db_version WHERE version_id > 0`); n != 6 {
+		t.Fatalf("%d applied migrations; want 6 (00001_init, 00002_change_feed, 00003_connection_auth, 00004_object_fields, 00005_typed_views, 00006_webhook_kinds), each once", n)
 	}
 	if n := countRows(t, s, `SELECT count(*) FROM integration_objects`); n != 1 {
 		t.Fatalf("Migrate lost rows: %d objects", n)
@@ -41,7 +41,7 @@ func TestMigrateRefusesDevelopmentSchema(t *testing.T) {
 		name  string
 		setup string
 	}{
-		{"goose versions this build does not have", `INSERT INTO goose_db_version (version_id, is_applied) VALUES (3, true), (5, true)`},
+		{"goose versions this build does not have", `INSERT INTO goose_db_version (version_id, is_applied) VALUES (3, true), (90, true)`},
 		{"a version 2 that is not the change feed", `DELETE FROM goose_db_version WHERE version_id = 2; ALTER TABLE records DROP COLUMN change_xid;
 			INSERT INTO goose_db_version (version_id, is_applied) VALUES (2, true)`},
 		{"older tables without goose", `DROP TABLE goose_db_version; ALTER TABLE sync_cycles DROP COLUMN mode`},

@@ -28,6 +28,9 @@ type Object struct {
 	// Fields is the field list the object syncs, in the provider's
 	// spelling; nil means the provider's default list.
 	Fields []string `json:"fields,omitempty" db:"fields"`
+	// WebhookKinds are the notification kinds its webhook posts; nil
+	// means the worker's SYNCLOOP_WEBHOOK_KINDS, empty none.
+	WebhookKinds []string `json:"webhook_kinds,omitempty" db:"webhook_kinds"`
 }
 
 // objectRow is the columns every object query selects: Object's, and
@@ -78,6 +81,8 @@ var (
 	sqlSaveLoopSettings     = query("SaveLoopSettings")
 	sqlSetEffectiveInterval = query("SetEffectiveInterval")
 	sqlDeleteObject         = query("DeleteObject")
+	sqlSetFields            = query("SetFields")
+	sqlSetWebhookKinds      = query("SetWebhookKinds")
 )
 
 // NewObject describes an object to add.
@@ -87,13 +92,15 @@ type NewObject struct {
 	Connection string
 	// Fields limits the fields synced (nil: the provider's default list).
 	Fields []string
+	// WebhookKinds: see Object.WebhookKinds (nil: the worker's).
+	WebhookKinds []string
 }
 
 // AddObject inserts the object unless it exists; created says which.
 // Adding an existing object changes nothing.
 func (s *Store) AddObject(ctx context.Context, n NewObject) (Object, bool, error) {
 	o, err := one(ctx, s.Pool, sqlAddObject, with(keyArgs(n.Key), pgx.NamedArgs{
-		"interval_seconds": seconds(n.Interval), "connection": n.Connection, "fields": nilIfEmpty(n.Fields),
+		"interval_seconds": seconds(n.Interval), "connection": n.Connection, "fields": nilIfEmpty(n.Fields), "webhook_kinds": kindsArg(n.WebhookKinds),
 	}), rowToObject)
 	if err == nil {
 		return o, true, nil
@@ -139,6 +146,28 @@ func (s *Store) SetPaused(ctx context.Context, k model.ObjectKey, paused bool) e
 // restarted loop keeps it.
 func (s *Store) SaveLoopSettings(ctx context.Context, k model.ObjectKey, d time.Duration, paused bool) error {
 	return s.updateObject(ctx, k, sqlSaveLoopSettings, pgx.NamedArgs{"interval_seconds": seconds(d), "paused": paused})
+}
+
+// SetFields stores a new field list (nil: the provider's default) and
+// clears the cursor, so that the next cycle lists every record with it. A
+// cycle running meanwhile may store its cursor again; then only records
+// changed later carry the new fields until the next full cycle.
+func (s *Store) SetFields(ctx context.Context, k model.ObjectKey, fields []string) error {
+	return s.updateObject(ctx, k, sqlSetFields, pgx.NamedArgs{"fields": nilIfEmpty(fields)})
+}
+
+// SetWebhookKinds stores the kinds the object's webhook posts (nil: the
+// worker's; empty: none).
+func (s *Store) SetWebhookKinds(ctx context.Context, k model.ObjectKey, kinds []string) error {
+	return s.updateObject(ctx, k, sqlSetWebhookKinds, pgx.NamedArgs{"webhook_kinds": kindsArg(kinds)})
+}
+
+// kindsArg keeps nil (NULL) apart from empty ('{}').
+func kindsArg(kinds []string) []string {
+	if kinds != nil && len(kinds) == 0 {
+		return []string{}
+	}
+	return kinds
 }
 
 // SetEffectiveInterval records the churn back-off's interval (0: none).
@@ -189,5 +218,5 @@ func (s *Store) DeleteObject(ctx context.Context, k model.ObjectKey) error {
 	if n == 0 {
 		return ErrNotFound
 	}
-	return nil
+	return s.DropView(ctx, k)
 }

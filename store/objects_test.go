@@ -306,3 +306,40 @@ func TestObjectFieldsRoundTrip(t *testing.T) {
 		t.Fatalf("ListObjects = %+v, %v", list, err)
 	}
 }
+
+// Webhook kinds keep "the worker's" (NULL), "none" ('{}') and a list
+// apart, and notifications carry their object's.
+func TestObjectWebhookKinds(t *testing.T) {
+	s, ctx := newStore(t)
+	own, _, err := s.AddObject(ctx, store.NewObject{Key: key("accounts"), Interval: time.Hour, WebhookKinds: []string{"cycle.completed"}})
+	if err != nil || !slices.Equal(own.WebhookKinds, []string{"cycle.completed"}) {
+		t.Fatalf("AddObject = %+v, %v", own, err)
+	}
+	worker, _, err := s.AddObject(ctx, store.NewObject{Key: key("contacts"), Interval: time.Hour})
+	if err != nil || worker.WebhookKinds != nil {
+		t.Fatalf("AddObject without kinds = %+v, %v; want nil (the worker's)", worker, err)
+	}
+	if err := s.SetWebhookKinds(ctx, key("contacts"), []string{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetObject(ctx, key("contacts"))
+	if err != nil || got.WebhookKinds == nil || len(got.WebhookKinds) != 0 {
+		t.Fatalf("after SetWebhookKinds(none): %#v, %v; want an empty, non-nil list", got.WebhookKinds, err)
+	}
+	if err := s.SetWebhookKinds(ctx, key("contacts"), []string{"nonsense"}); err == nil {
+		t.Fatal("an unknown kind was stored")
+	}
+	c, _ := syncCycle(t, s, key("accounts"), "c1", rec("a", 1, `{"id":"a"}`))
+	id, err := s.RecordCycleCompleted(ctx, store.Cycle{ID: c.CycleID, ObjectID: own.ID, Seq: 1, Status: model.StatusCompleted}, false)
+	if err != nil || id == 0 {
+		t.Fatalf("RecordCycleCompleted for an object that wants it = %d, %v", id, err)
+	}
+	n, err := s.GetNotification(ctx, id)
+	if err != nil || !slices.Equal(n.WebhookKinds, []string{"cycle.completed"}) {
+		t.Fatalf("notification %+v, %v; want its object's kinds", n, err)
+	}
+	c2, _ := syncCycle(t, s, key("contacts"), "c2", rec("b", 1, `{"id":"b"}`))
+	if id, err := s.RecordCycleCompleted(ctx, store.Cycle{ID: c2.CycleID, ObjectID: got.ID, Seq: 1, Status: model.StatusCompleted}, true); err != nil || id != 0 {
+		t.Fatalf("RecordCycleCompleted for an object that wants none = %d, %v; want 0", id, err)
+	}
+}

@@ -102,6 +102,8 @@ type Notification struct {
 	SentAt    *time.Time      `json:"sent_at,omitempty" db:"sent_at"`
 	Attempts  int             `json:"attempts" db:"attempts"`
 	LastError string          `json:"last_error,omitempty" db:"last_error"`
+	// WebhookKinds are its object's kinds (nil: the worker's).
+	WebhookKinds []string `json:"-" db:"webhook_kinds"`
 }
 
 // PendingNotifications returns undelivered notification ids, oldest first.
@@ -139,6 +141,7 @@ func (s *Store) StaleCount(ctx context.Context) (int, error) {
 var (
 	sqlFindCycleCompleted   = query("FindCycleCompleted")
 	sqlInsertCycleCompleted = query("InsertCycleCompleted")
+	sqlCycleCompletedWanted = query("CycleCompletedWanted")
 	sqlFeedEnd              = query("FeedEnd")
 )
 
@@ -157,8 +160,14 @@ type CycleCompleted struct {
 }
 
 // RecordCycleCompleted records the cycle.completed notification of a
-// finished cycle, once per cycle, and returns its id.
-func (s *Store) RecordCycleCompleted(ctx context.Context, c Cycle) (int64, error) {
+// finished cycle, once per cycle, and returns its id, when the object's
+// webhook kinds include cycle.completed (an object without kinds of its
+// own: when global says the worker's do); 0 when not wanted.
+func (s *Store) RecordCycleCompleted(ctx context.Context, c Cycle, global bool) (int64, error) {
+	wanted, err := one(ctx, s.Pool, sqlCycleCompletedWanted, pgx.NamedArgs{"object_id": c.ObjectID, "global": global}, pgx.RowTo[bool])
+	if err != nil || !wanted {
+		return 0, err
+	}
 	id, err := one(ctx, s.Pool, sqlFindCycleCompleted, pgx.NamedArgs{"object_id": c.ObjectID, "cycle_id": strconv.FormatInt(c.ID, 10)}, pgx.RowTo[int64])
 	if err == nil || !errors.Is(err, ErrNotFound) {
 		return id, err

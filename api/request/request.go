@@ -69,11 +69,18 @@ type addObjectBody struct {
 	Interval   string   `json:"interval"`
 	Connection string   `json:"connection"`
 	Fields     []string `json:"fields"`
+	// WebhookKinds: null or absent is the worker's, [] none.
+	WebhookKinds []string `json:"webhook_kinds"`
 }
 
 // intervalBody is PUT …/interval.
 type intervalBody struct {
 	Interval string `json:"interval"`
+}
+
+// fieldsBody is PUT …/fields.
+type fieldsBody struct {
+	Fields []string `json:"fields"`
 }
 
 // triggerBody is POST …/trigger (optional).
@@ -95,6 +102,8 @@ type AddObject struct {
 	Interval   time.Duration // 0 means the default
 	Connection string
 	Fields     []string // none: the provider's default list
+	// WebhookKinds: nil is the worker's SYNCLOOP_WEBHOOK_KINDS, empty none.
+	WebhookKinds []string
 }
 
 // maxFields bounds a field list (the store's limit).
@@ -103,7 +112,7 @@ const maxFields = 1000
 // DecodeAddObject decodes and validates an add-object request.
 func DecodeAddObject(r io.Reader, max int64) (AddObject, error) {
 	var b addObjectBody
-	if err := decodeJSON(r, max, &b, false, addExample, []string{"object", "interval", "connection", "fields"}); err != nil {
+	if err := decodeJSON(r, max, &b, false, addExample, []string{"object", "interval", "connection", "fields", "webhook_kinds"}); err != nil {
 		return AddObject{}, err
 	}
 	if b.Object == "" {
@@ -113,15 +122,13 @@ func DecodeAddObject(r io.Reader, max int64) (AddObject, error) {
 	if err != nil {
 		return AddObject{}, badRequest("%s", Clip(err.Error(), 400))
 	}
-	if len(b.Fields) > maxFields {
-		return AddObject{}, badRequest(`field "fields" lists %d fields; at most %d`, len(b.Fields), maxFields)
+	if err := checkFields(b.Fields); err != nil {
+		return AddObject{}, err
 	}
-	for _, f := range b.Fields {
-		if f == "" || len(f) > 200 || strings.ContainsFunc(f, isControl) {
-			return AddObject{}, badRequest(`field "fields" must list field API names of at most 200 printable characters`)
-		}
+	if len(b.WebhookKinds) > 10 {
+		return AddObject{}, badRequest(`field "webhook_kinds" lists %d kinds; there are 4`, len(b.WebhookKinds))
 	}
-	req := AddObject{Key: k, Connection: b.Connection, Fields: b.Fields}
+	req := AddObject{Key: k, Connection: b.Connection, Fields: b.Fields, WebhookKinds: b.WebhookKinds}
 	if b.Interval != "" {
 		if req.Interval, err = parseInterval(b.Interval); err != nil {
 			return AddObject{}, err
@@ -131,6 +138,34 @@ func DecodeAddObject(r io.Reader, max int64) (AddObject, error) {
 		return AddObject{}, badRequest(`field "connection" must be a connection name of at most %d printable characters`, maxConnectionLen)
 	}
 	return req, nil
+}
+
+const fieldsExample = `{"fields":["Name","Industry"]}`
+
+// DecodeFields decodes a set-fields request: the field list (empty: the
+// provider's default list).
+func DecodeFields(r io.Reader, max int64) ([]string, error) {
+	var b fieldsBody
+	if err := decodeJSON(r, max, &b, false, fieldsExample, []string{"fields"}); err != nil {
+		return nil, err
+	}
+	if err := checkFields(b.Fields); err != nil {
+		return nil, err
+	}
+	return b.Fields, nil
+}
+
+// checkFields bounds a field list.
+func checkFields(fields []string) error {
+	if len(fields) > maxFields {
+		return badRequest(`field "fields" lists %d fields; at most %d`, len(fields), maxFields)
+	}
+	for _, f := range fields {
+		if f == "" || len(f) > 200 || strings.ContainsFunc(f, isControl) {
+			return badRequest(`field "fields" must list field API names of at most 200 printable characters`)
+		}
+	}
+	return nil
 }
 
 // DecodeInterval decodes a set-interval request.

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -546,7 +547,7 @@ func TestConnectorFieldsAndCatalogue(t *testing.T) {
 		t.Fatalf("ObjectTypes = %+v, %v", types, err)
 	}
 	fields, err := c.Fields(context.Background(), "opportunities")
-	if err != nil || len(fields) != 5 || fields[1] != (connectors.Field{Name: "amount", Type: "number", Kind: connectors.KindNumber, Default: true}) {
+	if err != nil || len(fields) != 5 || !reflect.DeepEqual(fields[1], connectors.Field{Name: "amount", Type: "number", Kind: connectors.KindNumber, Default: true}) {
 		t.Fatalf("Fields = %+v, %v", fields, err)
 	}
 	if _, err := c.Fields(context.Background(), "widgets"); connectors.Classify(err).Kind != connectors.Config {

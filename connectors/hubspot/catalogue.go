@@ -275,7 +275,7 @@ func (c *Connector) Fields(ctx context.Context, objectType string) ([]connectors
 	for _, d := range defs {
 		def, why := defaultField(d)
 		out = append(out, connectors.Field{Name: d.Name, Label: d.Label, Type: d.Type, Kind: fieldKind(d.Type),
-			Default: def, Excluded: why, Always: slices.Contains(always, d.Name)})
+			Default: def, Excluded: why, Always: slices.Contains(always, d.Name), Path: []string{"properties", d.Name}})
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package salesforce
 
 import (
 	"context"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -410,7 +411,7 @@ func TestCatalogue(t *testing.T) {
 		"CreatedDate":    {Name: "CreatedDate", Label: "Created Date", Type: "datetime", Kind: connectors.KindTimestamp, Default: true},
 		"IsDeleted":      {Name: "IsDeleted", Label: "Is Deleted", Type: "boolean", Kind: connectors.KindBoolean, Default: true},
 	} {
-		if got[name] != want {
+		if !reflect.DeepEqual(got[name], want) {
 			t.Errorf("%s: %+v, want %+v", name, got[name], want)
 		}
 	}

@@ -133,7 +133,8 @@ func New(cfg config.Config, c client.Client, namespace string, st *store.Store, 
 	w.Activities = &activities.Activities{
 		Store: st, Resolver: w.Resolver, Overlap: o.Overlap,
 		PageSize: cfg.PageSize, BatchSize: cfg.BatchSize, Metrics: w.Metrics,
-		CycleCompleted: cfg.WebhookURL != "" && slices.Contains(cfg.WebhookKinds, activities.KindCycleCompleted),
+		Webhook:        cfg.WebhookURL != "",
+		CycleCompleted: slices.Contains(cfg.WebhookKinds, activities.KindCycleCompleted),
 	}
 	w.Service = &control.Service{Store: st, Client: c, Namespace: namespace, TaskQueue: cfg.TaskQueue, LoopOptions: o.LoopOptions, Secrets: w.Secrets}
 	w.Notifier = &activities.Notifier{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret, HTTP: o.NotifierHTTP, Logger: logger, Kinds: cfg.WebhookKinds}

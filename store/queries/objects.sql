@@ -3,21 +3,21 @@
 
 -- name: AddObject
 -- Inserts the object unless its key exists (then no row comes back).
-INSERT INTO integration_objects (tenant, provider, object_type, interval_seconds, connection, fields)
-VALUES (@tenant, @provider, @object_type, @interval_seconds, nullif(@connection::text, ''), @fields::text[])
+INSERT INTO integration_objects (tenant, provider, object_type, interval_seconds, connection, fields, webhook_kinds)
+VALUES (@tenant, @provider, @object_type, @interval_seconds, nullif(@connection::text, ''), @fields::text[], @webhook_kinds::text[])
 ON CONFLICT (tenant, provider, object_type) DO NOTHING
 RETURNING id, tenant, provider, object_type, coalesce(connection, '') AS connection, interval_seconds,
-    enabled, paused, cursor, last_success_at, created_at, updated_at, fields;
+    enabled, paused, cursor, last_success_at, created_at, updated_at, fields, webhook_kinds;
 
 -- name: GetObject
 SELECT id, tenant, provider, object_type, coalesce(connection, '') AS connection, interval_seconds,
-    enabled, paused, cursor, last_success_at, created_at, updated_at, fields
+    enabled, paused, cursor, last_success_at, created_at, updated_at, fields, webhook_kinds
 FROM integration_objects
 WHERE tenant = @tenant AND provider = @provider AND object_type = @object_type;
 
 -- name: ListObjects
 SELECT id, tenant, provider, object_type, coalesce(connection, '') AS connection, interval_seconds,
-    enabled, paused, cursor, last_success_at, created_at, updated_at, fields
+    enabled, paused, cursor, last_success_at, created_at, updated_at, fields, webhook_kinds
 FROM integration_objects
 ORDER BY tenant, provider, object_type;
 
@@ -46,7 +46,7 @@ WHERE tenant = @tenant AND provider = @provider AND object_type = @object_type;
 -- name: EnabledObjectsPage
 -- Keyset pagination: constant cost per page at any size.
 SELECT id, tenant, provider, object_type, coalesce(connection, '') AS connection, interval_seconds,
-    enabled, paused, cursor, last_success_at, created_at, updated_at, fields
+    enabled, paused, cursor, last_success_at, created_at, updated_at, fields, webhook_kinds
 FROM integration_objects
 WHERE enabled AND id > @after
 ORDER BY id
@@ -56,7 +56,7 @@ LIMIT @page_size;
 -- Enabled, unpaused objects with no cycle start for longer than their
 -- interval (the churn back-off's, if any) plus the grace period.
 SELECT o.id, o.tenant, o.provider, o.object_type, coalesce(o.connection, '') AS connection, o.interval_seconds,
-    o.enabled, o.paused, o.cursor, o.last_success_at, o.created_at, o.updated_at, o.fields,
+    o.enabled, o.paused, o.cursor, o.last_success_at, o.created_at, o.updated_at, o.fields, o.webhook_kinds,
     last.started_at AS last_start,
     extract(epoch FROM now() - (coalesce(last.started_at, o.created_at)
         + make_interval(secs => coalesce(o.effective_interval_seconds, o.interval_seconds))))::float8 AS overdue_seconds
@@ -67,3 +67,14 @@ WHERE o.enabled AND NOT o.paused
         + make_interval(secs => coalesce(o.effective_interval_seconds, o.interval_seconds) + @grace_seconds::float8) < now()
 ORDER BY overdue_seconds DESC
 LIMIT @limit;
+
+-- name: SetFields
+-- A new field list; the cursor goes so that the next cycle is a full one
+-- that reads every record with it.
+UPDATE integration_objects SET fields = @fields::text[], cursor = NULL, updated_at = now()
+WHERE tenant = @tenant AND provider = @provider AND object_type = @object_type;
+
+-- name: SetWebhookKinds
+-- NULL: the worker's SYNCLOOP_WEBHOOK_KINDS.
+UPDATE integration_objects SET webhook_kinds = @webhook_kinds::text[], updated_at = now()
+WHERE tenant = @tenant AND provider = @provider AND object_type = @object_type;

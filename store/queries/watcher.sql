@@ -43,12 +43,13 @@ RETURNING object;
 SELECT id FROM notifications WHERE sent_at IS NULL ORDER BY id LIMIT @limit;
 
 -- name: GetNotification
-SELECT id, kind, object, message, details, created_at, sent_at, attempts, last_error
-FROM notifications WHERE id = @id;
+-- With its object's webhook kinds (NULL: the worker's).
+SELECT n.id, n.kind, n.object, n.message, n.details, n.created_at, n.sent_at, n.attempts, n.last_error, o.webhook_kinds
+FROM notifications n LEFT JOIN integration_objects o ON o.id = n.object_id WHERE n.id = @id;
 
 -- name: ListNotifications
-SELECT id, kind, object, message, details, created_at, sent_at, attempts, last_error
-FROM notifications ORDER BY id DESC LIMIT @limit;
+SELECT n.id, n.kind, n.object, n.message, n.details, n.created_at, n.sent_at, n.attempts, n.last_error, o.webhook_kinds
+FROM notifications n LEFT JOIN integration_objects o ON o.id = n.object_id ORDER BY n.id DESC LIMIT @limit;
 
 -- name: NotificationSent
 UPDATE notifications SET sent_at = now(), attempts = attempts + 1, last_error = '' WHERE id = @id;
@@ -64,6 +65,11 @@ SELECT count(*) FROM integration_objects WHERE stale_since IS NOT NULL;
 -- retried FinishCycle finds it instead of adding a second).
 SELECT id FROM notifications
 WHERE kind = 'cycle.completed' AND object_id = @object_id AND details->>'cycle_id' = @cycle_id::text;
+
+-- name: CycleCompletedWanted
+-- Whether the object's webhook posts cycle.completed: its own kinds, or
+-- the worker's (@global).
+SELECT coalesce('cycle.completed' = ANY(webhook_kinds), @global::boolean) FROM integration_objects WHERE id = @object_id;
 
 -- name: InsertCycleCompleted
 INSERT INTO notifications (object_id, object, kind, message, details)
