@@ -54,14 +54,16 @@ type FeedEntry struct {
 }
 
 type feedRow struct {
-	ExternalID string          `db:"external_id"`
-	XID        uint64          `db:"xid"`
-	Kind       string          `db:"kind"`
-	Data       json.RawMessage `db:"data"`
-	ModifiedAt *time.Time      `db:"modified_at"`
-	DeletedAt  *time.Time      `db:"deleted_at"`
-	SyncedAt   time.Time       `db:"synced_at"`
-	Cycle      int             `db:"cycle_seq"`
+	ExternalID string `db:"external_id"`
+	XID        uint64 `db:"xid"`
+	Kind       string `db:"kind"`
+	// Data is scanned as bytes: pgx would validate a json.RawMessage with
+	// json.Unmarshal, and jsonb is valid JSON already.
+	Data       []byte     `db:"data"`
+	ModifiedAt *time.Time `db:"modified_at"`
+	DeletedAt  *time.Time `db:"deleted_at"`
+	SyncedAt   time.Time  `db:"synced_at"`
+	Cycle      int        `db:"cycle_seq"`
 }
 
 // ReadFeed returns up to limit entries of an object's feed after the
@@ -84,7 +86,7 @@ func (s *Store) ReadFeed(ctx context.Context, objectID int64, after model.FeedPo
 	}
 	out := make([]FeedEntry, len(rows))
 	for i, r := range rows {
-		out[i] = FeedEntry{ExternalID: r.ExternalID, Kind: model.FeedKind(r.Kind), Data: r.Data, ModifiedAt: r.ModifiedAt,
+		out[i] = FeedEntry{ExternalID: r.ExternalID, Kind: model.FeedKind(r.Kind), Data: json.RawMessage(r.Data), ModifiedAt: r.ModifiedAt,
 			DeletedAt: r.DeletedAt, SyncedAt: r.SyncedAt, Cycle: r.Cycle,
 			Position: model.FeedPosition{XID: r.XID, ExternalID: r.ExternalID}}
 	}

@@ -261,6 +261,12 @@ func (s *Server) handler(ep endpoint) http.HandlerFunc {
 }
 
 func readSearch(body io.Reader) (*SearchRequest, error) {
+	return readJSONBody[SearchRequest](body, "search request")
+}
+
+// readJSONBody decodes a POST body (searches, batch reads): bounded, no
+// unknown fields, nothing after the value.
+func readJSONBody[T any](body io.Reader, what string) (*T, error) {
 	b, err := io.ReadAll(io.LimitReader(body, maxSearchBodySize+1))
 	switch {
 	case err != nil:
@@ -268,16 +274,16 @@ func readSearch(body io.Reader) (*SearchRequest, error) {
 	case len(b) > maxSearchBodySize:
 		return nil, errors.New("the request body is too large")
 	}
-	var sr SearchRequest
+	var v T
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&sr); err != nil {
-		return nil, fmt.Errorf("invalid search request: %v", err)
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("invalid %s: %v", what, err)
 	}
 	if dec.More() {
-		return nil, errors.New("invalid search request: trailing data")
+		return nil, fmt.Errorf("invalid %s: trailing data", what)
 	}
-	return &sr, nil
+	return &v, nil
 }
 
 // responder writes one response and remembers what it sent.

@@ -3,7 +3,6 @@ package hstest
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -216,20 +215,7 @@ type BatchInput struct {
 const maxBatchInputs = 100
 
 func readBatch(body io.Reader) (*BatchReadRequest, error) {
-	b, err := io.ReadAll(io.LimitReader(body, maxSearchBodySize+1))
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("reading the request body: %v", err)
-	case len(b) > maxSearchBodySize:
-		return nil, errors.New("the request body is too large")
-	}
-	var br BatchReadRequest
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&br); err != nil {
-		return nil, fmt.Errorf("invalid batch read request: %v", err)
-	}
-	return &br, nil
+	return readJSONBody[BatchReadRequest](body, "batch read request")
 }
 
 // batchRead serves POST /crm/v3/objects/{type}/batch/read: the records
