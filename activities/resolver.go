@@ -92,11 +92,7 @@ func (r *ProviderResolver) Connector(ctx context.Context, obj store.Object) (con
 	if obj.Connection == "" && obj.Key.Provider != "demo" {
 		return nil, connectors.Errorf(connectors.Config, "object %s has no connection: %s needs one (`syncloop connections add`, then add the object with --connection)", obj.Key, obj.Key.Provider)
 	}
-	c, err := r.build(ctx, obj.Key.Provider, obj.Connection, obj.Key.ObjectType, obj.Fields)
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
+	return r.build(ctx, obj.Key.Provider, obj.Connection, obj.Key.ObjectType, obj.Fields)
 }
 
 // Catalogue is the catalogue of provider through the named connection
@@ -144,7 +140,7 @@ func (r *ProviderResolver) build(ctx context.Context, provider, connection, obje
 			}
 		}
 	}
-	var c connectors.Connector
+	var c reader
 	var err error
 	switch provider {
 	case "demo":
@@ -190,14 +186,10 @@ func (r *ProviderResolver) build(ctx context.Context, provider, connection, obje
 	if err != nil {
 		return nil, named(conn.Name, err)
 	}
-	rd, ok := c.(reader)
-	if !ok {
-		return nil, connectors.Errorf(connectors.Config, "the %s connector has no catalogue", provider)
-	}
 	if conn.Name == "" {
-		return rd, nil
+		return c, nil
 	}
-	return namedConnector{name: conn.Name, reader: rd}, nil
+	return namedConnector{name: conn.Name, reader: c}, nil
 }
 
 // tokens is the worker's one credentials.Manager: connectors of one

@@ -33,6 +33,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"github.com/syncloop/syncloop/model"
 	"log/slog"
 	"net/http"
 	"path"
@@ -249,12 +250,12 @@ func (s *server) route(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Allow", strings.Join(allow, ", "))
 	s.writeError(w, r, &apiError{status: http.StatusMethodNotAllowed, code: codeMethodNotAllowed,
-		msg: fmt.Sprintf("method %s is not allowed on %s: use %s", request.Clip(r.Method, 20), pathPattern, strings.Join(allow, ", "))})
+		msg: fmt.Sprintf("method %s is not allowed on %s: use %s", model.Clip(r.Method, 20), pathPattern, strings.Join(allow, ", "))})
 }
 
 func notFoundRoute(r *http.Request) *apiError {
 	return &apiError{status: http.StatusNotFound, code: codeNotFound,
-		msg: fmt.Sprintf("no route %s %s: see GET /sync/v1/openapi.json for the routes", request.Clip(r.Method, 20), request.Clip(r.URL.Path, 200))}
+		msg: fmt.Sprintf("no route %s %s: see GET /sync/v1/openapi.json for the routes", model.Clip(r.Method, 20), model.Clip(r.URL.Path, 200))}
 }
 
 // authorize checks the bearer token (if one is configured) and answers 401
@@ -360,7 +361,7 @@ func (s *server) logRequest(r *http.Request, rec *recorder, st *reqState, d time
 	}
 	attrs := []slog.Attr{
 		slog.String("request_id", st.id),
-		slog.String("method", request.Clip(r.Method, 20)),
+		slog.String("method", model.Clip(r.Method, 20)),
 		slog.String("path", logPath(r.URL.Path)),
 		slog.Int("status", status),
 		slog.Float64("duration_ms", float64(d.Microseconds())/1000),

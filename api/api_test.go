@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -503,4 +504,14 @@ func TestAddWithFieldsAndListFields(t *testing.T) {
 	var n int
 	require.NoError(t, e.store.Pool.QueryRow(e.ctx, `SELECT count(*) FROM information_schema.columns WHERE table_schema = 'syncloop_views' AND table_name = $1`, store.ViewName(k)).Scan(&n))
 	assert.Equal(t, 3+4, n, "external_id, modified_at, synced_at and the 4 contact fields")
+}
+
+// A provider that does not answer a catalogue question is a 502 that says
+// nothing was changed, not a 500.
+func TestProviderUnavailableIs502(t *testing.T) {
+	err := &control.ProviderError{Provider: "salesforce", Err: errors.New(`retryable: connection "acme-sf": Salesforce returned HTTP 503 while describing Account`)}
+	ae := classify(fmt.Errorf("add: %w", err), "req-1")
+	if ae.status != http.StatusBadGateway || ae.code != "provider_unavailable" || !strings.Contains(ae.msg, "nothing was changed") || !strings.Contains(ae.msg, "HTTP 503") {
+		t.Fatalf("classify = %+v; want 502 provider_unavailable naming the provider's answer", ae)
+	}
 }

@@ -3,13 +3,12 @@ package api
 import (
 	"context"
 	"fmt"
+	"github.com/syncloop/syncloop/model"
 	"net/http"
 	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/syncloop/syncloop/api/request"
 )
 
 // The expensive read routes (GET /sync/v1/status and its alias, GET
@@ -168,5 +167,5 @@ func logPath(p string) string {
 	if len(p) <= maxLoggedPath {
 		return p
 	}
-	return fmt.Sprintf("%s[clipped from %d bytes]", request.Clip(p, maxLoggedPath), len(p))
+	return fmt.Sprintf("%s[clipped from %d bytes]", model.Clip(p, maxLoggedPath), len(p))
 }

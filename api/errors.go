@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/syncloop/syncloop/model"
 	"net"
 	"net/http"
 	"time"
@@ -26,6 +27,7 @@ const (
 	codeUnsupportedMedia = request.CodeUnsupportedMedia
 	codeInternal         = "internal"
 	codeUnavailable      = "unavailable"
+	codeProvider         = "provider_unavailable"
 	codeClientClosed     = "client_closed"
 )
 
@@ -64,13 +66,14 @@ func classify(err error, requestID string) *apiError {
 	var ie *control.InputError
 	var nf *control.NotFoundError
 	var ce *control.ConflictError
+	var pe *control.ProviderError
 	switch {
 	case errors.As(err, &ae):
 		return ae
 	case errors.As(err, &reqErr):
 		return &apiError{status: reqErr.Status, code: reqErr.Code, msg: reqErr.Msg}
 	case errors.As(err, &ie):
-		return &apiError{status: http.StatusBadRequest, code: codeBadRequest, msg: request.Clip(ie.Error(), 500)}
+		return &apiError{status: http.StatusBadRequest, code: codeBadRequest, msg: model.Clip(ie.Error(), 500)}
 	case errors.As(err, &nf):
 		return &apiError{status: http.StatusNotFound, code: codeNotFound,
 			msg: fmt.Sprintf("object %s not found: add it with POST /sync/v1/objects, or see GET /sync/v1/objects", nf.Key)}
@@ -80,6 +83,9 @@ func classify(err error, requestID string) *apiError {
 			running = []string{}
 		}
 		return &apiError{status: http.StatusPreconditionFailed, code: codeCycleRunning, msg: ce.Fix("force=true"), running: running}
+	case errors.As(err, &pe):
+		// Connector errors never carry a credential (connectors.Error).
+		return &apiError{status: http.StatusBadGateway, code: codeProvider, msg: model.Clip(pe.Error(), 500), detail: err.Error()}
 	case errors.Is(err, context.Canceled):
 		return &apiError{status: statusClientClosed, code: codeClientClosed, msg: "the client closed the request", detail: err.Error()}
 	}

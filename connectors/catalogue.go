@@ -29,8 +29,11 @@ type ObjectType struct {
 	Label        string `json:"label,omitempty"`
 	// Custom marks an object type the customer defined.
 	Custom bool `json:"custom"`
-	// Incremental says a cycle can ask for changes only (a modified-since
-	// filter or cursor); false means every cycle lists everything.
+	// Incremental says a cycle can ask for changes only, deletions
+	// included (a modified-since filter and a deletions listing); false
+	// means some changes (Salesforce objects that are not replicateable:
+	// their deletions; HubSpot owners: everything) are seen only by a
+	// full listing.
 	Incremental bool `json:"incremental"`
 }
 

@@ -3,6 +3,7 @@ package connectors
 import (
 	"context"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -69,72 +70,39 @@ func ValidToken(token string) string {
 	return ""
 }
 
-// seenTokens remembers the tokens a connector sent, so that any provider
-// text echoing one can be redacted, and whether the provider accepted each
-// (a rejected token it accepted before has expired). Safe for concurrent
-// use.
-type seenTokens struct {
+// recentTokens is the last keptTokens distinct tokens added. Safe for
+// concurrent use.
+type recentTokens struct {
 	mu     sync.Mutex
-	tokens []seenToken
-}
-
-type seenToken struct {
-	token    string
-	accepted bool
+	tokens []string
 }
 
 // keptTokens is how many of the latest tokens are remembered: tokens of a
 // connection that many objects share can follow each other quickly.
 const keptTokens = 16
 
-// add records a token (the last keptTokens are kept).
-func (s *seenTokens) add(token string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, t := range s.tokens {
-		if t.token == token {
-			return
-		}
+func (r *recentTokens) add(token string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if slices.Contains(r.tokens, token) {
+		return
 	}
-	s.tokens = append(s.tokens, seenToken{token: token})
-	if len(s.tokens) > keptTokens {
-		s.tokens = s.tokens[len(s.tokens)-keptTokens:]
+	r.tokens = append(r.tokens, token)
+	if len(r.tokens) > keptTokens {
+		r.tokens = r.tokens[len(r.tokens)-keptTokens:]
 	}
 }
 
-// accept records that the provider accepted token.
-func (s *seenTokens) accept(token string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := range s.tokens {
-		if s.tokens[i].token == token {
-			s.tokens[i].accepted = true
-			return
-		}
-	}
+func (r *recentTokens) contains(token string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Contains(r.tokens, token)
 }
 
-// accepted reports whether the provider accepted token for some request.
-func (s *seenTokens) accepted(token string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, t := range s.tokens {
-		if t.token == token {
-			return t.accepted
-		}
-	}
-	return false
-}
-
-// list returns the tokens recorded.
-func (s *seenTokens) list() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]string, len(s.tokens))
-	for i, t := range s.tokens {
-		out[i] = t.token
-	}
-	return out
+func (r *recentTokens) list() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.tokens)
 }
 
 // TokenAcceptance is implemented by token sources that many connectors
@@ -150,30 +118,13 @@ type TokenAcceptance interface {
 // AcceptedTokens implements TokenAcceptance: it remembers the last few
 // tokens the provider accepted. The zero value is ready; safe for
 // concurrent use.
-type AcceptedTokens struct {
-	mu     sync.Mutex
-	tokens []string
-}
+type AcceptedTokens struct{ recent recentTokens }
 
 // Accepted records that the provider accepted token.
-func (a *AcceptedTokens) Accepted(token string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if slices.Contains(a.tokens, token) {
-		return
-	}
-	a.tokens = append(a.tokens, token)
-	if len(a.tokens) > keptTokens {
-		a.tokens = a.tokens[len(a.tokens)-keptTokens:]
-	}
-}
+func (a *AcceptedTokens) Accepted(token string) { a.recent.add(token) }
 
 // WasAccepted reports whether the provider accepted token.
-func (a *AcceptedTokens) WasAccepted(token string) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return slices.Contains(a.tokens, token)
-}
+func (a *AcceptedTokens) WasAccepted(token string) bool { return a.recent.contains(token) }
 
 // Bearer is what a connector keeps of its token source: the tokens it
 // sent (for redaction) and the rules of sending them. Safe for concurrent
@@ -182,7 +133,7 @@ type Bearer struct {
 	// Source gives the tokens; Provider names the provider in errors.
 	Source   TokenSource
 	Provider string
-	seen     seenTokens
+	sent     recentTokens
 }
 
 // Token is the token to send first.
@@ -191,32 +142,22 @@ func (b *Bearer) Token(ctx context.Context) (string, error) {
 	return b.checked(t, err)
 }
 
-// Accepted records that the provider answered a request sent with token
-// with anything but 401.
-func (b *Bearer) Accepted(token string) {
-	b.seen.accept(token)
-	if ta, ok := b.Source.(TokenAcceptance); ok {
-		ta.Accepted(token)
+// Answered applies the token rules to the answer status to a request
+// sent with token (a counts the request's earlier 401s): any answer but a
+// 401 or a 5xx (which a proxy may give) shows the provider accepted the
+// token; after a 401 it returns the token to send the same request again
+// with (retry true), or retry false with a nil error (no other token, or
+// TokenRetries/TokenExpiries reached: report the 401), or the token
+// source's error (a refused refresh).
+func (b *Bearer) Answered(ctx context.Context, token string, status int, a *TokenAttempt) (next string, retry bool, err error) {
+	ta, shared := b.Source.(TokenAcceptance)
+	if status != http.StatusUnauthorized {
+		if shared && status < http.StatusInternalServerError {
+			ta.Accepted(token)
+		}
+		return "", false, nil
 	}
-}
-
-// wasAccepted: this connector, or another sharing its token source, had
-// token accepted.
-func (b *Bearer) wasAccepted(token string) bool {
-	if b.seen.accepted(token) {
-		return true
-	}
-	ta, ok := b.Source.(TokenAcceptance)
-	return ok && ta.WasAccepted(token)
-}
-
-// AfterUnauthorized decides what follows a 401 to a request sent with
-// rejected (a counts the request's earlier 401s): send it again with next
-// (retry true), or report the 401 as it is (retry false, nil error: no
-// other token, or TokenRetries/TokenExpiries reached), or fail with the
-// token source's error (a refused refresh).
-func (b *Bearer) AfterUnauthorized(ctx context.Context, rejected string, a *TokenAttempt) (next string, retry bool, err error) {
-	if b.wasAccepted(rejected) {
+	if shared && ta.WasAccepted(token) {
 		a.expired++
 	} else {
 		a.unproven++
@@ -224,7 +165,7 @@ func (b *Bearer) AfterUnauthorized(ctx context.Context, rejected string, a *Toke
 	if a.unproven > TokenRetries || a.expired > TokenExpiries {
 		return "", false, nil
 	}
-	t, err := b.Source.Refresh(ctx, rejected)
+	t, err := b.Source.Refresh(ctx, token)
 	if errors.Is(err, ErrNoRefresh) {
 		return "", false, nil
 	}
@@ -241,9 +182,9 @@ func (b *Bearer) checked(t string, err error) (string, error) {
 	if why := ValidToken(t); why != "" {
 		return "", Errorf(Auth, "%s connection: %s", b.Provider, why)
 	}
-	b.seen.add(t)
+	b.sent.add(t)
 	return t, nil
 }
 
 // Sent lists the tokens sent so far (the last few), for redaction.
-func (b *Bearer) Sent() []string { return b.seen.list() }
+func (b *Bearer) Sent() []string { return b.sent.list() }

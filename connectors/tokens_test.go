@@ -3,6 +3,7 @@ package connectors
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sync"
 	"testing"
 )
@@ -37,7 +38,7 @@ func (c *counting) Refresh(context.Context, string) (string, error) {
 func retriesUntilGivenUp(t *testing.T, acceptedFirst bool) int {
 	t.Helper()
 	ctx := context.Background()
-	b := &Bearer{Source: &counting{}, Provider: "Test"}
+	b := &Bearer{Source: &sharedCounting{}, Provider: "Test"}
 	token, err := b.Token(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -45,9 +46,11 @@ func retriesUntilGivenUp(t *testing.T, acceptedFirst bool) int {
 	var a TokenAttempt
 	for retries := 0; ; retries++ {
 		if acceptedFirst {
-			b.Accepted(token)
+			if _, retry, _ := b.Answered(ctx, token, http.StatusOK, &a); retry {
+				t.Fatal("a 200 is retried")
+			}
 		}
-		next, retry, err := b.AfterUnauthorized(ctx, token, &a)
+		next, retry, err := b.Answered(ctx, token, http.StatusUnauthorized, &a)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,17 +86,45 @@ func TestTokensThatExpiredInUseAreRetriedLonger(t *testing.T) {
 	}
 }
 
+// A 5xx (which a proxy may send) does not show the provider accepted the
+// token: a 401 after it counts against TokenRetries.
+func TestServerErrorsDoNotProveAToken(t *testing.T) {
+	ctx := context.Background()
+	b := &Bearer{Source: &sharedCounting{}, Provider: "Test"}
+	token, err := b.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a TokenAttempt
+	retries := 0
+	for {
+		b.Answered(ctx, token, http.StatusBadGateway, &a)
+		next, retry, err := b.Answered(ctx, token, http.StatusUnauthorized, &a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !retry {
+			break
+		}
+		token = next
+		retries++
+	}
+	if retries != TokenRetries {
+		t.Fatalf("sent again %d times; want %d", retries, TokenRetries)
+	}
+}
+
 // A static token has no successor: the first 401 is reported as it is.
 func TestStaticTokenIsNotRetried(t *testing.T) {
 	b := &Bearer{Source: StaticToken("s3cret-static"), Provider: "Test"}
 	var a TokenAttempt
-	if _, retry, err := b.AfterUnauthorized(context.Background(), "s3cret-static", &a); retry || err != nil {
+	if _, retry, err := b.Answered(context.Background(), "s3cret-static", http.StatusUnauthorized, &a); retry || err != nil {
 		t.Fatalf("retry %v, err %v; want the 401 reported", retry, err)
 	}
 }
 
 // sharedCounting is a token source many connectors share, which
-// remembers what any of them had accepted.
+// remembers what any of them had accepted (as credentials.Source does).
 type sharedCounting struct {
 	counting
 	AcceptedTokens
@@ -114,8 +145,9 @@ func TestAcceptanceIsSharedByConnectorsOfOneSource(t *testing.T) {
 	var a TokenAttempt
 	retries := 0
 	for ; ; retries++ {
-		other.Accepted(token) // the other connector used it first
-		next, retry, err := b.AfterUnauthorized(ctx, token, &a)
+		var theirs TokenAttempt
+		other.Answered(ctx, token, http.StatusOK, &theirs) // the other connector used it first
+		next, retry, err := b.Answered(ctx, token, http.StatusUnauthorized, &a)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -19,9 +19,11 @@ import (
 // answer) is reported as it is, and the caller may retry.
 func (s *Service) catalogue(ctx context.Context, provider, connection string) (connectors.Catalogue, error) {
 	s.resolverOnce.Do(func() {
-		s.resolver = &activities.ProviderResolver{Store: s.Store, Secrets: s.Secrets}
+		if s.Resolver == nil {
+			s.Resolver = &activities.ProviderResolver{Store: s.Store, Secrets: s.Secrets}
+		}
 	})
-	c, err := s.resolver.Catalogue(ctx, provider, connection)
+	c, err := s.Resolver.Catalogue(ctx, provider, connection)
 	if err != nil {
 		return nil, catalogueError(err, provider)
 	}
@@ -37,8 +39,21 @@ func catalogueError(err error, provider string) error {
 	case connectors.Config, connectors.Auth:
 		return &InputError{errors.New(ce.Message)}
 	}
-	return fmt.Errorf("could not ask %s (retry when it answers): %w", provider, err)
+	return &ProviderError{Provider: provider, Err: err}
 }
+
+// ProviderError says the provider did not answer a catalogue question
+// (down, limiting, timing out): nothing was changed, and asking again
+// later may work.
+type ProviderError struct {
+	Provider string
+	Err      error
+}
+
+func (e *ProviderError) Error() string {
+	return fmt.Sprintf("could not ask %s (nothing was changed; retry when it answers): %v", e.Provider, e.Err)
+}
+func (e *ProviderError) Unwrap() error { return e.Err }
 
 // ConnectionObjects lists the object types the provider has for the
 // connection: `syncloop connections objects <name>`.
@@ -59,6 +74,36 @@ func (s *Service) ConnectionObjects(ctx context.Context, name string) ([]connect
 		return nil, catalogueError(err, conn.Provider)
 	}
 	return types, nil
+}
+
+// typeFields asks the provider, through the connection, for the fields
+// of an object type: what objects add, objects fields and set-fields
+// check against.
+func (s *Service) typeFields(ctx context.Context, k model.ObjectKey, connection string) ([]connectors.Field, error) {
+	if err := knownProvider(k); err != nil {
+		return nil, err
+	}
+	c, err := s.catalogue(ctx, k.Provider, connection)
+	if err != nil {
+		return nil, err
+	}
+	fields, err := c.Fields(ctx, k.ObjectType)
+	if err != nil {
+		return nil, catalogueError(err, k.Provider)
+	}
+	return fields, nil
+}
+
+// synced says whether an object with the field list chosen (nil: the
+// provider's default) syncs f.
+func synced(f connectors.Field, chosen []string) bool {
+	if f.Always {
+		return true
+	}
+	if chosen == nil {
+		return f.Default
+	}
+	return slices.ContainsFunc(chosen, func(name string) bool { return strings.EqualFold(name, f.Name) })
 }
 
 // SyncedField is a field of an object type and whether the object syncs
@@ -91,24 +136,13 @@ func (s *Service) ObjectFields(ctx context.Context, k model.ObjectKey, connectio
 	default:
 		return nil, err
 	}
-	if err := knownProvider(k); err != nil {
-		return nil, err
-	}
-	c, err := s.catalogue(ctx, k.Provider, connection)
+	fields, err := s.typeFields(ctx, k, connection)
 	if err != nil {
 		return nil, err
-	}
-	fields, err := c.Fields(ctx, k.ObjectType)
-	if err != nil {
-		return nil, catalogueError(err, k.Provider)
 	}
 	out := make([]SyncedField, len(fields))
 	for i, f := range fields {
-		synced := f.Default
-		if chosen != nil {
-			synced = f.Always || slices.ContainsFunc(chosen, func(name string) bool { return strings.EqualFold(name, f.Name) })
-		}
-		out[i] = SyncedField{Field: f, Synced: synced}
+		out[i] = SyncedField{Field: f, Synced: synced(f, chosen)}
 	}
 	return out, nil
 }
@@ -131,34 +165,29 @@ func (s *Service) checkObject(ctx context.Context, r AddRequest) (chosen []strin
 	if r.Connection == "" && r.Key.Provider != "demo" {
 		return nil, nil, &InputError{fmt.Errorf("%s needs a connection: create one with `syncloop connections add <name> --provider %s …`, then add the object with --connection <name>", r.Key.Provider, r.Key.Provider)}
 	}
-	c, err := s.catalogue(ctx, r.Key.Provider, r.Connection)
-	if err != nil {
+	if fields, err = s.typeFields(ctx, r.Key, r.Connection); err != nil {
 		return nil, nil, err
 	}
-	fields, err = c.Fields(ctx, r.Key.ObjectType)
-	if err != nil {
-		return nil, nil, catalogueError(err, r.Key.Provider)
-	}
-	chosen, err = chooseFields(r, fields)
+	chosen, err = chooseFields(r.Key, r.Connection, r.Fields, fields)
 	return chosen, fields, err
 }
 
-// chooseFields checks a requested field list against the catalogue's
+// chooseFields checks the field list asked for k against the catalogue's
 // fields and returns it in the provider's spelling (nil: none asked).
-func chooseFields(r AddRequest, fields []connectors.Field) ([]string, error) {
-	if len(r.Fields) == 0 {
+func chooseFields(k model.ObjectKey, connection string, asked []string, fields []connectors.Field) ([]string, error) {
+	if len(asked) == 0 {
 		return nil, nil
 	}
 	var out []string
-	for _, name := range r.Fields {
+	for _, name := range asked {
 		name = strings.TrimSpace(name)
 		i := slices.IndexFunc(fields, func(f connectors.Field) bool { return strings.EqualFold(f.Name, name) })
 		if i < 0 {
-			see := fmt.Sprintf("syncloop objects fields %s", r.Key)
-			if r.Connection != "" {
-				see += " --connection " + r.Connection
+			see := fmt.Sprintf("syncloop objects fields %s", k)
+			if connection != "" {
+				see += " --connection " + connection
 			}
-			return nil, &InputError{fmt.Errorf("%s has no field %q that the connection can read: see `%s`", r.Key, name, see)}
+			return nil, &InputError{fmt.Errorf("%s has no field %q that the connection can read: see `%s`", k, name, see)}
 		}
 		if !slices.Contains(out, fields[i].Name) {
 			out = append(out, fields[i].Name)
@@ -172,11 +201,7 @@ func chooseFields(r AddRequest, fields []connectors.Field) ([]string, error) {
 func viewColumns(fields []connectors.Field, chosen []string) []store.ViewColumn {
 	var cols []store.ViewColumn
 	for _, f := range fields {
-		synced := f.Default || f.Always
-		if chosen != nil {
-			synced = f.Always || slices.ContainsFunc(chosen, func(name string) bool { return strings.EqualFold(name, f.Name) })
-		}
-		if !synced {
+		if !synced(f, chosen) {
 			continue
 		}
 		path := f.Path
@@ -211,21 +236,27 @@ func columnType(f connectors.Field) string {
 // SetFields changes the fields an object syncs (none: the provider's
 // default list), after the provider's catalogue confirms each; the typed
 // view is replaced at once, and the next cycle, started now, is a full
-// one that reads every record with the new list.
+// one that reads every record with the new list. It refuses while a cycle
+// runs.
 func (s *Service) SetFields(ctx context.Context, k model.ObjectKey, fields []string) (store.Object, error) {
 	obj, err := s.object(ctx, k)
 	if err != nil {
 		return obj, err
 	}
-	c, err := s.catalogue(ctx, k.Provider, obj.Connection)
+	// A running cycle would store its cursor again when it ends, and the
+	// next cycle would then not be a full one.
+	running, err := s.runningCycles(ctx, &k)
 	if err != nil {
 		return obj, err
 	}
-	catalogue, err := c.Fields(ctx, k.ObjectType)
-	if err != nil {
-		return obj, catalogueError(err, k.Provider)
+	if len(running) > 0 {
+		return obj, &InputError{fmt.Errorf("a cycle of %s is running: change its fields when it has ended (`syncloop objects show %s --watch` follows it)", k, k)}
 	}
-	chosen, err := chooseFields(AddRequest{Key: k, Connection: obj.Connection, Fields: fields}, catalogue)
+	catalogue, err := s.typeFields(ctx, k, obj.Connection)
+	if err != nil {
+		return obj, err
+	}
+	chosen, err := chooseFields(k, obj.Connection, fields, catalogue)
 	if err != nil {
 		return obj, err
 	}

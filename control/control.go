@@ -38,9 +38,12 @@ type Service struct {
 	// SYNCLOOP_SECRET_KEY: connections with a token cannot be added).
 	Secrets *secrets.Box
 
-	// resolver builds connectors for catalogue checks (catalogue).
+	// Resolver asks providers their catalogues (objects add, objects
+	// fields, connections objects). The worker shares its own, so catalogue
+	// calls use the same token sources and rate limiters as its cycles;
+	// nil: one is built from Store and Secrets at first use.
+	Resolver     *activities.ProviderResolver
 	resolverOnce sync.Once
-	resolver     *activities.ProviderResolver
 
 	// listPageSize is the visibility page size that last worked (0: the
 	// default); see listPage.
@@ -250,11 +253,21 @@ func (s *Service) SetWebhookKinds(ctx context.Context, k model.ObjectKey, kinds 
 // setInterval names as the caller spells it. "" when there is nothing to
 // say.
 func AddNotice(r AddRequest, obj store.Object, created bool, setInterval string) string {
-	if created || r.Interval == 0 || r.Interval == obj.Interval {
+	if created {
 		return ""
 	}
-	return fmt.Sprintf("%s already exists with interval %s; the requested interval %s was not applied (adding an existing object changes nothing): change it with set-interval: %s",
-		obj.Key, model.FormatInterval(obj.Interval), model.FormatInterval(r.Interval), setInterval)
+	var notes []string
+	if r.Interval != 0 && r.Interval != obj.Interval {
+		notes = append(notes, fmt.Sprintf("%s already exists with interval %s; the requested interval %s was not applied (adding an existing object changes nothing): change it with set-interval: %s",
+			obj.Key, model.FormatInterval(obj.Interval), model.FormatInterval(r.Interval), setInterval))
+	}
+	if len(r.Fields) > 0 {
+		notes = append(notes, fmt.Sprintf("%s already exists; the requested fields were not applied: change them with set-fields (`syncloop objects set-fields`, PUT …/fields)", obj.Key))
+	}
+	if r.WebhookKinds != nil {
+		notes = append(notes, fmt.Sprintf("%s already exists; the requested webhook kinds were not applied: change them with `syncloop objects set-webhook-kinds`", obj.Key))
+	}
+	return strings.Join(notes, "; ")
 }
 
 // loopInput builds a loop's input from the object's persisted state.

@@ -198,7 +198,7 @@ func incremental(b bool) string {
 	if b {
 		return "yes"
 	}
-	return "no (every cycle lists everything)"
+	return "no (some changes need a full listing)"
 }
 
 func printConnection(w io.Writer, c store.ConnectionInfo) {

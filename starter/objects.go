@@ -125,11 +125,7 @@ func setFieldsCmd() *cobra.Command {
 			}
 			var fields []string
 			if len(args) == 2 {
-				for _, f := range strings.Split(args[1], ",") {
-					if f = strings.TrimSpace(f); f != "" {
-						fields = append(fields, f)
-					}
-				}
+				fields = splitList(args[1])
 			}
 			return withService(c, func(ctx context.Context, svc *control.Service) error {
 				obj, err := svc.SetFields(ctx, k, fields)
@@ -147,11 +143,23 @@ func setFieldsCmd() *cobra.Command {
 	}
 }
 
+// splitList reads a comma-separated list, spaces and empty items left
+// out.
+func splitList(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
 // parseKinds reads a --webhook-kinds value: "none" (or "") is no kind.
 func parseKinds(v string) []string {
-	kinds := []string{}
-	for _, k := range strings.Split(v, ",") {
-		if k = strings.TrimSpace(k); k != "" && k != "none" {
+	kinds := []string{} // not nil: nil is the worker's kinds
+	for _, k := range splitList(v) {
+		if k != "none" {
 			kinds = append(kinds, k)
 		}
 	}

@@ -204,6 +204,17 @@ func TestAddExistingWithOtherIntervalSaysSo(t *testing.T) {
 	if o, err := testStore.GetObject(context.Background(), k); err != nil || o.Interval != 30*time.Minute {
 		t.Errorf("object after the second add: %v (%v); want 30m kept", o.Interval, err)
 	}
+	// Fields and webhook kinds asked of an existing object are not applied
+	// either, and it says which command changes them.
+	r = mustRun(t, "objects", "add", k.String(), "--fields", "name", "--webhook-kinds", "none")
+	for _, w := range []string{"fields were not applied", "set-fields", "webhook kinds were not applied", "set-webhook-kinds"} {
+		if !strings.Contains(r.eout, w) {
+			t.Errorf("add with fields and kinds: stderr %q lacks %q", r.eout, w)
+		}
+	}
+	if o, err := testStore.GetObject(context.Background(), k); err != nil || o.Fields != nil || o.WebhookKinds != nil {
+		t.Errorf("object after the add with fields: %v %v (%v); want them unchanged", o.Fields, o.WebhookKinds, err)
+	}
 	for _, args := range [][]string{{"objects", "add", k.String()}, {"objects", "add", k.String(), "--interval", "30m"}} {
 		if r := mustRun(t, args...); r.eout != "" {
 			t.Errorf("%s printed on stderr: %q (nothing was asked to change)", strings.Join(args, " "), r.eout)

@@ -100,7 +100,7 @@ type NewObject struct {
 // Adding an existing object changes nothing.
 func (s *Store) AddObject(ctx context.Context, n NewObject) (Object, bool, error) {
 	o, err := one(ctx, s.Pool, sqlAddObject, with(keyArgs(n.Key), pgx.NamedArgs{
-		"interval_seconds": seconds(n.Interval), "connection": n.Connection, "fields": nilIfEmpty(n.Fields), "webhook_kinds": kindsArg(n.WebhookKinds),
+		"interval_seconds": seconds(n.Interval), "connection": n.Connection, "fields": nilIfEmpty(n.Fields), "webhook_kinds": n.WebhookKinds,
 	}), rowToObject)
 	if err == nil {
 		return o, true, nil
@@ -149,25 +149,17 @@ func (s *Store) SaveLoopSettings(ctx context.Context, k model.ObjectKey, d time.
 }
 
 // SetFields stores a new field list (nil: the provider's default) and
-// clears the cursor, so that the next cycle lists every record with it. A
-// cycle running meanwhile may store its cursor again; then only records
-// changed later carry the new fields until the next full cycle.
+// clears the cursor, so that the next cycle lists every record with it
+// (the caller makes sure no cycle runs, which would store its cursor
+// again).
 func (s *Store) SetFields(ctx context.Context, k model.ObjectKey, fields []string) error {
 	return s.updateObject(ctx, k, sqlSetFields, pgx.NamedArgs{"fields": nilIfEmpty(fields)})
 }
 
 // SetWebhookKinds stores the kinds the object's webhook posts (nil: the
-// worker's; empty: none).
+// worker's, NULL; empty: none, '{}' — pgx keeps the two apart).
 func (s *Store) SetWebhookKinds(ctx context.Context, k model.ObjectKey, kinds []string) error {
-	return s.updateObject(ctx, k, sqlSetWebhookKinds, pgx.NamedArgs{"webhook_kinds": kindsArg(kinds)})
-}
-
-// kindsArg keeps nil (NULL) apart from empty ('{}').
-func kindsArg(kinds []string) []string {
-	if kinds != nil && len(kinds) == 0 {
-		return []string{}
-	}
-	return kinds
+	return s.updateObject(ctx, k, sqlSetWebhookKinds, pgx.NamedArgs{"webhook_kinds": kinds})
 }
 
 // SetEffectiveInterval records the churn back-off's interval (0: none).

@@ -96,13 +96,8 @@ const viewLock = 0x73796e63766965 // "syncvie"
 // see the old view or the new one.
 func (s *Store) ReplaceView(ctx context.Context, obj Object, cols []ViewColumn) error {
 	cols, names := viewColumnNames(cols)
-	tx, err := s.Pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("typed view of %s: %w", obj.Key, err)
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit: no-op
-	var schema string
-	if err := tx.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+	var schema string // the tables' (and the casts') schema
+	if err := s.Pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
 		return fmt.Errorf("typed view of %s: %w", obj.Key, err)
 	}
 	q := func(parts ...string) string { return pgx.Identifier(parts).Sanitize() }
@@ -115,52 +110,49 @@ func (s *Store) ReplaceView(ctx context.Context, obj Object, cols []ViewColumn) 
 		}
 		path := make([]string, len(c.Path))
 		for j, p := range c.Path {
-			path[j] = "'" + strings.ReplaceAll(p, "'", "''") + "'"
+			path[j] = literal(p)
 		}
-		value := "r.data #> ARRAY[" + strings.Join(path, ", ") + "]::text[]"
-		switch {
-		case c.Type == "text":
-			value = "r.data #>> ARRAY[" + strings.Join(path, ", ") + "]::text[]"
-		case cast != "":
+		op := "#>" // jsonb, for the casts and jsonb columns
+		if c.Type == "text" {
+			op = "#>>"
+		}
+		value := "r.data " + op + " ARRAY[" + strings.Join(path, ", ") + "]::text[]"
+		if cast != "" {
 			value = q(schema, cast) + "(" + value + ")"
 		}
 		fmt.Fprintf(&sel, ",\n    %s AS %s", value, q(names[i]))
 	}
 	fmt.Fprintf(&sel, "\nFROM %s r\nWHERE r.object_id = %d AND r.deleted_at IS NULL", q(schema, "records"), obj.ID)
 	view := q(ViewsSchema, ViewName(obj.Key))
-	for _, stmt := range []string{
-		fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", viewLock),
-		"CREATE SCHEMA IF NOT EXISTS " + q(ViewsSchema),
-		"DROP VIEW IF EXISTS " + view,
-		"CREATE VIEW " + view + " AS\n" + sel.String(),
-		fmt.Sprintf("COMMENT ON VIEW %s IS %s", view, literal(fmt.Sprintf("syncloop: the live records of %s, one typed column per synced field (uncastable values are NULL; records.data has them as sent)", obj.Key))),
-	} {
-		if _, err := tx.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("typed view of %s: %w", obj.Key, err)
-		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("typed view of %s: %w", obj.Key, err)
-	}
-	return nil
+	return s.viewDDL(ctx, "typed view of "+obj.Key.String(),
+		"CREATE SCHEMA IF NOT EXISTS "+q(ViewsSchema),
+		"DROP VIEW IF EXISTS "+view,
+		"CREATE VIEW "+view+" AS\n"+sel.String(),
+		fmt.Sprintf("COMMENT ON VIEW %s IS %s", view, literal(fmt.Sprintf("syncloop: the live records of %s, one typed column per synced field (uncastable values are NULL; records.data has them as sent)", obj.Key))))
 }
 
 // DropView drops the object's typed view, if it has one.
 func (s *Store) DropView(ctx context.Context, k model.ObjectKey) error {
+	return s.viewDDL(ctx, "drop the typed view of "+k.String(), "DROP VIEW IF EXISTS "+pgx.Identifier{ViewsSchema, ViewName(k)}.Sanitize())
+}
+
+// viewDDL runs typed-view statements in one transaction that holds the
+// database's view lock.
+func (s *Store) viewDDL(ctx context.Context, what string, stmts ...string) error {
 	tx, err := s.Pool.Begin(ctx)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit: no-op
-	for _, stmt := range []string{
-		fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", viewLock),
-		"DROP VIEW IF EXISTS " + pgx.Identifier{ViewsSchema, ViewName(k)}.Sanitize(),
-	} {
+	for _, stmt := range append([]string{fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", viewLock)}, stmts...) {
 		if _, err := tx.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("drop the typed view of %s: %w", k, err)
+			return fmt.Errorf("%s: %w", what, err)
 		}
 	}
-	return tx.Commit(ctx)
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }
 
 // literal quotes s as an SQL string literal.

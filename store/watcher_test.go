@@ -200,3 +200,21 @@ func TestFailingEpisode(t *testing.T) {
 		t.Fatalf("after recovery and a new failure: %+v; want a second notification", list)
 	}
 }
+
+// Objects in a failing episode (held loops wait a day by design) come
+// after every other overdue object, however long overdue they are.
+func TestOverdueObjectsPutFailingOnesLast(t *testing.T) {
+	s, ctx := newStore(t)
+	held := addObject(t, s, "accounts")
+	stalled := addObject(t, s, "contacts")
+	if _, err := s.Pool.Exec(ctx, `UPDATE integration_objects SET created_at = now() - interval '3 days', failing_since = now() - interval '2 days' WHERE id = $1`, held.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Pool.Exec(ctx, `UPDATE integration_objects SET created_at = now() - interval '2 hours' WHERE id = $1`, stalled.ID); err != nil {
+		t.Fatal(err)
+	}
+	over, err := s.OverdueObjects(ctx, time.Minute, 1)
+	if err != nil || len(over) != 1 || over[0].Key != stalled.Key {
+		t.Fatalf("OverdueObjects(limit 1) = %+v, %v; want the stalled object, not the failing one overdue longer", over, err)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"time"
-	"unicode/utf8"
 
 	"go.temporal.io/sdk/workflow"
 
@@ -167,17 +166,4 @@ func (l *loop) holdText(recheck *time.Time) string {
 		s += "; re-check at " + recheck.UTC().Format(time.RFC3339)
 	}
 	return s
-}
-
-// clip shortens s to at most n bytes (on a rune boundary), for summaries
-// that the server bounds.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	i := n - len("…")
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return s[:i] + "…"
 }

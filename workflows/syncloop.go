@@ -209,7 +209,7 @@ func (l *loop) sleepSummary(state string, due time.Time) string {
 		if c := l.carried.LastCycle; c != nil && c.Error != "" {
 			s += ": " + c.Error
 		}
-		return clip(s, 300)
+		return model.Clip(s, 300)
 	}
 	return fmt.Sprintf("%s until %s", what, due.UTC().Format(time.RFC3339))
 }

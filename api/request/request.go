@@ -120,13 +120,10 @@ func DecodeAddObject(r io.Reader, max int64) (AddObject, error) {
 	}
 	k, err := model.ParseObjectKey(b.Object)
 	if err != nil {
-		return AddObject{}, badRequest("%s", Clip(err.Error(), 400))
+		return AddObject{}, badRequest("%s", model.Clip(err.Error(), 400))
 	}
 	if err := checkFields(b.Fields); err != nil {
 		return AddObject{}, err
-	}
-	if len(b.WebhookKinds) > 10 {
-		return AddObject{}, badRequest(`field "webhook_kinds" lists %d kinds; there are 4`, len(b.WebhookKinds))
 	}
 	req := AddObject{Key: k, Connection: b.Connection, Fields: b.Fields, WebhookKinds: b.WebhookKinds}
 	if b.Interval != "" {
@@ -195,7 +192,7 @@ func DecodeTrigger(r io.Reader, max int64) (string, error) {
 func parseInterval(s string) (time.Duration, error) {
 	d, err := model.ParseInterval(s)
 	if err != nil {
-		return 0, badRequest("%s", Clip(err.Error(), 300))
+		return 0, badRequest("%s", model.Clip(err.Error(), 300))
 	}
 	return d, nil
 }
@@ -206,7 +203,7 @@ func parseInterval(s string) (time.Duration, error) {
 func ParseObjectPath(tenant, provider, object string) (model.ObjectKey, error) {
 	k := model.ObjectKey{Tenant: tenant, Provider: provider, ObjectType: object}
 	if err := k.Validate(); err != nil {
-		return k, badRequest("%s", Clip(err.Error(), 400))
+		return k, badRequest("%s", model.Clip(err.Error(), 400))
 	}
 	return k, nil
 }
@@ -220,7 +217,7 @@ func ParseForce(s string) (bool, error) {
 	case "true", "1":
 		return true, nil
 	}
-	return false, badRequest("query parameter force=%q is not a boolean: use force=true or leave it out", Clip(s, 40))
+	return false, badRequest("query parameter force=%q is not a boolean: use force=true or leave it out", model.Clip(s, 40))
 }
 
 // ParseLimit parses a count query parameter: absent means def; otherwise
@@ -231,7 +228,7 @@ func ParseLimit(name, s string, def, min, max int) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < min || n > max {
-		return 0, badRequest("query parameter %s=%q is invalid: use an integer from %d to %d", name, Clip(s, 40), min, max)
+		return 0, badRequest("query parameter %s=%q is invalid: use an integer from %d to %d", name, model.Clip(s, 40), min, max)
 	}
 	return n, nil
 }
@@ -246,7 +243,7 @@ func ParseCursor(name, s string) (*model.FeedCursor, error) {
 	}
 	c, err := model.DecodeFeedCursor(s)
 	if err != nil {
-		return nil, badRequest("query parameter %s=%q is not a cursor of this feed: pass the next_cursor of an earlier answer unchanged, or leave %s out to read from the beginning", name, Clip(s, 60), name)
+		return nil, badRequest("query parameter %s=%q is not a cursor of this feed: pass the next_cursor of an earlier answer unchanged, or leave %s out to read from the beginning", name, model.Clip(s, 60), name)
 	}
 	return &c, nil
 }
@@ -262,9 +259,9 @@ func CheckQuery(q url.Values, allowed []string) error {
 	for _, name := range names {
 		if !slices.Contains(allowed, name) {
 			if len(allowed) == 0 {
-				return badRequest("unknown query parameter %q: this route takes none", Clip(name, 40))
+				return badRequest("unknown query parameter %q: this route takes none", model.Clip(name, 40))
 			}
-			return badRequest("unknown query parameter %q: this route accepts %s", Clip(name, 40), strings.Join(allowed, ", "))
+			return badRequest("unknown query parameter %q: this route accepts %s", model.Clip(name, 40), strings.Join(allowed, ", "))
 		}
 		if len(q[name]) > 1 {
 			return badRequest("query parameter %q is given %d times: give it once", name, len(q[name]))
@@ -285,7 +282,7 @@ func CheckContentType(ct string) error {
 		return nil
 	}
 	return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
-		Msg: fmt.Sprintf("Content-Type %q is not JSON: send the body as JSON with Content-Type: application/json", Clip(ct, 80))}
+		Msg: fmt.Sprintf("Content-Type %q is not JSON: send the body as JSON with Content-Type: application/json", model.Clip(ct, 80))}
 }
 
 // decodeJSON reads at most max bytes from r and decodes one JSON object
@@ -301,7 +298,7 @@ func decodeJSON(r io.Reader, max int64, dst any, allowEmpty bool, example string
 		if errors.As(err, &mbe) {
 			return tooLarge(max)
 		}
-		return badRequest("cannot read the request body: %s", Clip(err.Error(), 200))
+		return badRequest("cannot read the request body: %s", model.Clip(err.Error(), 200))
 	}
 	if int64(len(data)) > max {
 		return tooLarge(max)
@@ -332,13 +329,13 @@ func describeJSONError(err error, example string, fields []string) string {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
-		return fmt.Sprintf("malformed JSON at byte %d (%s): send e.g. %s", syn.Offset, Clip(syn.Error(), 100), example)
+		return fmt.Sprintf("malformed JSON at byte %d (%s): send e.g. %s", syn.Offset, model.Clip(syn.Error(), 100), example)
 	case errors.As(err, &typ):
 		field := typ.Field
 		if field == "" {
 			return fmt.Sprintf("request body must be a JSON object such as %s", example)
 		}
-		return fmt.Sprintf("field %q must be a %s, not a JSON %s: send e.g. %s", Clip(field, 40), typeName(typ), typ.Value, example)
+		return fmt.Sprintf("field %q must be a %s, not a JSON %s: send e.g. %s", model.Clip(field, 40), typeName(typ), typ.Value, example)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return fmt.Sprintf("truncated JSON: send a complete object such as %s", example)
 	}
@@ -346,9 +343,9 @@ func describeJSONError(err error, example string, fields []string) string {
 		if unq, err := strconv.Unquote(name); err == nil {
 			name = unq
 		}
-		return fmt.Sprintf("unknown field %q: this request accepts %s", Clip(name, 40), strings.Join(fields, ", "))
+		return fmt.Sprintf("unknown field %q: this request accepts %s", model.Clip(name, 40), strings.Join(fields, ", "))
 	}
-	return fmt.Sprintf("invalid JSON (%s): send e.g. %s", Clip(err.Error(), 100), example)
+	return fmt.Sprintf("invalid JSON (%s): send e.g. %s", model.Clip(err.Error(), 100), example)
 }
 
 func typeName(e *json.UnmarshalTypeError) string {
@@ -361,18 +358,6 @@ func typeName(e *json.UnmarshalTypeError) string {
 func tooLarge(max int64) *Error {
 	return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeBodyTooLarge,
 		Msg: fmt.Sprintf("request body is larger than %d bytes: send a smaller body", max)}
-}
-
-// Clip shortens user input echoed in error messages.
-func Clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }

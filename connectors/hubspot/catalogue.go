@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -89,7 +91,6 @@ func (c *Connector) spec(ctx context.Context, objectType string) (*objectSpec, e
 		return s, nil
 	}
 	mod, ok := standardTypes[objectType]
-	custom := false
 	if !ok {
 		if !validName(objectType) {
 			return nil, unknownType(objectType)
@@ -97,18 +98,24 @@ func (c *Connector) spec(ctx context.Context, objectType string) (*objectSpec, e
 		if _, err := c.findSchema(ctx, objectType); err != nil {
 			return nil, err
 		}
-		mod, custom = "hs_lastmodifieddate", true
+		mod = "hs_lastmodifieddate"
 	}
 	defs, err := c.properties(ctx, objectType)
 	if err != nil {
 		return nil, err
 	}
 	s = &objectSpec{name: objectType, path: "/crm/v3/objects/" + objectType, modProp: mod,
-		props: defaultList(defs, mod), custom: custom}
+		props: defaultList(defs, mod)}
 	c.cacheMu.Lock()
 	c.resolved[objectType] = s
 	c.cacheMu.Unlock()
 	return s, nil
+}
+
+// alwaysRead are the properties read whatever the object's list: the id,
+// the modified property and the merged ids.
+func alwaysRead(modProp string) []string {
+	return []string{"hs_object_id", modProp, mergedProp}
 }
 
 // defaultList is the properties read by default: every property listed
@@ -121,7 +128,7 @@ func defaultList(defs []propertyDef, modProp string) []string {
 			out = append(out, d.Name)
 		}
 	}
-	for _, p := range []string{"hs_object_id", modProp, mergedProp} {
+	for _, p := range alwaysRead(modProp) {
 		if !slices.Contains(out, p) {
 			out = append(out, p)
 		}
@@ -251,26 +258,15 @@ func (c *Connector) Fields(ctx context.Context, objectType string) ([]connectors
 	if objectType == "owners" {
 		return slices.Clone(ownerFields), nil
 	}
-	_, standard := standardTypes[objectType]
-	if !standard && c.configured[objectType] == nil {
-		if !validName(objectType) {
-			return nil, unknownType(objectType)
-		}
-		if _, err := c.findSchema(ctx, objectType); err != nil {
-			return nil, err
-		}
+	spec, err := c.spec(ctx, objectType) // refuses a type the account lacks
+	if err != nil {
+		return nil, err
 	}
 	defs, err := c.properties(ctx, objectType)
 	if err != nil {
 		return nil, err
 	}
-	// Read whatever the field list: the id, the modified property and the
-	// merged ids (see New).
-	modProp := standardTypes[objectType]
-	if modProp == "" {
-		modProp = "hs_lastmodifieddate"
-	}
-	always := []string{"hs_object_id", modProp, mergedProp}
+	always := alwaysRead(spec.modProp)
 	out := make([]connectors.Field, 0, len(defs))
 	for _, d := range defs {
 		def, why := defaultField(d)
@@ -374,33 +370,44 @@ func decodeSchemas(body []byte) ([]schema, error) {
 	return out, nil
 }
 
-// listProperties splits spec's properties for a list request whose other
-// query parameters are q: those that fit in the URL (see maxURLLength and
-// the package documentation), and the rest, read with a batch read. The
-// properties always read come first, so they are in the list response.
-func (c *Connector) listProperties(spec *objectSpec, q url.Values) (inURL, rest []string) {
-	all := spec.props
-	q.Set("properties", strings.Join(all, ","))
-	if len(c.endpoint(spec.path, q)) <= c.maxURL {
-		return all, nil
-	}
-	first := []string{"hs_object_id", spec.modProp, mergedProp}
-	q.Set("properties", strings.Join(first, ","))
-	size := len(c.endpoint(spec.path, q))
-	inURL = first
-	for _, p := range all {
-		if slices.Contains(first, p) {
-			continue
+// urlReserve is room left in a list URL for the parameters besides the
+// properties that vary by page (after, archived), so that the split of
+// listProperties is the same for every page.
+const urlReserve = 256
+
+// listProperties splits spec's properties for list requests: those that
+// fit in the URL (see maxURLLength and the package documentation), and
+// the rest, read with a batch read. The properties always read come
+// first, so they are in the list response. The split is decided once per
+// spec: a record's data then has the same shape on every page and in
+// every cycle (its hash decides whether it changed).
+func (c *Connector) listProperties(spec *objectSpec) (inURL, rest []string) {
+	spec.split.Do(func() {
+		budget := c.maxURL - urlReserve
+		q := url.Values{"limit": {strconv.Itoa(maxListPageSize)}}
+		q.Set("properties", strings.Join(spec.props, ","))
+		if len(c.endpoint(spec.path, q)) <= budget {
+			spec.inURL = spec.props
+			return
 		}
-		// The comma is escaped (%2C) in the query.
-		if rest == nil && size+3+len(url.QueryEscape(p)) <= c.maxURL {
-			inURL = append(inURL, p)
-			size += 3 + len(url.QueryEscape(p))
-			continue
+		first := alwaysRead(spec.modProp)
+		q.Set("properties", strings.Join(first, ","))
+		size := len(c.endpoint(spec.path, q))
+		spec.inURL = first
+		for _, p := range spec.props {
+			if slices.Contains(first, p) {
+				continue
+			}
+			// The comma is escaped (%2C) in the query.
+			if spec.inBody == nil && size+3+len(url.QueryEscape(p)) <= budget {
+				spec.inURL = append(spec.inURL, p)
+				size += 3 + len(url.QueryEscape(p))
+				continue
+			}
+			spec.inBody = append(spec.inBody, p)
 		}
-		rest = append(rest, p)
-	}
-	return inURL, rest
+	})
+	return spec.inURL, spec.inBody
 }
 
 // batchReadBody is the body of POST /crm/v3/objects/{type}/batch/read.
@@ -415,7 +422,8 @@ type batchInput struct {
 
 // completeRecords reads the properties rest of the page's records with a
 // batch read and merges them into each record's properties; records the
-// batch read does not return are dropped (see the package documentation).
+// batch read reports not found are dropped (see the package
+// documentation), any other record it leaves out makes the page retried.
 func (c *Connector) completeRecords(ctx context.Context, spec *objectSpec, objects []object, rest []string, archived bool) ([]object, error) {
 	body := batchReadBody{Properties: rest}
 	for _, o := range objects {
@@ -442,6 +450,25 @@ func (c *Connector) completeRecords(ctx context.Context, spec *objectSpec, objec
 	if err != nil {
 		return nil, err
 	}
+	// Records not found are in "errors" (a 207: category OBJECT_NOT_FOUND,
+	// context.ids): they left the listing since the page was read. Any
+	// other record missing from the answer is a broken answer, retried,
+	// never a record silently left out.
+	var failed struct {
+		Errors []struct {
+			Category string              `json:"category"`
+			Context  map[string][]string `json:"context"`
+		} `json:"errors"`
+	}
+	_ = json.Unmarshal(resp.body, &failed) // the results decoded; errors are optional
+	gone := map[string]bool{}
+	for _, e := range failed.Errors {
+		if e.Category == "OBJECT_NOT_FOUND" {
+			for _, id := range e.Context["ids"] {
+				gone[id] = true
+			}
+		}
+	}
 	more := map[string]map[string]json.RawMessage{}
 	for _, o := range dp.objects {
 		var rec struct {
@@ -458,8 +485,11 @@ func (c *Connector) completeRecords(ctx context.Context, spec *objectSpec, objec
 			continue
 		}
 		props, ok := more[o.rec.ExternalID]
-		if !ok {
+		switch {
+		case !ok && gone[o.rec.ExternalID]:
 			continue // it left the listing
+		case !ok:
+			return nil, malformed(fmt.Sprintf("the %s batch read left out record %s without saying why", spec.name, o.rec.ExternalID))
 		}
 		data, ok := mergeProperties(o.rec.Data, props)
 		if !ok {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -334,5 +336,38 @@ func TestFieldKind(t *testing.T) {
 		if got := fieldKind(typ); got != want {
 			t.Errorf("%s: %s, want %s", typ, got, want)
 		}
+	}
+}
+
+// A batch read that leaves a record out without reporting it not found
+// is a broken answer: the page is retried, never stored without the
+// record (which a full sync would then take for deleted).
+func TestBatchReadLeavingARecordOutIsRetried(t *testing.T) {
+	t.Parallel()
+	srv, _ := startServer(t, hstest.Options{Size: 20, Seed: 8, MaxURLLength: maxURLLength + 100})
+	for i := range 400 {
+		srv.AddProperty("deals", fmt.Sprintf("syncloop_custom_property_%03d", i), "string")
+	}
+	// Drops the first result of every batch read, reporting nothing.
+	base := testutil.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/batch/read") {
+			srv.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, r)
+		var body map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Error(err)
+		}
+		results, _ := body["results"].([]any)
+		body["results"] = results[1:]
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(body)
+	}))
+	c := newLiveConnector(t, Config{BaseURL: base})
+	_, err := c.FetchPage(context.Background(), testutil.PageReq("deals", time.Time{}, 0))
+	if ce := connectors.Classify(err); err == nil || ce.Kind != connectors.Retryable || !strings.Contains(err.Error(), "left out record") {
+		t.Fatalf("FetchPage = %v; want a retryable error naming the record left out", err)
 	}
 }

@@ -28,7 +28,7 @@ func (c *Connector) fetchList(ctx context.Context, spec *objectSpec, tok pageTok
 	var rest []string // properties read by batch read
 	if !spec.owners {
 		var inURL []string
-		inURL, rest = c.listProperties(spec, q)
+		inURL, rest = c.listProperties(spec)
 		q.Set("properties", strings.Join(inURL, ","))
 	}
 	resp, err := c.do(ctx, http.MethodGet, c.endpoint(spec.path, q), nil, spec.name, false)

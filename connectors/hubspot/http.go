@@ -94,24 +94,19 @@ func (c *Connector) do(ctx context.Context, method, rawURL string, payload []byt
 			return response{}, httpx.TransportError(ctx, "requesting "+objectType+" from HubSpot", c.redacted(err))
 		}
 		defer httpx.DrainClose(resp.Body, maxErrorBodyBytes)
-		if resp.StatusCode != http.StatusUnauthorized {
-			c.cred.Accepted(token)
+		// An expired OAuth access token (category EXPIRED_AUTHENTICATION;
+		// they live expires_in seconds, "OAuth" tokens,
+		// https://developers.hubspot.com/docs/api/oauth/tokens) is
+		// refreshed and the same request sent again; without another
+		// token the 401 is reported.
+		next, retry, err := c.cred.Answered(ctx, token, resp.StatusCode, &attempt)
+		if err != nil {
+			return response{}, err
 		}
-		if resp.StatusCode == http.StatusUnauthorized {
-			// An expired OAuth access token (category EXPIRED_AUTHENTICATION;
-			// they live expires_in seconds, "OAuth" tokens,
-			// https://developers.hubspot.com/docs/api/oauth/tokens) is
-			// refreshed and the same request sent again; without another
-			// token the 401 is reported.
-			next, retry, err := c.cred.AfterUnauthorized(ctx, token, &attempt)
-			if err != nil {
-				return response{}, err
-			}
-			if retry {
-				httpx.DrainClose(resp.Body, maxErrorBodyBytes)
-				token = next
-				continue
-			}
+		if retry {
+			httpx.DrainClose(resp.Body, maxErrorBodyBytes)
+			token = next
+			continue
 		}
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
 			return response{}, c.statusError(resp, objectType, search)

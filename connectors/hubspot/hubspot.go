@@ -340,7 +340,11 @@ type objectSpec struct {
 	owners  bool
 	modProp string   // the modified property; "" for owners
 	props   []string // the properties requested; nil for owners
-	custom  bool     // a custom object, found in the schemas
+
+	// split is how props are read (listProperties): decided once, so
+	// every page and every cycle read a record's properties the same way.
+	split         sync.Once
+	inURL, inBody []string
 }
 
 // credential holds the token source behind a pointer, so that printing a
@@ -448,7 +452,7 @@ func New(cfg Config) (*Connector, error) {
 		}
 		specs[name] = spec
 		var list []string
-		for _, p := range append(slices.Clone(props), "hs_object_id", spec.modProp, mergedProp) {
+		for _, p := range append(slices.Clone(props), alwaysRead(spec.modProp)...) {
 			if !validName(p) {
 				return bad("invalid property name %q for %s", p, name)
 			}

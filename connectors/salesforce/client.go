@@ -91,25 +91,20 @@ func (c *Connector) get(ctx context.Context, target string, batchSize int, timeo
 		if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
 			info.date = d.UTC()
 		}
-		if resp.StatusCode != http.StatusUnauthorized {
-			c.bearer.Accepted(token)
+		// An expired session (INVALID_SESSION_ID: "Session expired or
+		// invalid", the org's session timeout) is refreshed and the
+		// same request sent again ("Errors", REST API Developer Guide,
+		// https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm:
+		// 401 "The session ID or OAuth token used has expired or is
+		// invalid"); without another token the 401 is reported.
+		next, retry, err := c.bearer.Answered(ctx, token, resp.StatusCode, &attempt)
+		if err != nil {
+			return nil, info, err
 		}
-		if resp.StatusCode == http.StatusUnauthorized {
-			// An expired session (INVALID_SESSION_ID: "Session expired or
-			// invalid", the org's session timeout) is refreshed and the
-			// same request sent again ("Errors", REST API Developer Guide,
-			// https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm:
-			// 401 "The session ID or OAuth token used has expired or is
-			// invalid"); without another token the 401 is reported.
-			next, retry, err := c.bearer.AfterUnauthorized(ctx, token, &attempt)
-			if err != nil {
-				return nil, info, err
-			}
-			if retry {
-				httpx.DrainClose(resp.Body, maxErrorBodyBytes)
-				token = next
-				continue
-			}
+		if retry {
+			httpx.DrainClose(resp.Body, maxErrorBodyBytes)
+			token = next
+			continue
 		}
 		if resp.StatusCode != http.StatusOK {
 			return nil, info, c.statusError(resp, doing)

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/syncloop/syncloop/connectors"
 	"github.com/syncloop/syncloop/connectors/internal/httpx"
@@ -110,12 +111,15 @@ func decodeDescribeGlobal(body []byte) (*describeGlobalResult, error) {
 	if err := json.Unmarshal(raw, &list); err != nil {
 		return nil, malformed("describe global", `"sobjects" is not an array of sObject descriptions`)
 	}
+	// An entry without a usable name is left out: it cannot be synced, and
+	// failing the whole catalogue over it would be retried forever.
+	valid := list[:0]
 	for _, o := range list {
-		if o.Name == "" || !fieldNameRE.MatchString(o.Name) || strings.Contains(o.Name, ".") {
-			return nil, malformed("describe global", fmt.Sprintf("an sObject has no valid name (%q)", truncate(o.Name)))
+		if o.Name != "" && fieldNameRE.MatchString(o.Name) && !strings.Contains(o.Name, ".") {
+			valid = append(valid, o)
 		}
 	}
-	return &describeGlobalResult{sobjects: list}, nil
+	return &describeGlobalResult{sobjects: valid}, nil
 }
 
 // decodeDescribe parses an sObject Describe response, with the promises of
@@ -387,7 +391,37 @@ func (c *Connector) resolve(ctx context.Context, objectType string) (*target, er
 	} else {
 		t.fields = defaultFields(d, obj.cursor)
 	}
+	if err := c.checkQueryLength(objectType, t); err != nil {
+		return nil, err
+	}
 	return t, nil
+}
+
+// maxQueryURL bounds a query's URL: "In each REST call, the maximum length
+// for the combined URI and headers is 16,384 bytes. ... If the URI itself
+// exceeds this limit, the request returns a 414 URI Too Long error"
+// ("Maximum number of rows returned by SOQL queries over the REST API",
+// Salesforce Help article 000386264,
+// https://help.salesforce.com/s/articleView?id=000386264). The headers
+// this connector sends take well under 1,384 bytes.
+const maxQueryURL = 15000
+
+// checkQueryLength refuses a field list whose longest query (both bounds
+// of a slice and a limit) would exceed maxQueryURL: every cycle would fail
+// with a 414, and only a shorter list can help.
+func (c *Connector) checkQueryLength(objectType string, t *target) error {
+	bound := time.Unix(0, 0)
+	n := len(c.queryURL(t.obj, buildSOQL(t.obj, t.fields, listQuery{from: bound, to: bound, limit: 2000})))
+	if n <= maxQueryURL {
+		return nil
+	}
+	which := "its default list (every field the connected user can read)"
+	if t.configured {
+		which = "its field list"
+	}
+	return connectors.Errorf(connectors.Config,
+		"Salesforce %s: %s has %d fields, a query URL of %d bytes, above Salesforce's limit of 16,384 bytes for a request's URI and headers; choose fewer fields with `syncloop objects set-fields <id> Name,…`",
+		objectType, which, len(t.fields), n)
 }
 
 // redescribe drops the cached describe of t's SObject after a query with

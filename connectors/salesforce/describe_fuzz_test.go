@@ -119,10 +119,13 @@ func TestDescribeDecodersRefuseGarbage(t *testing.T) {
 	})
 	testutil.WantRefused(t, "decodeDescribeGlobal", func(b []byte) error { _, err := decodeDescribeGlobal(b); return err }, map[string]string{
 		`{}`:                                     `"sobjects" is missing`,
-		`{"sobjects":[{"name":"A B"}]}`:          "no valid name",
 		`{"sobjects":[{"name":"A","custom":1}]}`: `"sobjects" is not an array`,
 		`[1]`:                                    "not a JSON object",
 	})
+	// An entry without a usable name is left out, the rest kept.
+	if g, err := decodeDescribeGlobal([]byte(`{"sobjects":[{"name":"A B"},{"name":"Widget__c","queryable":true},{"name":""}]}`)); err != nil || len(g.sobjects) != 1 || g.sobjects[0].Name != "Widget__c" {
+		t.Fatalf("describe global with bad names = %+v, %v; want only Widget__c", g, err)
+	}
 	d, err := decodeDescribe([]byte(validDescribe))
 	if err != nil || d.name != "Account" || len(d.fields) != 4 || *d.fields[1].CompoundFieldName != "BillingAddress" || !d.fields[3].Custom {
 		t.Fatalf("%+v, %v", d, err)

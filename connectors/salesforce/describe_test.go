@@ -2,6 +2,7 @@ package salesforce
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -451,5 +452,32 @@ func TestFieldKind(t *testing.T) {
 		if got := fieldKind(typ); got != want {
 			t.Errorf("%s: %s, want %s", typ, got, want)
 		}
+	}
+}
+
+// An object whose readable fields make a query URL longer than
+// Salesforce's request limit is refused with the fix (a field list), not
+// sent to fail with a 414 every cycle; with a field list it syncs.
+func TestDefaultListTooLongForAQueryURL(t *testing.T) {
+	t.Parallel()
+	srv, base := startServer(t, sftest.Options{Size: 5})
+	for i := range 700 {
+		srv.AddCustomField("accounts", fmt.Sprintf("Quarterly_Revenue_Estimate_%03d__c", i), "double")
+	}
+	c := newConnector(t, base, nil)
+	_, err := c.FetchPage(context.Background(), testutil.PageReq("accounts", time.Time{}, 0))
+	if ce := connectors.Classify(err); err == nil || ce.Kind != connectors.Config || !strings.Contains(err.Error(), "set-fields") || !strings.Contains(err.Error(), "16,384") {
+		t.Fatalf("FetchPage = %v; want a config error naming the limit and set-fields", err)
+	}
+	for _, r := range srv.Requests() {
+		if r.Kind == sftest.KindQuery {
+			t.Fatalf("a query was sent: %d bytes of SOQL", len(r.SOQL))
+		}
+	}
+	limited := newConnector(t, base, func(cfg *Config) {
+		cfg.Fields = map[string][]string{"accounts": {"Name", "Quarterly_Revenue_Estimate_001__c"}}
+	})
+	if recs := testutil.Records(testutil.ListAll(t, limited, testutil.PageReq("accounts", time.Time{}, 0))); len(recs) != 5 {
+		t.Fatalf("with a field list: %d records, want 5", len(recs))
 	}
 }

@@ -196,7 +196,14 @@ func (c *Connector) runQuery(ctx context.Context, tgt *target, objectType string
 	if derr := c.redescribe(ctx, tgt, objectType); derr != nil {
 		return nil, info, derr
 	}
-	return c.get(ctx, c.queryURL(tgt.obj, buildSOQL(tgt.obj, tgt.fields, q)), batch, c.queryTimeout, doing)
+	body, info, err = c.get(ctx, c.queryURL(tgt.obj, buildSOQL(tgt.obj, tgt.fields, q)), batch, c.queryTimeout, doing)
+	if errors.Is(err, errInvalidField) {
+		// The field list is describe's, not the operator's: say so.
+		ce := connectors.Classify(err)
+		return nil, info, &connectors.Error{Kind: connectors.Config, Err: errInvalidField, Message: ce.Message +
+			" (the list is the object's default, from a describe fetched just now: Salesforce's describe and query disagree; set a field list with `syncloop objects set-fields`)"}
+	}
+	return body, info, err
 }
 
 // queryURL is the URL of a SOQL query: the QueryAll resource for tasks and

@@ -136,7 +136,8 @@ func New(cfg config.Config, c client.Client, namespace string, st *store.Store, 
 		Webhook:        cfg.WebhookURL != "",
 		CycleCompleted: slices.Contains(cfg.WebhookKinds, activities.KindCycleCompleted),
 	}
-	w.Service = &control.Service{Store: st, Client: c, Namespace: namespace, TaskQueue: cfg.TaskQueue, LoopOptions: o.LoopOptions, Secrets: w.Secrets}
+	w.Service = &control.Service{Store: st, Client: c, Namespace: namespace, TaskQueue: cfg.TaskQueue, LoopOptions: o.LoopOptions, Secrets: w.Secrets,
+		Resolver: w.Resolver}
 	w.Notifier = &activities.Notifier{URL: cfg.WebhookURL, Secret: cfg.WebhookSecret, HTTP: o.NotifierHTTP, Logger: logger, Kinds: cfg.WebhookKinds}
 	w.Watcher = &activities.Watcher{
 		Store: st, Temporal: c, Namespace: namespace, TaskQueue: cfg.TaskQueue, Loops: w.Service,

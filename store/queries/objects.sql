@@ -65,7 +65,11 @@ LEFT JOIN LATERAL (SELECT started_at FROM sync_cycles c WHERE c.object_id = o.id
 WHERE o.enabled AND NOT o.paused
     AND coalesce(last.started_at, o.created_at)
         + make_interval(secs => coalesce(o.effective_interval_seconds, o.interval_seconds) + @grace_seconds::float8) < now()
-ORDER BY overdue_seconds DESC
+-- Objects in a failing episode come last: a loop held after an auth or
+-- config failure waits a day for its re-check by design, and a revoked
+-- connection's many objects must not use up the watcher's describe budget
+-- before real stalls are looked at (the watcher skips held loops).
+ORDER BY (o.failing_since IS NOT NULL), overdue_seconds DESC
 LIMIT @limit;
 
 -- name: SetFields

@@ -127,6 +127,11 @@ var standardExtras = map[string][]*propDef{
 }
 
 func init() {
+	// Every shared definition is finished here, once: servers running in
+	// parallel read them (AddCustomObject) and must not write them.
+	for _, d := range baseTypes {
+		finish(d)
+	}
 	for name, extras := range standardExtras {
 		s := specs[name]
 		s.extras = extras
@@ -347,7 +352,7 @@ func (s *Server) AddCustomObject(name string, n int) (objectTypeID string) {
 	}
 	for _, p := range []string{"hs_object_id", "hs_createdate", "hs_lastmodifieddate", mergedProp} {
 		spec.props = append(spec.props, p)
-		spec.defs[p] = finish(baseTypes[p])
+		spec.defs[p] = baseTypes[p] // finished by init
 	}
 	t := &table{spec: spec, index: map[string]*record{}, nextID: spec.idBase}
 	s.tables[id] = t
