@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	historypb "go.temporal.io/api/history/v1"
@@ -94,6 +96,32 @@ func (e *env) startWorker(bin, queue, demoURL string, extraEnv ...string) (*work
 		return nil, err
 	}
 	return &workerProc{cmd: cmd}, nil
+}
+
+// profile starts (on) or ends the worker's CPU profile when
+// BENCH_WORKER_CPUPROFILE_DIR is set (see bench/worker).
+func (w *workerProc) profile(on bool) {
+	dir := os.Getenv("BENCH_WORKER_CPUPROFILE_DIR")
+	if dir == "" {
+		return
+	}
+	// SIGUSR1 ends a process that does not handle it: wait for the
+	// worker's handler.
+	ready := filepath.Join(dir, fmt.Sprintf("ready-%d", w.cmd.Process.Pid))
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(ready); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			log.Printf("worker %d: no profile (not bench/worker?)", w.cmd.Process.Pid)
+			return
+		}
+	}
+	sig := syscall.SIGUSR2
+	if on {
+		sig = syscall.SIGUSR1
+	}
+	_ = w.cmd.Process.Signal(sig)
 }
 
 // stop ends the worker and returns its CPU seconds and peak RSS in MiB.

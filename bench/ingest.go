@@ -63,6 +63,7 @@ func runIngest(ctx context.Context, bin string, n int, logf func(string, ...any)
 	svc := &control.Service{Store: e.store, Client: e.client(), Namespace: e.namespace(), TaskQueue: queue}
 	k := model.ObjectKey{Tenant: "bench", Provider: "demo", ObjectType: "accounts"}
 	logf("ingest %d: full sync", n)
+	w.profile(true)
 	obj, _, err := svc.Add(ctx, control.AddRequest{Key: k, Interval: 24 * time.Hour})
 	if err != nil {
 		return r, err
@@ -74,6 +75,7 @@ func runIngest(ctx context.Context, bin string, n int, logf func(string, ...any)
 	if full.Status != model.StatusCompleted || full.Counts.New != n {
 		return r, fmt.Errorf("full sync: %s with %d new records; want Completed with %d (%s)", full.Status, full.Counts.New, n, full.Error)
 	}
+	w.profile(false)
 	r.FullSeconds = full.EndedAt.Sub(*full.StartedAt).Seconds()
 	for _, s := range full.Steps {
 		if s.StartedAt != nil && s.EndedAt != nil {

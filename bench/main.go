@@ -126,7 +126,7 @@ func main() {
 	}
 	if *only == "" || *only == "ingest" {
 		for _, n := range ints(*records) {
-			r, err := runIngest(ctx, bin, n, logf)
+			r, err := runIngest(ctx, benchBin, n, logf)
 			if err != nil {
 				log.Fatalf("ingest %d: %v", n, err)
 			}

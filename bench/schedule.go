@@ -186,6 +186,7 @@ func runVariant(ctx context.Context, be backend, bin string, size scheduleSize, 
 	}
 	a0, aErr := e.srv.Actions(ctx)
 	cpu0 := w.cpu()
+	w.profile(true)
 	var m0 map[string]float64
 	if workerMetrics != "" {
 		m0, _ = stickyCache(ctx, workerMetrics)
@@ -196,6 +197,7 @@ func runVariant(ctx context.Context, be backend, bin string, size scheduleSize, 
 	end := time.Now()
 	a1, aErr1 := e.srv.Actions(ctx)
 	cpu1 := w.cpu()
+	w.profile(false)
 	var m1 map[string]float64
 	if workerMetrics != "" {
 		m1, _ = stickyCache(ctx, workerMetrics)

@@ -43,6 +43,8 @@ fuzz() {
   return 1
 }
 fuzz FuzzDecodePage ./connectors/demo/
+fuzz FuzzExactKeys ./connectors/demo/
+fuzz FuzzString ./connectors/internal/jsonsplit/
 fuzz FuzzDecodeQueryResponse ./connectors/salesforce/
 fuzz FuzzDecodeDeletedResponse ./connectors/salesforce/
 fuzz FuzzDecodePageToken ./connectors/salesforce/

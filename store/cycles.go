@@ -46,14 +46,15 @@ var finalStatuses = []string{string(model.StatusFailed), string(model.StatusPart
 
 var (
 	sqlLockObjectForCycle        = query("LockObjectForCycle")
-	sqlCycleByKey                = query("CycleByKey")
+	sqlLockObjectToStart         = query("LockObjectToStart")
+	sqlCycleStartState           = query("CycleStartState")
 	sqlAbandonOpenCycles         = query("AbandonOpenCycles")
 	sqlInsertCycle               = query("InsertCycle")
 	sqlQueuedCycle               = query("QueuedCycle")
 	sqlQueueCycle                = query("QueueCycle")
 	sqlAdoptQueuedCycle          = query("AdoptQueuedCycle")
 	sqlFinishCycle               = query("FinishCycle")
-	sqlCloseFailingEpisode       = query("CloseFailingEpisode")
+	sqlFinishCycleClosingEpisode = query("FinishCycleClosingEpisode")
 	sqlOpenFailingEpisode        = query("OpenFailingEpisode")
 	sqlInsertFailingNotification = query("InsertFailingNotification")
 	sqlGetCycle                  = query("GetCycle")
@@ -101,47 +102,56 @@ type startedRow struct {
 // their loop was restarted, and only one loop per object can exist.
 func (s *Store) StartCycle(ctx context.Context, p StartCycleParams) (CycleStart, error) {
 	var out CycleStart
+	// The common start (no earlier attempt, nothing open or queued) is
+	// five round trips: BEGIN, the lock, the state, the INSERT, COMMIT.
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		obj, err := lockObjectForCycle(ctx, tx, p.Object)
+		obj, err := one(ctx, tx, sqlLockObjectToStart, with(keyArgs(p.Object), pgx.NamedArgs{"key": settingSyncEnabled}),
+			pgx.RowToStructByName[struct {
+				lockedObject
+				Enabled bool `db:"enabled"`
+			}])
 		if err != nil {
 			return err
 		}
 		out.ObjectID = obj.ID
-		enabled, err := syncEnabled(ctx, tx)
-		if err != nil {
-			return err
-		}
-		if !enabled {
+		if !obj.Enabled {
 			return ErrSyncDisabled
 		}
 		started := func(r startedRow) {
 			out.CycleID, out.Seq, out.Full, out.Cursor = r.ID, r.Seq, r.Mode.Full(), r.CursorBefore
 		}
-		// A retried call (same key) returns its row and closes nothing: the
-		// cycle it started may be finished and a newer one open by now.
-		r, err := one(ctx, tx, sqlCycleByKey, pgx.NamedArgs{"cycle_key": p.Key}, pgx.RowToStructByName[startedRow])
-		if err == nil {
-			started(r)
-			out.Resumed = true
-			return nil
-		}
-		if !errors.Is(err, ErrNotFound) {
-			return err
-		}
-		abandoned, err := exec(ctx, tx, sqlAbandonOpenCycles, pgx.NamedArgs{
-			"object_id": obj.ID, "failed": string(model.StatusFailed), "processing": string(model.StatusProcessing),
-		})
+		st, err := one(ctx, tx, sqlCycleStartState, pgx.NamedArgs{"object_id": obj.ID, "cycle_key": p.Key,
+			"processing": string(model.StatusProcessing), "queued": string(model.StatusQueued)}, pgx.RowToStructByName[cycleStartState])
 		if err != nil {
 			return err
 		}
-		out.Abandoned = int(abandoned)
+		// A retried call (same key) returns its row and closes nothing: the
+		// cycle it started may be finished and a newer one open by now.
+		if st.KeyID != nil {
+			started(startedRow{ID: *st.KeyID, Seq: *st.KeySeq, Mode: *st.KeyMode, CursorBefore: st.KeyCursorBefore})
+			out.Resumed = true
+			return nil
+		}
+		if st.Open {
+			abandoned, err := exec(ctx, tx, sqlAbandonOpenCycles, pgx.NamedArgs{
+				"object_id": obj.ID, "failed": string(model.StatusFailed), "processing": string(model.StatusProcessing),
+			})
+			if err != nil {
+				return err
+			}
+			out.Abandoned = int(abandoned)
+		}
 		args := with(modeArgs(), pgx.NamedArgs{
 			"object_id": obj.ID, "cycle_key": p.Key, "trigger": string(p.Trigger), "processing": string(model.StatusProcessing),
 			"cursor": obj.Cursor, "workflow_id": p.WorkflowID, "run_id": p.RunID,
 		})
 		// A queued cycle (a sync-now that waited behind the last one) is
 		// this one: it keeps its row and seq.
-		r, err = one(ctx, tx, sqlAdoptQueuedCycle, with(args, pgx.NamedArgs{"queued": string(model.StatusQueued)}), pgx.RowToStructByName[startedRow])
+		var r startedRow
+		err = ErrNotFound
+		if st.Queued {
+			r, err = one(ctx, tx, sqlAdoptQueuedCycle, with(args, pgx.NamedArgs{"queued": string(model.StatusQueued)}), pgx.RowToStructByName[startedRow])
+		}
 		if errors.Is(err, ErrNotFound) {
 			r, err = one(ctx, tx, sqlInsertCycle, args, pgx.RowToStructByName[startedRow])
 		}
@@ -155,6 +165,16 @@ func (s *Store) StartCycle(ctx context.Context, p StartCycleParams) (CycleStart,
 		return out, fmt.Errorf("start cycle for %s: %w", p.Object, err)
 	}
 	return out, nil
+}
+
+// cycleStartState is what StartCycle reads once it holds the lock.
+type cycleStartState struct {
+	KeyID           *int64     `db:"key_id"`
+	KeySeq          *int       `db:"key_seq"`
+	KeyMode         *CycleMode `db:"key_mode"`
+	KeyCursorBefore *time.Time `db:"key_cursor_before"`
+	Open            bool       `db:"open"`
+	Queued          bool       `db:"queued"`
 }
 
 // lockedObject is what cycle bookkeeping reads of the object it locks.
@@ -223,17 +243,21 @@ func (s *Store) FinishCycle(ctx context.Context, p FinishCycleParams) (Cycle, er
 	if err != nil {
 		return Cycle{}, err
 	}
+	args := pgx.NamedArgs{"id": p.CycleID, "status": string(p.Status), "steps": steps, "error": p.Error, "open_statuses": openStatuses}
 	var c Cycle
-	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		var err error
-		c, err = one(ctx, tx, sqlFinishCycle, pgx.NamedArgs{
-			"id": p.CycleID, "status": string(p.Status), "steps": steps, "error": p.Error, "open_statuses": openStatuses,
-		}, rowToCycle)
-		if err != nil {
-			return err
-		}
-		return recordFailingEpisode(ctx, tx, c, p.Failing)
-	})
+	if p.Failing == "" {
+		// The common end: one statement, which also closes a failing
+		// episode when the cycle moved the cursor.
+		c, err = one(ctx, s.Pool, sqlFinishCycleClosingEpisode, args, rowToCycle)
+	} else {
+		err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+			var err error
+			if c, err = one(ctx, tx, sqlFinishCycle, args, rowToCycle); err != nil {
+				return err
+			}
+			return openFailingEpisode(ctx, tx, c, p.Failing)
+		})
+	}
 	if errors.Is(err, ErrNotFound) {
 		// Already closed (finished by an earlier attempt, or abandoned when
 		// the loop restarted): keep what was recorded.
@@ -242,16 +266,10 @@ func (s *Store) FinishCycle(ctx context.Context, p FinishCycleParams) (Cycle, er
 	return c, err
 }
 
-// recordFailingEpisode opens a failing episode (and its notification) on
-// an auth/config failure, and closes it when a cycle moves the cursor.
-func recordFailingEpisode(ctx context.Context, tx pgx.Tx, c Cycle, failing string) error {
-	if failing == "" {
-		if c.CursorAfter != nil {
-			_, err := exec(ctx, tx, sqlCloseFailingEpisode, pgx.NamedArgs{"object_id": c.ObjectID})
-			return err
-		}
-		return nil
-	}
+// openFailingEpisode opens a failing episode (and its notification) on
+// an auth/config failure, unless one is open. (A cycle that moves the
+// cursor closes it: FinishCycleClosingEpisode.)
+func openFailingEpisode(ctx context.Context, tx pgx.Tx, c Cycle, failing string) error {
 	key, err := one(ctx, tx, sqlOpenFailingEpisode, pgx.NamedArgs{"object_id": c.ObjectID}, pgx.RowTo[string])
 	if errors.Is(err, ErrNotFound) {
 		return nil // episode already open: one notification per episode

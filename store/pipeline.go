@@ -30,8 +30,7 @@ var (
 	sqlAddCounts           = query("AddCounts")
 	sqlDeleteUnseen        = query("DeleteUnseen")
 	sqlForgetSeen          = query("ForgetSeen")
-	sqlSetCursorAfter      = query("SetCursorAfter")
-	sqlMoveCursor          = query("MoveCursor")
+	sqlMoveCursorAfter     = query("MoveCursorAfter")
 	sqlRestartAsSnapshot   = query("RestartAsSnapshot")
 	sqlCycleMode           = query("CycleMode")
 	sqlBatchPosition       = query("BatchPosition")
@@ -345,7 +344,7 @@ func (s *Store) ApplyPagesOrdered(ctx context.Context, cycleID int64, expectPage
 				return err
 			}
 		}
-		if !copied {
+		if !copied && len(records) > 0 {
 			if err := applyArrays(ctx, tx, cols, cycleID, cy.ObjectID, cy.Seq, snapshot, r); err != nil {
 				return err
 			}
@@ -403,19 +402,21 @@ func finishListing(ctx context.Context, tx pgx.Tx, cycleID, objectID int64, seq 
 	if err := addCounts(ctx, tx, cycleID, r); err != nil {
 		return err
 	}
-	cursor, err := one(ctx, tx, sqlSetCursorAfter, pgx.NamedArgs{"id": cycleID}, pgx.RowTo[*time.Time])
-	if err != nil {
+	_, err := one(ctx, tx, sqlMoveCursorAfter, pgx.NamedArgs{"id": cycleID, "object_id": objectID}, pgx.RowTo[*time.Time])
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil // nothing listed and nothing known: stay a full sync
+	case err != nil:
 		return err
 	}
-	if cursor == nil {
-		return nil // nothing listed and nothing known: stay a full sync
-	}
-	_, err = exec(ctx, tx, sqlMoveCursor, pgx.NamedArgs{"id": objectID, "cursor": *cursor})
 	r.CursorMoved = true
-	return err
+	return nil
 }
 
 func addCounts(ctx context.Context, tx pgx.Tx, cycleID int64, r *BatchResult) error {
+	if *r == (BatchResult{CursorMoved: r.CursorMoved}) {
+		return nil // nothing to add (a quiet cycle's empty page)
+	}
 	_, err := exec(ctx, tx, sqlAddCounts, pgx.NamedArgs{"id": cycleID, "new": r.New, "changed": r.Changed,
 		"unchanged": r.Unchanged, "deleted": r.Deleted, "rejected": r.Rejected,
 		"tombstones_unknown": r.TombstonesUnknown, "deleted_unlisted": r.DeletedUnlisted})

@@ -9,10 +9,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log"
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 
 	"go.temporal.io/sdk/client"
@@ -37,6 +40,18 @@ func main() {
 	// Before the worker exists: the SDK sizes its cache when the first
 	// worker is created.
 	worker.SetStickyWorkflowCacheSize(cfg.WorkflowCacheSize)
+	// BENCH_WORKER_CPUPROFILE_DIR: SIGUSR1 starts a CPU profile there
+	// (worker-<pid>-<n>.pprof), SIGUSR2 ends it; the benchmark sends them
+	// at the ends of its measurement window.
+	if dir := os.Getenv("BENCH_WORKER_CPUPROFILE_DIR"); dir != "" {
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, syscall.SIGUSR1, syscall.SIGUSR2)
+		// The benchmark signals only once this file exists.
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("ready-%d", os.Getpid())), nil, 0o644); err != nil {
+			log.Fatal(err)
+		}
+		go profileOnSignal(dir, sigs)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	st, err := store.Open(ctx, cfg.DatabaseURL)
@@ -70,5 +85,32 @@ func main() {
 	w.Worker.RegisterWorkflowWithOptions(SyncOnce, workflow.RegisterOptions{Name: SyncOnceWorkflow})
 	if err := w.Worker.Run(worker.InterruptCh()); err != nil {
 		log.Fatal(err)
+	}
+}
+
+func profileOnSignal(dir string, sigs <-chan os.Signal) {
+	var f *os.File
+	for n := 1; ; {
+		switch <-sigs {
+		case syscall.SIGUSR1:
+			if f != nil {
+				continue
+			}
+			var err error
+			if f, err = os.Create(filepath.Join(dir, fmt.Sprintf("worker-%d-%d.pprof", os.Getpid(), n))); err != nil {
+				log.Print(err)
+				continue
+			}
+			n++
+			if err := pprof.StartCPUProfile(f); err != nil {
+				log.Print(err)
+			}
+		case syscall.SIGUSR2:
+			if f != nil {
+				pprof.StopCPUProfile()
+				_ = f.Close()
+				f = nil
+			}
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -112,4 +113,33 @@ func TestDecodePageDeepRecord(t *testing.T) {
 			}
 			return page.records, err
 		})
+}
+
+// The fast path that reads a record's keys gives what encoding/json
+// gives for every input it accepts.
+func FuzzExactKeys(f *testing.F) {
+	for _, s := range []string{
+		`{"id":"a","modified_at":"2024-01-01T00:00:00Z","deleted":false,"name":"x"}`,
+		`{"id":"a","id":"b"}`, `{"ID":"a","id":"b"}`, `{"Id":"a"}`, `{}`, `[]`, `"s"`, `{"id":1}`,
+		`{"modified_at":null,"deleted":"yes","nested":{"id":"inner"}}`, `{"id":"\u0061"}`, ` {"id" : "a" } `,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		fast, ok := exactKeys(raw)
+		if !ok {
+			return
+		}
+		var slow recordKeys
+		if err := json.Unmarshal(raw, &slow); err != nil {
+			if json.Valid(raw) && len(raw) > 0 {
+				t.Fatalf("exactKeys accepted %q, which encoding/json refuses into recordKeys: %v", raw, err)
+			}
+			t.Fatalf("exactKeys accepted invalid JSON %q", raw)
+		}
+		if !bytes.Equal(fast.ID, slow.ID) || !bytes.Equal(fast.ModifiedAt, slow.ModifiedAt) || !bytes.Equal(fast.Deleted, slow.Deleted) {
+			t.Fatalf("exactKeys(%q) = %q %q %q; encoding/json: %q %q %q", raw,
+				fast.ID, fast.ModifiedAt, fast.Deleted, slow.ID, slow.ModifiedAt, slow.Deleted)
+		}
+	})
 }

@@ -9,8 +9,23 @@ SELECT id, cursor FROM integration_objects
 WHERE tenant = @tenant AND provider = @provider AND object_type = @object_type
 FOR UPDATE;
 
--- name: CycleByKey
-SELECT id, seq, mode, cursor_before FROM sync_cycles WHERE cycle_key = @cycle_key;
+-- name: LockObjectToStart
+-- StartCycle's lock (LockObjectForCycle) and the global on/off switch
+-- (SyncEnabled) in one round trip.
+SELECT id, cursor, coalesce((SELECT value = 'true'::jsonb FROM settings WHERE key = @key), true) AS enabled
+FROM integration_objects
+WHERE tenant = @tenant AND provider = @provider AND object_type = @object_type
+FOR UPDATE;
+
+-- name: CycleStartState
+-- Read after the lock (a fresh snapshot: every writer of an object's open
+-- rows holds it): the row an earlier attempt with this key started, and
+-- whether the object has Processing or Queued rows, so that the common
+-- start (none of them) is one INSERT.
+SELECT k.id AS key_id, k.seq AS key_seq, k.mode AS key_mode, k.cursor_before AS key_cursor_before,
+    EXISTS (SELECT 1 FROM sync_cycles WHERE object_id = @object_id AND status = @processing) AS open,
+    EXISTS (SELECT 1 FROM sync_cycles WHERE object_id = @object_id AND status = @queued) AS queued
+FROM (SELECT) AS one LEFT JOIN sync_cycles k ON k.cycle_key = @cycle_key;
 
 -- name: AbandonOpenCycles
 -- Their loop was restarted: only one loop per object can exist. (A
@@ -68,8 +83,21 @@ RETURNING id, object_id, seq, trigger, status, mode, cursor_before, cursor_after
     retrieve_pages, retrieve_records, records_new, records_changed, records_unchanged, records_deleted, records_rejected,
     records_tombstones_unknown, records_deleted_unlisted, steps, error;
 
--- name: CloseFailingEpisode
-UPDATE integration_objects SET failing_since = NULL WHERE id = @object_id;
+-- name: FinishCycleClosingEpisode
+-- FinishCycle of a cycle that did not fail with an auth/config error, in
+-- one statement: a cycle that moved the cursor also closes the object's
+-- failing episode, if one is open.
+WITH c AS (
+    UPDATE sync_cycles SET status = @status, steps = @steps, error = @error, ended_at = coalesce(ended_at, now())
+    WHERE id = @id AND status = ANY(@open_statuses::text[])
+    RETURNING id, object_id, seq, trigger, status, mode, cursor_before, cursor_after, started_at, ended_at,
+        retrieve_pages, retrieve_records, records_new, records_changed, records_unchanged, records_deleted, records_rejected,
+        records_tombstones_unknown, records_deleted_unlisted, steps, error
+), episode AS (
+    UPDATE integration_objects o SET failing_since = NULL FROM c
+    WHERE o.id = c.object_id AND c.cursor_after IS NOT NULL AND o.failing_since IS NOT NULL
+)
+SELECT * FROM c;
 
 -- name: OpenFailingEpisode
 -- No row when the episode is already open: one notification per episode.

@@ -118,15 +118,19 @@ WHERE r.object_id = @object_id AND r.deleted_at IS NULL
 -- name: ForgetSeen
 DELETE FROM resync_seen WHERE cycle_id = @cycle_id;
 
--- name: SetCursorAfter
--- An incremental cursor never moves backwards (the overlap window may hold
--- only older records); greatest ignores NULLs.
-UPDATE sync_cycles SET cursor_after = greatest(cursor_before, retrieve_cursor)
-WHERE id = @id
-RETURNING cursor_after;
-
--- name: MoveCursor
-UPDATE integration_objects SET cursor = @cursor, last_success_at = now(), updated_at = now() WHERE id = @id;
+-- name: MoveCursorAfter
+-- The listing is complete: the cycle's cursor_after, and the object's
+-- cursor and last success. An incremental cursor never moves backwards
+-- (the overlap window may hold only older records); greatest ignores
+-- NULLs. No row: nothing listed and nothing known (it stays a full sync).
+WITH c AS (
+    UPDATE sync_cycles SET cursor_after = greatest(cursor_before, retrieve_cursor)
+    WHERE id = @id
+    RETURNING cursor_after
+)
+UPDATE integration_objects o SET cursor = c.cursor_after, last_success_at = now(), updated_at = now()
+FROM c WHERE o.id = @object_id AND c.cursor_after IS NOT NULL
+RETURNING c.cursor_after;
 
 -- name: RestartAsSnapshot
 -- retrieve_records and the counts go on adding up over both listings: what

@@ -173,12 +173,33 @@ func prefix(b []byte, n int) string {
 	return string(b[:cut]) + "…"
 }
 
-// decodeKey decodes a string already scanned; keys are flat, so
-// encoding/json can.
+// decodeKey decodes a string already scanned.
 func decodeKey(raw []byte) string {
-	var s string
-	_ = json.Unmarshal(raw, &s)
+	s, _ := String(raw)
 	return s
+}
+
+// String decodes raw as a JSON string, as json.Unmarshal into a string
+// would; false if it is not one. A plain string (no escape, valid UTF-8,
+// as nearly every id and timestamp is) is the text between its quotes,
+// read without encoding/json.
+func String(raw []byte) (string, bool) {
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' {
+		if inner := raw[1 : len(raw)-1]; bytes.IndexByte(inner, '\\') < 0 && bytes.IndexByte(inner, '"') < 0 && utf8.Valid(inner) && !hasControl(inner) {
+			return string(inner), true
+		}
+	}
+	var s string
+	return s, json.Unmarshal(raw, &s) == nil
+}
+
+func hasControl(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 {
+			return true
+		}
+	}
+	return false
 }
 
 // notA tells a valid value of the wrong type from an invalid input.

@@ -275,3 +275,18 @@ func FuzzSplit(f *testing.F) {
 		}
 	})
 }
+
+// String agrees with json.Unmarshal into a string on every input.
+func FuzzString(f *testing.F) {
+	for _, s := range []string{`"a"`, `"a\"b"`, `"\u0061"`, `""`, `"`, `1`, `null`, "\"\xff\"", "\"a\tb\"", `"é"`, `"a"b"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, ok := String(raw)
+		var want string
+		wantOK := json.Unmarshal(raw, &want) == nil
+		if ok != wantOK || got != want {
+			t.Fatalf("String(%q) = %q, %v; json.Unmarshal: %q, %v", raw, got, ok, want, wantOK)
+		}
+	})
+}

@@ -1,0 +1,94 @@
+package store_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/syncloop/syncloop/connectors"
+	"github.com/syncloop/syncloop/model"
+	"github.com/syncloop/syncloop/store"
+)
+
+// statementCounter counts every statement a pool sends (BEGIN and COMMIT
+// included): each one is a round trip to PostgreSQL.
+type statementCounter struct{ n atomic.Int64 }
+
+func (c *statementCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+
+func (c *statementCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// A quiet cycle (incremental, one empty page) is the most frequent thing
+// the worker does; every store call it makes has a budget of round trips,
+// so a change that adds one fails here. The calls are those of the
+// StartCycle, RetrieveLocal and FinishCycle activities, in their order.
+func TestQuietCycleRoundTrips(t *testing.T) {
+	base, ctx := newStore(t)
+	cfg := base.Pool.Config()
+	counter := &statementCounter{}
+	cfg.ConnConfig.Tracer = counter
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	s := &store.Store{Pool: pool}
+
+	o := addObject(t, base, "accounts")
+	// A first cycle moves the cursor, so the next one is incremental.
+	first := startCycle(t, base, o.Key, "c1")
+	if _, err := base.ApplyPages(ctx, first.CycleID, 0, []connectors.Page{{Records: []connectors.Record{rec("a", 1, `{"n":1}`)}, Cursor: at(1)}}); err != nil {
+		t.Fatal(err)
+	}
+	finish(t, base, first.CycleID, model.StatusCompleted)
+
+	budget := func(what string, max int64, f func() error) {
+		t.Helper()
+		before := counter.n.Load()
+		if err := f(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if got := counter.n.Load() - before; got > max {
+			t.Errorf("%s took %d round trips to PostgreSQL; its budget is %d", what, got, max)
+		} else {
+			t.Logf("%s: %d round trips (budget %d)", what, got, max)
+		}
+	}
+	var start store.CycleStart
+	budget("StartCycle", 5, func() (err error) {
+		start, err = s.StartCycle(ctx, store.StartCycleParams{Object: o.Key, Key: "c2", Trigger: model.TriggerSchedule})
+		return err
+	})
+	if start.Full || start.Cursor == nil {
+		t.Fatalf("second cycle %+v; want an incremental one", start)
+	}
+	budget("GetRetrieveProgress", 1, func() error { _, err := s.GetRetrieveProgress(ctx, start.CycleID); return err })
+	budget("GetObject", 1, func() error { _, err := s.GetObject(ctx, o.Key); return err })
+	var applied store.ApplyResult
+	budget("ApplyPagesOrdered (one empty page)", 7, func() (err error) {
+		applied, err = s.ApplyPagesOrdered(ctx, start.CycleID, 0, []connectors.Page{{}}, func() error { return nil })
+		return err
+	})
+	if !applied.Progress.Done || !applied.Batch.CursorMoved {
+		t.Fatalf("empty page: %+v; want the listing done and the cursor moved (kept)", applied)
+	}
+	budget("GetCycle", 1, func() error { _, err := s.GetCycle(ctx, start.CycleID); return err })
+	var c store.Cycle
+	budget("FinishCycle", 1, func() (err error) {
+		c, err = s.FinishCycle(ctx, store.FinishCycleParams{CycleID: start.CycleID, Status: model.StatusCompleted})
+		return err
+	})
+	if c.Status != model.StatusCompleted || c.CursorAfter == nil || !c.CursorAfter.Equal(*start.Cursor) || c.Counts != (model.Counts{}) {
+		t.Fatalf("quiet cycle row %+v; want Completed, cursor kept at %s, no counts", c, start.Cursor)
+	}
+	obj, err := s.GetObject(ctx, o.Key)
+	if err != nil || obj.LastSuccessAt == nil || obj.Cursor == nil || !obj.Cursor.Equal(*start.Cursor) {
+		t.Fatalf("object after the quiet cycle: %+v, %v; want its cursor kept and a last success", obj, err)
+	}
+}
