@@ -31,6 +31,7 @@ var (
 	sqlDeleteUnseen        = query("DeleteUnseen")
 	sqlForgetSeen          = query("ForgetSeen")
 	sqlMoveCursorAfter     = query("MoveCursorAfter")
+	sqlFinishEmptyListing  = query("FinishEmptyListing")
 	sqlRestartAsSnapshot   = query("RestartAsSnapshot")
 	sqlCycleMode           = query("CycleMode")
 	sqlBatchPosition       = query("BatchPosition")
@@ -315,8 +316,34 @@ func (s *Store) ApplyPagesOrdered(ctx context.Context, cycleID int64, expectPage
 			cursor = new(p.Cursor)
 		}
 	}
-	cols := toArrays(records)
 	processing := string(model.StatusProcessing)
+	if len(records) == 0 && last.NextPageToken == "" {
+		// A quiet cycle's one empty page: one statement, after the
+		// previous group (if any) committed.
+		if inOrder != nil {
+			if err := inOrder(); err != nil {
+				return ApplyResult{}, err
+			}
+			inOrder = nil
+		}
+		r, err := one(ctx, s.Pool, sqlFinishEmptyListing, pgx.NamedArgs{"id": cycleID, "processing": processing,
+			"incremental": string(ModeIncremental), "expect_pages": expectPages, "pages": len(pages), "cursor": cursor},
+			pgx.RowToStructByName[struct {
+				progressRow
+				CursorMoved bool `db:"cursor_moved"`
+			}])
+		if err == nil {
+			out.Progress = RetrieveProgress{Pages: r.Pages, Records: r.Records, Token: r.Token, Cursor: r.Cursor, Done: r.Done, Full: r.Mode.Full()}
+			out.Batch.CursorMoved = r.CursorMoved
+			return out, nil
+		}
+		if !errors.Is(err, ErrNotFound) {
+			return ApplyResult{}, fmt.Errorf("apply pages %d-%d of cycle %d: %w", expectPages+1, expectPages+len(pages), cycleID, err)
+		}
+		// Not an open incremental cycle at this page: the transaction
+		// below handles it (a full listing) or says what is wrong.
+	}
+	cols := toArrays(records)
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		if _, err := exec(ctx, tx, sqlAsyncCommit, nil); err != nil {
 			return err

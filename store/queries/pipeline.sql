@@ -151,3 +151,25 @@ FROM records WHERE object_id = @object_id AND change_xid = pg_current_xact_id();
 -- name: NotifyChanges
 -- Delivered to LISTEN syncloop_changes when the transaction commits.
 SELECT pg_notify('syncloop_changes', @payload::text);
+
+-- name: FinishEmptyListing
+-- The last page of an incremental listing brought no record (a quiet
+-- cycle): its progress, cursor_after and the object's cursor in one
+-- statement instead of ApplyPages' transaction. The right-hand sides see
+-- the row before the update, so cursor_after is greatest(cursor_before,
+-- the new retrieve_cursor), as in MoveCursorAfter. No row: the cycle is
+-- not an open incremental one at this page (ApplyPages says which).
+WITH c AS (
+    UPDATE sync_cycles SET retrieve_pages = retrieve_pages + @pages, retrieve_token = '',
+        retrieve_cursor = coalesce(@cursor, retrieve_cursor), retrieve_done = true,
+        cursor_after = greatest(cursor_before, coalesce(@cursor, retrieve_cursor))
+    WHERE id = @id AND status = @processing AND mode = @incremental
+        AND retrieve_pages = @expect_pages AND NOT retrieve_done
+    RETURNING object_id, retrieve_pages, retrieve_records, retrieve_token, retrieve_cursor, retrieve_done, mode, cursor_after
+), moved AS (
+    UPDATE integration_objects o SET cursor = c.cursor_after, last_success_at = now(), updated_at = now()
+    FROM c WHERE o.id = c.object_id AND c.cursor_after IS NOT NULL
+)
+SELECT retrieve_pages, retrieve_records, retrieve_token, retrieve_cursor, retrieve_done, mode,
+    cursor_after IS NOT NULL AS cursor_moved
+FROM c;
