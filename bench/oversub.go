@@ -167,6 +167,9 @@ func ageArm(ctx context.Context, be backend, bin string, cache, target, buckets 
 	defer w.stop()
 	c := e.client()
 	svc := &control.Service{Store: e.store, Client: c, Namespace: e.namespace(), TaskQueue: queue}
+	// The runs must be able to grow to target events: past the loop's own
+	// history cap (localHistoryCap) and the server's suggestion.
+	svc.LoopOptions.HistoryCap = target + 1000
 	// A long interval: only the triggers start cycles.
 	if _, err := e.store.Pool.Exec(ctx, `INSERT INTO integration_objects (tenant, provider, object_type, interval_seconds)
 		SELECT 't' || lpad(g::text, 5, '0'), 'demo', 'accounts', 86400 FROM generate_series(0, $1 - 1) g`, ageLoops); err != nil {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/syncloop/syncloop/connectors"
@@ -43,19 +42,9 @@ func decodePage(body []byte) (decodedPage, error) {
 	case err != nil:
 		return decodedPage{}, malformed("the response is not valid JSON (truncated?)")
 	}
-	var envelope struct {
-		Records, Next, ServerTime []byte
-	}
-	for _, m := range members { // the last of duplicate keys wins
-		switch m.Key {
-		case "records":
-			envelope.Records = m.Value
-		case "next":
-			envelope.Next = m.Value
-		case "server_time":
-			envelope.ServerTime = m.Value
-		}
-	}
+	// The last of duplicate keys wins; keys are matched exactly.
+	v, _ := jsonsplit.Pick(members, "records", "next", "server_time")
+	envelope := struct{ Records, Next, ServerTime []byte }{v[0], v[1], v[2]}
 	// Demand an actual array: a missing or null records field must not read
 	// as an empty last page, or a broken response would end a sync early.
 	elems, err := jsonsplit.Array(envelope.Records)
@@ -128,20 +117,11 @@ func exactKeys(raw []byte) (keys recordKeys, ok bool) {
 	if err != nil {
 		return keys, false
 	}
-	for _, m := range members {
-		switch m.Key {
-		case "id":
-			keys.ID = m.Value
-		case "modified_at":
-			keys.ModifiedAt = m.Value
-		case "deleted":
-			keys.Deleted = m.Value
-		default:
-			if strings.EqualFold(m.Key, "id") || strings.EqualFold(m.Key, "modified_at") || strings.EqualFold(m.Key, "deleted") {
-				return recordKeys{}, false
-			}
-		}
+	v, folded := jsonsplit.Pick(members, "id", "modified_at", "deleted")
+	if folded {
+		return recordKeys{}, false
 	}
+	keys = recordKeys{ID: v[0], ModifiedAt: v[1], Deleted: v[2]}
 	return keys, true
 }
 

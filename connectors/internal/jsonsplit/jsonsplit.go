@@ -36,6 +36,27 @@ type Member struct {
 	Value []byte
 }
 
+// Pick returns, for each name, the value of the last member whose key is
+// exactly that name (nil if none), as encoding/json keeps the last of
+// duplicate keys. folded reports a member whose key equals one of the
+// names only case-insensitively, which encoding/json would match to a
+// struct field of that name: a caller that must decode exactly as it
+// does can then defer to it.
+func Pick(members []Member, names ...string) (values [][]byte, folded bool) {
+	values = make([][]byte, len(names))
+	for _, m := range members {
+		for i, name := range names {
+			switch {
+			case m.Key == name:
+				values[i] = m.Value
+			case strings.EqualFold(m.Key, name):
+				folded = true
+			}
+		}
+	}
+	return values, folded
+}
+
 // Element is one element of an array: its bytes, which alias the input
 // (capped, so appending to one never overwrites the next), and its nesting
 // depth (0 for a scalar, 1 for [] or {}).
