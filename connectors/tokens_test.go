@@ -31,24 +31,21 @@ func (c *counting) Refresh(context.Context, string) (string, error) {
 	return fmt.Sprintf("t%d", c.n), nil
 }
 
-// retriesUntilGivenUp sends one request whose every token is rejected;
-// acceptedFirst says whether the provider accepted each token for another
-// request before rejecting it here. It returns how often the request was
-// sent again.
-func retriesUntilGivenUp(t *testing.T, acceptedFirst bool) int {
+// retriesUntilGivenUp sends one request through b whose every token is
+// rejected; before(token), if set, runs ahead of each rejection (the
+// provider answering another request with that token). It returns how
+// often the request was sent again.
+func retriesUntilGivenUp(t *testing.T, b *Bearer, before func(token string)) int {
 	t.Helper()
 	ctx := context.Background()
-	b := &Bearer{Source: &sharedCounting{}, Provider: "Test"}
 	token, err := b.Token(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var a TokenAttempt
 	for retries := 0; ; retries++ {
-		if acceptedFirst {
-			if _, retry, _ := b.Answered(ctx, token, http.StatusOK, &a); retry {
-				t.Fatal("a 200 is retried")
-			}
+		if before != nil {
+			before(token)
 		}
 		next, retry, err := b.Answered(ctx, token, http.StatusUnauthorized, &a)
 		if err != nil {
@@ -67,11 +64,13 @@ func retriesUntilGivenUp(t *testing.T, acceptedFirst bool) int {
 	}
 }
 
+func testBearer(src TokenSource) *Bearer { return &Bearer{Source: src, Provider: "Test"} }
+
 // A provider that rejects every new token at once (a user without API
 // access, a token for another org) gets the request TokenRetries more
 // times and then its 401 reported.
 func TestTokensNeverAcceptedAreRetriedTokenRetriesTimes(t *testing.T) {
-	if n := retriesUntilGivenUp(t, false); n != TokenRetries {
+	if n := retriesUntilGivenUp(t, testBearer(&sharedCounting{}), nil); n != TokenRetries {
 		t.Fatalf("sent again %d times; want %d", n, TokenRetries)
 	}
 }
@@ -81,7 +80,14 @@ func TestTokensNeverAcceptedAreRetriedTokenRetriesTimes(t *testing.T) {
 // TokenRetries: a request that keeps losing the race is sent again up to
 // TokenExpiries times.
 func TestTokensThatExpiredInUseAreRetriedLonger(t *testing.T) {
-	if n := retriesUntilGivenUp(t, true); n != TokenExpiries {
+	b := testBearer(&sharedCounting{})
+	var ok TokenAttempt
+	n := retriesUntilGivenUp(t, b, func(token string) {
+		if _, retry, _ := b.Answered(context.Background(), token, http.StatusOK, &ok); retry {
+			t.Fatal("a 200 is retried")
+		}
+	})
+	if n != TokenExpiries {
 		t.Fatalf("sent again %d times; want %d", n, TokenExpiries)
 	}
 }
@@ -89,28 +95,11 @@ func TestTokensThatExpiredInUseAreRetriedLonger(t *testing.T) {
 // A 5xx (which a proxy may send) does not show the provider accepted the
 // token: a 401 after it counts against TokenRetries.
 func TestServerErrorsDoNotProveAToken(t *testing.T) {
-	ctx := context.Background()
-	b := &Bearer{Source: &sharedCounting{}, Provider: "Test"}
-	token, err := b.Token(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var a TokenAttempt
-	retries := 0
-	for {
-		b.Answered(ctx, token, http.StatusBadGateway, &a)
-		next, retry, err := b.Answered(ctx, token, http.StatusUnauthorized, &a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !retry {
-			break
-		}
-		token = next
-		retries++
-	}
-	if retries != TokenRetries {
-		t.Fatalf("sent again %d times; want %d", retries, TokenRetries)
+	b := testBearer(&sharedCounting{})
+	var bad TokenAttempt
+	n := retriesUntilGivenUp(t, b, func(token string) { b.Answered(context.Background(), token, http.StatusBadGateway, &bad) })
+	if n != TokenRetries {
+		t.Fatalf("sent again %d times; want %d", n, TokenRetries)
 	}
 }
 
@@ -134,29 +123,13 @@ type sharedCounting struct {
 // one finds rejected expired in use: it does not use up this request's
 // TokenRetries, although this connector never had it accepted itself.
 func TestAcceptanceIsSharedByConnectorsOfOneSource(t *testing.T) {
-	ctx := context.Background()
 	src := &sharedCounting{}
-	other := &Bearer{Source: src, Provider: "Test"}
-	b := &Bearer{Source: src, Provider: "Test"}
-	token, err := b.Token(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var a TokenAttempt
-	retries := 0
-	for ; ; retries++ {
+	other := testBearer(src)
+	n := retriesUntilGivenUp(t, testBearer(src), func(token string) {
 		var theirs TokenAttempt
-		other.Answered(ctx, token, http.StatusOK, &theirs) // the other connector used it first
-		next, retry, err := b.Answered(ctx, token, http.StatusUnauthorized, &a)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !retry {
-			break
-		}
-		token = next
-	}
-	if retries != TokenExpiries {
-		t.Fatalf("sent again %d times; want %d (tokens the other connector had accepted)", retries, TokenExpiries)
+		other.Answered(context.Background(), token, http.StatusOK, &theirs) // the other connector used it first
+	})
+	if n != TokenExpiries {
+		t.Fatalf("sent again %d times; want %d (tokens the other connector had accepted)", n, TokenExpiries)
 	}
 }

@@ -46,7 +46,6 @@ var finalStatuses = []string{string(model.StatusFailed), string(model.StatusPart
 
 var (
 	sqlLockObjectForCycle        = query("LockObjectForCycle")
-	sqlLockObjectToStart         = query("LockObjectToStart")
 	sqlCycleStartState           = query("CycleStartState")
 	sqlAbandonOpenCycles         = query("AbandonOpenCycles")
 	sqlInsertCycle               = query("InsertCycle")
@@ -54,7 +53,6 @@ var (
 	sqlQueueCycle                = query("QueueCycle")
 	sqlAdoptQueuedCycle          = query("AdoptQueuedCycle")
 	sqlFinishCycle               = query("FinishCycle")
-	sqlFinishCycleClosingEpisode = query("FinishCycleClosingEpisode")
 	sqlOpenFailingEpisode        = query("OpenFailingEpisode")
 	sqlInsertFailingNotification = query("InsertFailingNotification")
 	sqlGetCycle                  = query("GetCycle")
@@ -105,11 +103,7 @@ func (s *Store) StartCycle(ctx context.Context, p StartCycleParams) (CycleStart,
 	// The common start (no earlier attempt, nothing open or queued) is
 	// five round trips: BEGIN, the lock, the state, the INSERT, COMMIT.
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
-		obj, err := one(ctx, tx, sqlLockObjectToStart, with(keyArgs(p.Object), pgx.NamedArgs{"key": settingSyncEnabled}),
-			pgx.RowToStructByName[struct {
-				lockedObject
-				Enabled bool `db:"enabled"`
-			}])
+		obj, err := lockObjectForCycle(ctx, tx, p.Object)
 		if err != nil {
 			return err
 		}
@@ -179,14 +173,15 @@ type cycleStartState struct {
 
 // lockedObject is what cycle bookkeeping reads of the object it locks.
 type lockedObject struct {
-	ID     int64      `db:"id"`
-	Cursor *time.Time `db:"cursor"`
+	ID      int64      `db:"id"`
+	Cursor  *time.Time `db:"cursor"`
+	Enabled bool       `db:"enabled"` // the global on/off switch
 }
 
 // lockObjectForCycle locks the object's row: cycle rows of one object are
 // written one transaction at a time (seq, the queued row).
 func lockObjectForCycle(ctx context.Context, tx pgx.Tx, k model.ObjectKey) (lockedObject, error) {
-	return one(ctx, tx, sqlLockObjectForCycle, keyArgs(k), pgx.RowToStructByName[lockedObject])
+	return one(ctx, tx, sqlLockObjectForCycle, with(keyArgs(k), pgx.NamedArgs{"key": settingSyncEnabled}), pgx.RowToStructByName[lockedObject])
 }
 
 // QueueCycleParams records a cycle that will begin shortly.
@@ -243,12 +238,12 @@ func (s *Store) FinishCycle(ctx context.Context, p FinishCycleParams) (Cycle, er
 	if err != nil {
 		return Cycle{}, err
 	}
-	args := pgx.NamedArgs{"id": p.CycleID, "status": string(p.Status), "steps": steps, "error": p.Error, "open_statuses": openStatuses}
+	args := pgx.NamedArgs{"id": p.CycleID, "status": string(p.Status), "steps": steps, "error": p.Error,
+		"open_statuses": openStatuses, "failing": p.Failing}
 	var c Cycle
 	if p.Failing == "" {
-		// The common end: one statement, which also closes a failing
-		// episode when the cycle moved the cursor.
-		c, err = one(ctx, s.Pool, sqlFinishCycleClosingEpisode, args, rowToCycle)
+		// The common end: one statement (no transaction).
+		c, err = one(ctx, s.Pool, sqlFinishCycle, args, rowToCycle)
 	} else {
 		err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 			var err error

@@ -4,14 +4,9 @@
 -- cycleRow.
 
 -- name: LockObjectForCycle
--- Serialises StartCycle per object.
-SELECT id, cursor FROM integration_objects
-WHERE tenant = @tenant AND provider = @provider AND object_type = @object_type
-FOR UPDATE;
-
--- name: LockObjectToStart
--- StartCycle's lock (LockObjectForCycle) and the global on/off switch
--- (SyncEnabled) in one round trip.
+-- Serialises the cycle rows of one object (StartCycle, QueueCycle), and
+-- reads the global on/off switch (as SyncEnabled does) in the same round
+-- trip.
 SELECT id, cursor, coalesce((SELECT value = 'true'::jsonb FROM settings WHERE key = @key), true) AS enabled
 FROM integration_objects
 WHERE tenant = @tenant AND provider = @provider AND object_type = @object_type
@@ -77,16 +72,9 @@ RETURNING id, seq, mode, cursor_before;
 
 -- name: FinishCycle
 -- Only an open cycle: a closed one (finished, or abandoned) keeps its row.
-UPDATE sync_cycles SET status = @status, steps = @steps, error = @error, ended_at = coalesce(ended_at, now())
-WHERE id = @id AND status = ANY(@open_statuses::text[])
-RETURNING id, object_id, seq, trigger, status, mode, cursor_before, cursor_after, started_at, ended_at,
-    retrieve_pages, retrieve_records, records_new, records_changed, records_unchanged, records_deleted, records_rejected,
-    records_tombstones_unknown, records_deleted_unlisted, steps, error;
-
--- name: FinishCycleClosingEpisode
--- FinishCycle of a cycle that did not fail with an auth/config error, in
--- one statement: a cycle that moved the cursor also closes the object's
--- failing episode, if one is open.
+-- A cycle that moved the cursor (so did not fail with an auth/config
+-- error, @failing) also closes the object's failing episode, if one is
+-- open.
 WITH c AS (
     UPDATE sync_cycles SET status = @status, steps = @steps, error = @error, ended_at = coalesce(ended_at, now())
     WHERE id = @id AND status = ANY(@open_statuses::text[])
@@ -95,7 +83,7 @@ WITH c AS (
         records_tombstones_unknown, records_deleted_unlisted, steps, error
 ), episode AS (
     UPDATE integration_objects o SET failing_since = NULL FROM c
-    WHERE o.id = c.object_id AND c.cursor_after IS NOT NULL AND o.failing_since IS NOT NULL
+    WHERE o.id = c.object_id AND c.cursor_after IS NOT NULL AND @failing = '' AND o.failing_since IS NOT NULL
 )
 SELECT * FROM c;
 
