@@ -117,11 +117,20 @@ func (w *workerProc) profile(on bool) {
 			return
 		}
 	}
-	sig := syscall.SIGUSR2
 	if on {
-		sig = syscall.SIGUSR1
+		_ = w.cmd.Process.Signal(syscall.SIGUSR1)
+		return
 	}
-	_ = w.cmd.Process.Signal(sig)
+	_ = w.cmd.Process.Signal(syscall.SIGUSR2)
+	// Wait for the profile to be complete (bench/worker renames it then):
+	// a worker stopped while it writes leaves an unreadable file.
+	partial := filepath.Join(dir, fmt.Sprintf("worker-%d-*.pprof.partial", w.cmd.Process.Pid))
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if m, _ := filepath.Glob(partial); len(m) == 0 {
+			return
+		}
+	}
+	log.Printf("worker %d: its profile was not complete after 30 s", w.cmd.Process.Pid)
 }
 
 // stop ends the worker and returns its CPU seconds and peak RSS in MiB.

@@ -40,9 +40,9 @@ func main() {
 	only := flag.String("only", "", "run one part: ingest, schedule, watcher, oversub or statusload")
 	quick := flag.Bool("quick", false, "small sizes (a smoke run, not the published numbers)")
 	records := flag.String("records", "100000,1000000", "ingest dataset sizes")
-	objects := flag.String("objects", "100,1000,5000@5m", "scheduling benchmark sizes: N objects every minute, or N@interval")
+	objects := flag.String("objects", "100,1000,5000@5m", "scheduling benchmark sizes: N objects every minute, or N@interval; a /BACKEND suffix (5000@5m/postgres) runs that size on that back-end only")
 	scheduleFor := flag.Duration("schedule-window", 4*time.Minute, "how long each scheduling run measures")
-	watcherObjects := flag.String("watcher-objects", "1000,10000", "watcher benchmark object counts")
+	watcherObjects := flag.String("watcher-objects", "1000,10000", "watcher benchmark object counts; a /BACKEND suffix (100000/postgres) runs that count on that back-end only")
 	temporalFlag := flag.String("temporal", "sqlite,postgres", "Temporal back-ends the scheduling and watcher parts run against: sqlite (in process), postgres (bench/temporalpg)")
 	oversubFlag := flag.String("oversub", "5000:500@5m", "cache oversubscription: LOOPS:CACHE[@interval] runs LOOPS loops with every loop cached, then with a worker cache of CACHE (off: skip)")
 	oversubOn := flag.String("oversub-temporal", "postgres", "back-end of the oversubscription part and the age sweep (the first of -temporal if it is not in it)")
@@ -138,6 +138,9 @@ func main() {
 	if *only == "" || *only == "schedule" {
 		for _, be := range backends {
 			for _, size := range scheduleSizes(*objects) {
+				if size.only != "" && size.only != be.name {
+					continue
+				}
 				// The window covers at least one interval: every object's
 				// cycle in it is a lag sample.
 				rs, err := runSchedule(ctx, be, benchBin, size, max(*scheduleFor, size.interval), logf)
@@ -167,7 +170,11 @@ func main() {
 	}
 	if *only == "" || *only == "watcher" {
 		for _, be := range backends {
-			for _, n := range ints(*watcherObjects) {
+			for _, w := range watcherCounts(*watcherObjects) {
+				n := w.objects
+				if w.only != "" && w.only != be.name {
+					continue
+				}
 				r, err := runWatcher(ctx, be, n, logf)
 				if err != nil {
 					log.Fatalf("watcher [%s] %d: %v", be.name, n, err)
@@ -189,13 +196,15 @@ func main() {
 	fmt.Println("wrote", *out)
 }
 
-// scheduleSizes parses "100,1000,5000@5m": N objects, each every minute
-// unless an interval follows the @ (1m to 7d, as the product accepts).
+// scheduleSizes parses "100,1000,5000@5m/postgres": N objects, each
+// every minute unless an interval follows the @ (1m to 7d, as the product
+// accepts), on every back-end unless one follows the /.
 func scheduleSizes(csv string) []scheduleSize {
 	var out []scheduleSize
 	for _, f := range strings.Split(csv, ",") {
-		count, every, ok := strings.Cut(strings.TrimSpace(f), "@")
-		size := scheduleSize{interval: time.Minute}
+		f, only := backendSuffix("-objects", f)
+		count, every, ok := strings.Cut(f, "@")
+		size := scheduleSize{interval: time.Minute, only: only}
 		if ok {
 			d, err := model.ParseInterval(every)
 			if err != nil {
@@ -211,6 +220,30 @@ func scheduleSizes(csv string) []scheduleSize {
 		out = append(out, size)
 	}
 	return out
+}
+
+// watcherCount is one -watcher-objects entry.
+type watcherCount struct {
+	objects int
+	only    string // the one back-end it runs on ("" for all)
+}
+
+func watcherCounts(csv string) []watcherCount {
+	var out []watcherCount
+	for _, f := range strings.Split(csv, ",") {
+		f, only := backendSuffix("-watcher-objects", f)
+		out = append(out, watcherCount{objects: ints(f)[0], only: only})
+	}
+	return out
+}
+
+// backendSuffix splits "5000@5m/postgres" into "5000@5m" and "postgres".
+func backendSuffix(flagName, f string) (string, string) {
+	f, only, ok := strings.Cut(strings.TrimSpace(f), "/")
+	if ok && only != backendSQLite && only != backendPostgres {
+		log.Fatalf("%s %q: the suffix after / is a back-end, sqlite or postgres", flagName, f+"/"+only)
+	}
+	return f, only
 }
 
 func ints(csv string) []int {

@@ -80,6 +80,7 @@ type scheduleResult struct {
 type scheduleSize struct {
 	objects  int
 	interval time.Duration
+	only     string // the one back-end it runs on ("" for all)
 }
 
 func runSchedule(ctx context.Context, be backend, bin string, size scheduleSize, window time.Duration, logf func(string, ...any)) ([]scheduleResult, error) {

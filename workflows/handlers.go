@@ -17,7 +17,7 @@ import (
 // operation is one operator verb, registered from the table below.
 type operation struct {
 	name     string
-	register func(ctx workflow.Context, l *loop) error // update handler and signal coroutine
+	register func(ctx workflow.Context, l *loop) error // update handler (signals: applySignals)
 	drain    func(ctx workflow.Context, l *loop)       // apply signals received but not yet handled
 }
 
@@ -48,17 +48,13 @@ func verb[T any](name string, validate func(T) error, apply func(*loop, T)) oper
 	// Empty payloads are not decoded, so a pause sent with any payload (or
 	// none, as `temporal workflow signal` does) still pauses.
 	_, empty := any(*new(T)).(Empty)
-	receive := func(ctx workflow.Context, ch workflow.ReceiveChannel, async bool) (T, bool) {
+	receive := func(ch workflow.ReceiveChannel) (T, bool) {
 		var r T
 		ptr := any(&r)
 		if empty {
 			ptr = nil
 		}
-		if async {
-			return r, ch.ReceiveAsync(ptr)
-		}
-		ch.Receive(ctx, ptr)
-		return r, true
+		return r, ch.ReceiveAsync(ptr)
 	}
 	handle := func(ctx workflow.Context, l *loop, r T) {
 		if validate != nil {
@@ -80,24 +76,12 @@ func verb[T any](name string, validate func(T) error, apply func(*loop, T)) oper
 				apply(l, r)
 				return l.status(ctx), nil
 			}, opts)
-			if err != nil {
-				return err
-			}
-			// Each signal has its own coroutine that applies it at once, so
-			// status reflects it even while a cycle runs.
-			ch := workflow.GetSignalChannel(ctx, name)
-			workflow.Go(ctx, func(ctx workflow.Context) {
-				for {
-					r, _ := receive(ctx, ch, false)
-					handle(ctx, l, r)
-				}
-			})
-			return nil
+			return err
 		},
 		drain: func(ctx workflow.Context, l *loop) {
 			ch := workflow.GetSignalChannel(ctx, name)
 			for {
-				r, ok := receive(ctx, ch, true)
+				r, ok := receive(ch)
 				if !ok {
 					return
 				}
@@ -130,25 +114,40 @@ func (l *loop) registerHandlers(ctx workflow.Context) error {
 	}); err != nil {
 		return err
 	}
-	// wake (internal, from the watcher after `sync on`): re-check now.
-	wake := workflow.GetSignalChannel(ctx, SignalWake)
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		for {
-			wake.Receive(ctx, nil)
-			l.wake = true
-		}
-	})
-	// sync-off (internal, from `sync off`): hold now, visibly. StartCycle
-	// enforces the switch anyway; this only makes every view show it at
-	// once. Histories without the signal issue the same commands as before.
-	off := workflow.GetSignalChannel(ctx, SignalSyncOff)
-	workflow.Go(ctx, func(ctx workflow.Context) {
-		for {
-			off.Receive(ctx, nil)
-			l.syncOff()
-		}
-	})
+	workflow.Go(ctx, l.applySignals)
 	return nil
+}
+
+// signalNames is every signal a loop takes: the verbs, then wake
+// (internal, from the watcher after `sync on`: re-check now) and sync-off
+// (internal, from `sync off`: hold now, visibly; StartCycle enforces the
+// switch anyway, this only makes every view show it at once).
+func signalNames() []string {
+	names := make([]string, 0, len(operations)+2)
+	for _, op := range operations {
+		names = append(names, op.name)
+	}
+	return append(names, SignalWake, SignalSyncOff)
+}
+
+// applySignals is the one coroutine that applies signals as they arrive,
+// so status reflects them even while a cycle runs. It applies everything
+// buffered in drainSignals' order, which is the order one coroutine per
+// signal applied it in (every buffered signal of a name, name by name), so
+// the loop decides the same as before and no history changes. One
+// coroutine instead of six: the SDK resumes every coroutine of a workflow
+// on each pass of a workflow task (and a quiet cycle makes several), at
+// the cost of two goroutine switches and a stack walk each.
+func (l *loop) applySignals(ctx workflow.Context) {
+	sel := workflow.NewSelector(ctx)
+	for _, name := range signalNames() {
+		// Readiness only: drainSignals receives.
+		sel.AddReceive(workflow.GetSignalChannel(ctx, name), func(workflow.ReceiveChannel, bool) {})
+	}
+	for {
+		sel.Select(ctx)
+		l.drainSignals(ctx)
+	}
 }
 
 func (l *loop) syncOff() {

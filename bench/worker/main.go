@@ -16,6 +16,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 
 	"go.temporal.io/sdk/client"
@@ -88,6 +89,9 @@ func main() {
 	}
 }
 
+// profileOnSignal writes each profile as worker-<pid>-<n>.pprof.partial
+// and renames it when complete, so the benchmark can wait for the rename
+// before it stops the worker (a profile cut off by the exit is unreadable).
 func profileOnSignal(dir string, sigs <-chan os.Signal) {
 	var f *os.File
 	for n := 1; ; {
@@ -97,7 +101,7 @@ func profileOnSignal(dir string, sigs <-chan os.Signal) {
 				continue
 			}
 			var err error
-			if f, err = os.Create(filepath.Join(dir, fmt.Sprintf("worker-%d-%d.pprof", os.Getpid(), n))); err != nil {
+			if f, err = os.Create(filepath.Join(dir, fmt.Sprintf("worker-%d-%d.pprof.partial", os.Getpid(), n))); err != nil {
 				log.Print(err)
 				continue
 			}
@@ -109,6 +113,9 @@ func profileOnSignal(dir string, sigs <-chan os.Signal) {
 			if f != nil {
 				pprof.StopCPUProfile()
 				_ = f.Close()
+				if err := os.Rename(f.Name(), strings.TrimSuffix(f.Name(), ".partial")); err != nil {
+					log.Print(err)
+				}
 				f = nil
 			}
 		}
