@@ -118,7 +118,7 @@ func (r *report) scheduleMarkdown(b *strings.Builder) {
 	for _, x := range r.schedule {
 		fmt.Fprintf(b, "| %s | %d | %s | %s | %.2f |\n", x.Backend, x.Objects, x.Variant, byType(x.MetricByType), x.ChangeVersionUpserts)
 	}
-	b.WriteString("\nEvery figure is over a measurement window that opens one interval after the loops were started (the start-up burst is over): " +
+	b.WriteString("\nEvery figure is over a measurement window that opens one interval after the loops were started (the start-up burst is over), or, when that is later, once every object has ended its first cycle (a full listing, costlier than a quiet cycle; under load Schedules fire their first runs tens of seconds late): " +
 		"lag and cycles/s over the cycles that started in it, worker CPU per cycle as the worker's CPU time in it (from /proc) ÷ those cycles. " +
 		"Lag is cycle start − due time: for the loops, due is the previous cycle's end + the interval; for Schedules, the boundary the schedule fires on (Every: d fires at multiples of d). " +
 		"**Actions (Cloud rules, history)** counts the history events written in the window by " + fmt.Sprint(historySample) + " sampled objects with `internal/cost` (Temporal Cloud's published rules: a workflow start or continue-as-new 1, " +

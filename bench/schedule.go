@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log"
 	"math"
 	"sort"
 	"strings"
@@ -179,9 +180,21 @@ func runVariant(ctx context.Context, be backend, bin string, size scheduleSize, 
 	}); err != nil {
 		return r, err
 	}
-	// Measure a steady window after a warm-up of one interval (every
-	// object has run its first cycle, and the start-up burst is over).
+	// Measure a steady window after a warm-up of one interval, and only
+	// once every object's first cycle (a full listing of an empty object,
+	// costlier than a quiet cycle) is over: Schedules fire late under load
+	// (p99 tens of seconds at 1,000), so one interval after the start some
+	// of their first cycles are still to come and would be measured.
 	warm := start.Add(every)
+	firstDone, err := waitFirstCycles(ctx, e, n, start.Add(3*every))
+	if err != nil {
+		return r, err
+	}
+	if firstDone.After(warm) {
+		log.Printf("schedule [%s] %d objects: %s: the last first cycle ended %s after the warm-up interval; the window opens then",
+			be.name, n, variant, firstDone.Sub(warm).Round(time.Second))
+		warm = firstDone
+	}
 	if err := sleepUntil(ctx, warm); err != nil {
 		return r, err
 	}
@@ -294,6 +307,26 @@ func startAll(ctx context.Context, keys []model.ObjectKey, start func(model.Obje
 // window, sorted. Due is the previous cycle's end + the interval for the
 // loops, and the boundary the schedule fires on for Schedules (Every: d
 // fires at multiples of d since the Unix epoch).
+// waitFirstCycles waits until n objects have ended their first cycle and
+// returns when it saw that.
+func waitFirstCycles(ctx context.Context, e *env, n int, deadline time.Time) (time.Time, error) {
+	for {
+		var done int
+		if err := e.store.Pool.QueryRow(ctx, `SELECT count(*) FROM sync_cycles WHERE seq = 1 AND ended_at IS NOT NULL`).Scan(&done); err != nil {
+			return time.Time{}, err
+		}
+		if done >= n {
+			return time.Now(), nil
+		}
+		if time.Now().After(deadline) {
+			return time.Time{}, fmt.Errorf("only %d of %d objects ended a first cycle by %s", done, n, deadline.Format(time.TimeOnly))
+		}
+		if err := sleepUntil(ctx, time.Now().Add(500*time.Millisecond)); err != nil {
+			return time.Time{}, err
+		}
+	}
+}
+
 func cycleLags(ctx context.Context, e *env, variant string, every time.Duration, from, to time.Time) ([]time.Duration, int, error) {
 	// A loop's cycle is due an interval after the previous one ended,
 	// except its second, due workflows.SpreadWait after the first (the
