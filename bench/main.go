@@ -117,10 +117,16 @@ func main() {
 		}
 	}
 	rep := &report{started: time.Now(), command: "go run ./bench " + strings.Join(os.Args[1:], " ")}
+	// What the report's file holds below handWrittenMarker (measurements
+	// made by other commands, and their reading) is kept.
+	var kept string
+	if old, err := os.ReadFile(*out); err == nil {
+		kept = keptTail(string(old))
+	}
 	// The report is rewritten after every result, so a long run that is
 	// stopped part-way still leaves what it measured.
 	save := func() {
-		if err := os.WriteFile(*out, []byte(rep.markdown()), 0o644); err != nil {
+		if err := os.WriteFile(*out, []byte(rep.markdown()+kept), 0o644); err != nil {
 			log.Fatal(err)
 		}
 	}
@@ -244,6 +250,20 @@ func backendSuffix(flagName, f string) (string, string) {
 		log.Fatalf("%s %q: the suffix after / is a back-end, sqlite or postgres", flagName, f+"/"+only)
 	}
 	return f, only
+}
+
+// handWrittenMarker starts the part of BENCHMARKS.md that the benchmark
+// does not write: a run rewrites everything above it and keeps the rest.
+const handWrittenMarker = "<!-- Written by hand from here on: go run ./bench rewrites what is above this line and keeps the rest. -->"
+
+// keptTail is the part of a report file to keep: from handWrittenMarker
+// on, after a blank line ("" when the file has no marker).
+func keptTail(file string) string {
+	i := strings.Index(file, handWrittenMarker)
+	if i < 0 {
+		return ""
+	}
+	return "\n" + file[i:]
 }
 
 func ints(csv string) []int {
