@@ -2,7 +2,9 @@
 // bookkeeping in sync_cycles (StartCycle, FinishCycle, LoadCycle,
 // SaveLoopSettings, all run as local activities) and Retrieve, which pages
 // through the provider and applies each group of pages to records in one
-// transaction with the progress a retry resumes from. The watcher's
+// transaction with the progress a retry resumes from. RunCycle
+// (cycle.go) is a quiet cycle's StartCycle, retrieval and FinishCycle as
+// one local activity. The watcher's
 // activities are in watcher.go. Workflows call these by method name.
 package activities
 

@@ -61,7 +61,7 @@ type Progress struct {
 // retry resume after it. The next page is fetched while the current group
 // is written, so only a few pages are in memory.
 func (a *Activities) Retrieve(ctx context.Context, in RetrieveInput) (RetrieveResult, error) {
-	return a.retrieve(ctx, in, budget{})
+	return a.retrieve(ctx, in, budget{}, nil)
 }
 
 // RetrieveLocalInput is Retrieve's input with the budget of a local
@@ -84,7 +84,7 @@ type RetrieveLocalInput struct {
 // applied twice. It does not retry: a failure is handed to Retrieve too,
 // whose retry policy knows how to wait.
 func (a *Activities) RetrieveLocal(ctx context.Context, in RetrieveLocalInput) (RetrieveResult, error) {
-	return a.retrieve(ctx, in.RetrieveInput, budget{pages: in.MaxPages, until: deadline(in.MaxDuration)})
+	return a.retrieve(ctx, in.RetrieveInput, budget{pages: in.MaxPages, until: deadline(in.MaxDuration)}, nil)
 }
 
 // budget bounds how much one retrieve fetches (zero: unbounded).
@@ -105,12 +105,19 @@ func (b budget) spent(n int) bool {
 	return (b.pages > 0 && n >= b.pages) || (!b.until.IsZero() && !time.Now().Before(b.until))
 }
 
-func (a *Activities) retrieve(ctx context.Context, in RetrieveInput, b budget) (RetrieveResult, error) {
+// retrieve resumes after the progress committed in the cycle row, read
+// here unless the caller knows it (known: a row it has just started).
+func (a *Activities) retrieve(ctx context.Context, in RetrieveInput, b budget, known *store.RetrieveProgress) (RetrieveResult, error) {
 	startedAt := time.Now()
 	logger := activity.GetLogger(ctx)
-	prog, err := a.Store.GetRetrieveProgress(ctx, in.CycleID)
-	if err != nil {
-		return RetrieveResult{}, fmt.Errorf("load retrieve progress of cycle %d: %w", in.CycleID, err)
+	var prog store.RetrieveProgress
+	if known != nil {
+		prog = *known
+	} else {
+		var err error
+		if prog, err = a.Store.GetRetrieveProgress(ctx, in.CycleID); err != nil {
+			return RetrieveResult{}, fmt.Errorf("load retrieve progress of cycle %d: %w", in.CycleID, err)
+		}
 	}
 	if activity.HasHeartbeatDetails(ctx) {
 		var hb Progress

@@ -356,7 +356,7 @@ func TestSecretsNeverReachHistoryOrLogs(t *testing.T) {
 	// The check must have seen the places a secret could leak: the local
 	// retrieval's recorded input and result, and the failed request's
 	// error in the log.
-	if !strings.Contains(string(raw), "RetrieveLocal") || !strings.Contains(h.logs.String(), "local retrieve failed") || len(hist.Events) < 10 {
+	if !strings.Contains(string(raw), "RunCycle") || !strings.Contains(h.logs.String(), "local retrieve failed") || len(hist.Events) < 10 {
 		t.Fatalf("the check saw too little: %d events, %d bytes of log", len(hist.Events), len(h.logs.String()))
 	}
 	_ = fmt.Sprint

@@ -21,6 +21,32 @@ const (
 	StepProcess  = "Process"
 )
 
+// RetrievedSteps are the steps of a cycle whose retrieval ended without an
+// error: Retrieve (pages fetched) and Process (pages applied), which run
+// interleaved from started to ended. Rejected records make Process
+// Partially_Completed, and the second result is then the cycle's error.
+// The workflow and the one-activity cycle both build a cycle's steps here,
+// so a cycle is recorded the same way whichever of them finishes it.
+func RetrievedSteps(started, ended time.Time, pages, records, rejected int) ([]Step, string) {
+	step := func(name string) Step {
+		return Step{Name: name, Status: StatusCompleted, StartedAt: &started, EndedAt: &ended, BatchesOK: pages, Records: records}
+	}
+	retrieve, process := step(StepRetrieve), step(StepProcess)
+	if rejected > 0 {
+		process.Status, process.Error = StatusPartiallyCompleted, Plural(rejected, "record")+" rejected (see rejected_records)"
+	}
+	return []Step{retrieve, process}, process.Error
+}
+
+// StepsStatus is a cycle's status from its steps (CombineStatuses).
+func StepsStatus(steps []Step) Status {
+	statuses := make([]Status, len(steps))
+	for i, s := range steps {
+		statuses[i] = s.Status
+	}
+	return CombineStatuses(statuses...)
+}
+
 // Counts are a cycle's record counts. Every retrieved record is counted
 // in exactly one of New, Changed, Unchanged, Rejected, TombstonesUnknown
 // and Deleted − DeletedUnlisted (see Accounted):

@@ -28,7 +28,8 @@ tests=(
 )
 # Fixtures of behaviour that later changed are kept (the loop must still
 # replay them), though no test writes them any more: those in
-# workflows/testdata/before-local-cycle predate versionLocalCycle (of
+# workflows/testdata/before-cycle-activity predate versionCycleActivity,
+# those in workflows/testdata/before-local-cycle versionLocalCycle (of
 # them, syncloop_sync_off_on.json also predates the sync-off signal, and
 # syncloop_trigger_burst.json the Queued row, versionQueuedRow). When a
 # new version constant changes the commands again, move the current

@@ -27,7 +27,9 @@ func (c *statementCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQu
 // A quiet cycle (incremental, one empty page) is the most frequent thing
 // the worker does; every store call it makes has a budget of round trips,
 // so a change that adds one fails here. The calls are those of the
-// StartCycle, RetrieveLocal and FinishCycle activities, in their order.
+// RunCycle activity (StartCycle, the retrieval, FinishCycle), in their
+// order; RunCycle skips GetRetrieveProgress for a row it has just started
+// (9 round trips), a resumed cycle reads it (10).
 func TestQuietCycleRoundTrips(t *testing.T) {
 	base, ctx := newStore(t)
 	cfg := base.Pool.Config()
@@ -68,7 +70,13 @@ func TestQuietCycleRoundTrips(t *testing.T) {
 	if start.Full || start.Cursor == nil {
 		t.Fatalf("second cycle %+v; want an incremental one", start)
 	}
-	budget("GetRetrieveProgress", 1, func() error { _, err := s.GetRetrieveProgress(ctx, start.CycleID); return err })
+	var prog store.RetrieveProgress
+	budget("GetRetrieveProgress", 1, func() (err error) { prog, err = s.GetRetrieveProgress(ctx, start.CycleID); return err })
+	// RunCycle does not read it for a row StartCycle has just started: it
+	// must be what RunCycle assumes.
+	if prog != (store.RetrieveProgress{Full: start.Full}) {
+		t.Errorf("a new row's progress = %+v; RunCycle assumes %+v", prog, store.RetrieveProgress{Full: start.Full})
+	}
 	budget("GetObject", 1, func() error { _, err := s.GetObject(ctx, o.Key); return err })
 	var applied store.ApplyResult
 	budget("ApplyPagesOrdered (one empty page)", 1, func() (err error) {
@@ -91,6 +99,19 @@ func TestQuietCycleRoundTrips(t *testing.T) {
 	if err != nil || obj.LastSuccessAt == nil || obj.Cursor == nil || !obj.Cursor.Equal(*start.Cursor) {
 		t.Fatalf("object after the quiet cycle: %+v, %v; want its cursor kept and a last success", obj, err)
 	}
+	// The same for a row StartCycle adopts from Queued.
+	queued, err := s.QueueCycle(ctx, store.QueueCycleParams{Object: o.Key, Key: "q3", Trigger: model.TriggerManual})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adopted, err := s.StartCycle(ctx, store.StartCycleParams{Object: o.Key, Key: "c3", Trigger: model.TriggerManual})
+	if err != nil || adopted.Seq != queued || adopted.Resumed {
+		t.Fatalf("start after a queued cycle = %+v, %v; want the queued cycle #%d adopted", adopted, err, queued)
+	}
+	if p, err := s.GetRetrieveProgress(ctx, adopted.CycleID); err != nil || p != (store.RetrieveProgress{Full: adopted.Full}) {
+		t.Errorf("an adopted row's progress = %+v, %v; RunCycle assumes %+v", p, err, store.RetrieveProgress{Full: adopted.Full})
+	}
+	finish(t, base, adopted.CycleID, model.StatusCompleted)
 }
 
 // The empty last page's one statement (FinishEmptyListing) applies only

@@ -223,6 +223,9 @@ type CarriedState struct {
 	// LocalCycles: this loop's cycles run in one workflow task
 	// (versionLocalCycle), decided by an earlier run.
 	LocalCycles bool `json:"local_cycles,omitempty"`
+	// OneActivityCycles: this loop's cycles start as one local activity,
+	// RunCycle (versionCycleActivity), decided by an earlier run.
+	OneActivityCycles bool `json:"one_activity_cycles,omitempty"`
 	// Spread: the loop has run its second cycle, so the spread of its
 	// start (SpreadWait) is behind it.
 	Spread bool `json:"spread,omitempty"`

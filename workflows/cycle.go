@@ -85,32 +85,84 @@ func (l *loop) runCycle(ctx workflow.Context, trigger model.Trigger, due *time.T
 			row: store.Cycle{Trigger: trigger, Status: model.StatusFailed, Error: msg}}
 	}
 
-	lctx := workflow.WithLocalActivityOptions(ctx, localOptions(fmt.Sprintf("start a cycle (%s)", trigger)))
+	key := fmt.Sprintf("%s/%s/%d", info.WorkflowExecution.ID, info.WorkflowExecution.RunID, l.runCycles)
+	cycleCtx, cancelCycle := workflow.WithCancel(ctx)
+	defer cancelCycle()
+	var first *activities.CycleResult
+	tried := local && l.oneActivityCycles(ctx)
+	if tried {
+		// A cancel-cycle (restart --force) that reaches the loop while
+		// RunCycle runs (updates arrive with the next workflow task: the
+		// SDK's task heartbeat, if RunCycle takes that long) cancels it.
+		l.active.cancel = cancelCycle
+		var err error
+		first, err = l.runCycleActivity(cycleCtx, trigger, key, due)
+		switch errorType(err) {
+		case activities.ErrTypeNotFound:
+			return cycleOutcome{kind: cycleObjectRemoved}
+		case activities.ErrTypeSyncDisabled:
+			return cycleOutcome{kind: cycleHeld}
+		}
+		if isTimeout(err) || cycleCtx.Err() != nil {
+			due = nil // RunCycle's StartCycle may have counted the lag
+		}
+	}
 	var start store.CycleStart
-	err := workflow.ExecuteLocalActivity(lctx, acts.StartCycle, activities.StartCycleInput{
-		Object: l.in.Object, Key: fmt.Sprintf("%s/%s/%d", info.WorkflowExecution.ID, info.WorkflowExecution.RunID, l.runCycles),
-		Trigger: trigger, DueAt: due,
-	}).Get(ctx, &start)
-	switch errorType(err) {
-	case "":
-	case activities.ErrTypeNotFound:
-		return cycleOutcome{kind: cycleObjectRemoved}
-	case activities.ErrTypeSyncDisabled:
-		return cycleOutcome{kind: cycleHeld}
-	default:
-		// No row could be written (database down): count a failure so the
-		// next attempt backs off, and keep looping.
-		return failedBeforeRow(errorMessage(err))
+	if first != nil {
+		start = first.Start
+	} else {
+		sctx := ctx
+		if tried {
+			// RunCycle failed, ran out of time or was cancelled: start (or
+			// find, by its key) the row here, even when the loop is being
+			// cancelled, so the cycle's end is recorded. The SDK does not
+			// wait for a timed-out or cancelled local activity to return,
+			// so RunCycle may still be in a transaction: StartCycle takes
+			// the object's lock, and FinishCycle keeps a closed row. If
+			// RunCycle had started the row, StartCycle says Resumed, and
+			// requeueAfterResume may queue one more cycle: the safe side.
+			sctx, _ = workflow.NewDisconnectedContext(ctx)
+		}
+		lctx := workflow.WithLocalActivityOptions(sctx, localOptions(fmt.Sprintf("start a cycle (%s)", trigger)))
+		err := workflow.ExecuteLocalActivity(lctx, acts.StartCycle, activities.StartCycleInput{
+			Object: l.in.Object, Key: key, Trigger: trigger, DueAt: due,
+		}).Get(sctx, &start)
+		switch errorType(err) {
+		case "":
+		case activities.ErrTypeNotFound:
+			return cycleOutcome{kind: cycleObjectRemoved}
+		case activities.ErrTypeSyncDisabled:
+			return cycleOutcome{kind: cycleHeld}
+		default:
+			// No row could be written (database down): count a failure so the
+			// next attempt backs off, and keep looping.
+			return failedBeforeRow(errorMessage(err))
+		}
+		switch {
+		case tried && cycleCtx.Err() != nil:
+			// Cancelled (restart --force, or the loop itself): nothing more
+			// is fetched, and the cycle is recorded as cancelled.
+			first = &activities.CycleResult{Start: start, Failure: &activities.RetrieveFailure{Type: "cancelled", Message: "cancelled", NonRetryable: true}}
+		case tried:
+			// RunCycle did not end (out of time, or the row could not be
+			// written then): what it applied is committed, and Retrieve,
+			// which has the time and the retries, goes on after it.
+			first = &activities.CycleResult{Start: start, Retrieve: activities.RetrieveResult{Unfinished: true}}
+		}
 	}
 	l.active.info.Seq, l.active.info.Full = start.Seq, start.Full
 	l.requeueAfterResume(start, asked)
+	if first != nil && first.Finished != nil {
+		// The quiet cycle: RunCycle recorded it.
+		out := cycleOutcome{kind: cycleRan, started: started, live: first.Retrieve.LiveRecords}
+		return l.closed(ctx, out, *first.Finished, start.Seq)
+	}
 
-	cycleCtx, cancelCycle := workflow.WithCancel(ctx)
 	l.active.cancel = cancelCycle
-	res := l.retrieve(cycleCtx, start, local)
+	res := l.retrieve(cycleCtx, start, local, first)
 	byOperator := cycleCtx.Err() != nil && ctx.Err() == nil
 	cancelCycle()
-	status := model.CombineStatuses(stepStatuses(res.steps)...)
+	status := model.StepsStatus(res.steps)
 	switch {
 	case ctx.Err() != nil:
 		status, res.errText = model.StatusFailed, "cancelled"
@@ -127,30 +179,80 @@ func (l *loop) runCycle(ctx workflow.Context, trigger model.Trigger, due *time.T
 	defer cancel()
 	out := cycleOutcome{kind: cycleRan, started: started, byOperator: byOperator, live: res.live, failing: res.failing}
 	var finished activities.FinishCycleResult
-	err = workflow.ExecuteLocalActivity(fctx, acts.FinishCycle, activities.FinishCycleInput{
+	err := workflow.ExecuteLocalActivity(fctx, acts.FinishCycle, activities.FinishCycleInput{
 		CycleID: start.CycleID, Status: status, Steps: res.steps, Error: res.errText, Failing: res.failing, Object: l.in.Object,
 	}).Get(fctx, &finished)
-	out.row = finished.Cycle
-	out.ended = workflow.Now(ctx)
-	if id := finished.Notification; id > 0 && ctx.Err() == nil {
-		l.deliver(ctx, id, start.Seq)
-	}
-	switch {
-	case err != nil:
+	if err != nil {
 		// The row stays Processing; the next StartCycle closes it as
 		// abandoned. The loop records the outcome it knows.
 		workflow.GetLogger(ctx).Error("could not record the end of the cycle", "seq", start.Seq, "error", err)
+		out.ended = workflow.Now(ctx)
 		out.row = store.Cycle{Seq: start.Seq, Trigger: trigger, Status: status, Full: start.Full, Steps: res.steps, Error: res.errText}
-	case out.row.EndedAt != nil && out.row.EndedAt.After(out.ended) && out.row.EndedAt.Sub(out.ended) < time.Minute:
+		return out
+	}
+	return l.closed(ctx, out, finished, start.Seq)
+}
+
+// closed completes the outcome of a cycle whose end was recorded: its row,
+// its real end, and the cycle.completed notification if one was recorded.
+func (l *loop) closed(ctx workflow.Context, out cycleOutcome, finished activities.FinishCycleResult, seq int) cycleOutcome {
+	out.row = finished.Cycle
+	out.ended = workflow.Now(ctx)
+	if id := finished.Notification; id > 0 && ctx.Err() == nil {
+		l.deliver(ctx, id, seq)
+	}
+	if end := out.row.EndedAt; end != nil && end.After(out.ended) && end.Sub(out.ended) < time.Minute {
 		// Workflow time stands still while a task runs its local
 		// activities, so it is behind by FinishCycle's duration here. The
 		// row's end (the local activity's recorded result, so replay-safe)
 		// is the real end: measuring the interval from it keeps scheduled
 		// cycles on time.
-		out.ended = *out.row.EndedAt
+		out.ended = *end
 	}
 	return out
 }
+
+// oneActivityCycles reports whether a cycle starts as one local activity,
+// RunCycle (versionCycleActivity). Like localCycles, the answer is carried
+// across continue-as-new.
+func (l *loop) oneActivityCycles(ctx workflow.Context) bool {
+	if !l.carried.OneActivityCycles {
+		l.carried.OneActivityCycles = workflow.GetVersion(ctx, versionCycleActivity, workflow.DefaultVersion, 1) == 1
+	}
+	return l.carried.OneActivityCycles
+}
+
+// runCycleActivity runs the cycle as one local activity, RunCycle. It
+// returns RunCycle's error when it did not return a result (the caller
+// then starts the cycle with StartCycle). A cycle RunCycle could not
+// finish within its budget goes on from its result like one whose
+// RetrieveLocal returned.
+func (l *loop) runCycleActivity(ctx workflow.Context, trigger model.Trigger, key string, due *time.Time) (*activities.CycleResult, error) {
+	o := l.opts
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		Summary: fmt.Sprintf("%s cycle: start, retrieve and apply %s changes (up to %s and %s), finish",
+			trigger, l.in.Object.ObjectType, model.Plural(o.LocalPages, "page"), o.LocalBudget),
+		StartToCloseTimeout:    o.LocalBudget + localGrace + cycleBookkeeping,
+		ScheduleToCloseTimeout: o.LocalBudget + localGrace + cycleBookkeeping,
+		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
+	})
+	var res activities.CycleResult
+	err := workflow.ExecuteLocalActivity(lctx, acts.RunCycle, activities.CycleInput{
+		Start:    activities.StartCycleInput{Object: l.in.Object, Key: key, Trigger: trigger, DueAt: due},
+		MaxPages: o.LocalPages, MaxDuration: o.LocalBudget,
+	}).Get(ctx, &res)
+	if err != nil {
+		if t := errorType(err); t != activities.ErrTypeNotFound && t != activities.ErrTypeSyncDisabled {
+			workflow.GetLogger(ctx).Info("the cycle did not run in one activity; going on step by step", "error", errorMessage(err))
+		}
+		return nil, err
+	}
+	return &res, nil
+}
+
+// cycleBookkeeping is how long RunCycle may spend on the cycle row, before
+// and after the retrieval's budget and grace.
+const cycleBookkeeping = 10 * time.Second
 
 // requeueAfterResume keeps a sync-now that may have come after the cycle
 // began. When a worker dies in the middle of a workflow task, its retry
@@ -236,7 +338,10 @@ func (l *loop) localCycles(ctx workflow.Context) bool {
 // committed. The cycle row still gets both steps: Retrieve (pages
 // fetched) and Process (pages applied), which run interleaved in the
 // same window.
-func (l *loop) retrieve(ctx workflow.Context, start store.CycleStart, local bool) retrieved {
+//
+// first is what RunCycle did when it started the cycle: its retrieval
+// stands for RetrieveLocal's.
+func (l *loop) retrieve(ctx workflow.Context, start store.CycleStart, local bool, first *activities.CycleResult) retrieved {
 	o := l.opts
 	in := activities.RetrieveInput{CycleID: start.CycleID, Object: l.in.Object, Cursor: start.Cursor}
 	started := workflow.Now(ctx)
@@ -245,14 +350,21 @@ func (l *loop) retrieve(ctx workflow.Context, start store.CycleStart, local bool
 	finished := false
 	retry := retryAfterLocal{}
 	if local {
-		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-			Summary:             l.retrieveSummary(start),
-			StartToCloseTimeout: o.LocalBudget + localGrace, ScheduleToCloseTimeout: o.LocalBudget + localGrace,
-			RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 1},
-		})
-		rerr = workflow.ExecuteLocalActivity(lctx, acts.RetrieveLocal, activities.RetrieveLocalInput{
-			RetrieveInput: in, MaxPages: o.LocalPages, MaxDuration: o.LocalBudget,
-		}).Get(ctx, &rr)
+		if first != nil {
+			rr = first.Retrieve
+			if first.Failure != nil {
+				rerr = first.Failure.Err()
+			}
+		} else {
+			lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+				Summary:             l.retrieveSummary(start),
+				StartToCloseTimeout: o.LocalBudget + localGrace, ScheduleToCloseTimeout: o.LocalBudget + localGrace,
+				RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 1},
+			})
+			rerr = workflow.ExecuteLocalActivity(lctx, acts.RetrieveLocal, activities.RetrieveLocalInput{
+				RetrieveInput: in, MaxPages: o.LocalPages, MaxDuration: o.LocalBudget,
+			}).Get(ctx, &rr)
+		}
 		switch t := errorType(rerr); {
 		case rerr == nil && !rr.Unfinished, t == activities.ErrTypeAuth, t == activities.ErrTypeConfig, nonRetryable(rerr):
 			finished = true // done, or failed in a way no retry mends
@@ -309,10 +421,8 @@ func (l *loop) retrieve(ctx workflow.Context, start store.CycleStart, local bool
 		rerr = fut.Get(ctx, &rr)
 		ended = workflow.Now(ctx)
 	}
-	step := func(name string) model.Step {
-		return model.Step{Name: name, Status: model.StatusCompleted, StartedAt: &started, EndedAt: &ended, BatchesOK: rr.Pages, Records: rr.Records}
-	}
-	retrieve, process := step(model.StepRetrieve), step(model.StepProcess)
+	steps, rejected := model.RetrievedSteps(started, ended, rr.Pages, rr.Records, rr.Counts.Rejected)
+	retrieve, process := steps[0], steps[1]
 	if ctx.Err() != nil {
 		reason := "cancelled"
 		if l.active != nil && l.active.reason != "" {
@@ -322,13 +432,10 @@ func (l *loop) retrieve(ctx workflow.Context, start store.CycleStart, local bool
 		return retrieved{steps: []model.Step{retrieve}, errText: reason, live: -1}
 	}
 	if rerr == nil {
-		out := retrieved{steps: []model.Step{retrieve, process}, live: rr.LiveRecords}
-		if n := rr.Counts.Rejected; n > 0 {
-			process.Status, process.Error = model.StatusPartiallyCompleted, model.Plural(n, "record")+" rejected (see rejected_records)"
-			out.steps[1], out.errText = process, process.Error
-		}
-		return out
+		return retrieved{steps: steps, errText: rejected, live: rr.LiveRecords}
 	}
+	// A failure: the steps are rebuilt from what the row recorded.
+	process.Status, process.Error = model.StatusCompleted, ""
 	out := retrieved{live: -1}
 	if t := errorType(rerr); t == activities.ErrTypeAuth || t == activities.ErrTypeConfig {
 		out.failing = t
@@ -397,14 +504,6 @@ func (l *loop) retrieveSummary(start store.CycleStart) string {
 	return fmt.Sprintf("cycle #%d: retrieve and apply all %s (initial full sync)", start.Seq, objType)
 }
 
-func stepStatuses(steps []model.Step) []model.Status {
-	out := make([]model.Status, len(steps))
-	for i, s := range steps {
-		out[i] = s.Status
-	}
-	return out
-}
-
 // retryAfterLocal is how a failed local attempt hands over to Retrieve:
 // after wait, with `used` of RetrieveAttempts spent.
 type retryAfterLocal struct {
@@ -468,7 +567,9 @@ func errorMessage(err error) string {
 func OneCycle(ctx workflow.Context, in LoopInput) (*CycleInfo, error) {
 	if in.Carried == nil {
 		// OneCycle's callers were written after versionLocalCycle: no
-		// history of theirs predates it.
+		// history of theirs predates it. versionCycleActivity is asked as
+		// in a loop (a run in Retrieve may be replayed after a deploy),
+		// unless the caller's carried state says it is decided.
 		in.Carried = &CarriedState{LocalCycles: true}
 	}
 	l, err := newLoop(ctx, in)

@@ -19,9 +19,9 @@ import (
 // change that alters the commands a loop issues fails here, and must go
 // behind a named version constant and add a fixture instead.
 var fixtures = []string{
-	// The current cycle shape (versionLocalCycle): one workflow task a
-	// quiet cycle.
-	"syncloop_local_cycle",             // a full sync handed over from RetrieveLocal to Retrieve, then a quiet cycle
+	// The current cycle shape (versionCycleActivity): a quiet cycle is one
+	// workflow task with one local activity, RunCycle.
+	"syncloop_local_cycle",             // a full sync handed over from RunCycle to Retrieve, then a quiet cycle
 	"syncloop_full_sync",               // first cycle: full sync into an empty object
 	"syncloop_incremental",             // incremental cycles after the full sync
 	"syncloop_failures_backoff",        // failed cycles, back-off sooner than the interval, recovery
@@ -35,6 +35,23 @@ var fixtures = []string{
 	"syncloop_cancel_cycle",            // restart --force: cancel-cycle during Retrieve
 	"syncloop_sync_off_on_told",        // sync off told to the idle loop at once (sync-off signal)
 	"syncloop_failing_hold",            // an auth failure holds the loop (versionHoldFailing); a trigger runs a cycle that succeeds
+
+	// Recorded before versionCycleActivity (versionLocalCycle): StartCycle,
+	// RetrieveLocal and FinishCycle, one local activity each.
+	"before-cycle-activity/syncloop_local_cycle",             // a full sync handed over from RetrieveLocal to Retrieve, then a quiet cycle
+	"before-cycle-activity/syncloop_full_sync",               // first cycle: full sync into an empty object
+	"before-cycle-activity/syncloop_incremental",             // incremental cycles after the full sync
+	"before-cycle-activity/syncloop_failures_backoff",        // failed cycles, back-off sooner than the interval, recovery
+	"before-cycle-activity/syncloop_partially_completed",     // a listing failing after some pages
+	"before-cycle-activity/syncloop_pause_resume",            // pause, a trigger kept while paused, resume
+	"before-cycle-activity/syncloop_set_interval",            // rejected update, ignored bad signals, signal and update accepted
+	"before-cycle-activity/syncloop_trigger_burst_queued",    // three triggers during a cycle: exactly one more, its Queued row at once
+	"before-cycle-activity/syncloop_continue_as_new",         // history cap reached: continue-as-new
+	"before-cycle-activity/syncloop_continue_as_new_pending", // a trigger and a new interval crossing continue-as-new
+	"before-cycle-activity/syncloop_churn_backoff",           // the churn back-off and its return
+	"before-cycle-activity/syncloop_cancel_cycle",            // restart --force: cancel-cycle during Retrieve
+	"before-cycle-activity/syncloop_sync_off_on_told",        // sync off told to the idle loop at once (sync-off signal)
+	"before-cycle-activity/syncloop_failing_hold",            // an auth failure holds the loop (versionHoldFailing); a trigger runs a cycle that succeeds
 
 	// Recorded before versionLocalCycle: StartCycle, a Retrieve activity
 	// and FinishCycle in separate workflow tasks.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
@@ -46,6 +47,14 @@ type loopEnv struct {
 	// resumed, if set, says which cycles StartCycle reports resumed (their
 	// row was started by a worker that died).
 	resumed func(cycle int) bool
+	// runCycleDown, if set, says which cycles' RunCycle fails before it
+	// starts the row (the database was away for a moment); runCycleLost
+	// which ones time out after it started the row.
+	runCycleDown  func(cycle int) bool
+	runCycleLost  func(cycle int) bool
+	retrieveCalls int // retrievals, local or not
+	// oldShape replays the cycle shape before versionCycleActivity.
+	oldShape bool
 }
 
 func newLoopEnv(t *testing.T) *loopEnv { return newLoopEnvWithRetrieveTime(t, 0) }
@@ -57,16 +66,24 @@ func newLoopEnvWithRetrieveTime(t *testing.T, retrieveTime time.Duration) *loopE
 	e.start = e.env.Now()
 	e.env.RegisterWorkflowWithOptions(SyncLoop, registerOptions())
 	e.env.RegisterActivity(&activities.Activities{})
-	e.env.OnActivity("StartCycle", mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.StartCycleInput) (store.CycleStart, error) {
-			if e.disabled != nil && e.disabled(len(e.starts)+1) {
-				return store.CycleStart{}, temporal.NewNonRetryableApplicationError("sync is off", activities.ErrTypeSyncDisabled, nil)
-			}
-			e.starts = append(e.starts, e.env.Now().Sub(e.start))
-			n := len(e.starts)
-			return store.CycleStart{CycleID: int64(n), Seq: n, Full: n == 1, Resumed: e.resumed != nil && e.resumed(n)}, nil
-		})
+	// Like the store's, a second call with a key returns its row, resumed.
+	byKey := map[string]store.CycleStart{}
+	startCycle := func(_ context.Context, in activities.StartCycleInput) (store.CycleStart, error) {
+		if c, ok := byKey[in.Key]; ok {
+			c.Resumed = true
+			return c, nil
+		}
+		if e.disabled != nil && e.disabled(len(e.starts)+1) {
+			return store.CycleStart{}, temporal.NewNonRetryableApplicationError("sync is off", activities.ErrTypeSyncDisabled, nil)
+		}
+		e.starts = append(e.starts, e.env.Now().Sub(e.start))
+		n := len(e.starts)
+		byKey[in.Key] = store.CycleStart{CycleID: int64(n), Seq: n, Full: n == 1}
+		return store.CycleStart{CycleID: int64(n), Seq: n, Full: n == 1, Resumed: e.resumed != nil && e.resumed(n)}, nil
+	}
+	e.env.OnActivity("StartCycle", mock.Anything, mock.Anything).Return(startCycle)
 	retrieve := func(_ context.Context, in activities.RetrieveInput) (activities.RetrieveResult, error) {
+		e.retrieveCalls++
 		if e.fail != nil {
 			if err := e.fail(len(e.starts)); err != nil {
 				return activities.RetrieveResult{}, err
@@ -77,22 +94,52 @@ func newLoopEnvWithRetrieveTime(t *testing.T, retrieveTime time.Duration) *loopE
 	e.env.OnActivity("Retrieve", mock.Anything, mock.Anything).Return(retrieve).After(retrieveTime)
 	// The local attempt: a cycle that takes time (retrieveTime) is more
 	// than the local budget and continues in Retrieve, as a real one would.
-	e.env.OnActivity("RetrieveLocal", mock.Anything, mock.Anything).Return(
-		func(ctx context.Context, in activities.RetrieveLocalInput) (activities.RetrieveResult, error) {
-			e.localCalls++
-			if retrieveTime > 0 || e.localUnfinished {
-				return activities.RetrieveResult{Unfinished: true}, nil
+	retrieveLocal := func(ctx context.Context, in activities.RetrieveLocalInput) (activities.RetrieveResult, error) {
+		e.localCalls++
+		if retrieveTime > 0 || e.localUnfinished {
+			return activities.RetrieveResult{Unfinished: true}, nil
+		}
+		return retrieve(ctx, in.RetrieveInput)
+	}
+	e.env.OnActivity("RetrieveLocal", mock.Anything, mock.Anything).Return(retrieveLocal)
+	finishCycle := func(_ context.Context, in activities.FinishCycleInput) (activities.FinishCycleResult, error) {
+		e.finished = append(e.finished, in)
+		c := store.Cycle{ID: in.CycleID, Seq: int(in.CycleID), Status: in.Status, Steps: in.Steps, Error: in.Error, Full: in.CycleID == 1}
+		if e.written != nil {
+			c.Counts.Changed = e.written(int(in.CycleID))
+		}
+		return activities.FinishCycleResult{Cycle: c}, nil
+	}
+	e.env.OnActivity("FinishCycle", mock.Anything, mock.Anything).Return(finishCycle)
+	// RunCycle (versionCycleActivity) is the three fakes above in one, in
+	// the order the real one calls them.
+	e.env.OnActivity("RunCycle", mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in activities.CycleInput) (activities.CycleResult, error) {
+			if e.runCycleDown != nil && e.runCycleDown(len(e.starts)+1) {
+				return activities.CycleResult{}, errors.New("start cycle: connection refused")
 			}
-			return retrieve(ctx, in.RetrieveInput)
-		})
-	e.env.OnActivity("FinishCycle", mock.Anything, mock.Anything).Return(
-		func(_ context.Context, in activities.FinishCycleInput) (activities.FinishCycleResult, error) {
-			e.finished = append(e.finished, in)
-			c := store.Cycle{ID: in.CycleID, Seq: int(in.CycleID), Status: in.Status, Steps: in.Steps, Error: in.Error, Full: in.CycleID == 1}
-			if e.written != nil {
-				c.Counts.Changed = e.written(int(in.CycleID))
+			start, err := startCycle(ctx, in.Start)
+			if err != nil {
+				return activities.CycleResult{}, err
 			}
-			return activities.FinishCycleResult{Cycle: c}, nil
+			if e.runCycleLost != nil && e.runCycleLost(start.Seq) {
+				return activities.CycleResult{}, temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_START_TO_CLOSE, nil)
+			}
+			out := activities.CycleResult{Start: start}
+			out.Retrieve, err = retrieveLocal(ctx, activities.RetrieveLocalInput{
+				RetrieveInput: activities.RetrieveInput{CycleID: start.CycleID, Object: in.Start.Object, Cursor: start.Cursor},
+				MaxPages:      in.MaxPages, MaxDuration: in.MaxDuration,
+			})
+			if err != nil || out.Retrieve.Unfinished {
+				if err != nil {
+					out.Failure = activities.NewRetrieveFailure(err)
+				}
+				return out, nil
+			}
+			steps, errText := model.RetrievedSteps(out.Retrieve.StartedAt, out.Retrieve.EndedAt, out.Retrieve.Pages, out.Retrieve.Records, out.Retrieve.Counts.Rejected)
+			fin, _ := finishCycle(ctx, activities.FinishCycleInput{CycleID: start.CycleID, Status: model.StepsStatus(steps), Steps: steps, Error: errText, Object: in.Start.Object})
+			out.Finished = &fin
+			return out, nil
 		})
 	e.env.OnActivity("SaveLoopSettings", mock.Anything, mock.Anything).Return(nil)
 	e.env.OnActivity("QueueCycle", mock.Anything, mock.Anything).Return(0, nil)
@@ -121,6 +168,9 @@ func (e *loopEnv) run(in LoopInput, until time.Duration) {
 		in.Carried = &CarriedState{Spread: true}
 	}
 	e.at(until, func() { e.env.CancelWorkflow() })
+	if e.oldShape {
+		e.env.OnGetVersion(versionCycleActivity, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	}
 	e.env.ExecuteWorkflow(SyncLoopWorkflow, in)
 	if !e.env.IsWorkflowCompleted() {
 		e.t.Fatal("workflow did not stop")
@@ -477,4 +527,96 @@ func TestRequestsMergedIntoAResumedCycleRunOneMore(t *testing.T) {
 	if len(cycles[true]) != len(cycles[false])+1 {
 		t.Errorf("cycles started at %v with cycle #2 resumed, %v without; want one more with it", cycles[true], cycles[false])
 	}
+}
+
+// A cycle whose RunCycle failed before it started the row is started by
+// StartCycle and goes on in the regular Retrieve (which has the retries),
+// not in a second local attempt; it is recorded once, on schedule, and the
+// next cycle is one RunCycle again.
+func TestRunCycleThatCouldNotStartFallsBackToStartCycleAndRetrieve(t *testing.T) {
+	e := newLoopEnv(t)
+	e.runCycleDown = func(cycle int) bool { return cycle == 1 }
+	e.run(LoopInput{Interval: "1h"}, time.Hour+time.Minute)
+	e.wantStarts(0, time.Hour)
+	if len(e.finished) != 2 || e.finished[0].Status != model.StatusCompleted || e.finished[1].Status != model.StatusCompleted {
+		t.Fatalf("finished %+v; want two Completed cycles", e.finished)
+	}
+	if e.localCalls != 1 {
+		t.Errorf("%d local retrievals; want 1 (the second cycle's RunCycle)", e.localCalls)
+	}
+	if e.retrieveCalls != 2 {
+		// The fake retrieval runs under both: the first cycle's Retrieve
+		// activity and the second's local attempt.
+		t.Errorf("%d retrievals; want 2", e.retrieveCalls)
+	}
+}
+
+// A RunCycle that ran out of time after it started the row: StartCycle
+// finds that row by its key (resumed, same number), Retrieve goes on, and
+// the cycle is recorded once.
+func TestRunCycleThatTimedOutGoesOnWithTheSameRow(t *testing.T) {
+	e := newLoopEnv(t)
+	e.runCycleLost = func(cycle int) bool { return cycle == 1 }
+	e.run(LoopInput{Interval: "1h"}, time.Hour+time.Minute)
+	e.wantStarts(0, time.Hour)
+	if len(e.finished) != 2 || e.finished[0].CycleID != 1 || e.finished[1].CycleID != 2 {
+		t.Fatalf("finished %+v; want cycles 1 and 2, once each", e.finished)
+	}
+	if e.finished[0].Status != model.StatusCompleted {
+		t.Errorf("cycle 1 = %s (%s); want Completed by Retrieve", e.finished[0].Status, e.finished[0].Error)
+	}
+}
+
+// The same scenarios in the cycle shape before versionCycleActivity
+// (three local activities) and after it (RunCycle) start their cycles at
+// the same times and record the same status, steps and error: the step
+// building moved into model.RetrievedSteps for both.
+func TestBothCycleShapesRecordTheSameCycles(t *testing.T) {
+	scenarios := map[string]func(*loopEnv){
+		"quiet":    func(*loopEnv) {},
+		"handover": func(e *loopEnv) { e.localUnfinished = true },
+		"failures": func(e *loopEnv) {
+			e.fail = failCycles(temporal.NewApplicationError("provider down", "unavailable"), 1, 2)
+		},
+		"auth hold": func(e *loopEnv) { e.fail = failCycles(authError(), 1) },
+	}
+	for name, setup := range scenarios {
+		t.Run(name, func(t *testing.T) {
+			var runs [2]*loopEnv
+			for i, old := range []bool{true, false} {
+				e := newLoopEnv(t)
+				e.oldShape = old
+				setup(e)
+				e.run(LoopInput{Interval: "1h"}, 3*time.Hour+time.Minute)
+				runs[i] = e
+			}
+			before, after := runs[0], runs[1]
+			if !slices.Equal(before.starts, after.starts) {
+				t.Errorf("cycles started at %v before versionCycleActivity, %v after", before.starts, after.starts)
+			}
+			if len(before.finished) != len(after.finished) || len(after.finished) == 0 {
+				t.Fatalf("%d cycles finished before, %d after", len(before.finished), len(after.finished))
+			}
+			for i := range after.finished {
+				b, a := before.finished[i], after.finished[i]
+				if b.Status != a.Status || b.Error != a.Error || b.Failing != a.Failing || !sameSteps(b.Steps, a.Steps) {
+					t.Errorf("cycle %d: before %+v, after %+v", i+1, b, a)
+				}
+			}
+		})
+	}
+}
+
+// sameSteps compares steps without their times (the fakes take none).
+func sameSteps(a, b []model.Step) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		x, y := a[i], b[i]
+		if x.Name != y.Name || x.Status != y.Status || x.BatchesOK != y.BatchesOK || x.BatchesFailed != y.BatchesFailed || x.Records != y.Records || x.Error != y.Error {
+			return false
+		}
+	}
+	return true
 }

@@ -44,3 +44,20 @@ const versionLocalCycle = "local-cycle"
 // record no marker. The hold is carried across continue-as-new
 // (CarriedState.Failing). Fixture: syncloop_failing_hold.
 const versionHoldFailing = "hold-failing"
+
+// versionCycleActivity (2026-12): a cycle starts as one local activity,
+// RunCycle, which starts the row, retrieves within the local budget and,
+// when the listing ended within it, finishes the row with the steps the
+// workflow would have written (model.RetrievedSteps). A quiet cycle is
+// then one marker instead of three: 7 events where it was 9, still three
+// actions (all local activities of a task are one), and one trip through
+// the worker's local-activity machinery instead of three. A cycle that
+// outgrows the budget, fails, or could not be finished goes on in the
+// workflow exactly as after RetrieveLocal (Retrieve, its retries,
+// FinishCycle); one RunCycle could not start is started by StartCycle
+// with the same key. Read once per loop and carried across
+// continue-as-new (CarriedState.OneActivityCycles). Fixtures: the ones
+// recorded before it moved to testdata/before-cycle-activity, and every
+// one in testdata was recorded again (syncloop_local_cycle: a full sync
+// handed over from RunCycle to Retrieve, then a quiet cycle).
+const versionCycleActivity = "cycle-activity"
