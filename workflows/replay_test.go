@@ -17,8 +17,14 @@ import (
 // on an in-process Temporal server (scripts/record-fixtures.sh). They are
 // the compatibility contract (docs/ARCHITECTURE.md, "Versioning"): a
 // change that alters the commands a loop issues fails here, and must go
-// behind a named version constant and add a fixture instead.
-var fixtures = []string{
+// behind a named version constant and add a fixture instead. Those
+// recorded before versionCycleActivity (StartCycle, RetrieveLocal and
+// FinishCycle one local activity each) are the same behaviours as
+// current, in testdata/before-cycle-activity.
+var fixtures = append(append(current, under("before-cycle-activity", current)...), beforeLocalCycle...)
+
+// current are the fixtures of the code we run.
+var current = []string{
 	// The current cycle shape (versionCycleActivity): a quiet cycle is one
 	// workflow task with one local activity, RunCycle.
 	"syncloop_local_cycle",             // a full sync handed over from RunCycle to Retrieve, then a quiet cycle
@@ -35,26 +41,12 @@ var fixtures = []string{
 	"syncloop_cancel_cycle",            // restart --force: cancel-cycle during Retrieve
 	"syncloop_sync_off_on_told",        // sync off told to the idle loop at once (sync-off signal)
 	"syncloop_failing_hold",            // an auth failure holds the loop (versionHoldFailing); a trigger runs a cycle that succeeds
+}
 
-	// Recorded before versionCycleActivity (versionLocalCycle): StartCycle,
-	// RetrieveLocal and FinishCycle, one local activity each.
-	"before-cycle-activity/syncloop_local_cycle",             // a full sync handed over from RetrieveLocal to Retrieve, then a quiet cycle
-	"before-cycle-activity/syncloop_full_sync",               // first cycle: full sync into an empty object
-	"before-cycle-activity/syncloop_incremental",             // incremental cycles after the full sync
-	"before-cycle-activity/syncloop_failures_backoff",        // failed cycles, back-off sooner than the interval, recovery
-	"before-cycle-activity/syncloop_partially_completed",     // a listing failing after some pages
-	"before-cycle-activity/syncloop_pause_resume",            // pause, a trigger kept while paused, resume
-	"before-cycle-activity/syncloop_set_interval",            // rejected update, ignored bad signals, signal and update accepted
-	"before-cycle-activity/syncloop_trigger_burst_queued",    // three triggers during a cycle: exactly one more, its Queued row at once
-	"before-cycle-activity/syncloop_continue_as_new",         // history cap reached: continue-as-new
-	"before-cycle-activity/syncloop_continue_as_new_pending", // a trigger and a new interval crossing continue-as-new
-	"before-cycle-activity/syncloop_churn_backoff",           // the churn back-off and its return
-	"before-cycle-activity/syncloop_cancel_cycle",            // restart --force: cancel-cycle during Retrieve
-	"before-cycle-activity/syncloop_sync_off_on_told",        // sync off told to the idle loop at once (sync-off signal)
-	"before-cycle-activity/syncloop_failing_hold",            // an auth failure holds the loop (versionHoldFailing); a trigger runs a cycle that succeeds
-
-	// Recorded before versionLocalCycle: StartCycle, a Retrieve activity
-	// and FinishCycle in separate workflow tasks.
+// beforeLocalCycle were recorded before versionLocalCycle.
+var beforeLocalCycle = []string{
+	// StartCycle, a Retrieve activity and FinishCycle in separate
+	// workflow tasks.
 	"before-local-cycle/syncloop_full_sync",               // first cycle: full sync into an empty object
 	"before-local-cycle/syncloop_incremental",             // incremental cycles after the full sync
 	"before-local-cycle/syncloop_failures_backoff",        // failed cycles, back-off sooner than the interval, recovery
@@ -69,6 +61,16 @@ var fixtures = []string{
 	"before-local-cycle/syncloop_cancel_cycle",            // restart --force: cancel-cycle during Retrieve
 	"before-local-cycle/syncloop_sync_off_on",             // sync off holds the loop at its next cycle; sync on wakes it
 	"before-local-cycle/syncloop_sync_off_on_told",        // sync off told to the idle loop at once (sync-off signal)
+}
+
+// under names the fixtures recorded before a version: the same names in
+// testdata/<dir>.
+func under(dir string, names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = dir + "/" + n
+	}
+	return out
 }
 
 func TestReplayRecordedHistories(t *testing.T) {
