@@ -51,13 +51,24 @@ func (f *RetrieveFailure) Err() error {
 	})
 }
 
-// NewRetrieveFailure carries a retrieval's error in a result.
-func NewRetrieveFailure(err error) *RetrieveFailure {
+// retrieveFailure carries a retrieval's error in a result.
+func retrieveFailure(err error) *RetrieveFailure {
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
 		return &RetrieveFailure{Type: app.Type(), Message: app.Message(), NonRetryable: app.NonRetryable(), NextRetryDelay: app.NextRetryDelay()}
 	}
 	return &RetrieveFailure{Type: "error", Message: err.Error()}
+}
+
+// CycleSteps are the three calls RunCycle makes. Retrieve's progress
+// argument is what a row just started has retrieved (nothing), or nil
+// for a resumed row, whose progress is read from it. RunCycle uses the
+// activities' own; the workflow's tests give it their fakes, so they run
+// this same composition.
+type CycleSteps struct {
+	Start    func(context.Context, StartCycleInput) (store.CycleStart, error)
+	Retrieve func(context.Context, RetrieveLocalInput, *store.RetrieveProgress) (RetrieveResult, error)
+	Finish   func(context.Context, FinishCycleInput) (FinishCycleResult, error)
 }
 
 // RunCycle is the whole quiet cycle in one local activity: StartCycle,
@@ -69,7 +80,12 @@ func NewRetrieveFailure(err error) *RetrieveFailure {
 // StartCycle, whose retries and error types it knows, and the key makes
 // that the same row.
 func (a *Activities) RunCycle(ctx context.Context, in CycleInput) (CycleResult, error) {
-	start, err := a.StartCycle(ctx, in.Start)
+	return RunCycleSteps(ctx, in, CycleSteps{Start: a.StartCycle, Retrieve: a.retrieveLocal, Finish: a.FinishCycle})
+}
+
+// RunCycleSteps is RunCycle with the given steps.
+func RunCycleSteps(ctx context.Context, in CycleInput, do CycleSteps) (CycleResult, error) {
+	start, err := do.Start(ctx, in.Start)
 	if err != nil {
 		return CycleResult{}, err
 	}
@@ -80,22 +96,25 @@ func (a *Activities) RunCycle(ctx context.Context, in CycleInput) (CycleResult, 
 		// retrieved nothing yet: one round trip saved.
 		known = &store.RetrieveProgress{Full: start.Full}
 	}
-	rr, err := a.retrieve(ctx, RetrieveInput{CycleID: start.CycleID, Object: in.Start.Object, Cursor: start.Cursor},
-		budget{pages: in.MaxPages, until: deadline(in.MaxDuration)}, known)
-	out.Retrieve = rr
+	rr, err := do.Retrieve(ctx, RetrieveLocalInput{
+		RetrieveInput: RetrieveInput{CycleID: start.CycleID, Object: in.Start.Object, Cursor: start.Cursor},
+		MaxPages:      in.MaxPages, MaxDuration: in.MaxDuration,
+	}, known)
 	switch {
 	case ctx.Err() != nil:
 		return CycleResult{}, ctx.Err()
 	case err != nil:
 		// As from a failed RetrieveLocal: the error, no result (the row
 		// has what was applied).
-		out.Retrieve, out.Failure = RetrieveResult{}, NewRetrieveFailure(err)
+		out.Failure = retrieveFailure(err)
 		return out, nil
-	case rr.Unfinished:
+	}
+	out.Retrieve = rr
+	if rr.Unfinished {
 		return out, nil
 	}
 	steps, errText := model.RetrievedSteps(rr.StartedAt, rr.EndedAt, rr.Pages, rr.Records, rr.Counts.Rejected)
-	fin, err := a.FinishCycle(ctx, FinishCycleInput{
+	fin, err := do.Finish(ctx, FinishCycleInput{
 		CycleID: start.CycleID, Status: model.StepsStatus(steps), Steps: steps, Error: errText, Object: in.Start.Object,
 	})
 	if err != nil {

@@ -84,7 +84,13 @@ type RetrieveLocalInput struct {
 // applied twice. It does not retry: a failure is handed to Retrieve too,
 // whose retry policy knows how to wait.
 func (a *Activities) RetrieveLocal(ctx context.Context, in RetrieveLocalInput) (RetrieveResult, error) {
-	return a.retrieve(ctx, in.RetrieveInput, budget{pages: in.MaxPages, until: deadline(in.MaxDuration)}, nil)
+	return a.retrieveLocal(ctx, in, nil)
+}
+
+// retrieveLocal is RetrieveLocal, told the row's progress when the caller
+// knows it (RunCycle, for a row it has just started).
+func (a *Activities) retrieveLocal(ctx context.Context, in RetrieveLocalInput, known *store.RetrieveProgress) (RetrieveResult, error) {
+	return a.retrieve(ctx, in.RetrieveInput, budget{pages: in.MaxPages, until: deadline(in.MaxDuration)}, known)
 }
 
 // budget bounds how much one retrieve fetches (zero: unbounded).

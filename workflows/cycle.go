@@ -97,11 +97,11 @@ func (l *loop) runCycle(ctx workflow.Context, trigger model.Trigger, due *time.T
 		l.active.cancel = cancelCycle
 		var err error
 		first, err = l.runCycleActivity(cycleCtx, trigger, key, due)
-		switch errorType(err) {
-		case activities.ErrTypeNotFound:
-			return cycleOutcome{kind: cycleObjectRemoved}
-		case activities.ErrTypeSyncDisabled:
-			return cycleOutcome{kind: cycleHeld}
+		if out, ok := noCycle(err); ok {
+			return out
+		}
+		if err != nil {
+			workflow.GetLogger(ctx).Info("the cycle did not run in one activity; going on step by step", "error", errorMessage(err))
 		}
 		if isTimeout(err) || cycleCtx.Err() != nil {
 			due = nil // RunCycle's StartCycle may have counted the lag
@@ -127,13 +127,10 @@ func (l *loop) runCycle(ctx workflow.Context, trigger model.Trigger, due *time.T
 		err := workflow.ExecuteLocalActivity(lctx, acts.StartCycle, activities.StartCycleInput{
 			Object: l.in.Object, Key: key, Trigger: trigger, DueAt: due,
 		}).Get(sctx, &start)
-		switch errorType(err) {
-		case "":
-		case activities.ErrTypeNotFound:
-			return cycleOutcome{kind: cycleObjectRemoved}
-		case activities.ErrTypeSyncDisabled:
-			return cycleOutcome{kind: cycleHeld}
-		default:
+		if out, ok := noCycle(err); ok {
+			return out
+		}
+		if err != nil {
 			// No row could be written (database down): count a failure so the
 			// next attempt backs off, and keep looping.
 			return failedBeforeRow(errorMessage(err))
@@ -193,6 +190,19 @@ func (l *loop) runCycle(ctx workflow.Context, trigger model.Trigger, due *time.T
 	return l.closed(ctx, out, finished, start.Seq)
 }
 
+// noCycle is the outcome of a start refused because there is no cycle
+// to run: the object is gone (the loop ends) or sync is off (the cycle is
+// owed).
+func noCycle(err error) (cycleOutcome, bool) {
+	switch errorType(err) {
+	case activities.ErrTypeNotFound:
+		return cycleOutcome{kind: cycleObjectRemoved}, true
+	case activities.ErrTypeSyncDisabled:
+		return cycleOutcome{kind: cycleHeld}, true
+	}
+	return cycleOutcome{}, false
+}
+
 // closed completes the outcome of a cycle whose end was recorded: its row,
 // its real end, and the cycle.completed notification if one was recorded.
 func (l *loop) closed(ctx workflow.Context, out cycleOutcome, finished activities.FinishCycleResult, seq int) cycleOutcome {
@@ -242,9 +252,6 @@ func (l *loop) runCycleActivity(ctx workflow.Context, trigger model.Trigger, key
 		MaxPages: o.LocalPages, MaxDuration: o.LocalBudget,
 	}).Get(ctx, &res)
 	if err != nil {
-		if t := errorType(err); t != activities.ErrTypeNotFound && t != activities.ErrTypeSyncDisabled {
-			workflow.GetLogger(ctx).Info("the cycle did not run in one activity; going on step by step", "error", errorMessage(err))
-		}
 		return nil, err
 	}
 	return &res, nil
@@ -421,7 +428,11 @@ func (l *loop) retrieve(ctx workflow.Context, start store.CycleStart, local bool
 		rerr = fut.Get(ctx, &rr)
 		ended = workflow.Now(ctx)
 	}
-	steps, rejected := model.RetrievedSteps(started, ended, rr.Pages, rr.Records, rr.Counts.Rejected)
+	rejected := 0
+	if rerr == nil {
+		rejected = rr.Counts.Rejected
+	}
+	steps, errText := model.RetrievedSteps(started, ended, rr.Pages, rr.Records, rejected)
 	retrieve, process := steps[0], steps[1]
 	if ctx.Err() != nil {
 		reason := "cancelled"
@@ -432,10 +443,9 @@ func (l *loop) retrieve(ctx workflow.Context, start store.CycleStart, local bool
 		return retrieved{steps: []model.Step{retrieve}, errText: reason, live: -1}
 	}
 	if rerr == nil {
-		return retrieved{steps: steps, errText: rejected, live: rr.LiveRecords}
+		return retrieved{steps: steps, errText: errText, live: rr.LiveRecords}
 	}
 	// A failure: the steps are rebuilt from what the row recorded.
-	process.Status, process.Error = model.StatusCompleted, ""
 	out := retrieved{live: -1}
 	if t := errorType(rerr); t == activities.ErrTypeAuth || t == activities.ErrTypeConfig {
 		out.failing = t

@@ -102,44 +102,40 @@ func newLoopEnvWithRetrieveTime(t *testing.T, retrieveTime time.Duration) *loopE
 		return retrieve(ctx, in.RetrieveInput)
 	}
 	e.env.OnActivity("RetrieveLocal", mock.Anything, mock.Anything).Return(retrieveLocal)
+	// Like the store's, a closed row keeps what was recorded first;
+	// finished lists the calls that closed one.
+	closed := map[int64]store.Cycle{}
 	finishCycle := func(_ context.Context, in activities.FinishCycleInput) (activities.FinishCycleResult, error) {
+		if c, ok := closed[in.CycleID]; ok {
+			return activities.FinishCycleResult{Cycle: c}, nil
+		}
 		e.finished = append(e.finished, in)
 		c := store.Cycle{ID: in.CycleID, Seq: int(in.CycleID), Status: in.Status, Steps: in.Steps, Error: in.Error, Full: in.CycleID == 1}
 		if e.written != nil {
 			c.Counts.Changed = e.written(int(in.CycleID))
 		}
+		closed[in.CycleID] = c
 		return activities.FinishCycleResult{Cycle: c}, nil
 	}
 	e.env.OnActivity("FinishCycle", mock.Anything, mock.Anything).Return(finishCycle)
-	// RunCycle (versionCycleActivity) is the three fakes above in one, in
-	// the order the real one calls them.
+	// RunCycle (versionCycleActivity) is the real composition of the
+	// three fakes above.
 	e.env.OnActivity("RunCycle", mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, in activities.CycleInput) (activities.CycleResult, error) {
 			if e.runCycleDown != nil && e.runCycleDown(len(e.starts)+1) {
 				return activities.CycleResult{}, errors.New("start cycle: connection refused")
 			}
-			start, err := startCycle(ctx, in.Start)
-			if err != nil {
-				return activities.CycleResult{}, err
-			}
-			if e.runCycleLost != nil && e.runCycleLost(start.Seq) {
+			out, err := activities.RunCycleSteps(ctx, in, activities.CycleSteps{
+				Start: startCycle, Finish: finishCycle,
+				Retrieve: func(ctx context.Context, in activities.RetrieveLocalInput, _ *store.RetrieveProgress) (activities.RetrieveResult, error) {
+					return retrieveLocal(ctx, in)
+				},
+			})
+			if err == nil && e.runCycleLost != nil && e.runCycleLost(out.Start.Seq) {
+				// It ran, but the workflow hears it timed out.
 				return activities.CycleResult{}, temporal.NewTimeoutError(enumspb.TIMEOUT_TYPE_START_TO_CLOSE, nil)
 			}
-			out := activities.CycleResult{Start: start}
-			out.Retrieve, err = retrieveLocal(ctx, activities.RetrieveLocalInput{
-				RetrieveInput: activities.RetrieveInput{CycleID: start.CycleID, Object: in.Start.Object, Cursor: start.Cursor},
-				MaxPages:      in.MaxPages, MaxDuration: in.MaxDuration,
-			})
-			if err != nil || out.Retrieve.Unfinished {
-				if err != nil {
-					out.Failure = activities.NewRetrieveFailure(err)
-				}
-				return out, nil
-			}
-			steps, errText := model.RetrievedSteps(out.Retrieve.StartedAt, out.Retrieve.EndedAt, out.Retrieve.Pages, out.Retrieve.Records, out.Retrieve.Counts.Rejected)
-			fin, _ := finishCycle(ctx, activities.FinishCycleInput{CycleID: start.CycleID, Status: model.StepsStatus(steps), Steps: steps, Error: errText, Object: in.Start.Object})
-			out.Finished = &fin
-			return out, nil
+			return out, err
 		})
 	e.env.OnActivity("SaveLoopSettings", mock.Anything, mock.Anything).Return(nil)
 	e.env.OnActivity("QueueCycle", mock.Anything, mock.Anything).Return(0, nil)
@@ -551,9 +547,9 @@ func TestRunCycleThatCouldNotStartFallsBackToStartCycleAndRetrieve(t *testing.T)
 	}
 }
 
-// A RunCycle that ran out of time after it started the row: StartCycle
-// finds that row by its key (resumed, same number), Retrieve goes on, and
-// the cycle is recorded once.
+// A RunCycle that ran out of time (here after it had done the whole
+// cycle): StartCycle finds that row by its key (resumed, same number),
+// Retrieve goes on, and the cycle is recorded once.
 func TestRunCycleThatTimedOutGoesOnWithTheSameRow(t *testing.T) {
 	e := newLoopEnv(t)
 	e.runCycleLost = func(cycle int) bool { return cycle == 1 }
