@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 	sdklog "go.temporal.io/sdk/log"
 
+	"github.com/syncloop/syncloop/internal/config"
 	"github.com/syncloop/syncloop/secrets"
 	"github.com/syncloop/syncloop/store"
 )
@@ -19,11 +22,23 @@ import (
 // Dial connects to Temporal with the envconfig settings (TEMPORAL_ADDRESS,
 // TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, profiles).
 func Dial(ctx context.Context, logger *slog.Logger) (client.Client, string, error) {
-	return DialWithMetrics(ctx, logger, nil)
+	return DialWith(ctx, DialOptions{Logger: logger})
 }
 
-// DialWithMetrics is Dial with the SDK's metrics sent to handler.
-func DialWithMetrics(ctx context.Context, logger *slog.Logger, handler client.MetricsHandler) (client.Client, string, error) {
+// DialOptions are a worker's additions to Dial.
+type DialOptions struct {
+	// Logger receives the SDK's logs; nil means warnings on stderr.
+	Logger *slog.Logger
+	// Metrics receives the SDK's metrics; nil means none.
+	Metrics client.MetricsHandler
+	// Compression is SYNCLOOP_TEMPORAL_COMPRESSION (config.Config's
+	// TemporalCompression); "" is auto.
+	Compression string
+}
+
+// DialWith is Dial with a worker's options.
+func DialWith(ctx context.Context, o DialOptions) (client.Client, string, error) {
+	logger, handler := o.Logger, o.Metrics
 	opts, err := envconfig.LoadDefaultClientOptions()
 	if err != nil {
 		return nil, "", fmt.Errorf("read Temporal client settings (TEMPORAL_* env vars or the config file): %w", err)
@@ -34,6 +49,7 @@ func DialWithMetrics(ctx context.Context, logger *slog.Logger, handler client.Me
 	if opts.Namespace == "" {
 		opts.Namespace = client.DefaultNamespace
 	}
+	opts.ConnectionOptions.GrpcCompression = grpcCompression(o.Compression, opts.HostPort)
 	if logger == nil {
 		// The SDK's default logger prints every INFO line to stdout; a CLI
 		// wants only warnings, on stderr.
@@ -51,6 +67,36 @@ func DialWithMetrics(ctx context.Context, logger *slog.Logger, handler client.Me
 			opts.HostPort, opts.Namespace, err)
 	}
 	return c, opts.Namespace, nil
+}
+
+// grpcCompression is the connection's gRPC compression for a
+// SYNCLOOP_TEMPORAL_COMPRESSION setting (config.TemporalCompression):
+// auto is none for a frontend on a loopback address and gzip (the SDK's
+// default) for any other.
+func grpcCompression(mode, hostPort string) client.GrpcCompression {
+	switch mode {
+	case config.CompressionNone:
+		return &client.GrpcCompressionNone{}
+	case config.CompressionAuto, "":
+		if isLoopback(hostPort) {
+			return &client.GrpcCompressionNone{}
+		}
+	}
+	return &client.GrpcCompressionGzip{}
+}
+
+// isLoopback reports whether host:port names this machine (localhost or
+// a loopback IP).
+func isLoopback(hostPort string) bool {
+	host, _, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		host = hostPort
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // OpenOptions are what Open needs from the configuration

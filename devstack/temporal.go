@@ -238,6 +238,9 @@ func dialTemporal(ctx context.Context, hostPort, namespace string, logger *slog.
 		c, err := client.DialContext(dctx, client.Options{
 			HostPort: hostPort, Namespace: namespace, Logger: sdklog.NewStructuredLogger(logger),
 			MetricsHandler: metrics,
+			// The embedded server runs in this process: gzip would only cost
+			// CPU at both ends (SYNCLOOP_TEMPORAL_COMPRESSION's auto).
+			ConnectionOptions: client.ConnectionOptions{GrpcCompression: &client.GrpcCompressionNone{}},
 		})
 		cancel()
 		if err == nil {

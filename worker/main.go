@@ -93,7 +93,7 @@ func run(logger *slog.Logger, args []string, getenv func(string) string) error {
 		return err
 	}
 	defer ms.Close()
-	c, ns, err := control.DialWithMetrics(ctx, logger, m.SDKHandler())
+	c, ns, err := control.DialWith(ctx, control.DialOptions{Logger: logger, Metrics: m.SDKHandler(), Compression: cfg.TemporalCompression})
 	if err != nil {
 		return err
 	}

@@ -71,7 +71,7 @@ func main() {
 		defer ms.Close()
 		sdkMetrics = m.SDKHandler()
 	}
-	c, ns, err := control.DialWithMetrics(ctx, nil, sdkMetrics)
+	c, ns, err := control.DialWith(ctx, control.DialOptions{Metrics: sdkMetrics, Compression: cfg.TemporalCompression})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -42,6 +42,7 @@ const (
 	EnvPageSize                     = "SYNCLOOP_PAGE_SIZE"
 	EnvBatchSize                    = "SYNCLOOP_BATCH_SIZE"
 	EnvWorkflowCacheSize            = "SYNCLOOP_WORKFLOW_CACHE_SIZE"
+	EnvTemporalCompression          = "SYNCLOOP_TEMPORAL_COMPRESSION"
 	EnvAPIAddr                      = "SYNCLOOP_API_ADDR"
 	EnvAPIToken                     = "SYNCLOOP_API_TOKEN"
 	EnvAPIInsecureNoAuth            = "SYNCLOOP_API_INSECURE_NO_AUTH"
@@ -117,6 +118,7 @@ func Variables() []Variable {
 		{EnvPageSize, "0", []string{Worker, Dev}, "records asked per provider page (0: 1000)"},
 		{EnvBatchSize, "0", []string{Worker, Dev}, "records written per transaction (0: 10000)"},
 		{EnvWorkflowCacheSize, strconv.Itoa(DefaultWorkflowCacheSize), []string{Worker, Dev}, "workflow runs a worker keeps in memory (the SDK's sticky cache; 0: the default); a loop not in it replays its whole run history at its next task"},
+		{EnvTemporalCompression, CompressionAuto, []string{Worker, Dev}, "gRPC compression of the Temporal connection: auto (gzip unless TEMPORAL_ADDRESS is a loopback address), gzip or none"},
 		{EnvAPIAddr, DefaultAPIAddr, []string{Serve, Dev}, "REST API listen address"},
 		{EnvAPIToken, "", []string{Serve, Dev}, "REST API bearer token (empty: no authentication, allowed on a loopback address only)"},
 		{EnvAPIInsecureNoAuth, "false", []string{Serve, Dev}, "true: serve the REST API without a token on a non-loopback address (as --insecure-no-auth)"},
@@ -173,6 +175,10 @@ type Config struct {
 	// how many loops one worker process holds in memory. The worker
 	// applies it with worker.SetStickyWorkflowCacheSize before it starts.
 	WorkflowCacheSize int
+	// TemporalCompression is the worker's gRPC compression to Temporal
+	// (SYNCLOOP_TEMPORAL_COMPRESSION): CompressionAuto, CompressionGzip
+	// or CompressionNone; control.DialOptions applies it.
+	TemporalCompression string
 
 	// APIAddr is the REST API's listen address (SYNCLOOP_API_ADDR,
 	// default 127.0.0.1:8080); APIAddrSet says the variable was set.
@@ -199,14 +205,15 @@ type DevSettings struct {
 // Default is the Config of an empty environment.
 func Default() Config {
 	return Config{
-		DatabaseURL:       DefaultDatabaseURL,
-		TaskQueue:         DefaultTaskQueue,
-		DemoURL:           DefaultDemoURL,
-		WatcherInterval:   DefaultWatcherInterval,
-		MetricsAddr:       DefaultMetricsAddr,
-		APIAddr:           DefaultAPIAddr,
-		WorkflowCacheSize: DefaultWorkflowCacheSize,
-		WebhookKinds:      []string{activities.KindStale, activities.KindRecovered, activities.KindFailing},
+		DatabaseURL:         DefaultDatabaseURL,
+		TaskQueue:           DefaultTaskQueue,
+		DemoURL:             DefaultDemoURL,
+		WatcherInterval:     DefaultWatcherInterval,
+		MetricsAddr:         DefaultMetricsAddr,
+		APIAddr:             DefaultAPIAddr,
+		WorkflowCacheSize:   DefaultWorkflowCacheSize,
+		TemporalCompression: CompressionAuto,
+		WebhookKinds:        []string{activities.KindStale, activities.KindRecovered, activities.KindFailing},
 		Dev: DevSettings{
 			DataDir: DefaultDevDataDir, TemporalPort: DefaultDevTemporalPort,
 			UIPort: DefaultDevUIPort, DemoAddr: DefaultDevDemoAddr,
@@ -297,6 +304,12 @@ func Load(getenv func(string) string) (Config, error) {
 	number(&l, EnvWorkflowCacheSize, &c.WorkflowCacheSize, 0, "10000 (the SDK default; 0 is the same), or at least the loops one worker runs")
 	if c.WorkflowCacheSize == 0 {
 		c.WorkflowCacheSize = DefaultWorkflowCacheSize
+	}
+
+	if v, err := TemporalCompression(l.getenv); err != nil {
+		l.errs = append(l.errs, err)
+	} else {
+		c.TemporalCompression = v
 	}
 
 	if l.str(EnvAPIAddr, &c.APIAddr) {
@@ -471,4 +484,29 @@ func (l *loader) httpURL(name, v, example string) bool {
 		return false
 	}
 	return true
+}
+
+// The values of SYNCLOOP_TEMPORAL_COMPRESSION.
+const (
+	// CompressionAuto compresses with gzip (the SDK's default) unless the
+	// Temporal frontend is on this machine: on a loopback connection
+	// there is no bandwidth to save, and gzip costs both ends CPU on
+	// every call (at 1,000 quiet loops, about 8% of the worker's CPU:
+	// BENCHMARKS.md).
+	CompressionAuto = "auto"
+	CompressionGzip = "gzip"
+	CompressionNone = "none"
+)
+
+// TemporalCompression reads SYNCLOOP_TEMPORAL_COMPRESSION: auto (also
+// when unset), gzip or none.
+func TemporalCompression(getenv func(string) string) (string, error) {
+	v := strings.ToLower(strings.TrimSpace(getenv(EnvTemporalCompression)))
+	switch v {
+	case "":
+		return CompressionAuto, nil
+	case CompressionAuto, CompressionGzip, CompressionNone:
+		return v, nil
+	}
+	return "", &Error{Var: EnvTemporalCompression, Value: v, Fix: "want auto (gzip unless TEMPORAL_ADDRESS is a loopback address), gzip or none"}
 }

@@ -22,15 +22,16 @@ func TestLoadDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config.Config{
-		DatabaseURL:       "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
-		TaskQueue:         "syncloop",
-		DemoURL:           "http://127.0.0.1:8090",
-		WatcherInterval:   5 * time.Minute,
-		MetricsAddr:       "127.0.0.1:9090",
-		APIAddr:           "127.0.0.1:8080",
-		WorkflowCacheSize: 10000,
-		WebhookKinds:      []string{"stale", "recovered", "failing"},
-		Dev:               config.DevSettings{DataDir: ".data", TemporalPort: 7233, UIPort: 8233, DemoAddr: "127.0.0.1:8090"},
+		DatabaseURL:         "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable",
+		TaskQueue:           "syncloop",
+		DemoURL:             "http://127.0.0.1:8090",
+		WatcherInterval:     5 * time.Minute,
+		MetricsAddr:         "127.0.0.1:9090",
+		APIAddr:             "127.0.0.1:8080",
+		WorkflowCacheSize:   10000,
+		TemporalCompression: "auto",
+		WebhookKinds:        []string{"stale", "recovered", "failing"},
+		Dev:                 config.DevSettings{DataDir: ".data", TemporalPort: 7233, UIPort: 8233, DemoAddr: "127.0.0.1:8090"},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %+v\nwant %+v", c, want)
@@ -60,6 +61,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"SYNCLOOP_PAGE_SIZE":                        "200",
 		"SYNCLOOP_BATCH_SIZE":                       "400",
 		"SYNCLOOP_WORKFLOW_CACHE_SIZE":              "500",
+		"SYNCLOOP_TEMPORAL_COMPRESSION":             "GZIP",
 		"SYNCLOOP_API_ADDR":                         "127.0.0.1:9999",
 		"SYNCLOOP_API_TOKEN":                        "tok",
 		"SYNCLOOP_API_INSECURE_NO_AUTH":             "true",
@@ -76,7 +78,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		WebhookURL: "https://hooks.example.com/x", WebhookSecret: "s3", WebhookKinds: []string{"failing", "cycle.completed"},
 		WatcherInterval: time.Minute, Watcher: workflows.WatcherOptions{Grace: 30 * time.Second, Retention: 7, StaleFactor: 2},
 		MetricsAddr: "off", MetricsAddrSet: true,
-		MaxConcurrentActivities: 4, TaskQueueActivitiesPerSecond: 2.5, PageSize: 200, BatchSize: 400, WorkflowCacheSize: 500,
+		MaxConcurrentActivities: 4, TaskQueueActivitiesPerSecond: 2.5, PageSize: 200, BatchSize: 400, WorkflowCacheSize: 500, TemporalCompression: "gzip",
 		APIAddr: "127.0.0.1:9999", APIAddrSet: true, APIToken: "tok", APIInsecureNoAuth: true,
 		Dev: config.DevSettings{DataDir: "/tmp/d", TemporalPort: 17233, UIPort: 18233, DemoAddr: ":18090"},
 	}
@@ -93,8 +95,8 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 			t.Errorf("Variables() does not list %s", v)
 		}
 	}
-	if len(listed) != 24 {
-		t.Errorf("Variables() lists %d variables, Load reads 24", len(listed))
+	if len(listed) != 25 {
+		t.Errorf("Variables() lists %d variables, Load reads 25", len(listed))
 	}
 }
 
@@ -121,6 +123,7 @@ func TestLoadBadVariable(t *testing.T) {
 		{"SYNCLOOP_DEV_TEMPORAL_PORT", "0", "port number"},
 		{"SYNCLOOP_DEV_UI_PORT", "http", "port number"},
 		{"SYNCLOOP_DEV_DEMO_ADDR", "8090", "host:port"},
+		{"SYNCLOOP_TEMPORAL_COMPRESSION", "zstd", "auto (gzip unless TEMPORAL_ADDRESS is a loopback address), gzip or none"},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
 			c, err := config.Load(env(map[string]string{tc.name: tc.value}))
