@@ -47,6 +47,10 @@ type temporalServer interface {
 	// Actions is the server's `action` counter for the namespace so far,
 	// by action_type.
 	Actions(ctx context.Context) (map[string]int64, error)
+	// CPU is the server process's CPU seconds so far; ok is false when
+	// the server shares the bench's process (sqlite: the bench's own CPU
+	// there is the server's and the demo provider's together).
+	CPU() (seconds float64, ok bool)
 	Stop()
 }
 
@@ -74,6 +78,7 @@ func (s *sqliteServer) HostPort() string      { return s.ts.GetFrontendHostPort(
 func (s *sqliteServer) Namespace() string     { return s.ts.GetDefaultNamespace() }
 func (s *sqliteServer) Client() client.Client { return s.ts.GetDefaultClient() }
 func (s *sqliteServer) Stop()                 { s.ts.Stop() }
+func (s *sqliteServer) CPU() (float64, bool)  { return 0, false }
 func (s *sqliteServer) Actions(context.Context) (map[string]int64, error) {
 	return s.actions.Snapshot(s.Namespace()), nil
 }
@@ -145,6 +150,7 @@ func startPostgresServer(ctx context.Context, bin string) (*postgresServer, erro
 func (s *postgresServer) HostPort() string      { return s.ready.Frontend }
 func (s *postgresServer) Namespace() string     { return s.ready.Namespace }
 func (s *postgresServer) Client() client.Client { return s.client }
+func (s *postgresServer) CPU() (float64, bool)  { return procCPU(s.cmd.Process.Pid), true }
 
 // Actions scrapes the server's Prometheus endpoint. Tally writes label
 // values sanitized ("temporal-system" → "temporal_system").

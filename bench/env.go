@@ -183,23 +183,63 @@ const clockTicks = 100
 
 // cpu returns the worker's CPU seconds so far (user + system), read from
 // /proc while it runs; 0 if it cannot be read.
-func (w *workerProc) cpu() float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", w.cmd.Process.Pid))
+func (w *workerProc) cpu() float64 { return procCPU(w.cmd.Process.Pid) }
+
+// procCPU is a process's CPU seconds so far (user + system), from
+// /proc/<pid>/stat; 0 if it cannot be read.
+func procCPU(pid int) float64 {
+	cpu, _, _ := procStat(pid)
+	return cpu
+}
+
+// procStat reads a process's CPU seconds (user + system), those of its
+// children it has waited for, and its command name from
+// /proc/<pid>/stat; comm is "" if it cannot be read.
+func procStat(pid int) (cpu, children float64, comm string) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0
+		return 0, 0, ""
 	}
-	// The command name (field 2) may hold spaces: count from its ")".
-	i := strings.LastIndexByte(string(data), ')')
-	if i < 0 {
-		return 0
+	// The command name (field 2, in parentheses) may hold spaces: count
+	// from its ")".
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	j := strings.IndexByte(s, '(')
+	if i < 0 || j < 0 || j > i {
+		return 0, 0, ""
 	}
-	f := strings.Fields(string(data[i+1:]))
-	if len(f) < 13 {
-		return 0
+	f := strings.Fields(s[i+1:])
+	if len(f) < 15 {
+		return 0, 0, ""
 	}
-	utime, _ := strconv.ParseFloat(f[11], 64) // field 14
-	stime, _ := strconv.ParseFloat(f[12], 64) // field 15
-	return (utime + stime) / clockTicks
+	ticks := func(k int) float64 { v, _ := strconv.ParseFloat(f[k], 64); return v / clockTicks }
+	// Fields 14 and 15 (utime, stime), 16 and 17 (cutime, cstime).
+	return ticks(11) + ticks(12), ticks(13) + ticks(14), s[j+1 : i]
+}
+
+// postgresCPU is the CPU seconds so far of every PostgreSQL process on
+// this machine (the postmaster, its background processes and every
+// connection's backend, with the backends that exited: the postmaster
+// waits for them, so their CPU is its children's), and whether any was
+// found.
+func postgresCPU() (float64, bool) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, false
+	}
+	var total float64
+	found := false
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if cpu, children, comm := procStat(pid); comm == "postgres" {
+			total += cpu + children
+			found = true
+		}
+	}
+	return total, found
 }
 
 // freeAddr returns a free loopback host:port.

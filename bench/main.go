@@ -41,6 +41,7 @@ func main() {
 	quick := flag.Bool("quick", false, "small sizes (a smoke run, not the published numbers)")
 	records := flag.String("records", "100000,1000000", "ingest dataset sizes")
 	objects := flag.String("objects", "100,1000,5000@5m", "scheduling benchmark sizes: N objects every minute, or N@interval; a /BACKEND suffix (5000@5m/postgres) runs that size on that back-end only")
+	aligned := flag.Bool("aligned", true, "scheduling: also run the loops with every cycle on the interval's boundary, bunched as Schedules fire (a measurement of what spreading costs the worker)")
 	scheduleFor := flag.Duration("schedule-window", 4*time.Minute, "how long each scheduling run measures")
 	watcherObjects := flag.String("watcher-objects", "1000,10000", "watcher benchmark object counts; a /BACKEND suffix (100000/postgres) runs that count on that back-end only")
 	temporalFlag := flag.String("temporal", "sqlite,postgres", "Temporal back-ends the scheduling and watcher parts run against: sqlite (in process), postgres (bench/temporalpg)")
@@ -149,7 +150,7 @@ func main() {
 				}
 				// The window covers at least one interval: every object's
 				// cycle in it is a lag sample.
-				rs, err := runSchedule(ctx, be, benchBin, size, max(*scheduleFor, size.interval), logf)
+				rs, err := runSchedule(ctx, be, benchBin, size, max(*scheduleFor, size.interval), *aligned, logf)
 				if err != nil {
 					log.Fatalf("schedule [%s] %d: %v", be.name, size.objects, err)
 				}

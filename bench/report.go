@@ -85,32 +85,37 @@ func ms(d time.Duration) string { return d.Round(time.Millisecond).String() }
 
 func (r *report) scheduleMarkdown(b *strings.Builder) {
 	b.WriteString("\n## Scheduling: N objects every interval, no changes to sync\n\n")
-	b.WriteString("| back-end | objects | every | variant | cycles/s | lag p50 | lag p99 | events/cycle | actions/cycle (Cloud rules, history) | actions/cycle (server metric) | heartbeats/cycle | worker CPU/cycle | worker peak RSS |\n")
-	b.WriteString("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| back-end | objects | every | variant | cycles/s | lag p50 | lag p99 | events/cycle | actions/cycle (Cloud rules, history) | actions/cycle (server metric) | heartbeats/cycle | worker CPU/cycle | worker peak RSS | server CPU/cycle | PostgreSQL CPU/cycle |\n")
+	b.WriteString("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, x := range r.schedule {
-		fmt.Fprintf(b, "| %s | %d | %s | %s | %.2f | %s | %s | %.1f | %.2f | %s | %s | %.2f ms | %.0f MiB |\n", x.Backend, x.Objects, model.FormatInterval(x.Interval), x.Variant,
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %.2f | %s | %s | %.1f | %.2f | %s | %s | %.2f ms | %.0f MiB | %s | %s |\n", x.Backend, x.Objects, model.FormatInterval(x.Interval), x.Variant,
 			x.CyclesPerSecond, ms(x.LagP50), ms(x.LagP99), x.EventsPerCycle, x.ActionsPerCycle,
-			metricCell(x.MetricOK, x.MetricActionsPerCycle), metricCell(x.MetricOK, x.HeartbeatsPerCycle), x.CPUPerCycleMS, x.WorkerPeakMiB)
+			metricCell(x.MetricOK, x.MetricActionsPerCycle), metricCell(x.MetricOK, x.HeartbeatsPerCycle), x.CPUPerCycleMS, x.WorkerPeakMiB,
+			msCell(x.ServerCPUOK, x.ServerCPUPerCycleMS), msCell(x.PostgresCPUOK, x.PostgresCPUPerCycleMS))
 	}
-	b.WriteString("\nRatios (syncloop ÷ baseline, same back-end and N; < 1 is better for all of them):\n\n")
-	b.WriteString("| back-end | objects | baseline | lag p99 | events/cycle | actions/cycle (history) | actions/cycle (server metric) | worker CPU/cycle |\n|---|---:|---|---:|---:|---:|---:|---:|\n")
-	for i, x := range r.schedule {
-		if x.Variant != variantLoop {
+	b.WriteString("\nRatios (syncloop ÷ baseline, same back-end and N; < 1 is better for all of them; the aligned loops are a measurement, not a way to run syncloop):\n\n")
+	b.WriteString("| back-end | objects | variant | baseline | lag p99 | events/cycle | actions/cycle (history) | actions/cycle (server metric) | worker CPU/cycle | server CPU/cycle | worker + server + PostgreSQL CPU/cycle |\n|---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, x := range r.schedule {
+		if x.Variant != variantLoop && x.Variant != variantAligned {
 			continue
 		}
-		for _, y := range r.schedule[i+1:] {
-			if y.Objects != x.Objects || y.Backend != x.Backend || y.Interval != x.Interval {
+		for _, y := range r.schedule {
+			if y.Objects != x.Objects || y.Backend != x.Backend || y.Interval != x.Interval || (y.Variant != variantSchedules && y.Variant != variantCAN) {
 				continue
-			}
-			if y.Variant == variantLoop {
-				break
 			}
 			metric := "–"
 			if x.MetricOK && y.MetricOK {
 				metric = ratio(x.MetricActionsPerCycle, y.MetricActionsPerCycle)
 			}
-			fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %s | %s |\n", x.Backend, x.Objects, y.Variant, ratio(x.LagP99.Seconds(), y.LagP99.Seconds()),
-				ratio(x.EventsPerCycle, y.EventsPerCycle), ratio(x.ActionsPerCycle, y.ActionsPerCycle), metric, ratio(x.CPUPerCycleMS, y.CPUPerCycleMS))
+			server, total := "–", "–"
+			if x.ServerCPUOK && y.ServerCPUOK {
+				server = ratio(x.ServerCPUPerCycleMS, y.ServerCPUPerCycleMS)
+				if x.PostgresCPUOK && y.PostgresCPUOK {
+					total = ratio(x.CPUPerCycleMS+x.ServerCPUPerCycleMS+x.PostgresCPUPerCycleMS, y.CPUPerCycleMS+y.ServerCPUPerCycleMS+y.PostgresCPUPerCycleMS)
+				}
+			}
+			fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", x.Backend, x.Objects, x.Variant, y.Variant, ratio(x.LagP99.Seconds(), y.LagP99.Seconds()),
+				ratio(x.EventsPerCycle, y.EventsPerCycle), ratio(x.ActionsPerCycle, y.ActionsPerCycle), metric, ratio(x.CPUPerCycleMS, y.CPUPerCycleMS), server, total)
 		}
 	}
 	b.WriteString("\nThe server's `action` metric per cycle, by action type (the measurement window's increase, namespace-wide, ÷ the cycles in it):\n\n")
@@ -120,7 +125,9 @@ func (r *report) scheduleMarkdown(b *strings.Builder) {
 	}
 	b.WriteString("\nEvery figure is over a measurement window that opens one interval after the loops were started (the start-up burst is over), or, when that is later, once every object has ended its first cycle (a full listing, costlier than a quiet cycle; under load Schedules fire their first runs tens of seconds late): " +
 		"lag and cycles/s over the cycles that started in it, worker CPU per cycle as the worker's CPU time in it (from /proc) ÷ those cycles. " +
-		"Lag is cycle start − due time: for the loops, due is the previous cycle's end + the interval; for Schedules, the boundary the schedule fires on (Every: d fires at multiples of d). " +
+		"**Server CPU/cycle** is the same for the Temporal server process, on the postgres back-end only (bench/temporalpg is its own process; temporaltest shares the bench's process with the demo provider); " +
+		"**PostgreSQL CPU/cycle** sums every PostgreSQL process on the machine (with the backends that exited in the window), so it holds syncloop's own tables on both back-ends and Temporal's persistence and visibility on postgres. " +
+		"Lag is cycle start − due time: for the loops, due is the previous cycle's end + the interval; for Schedules and the aligned loops, the boundary the schedule fires on (Every: d fires at multiples of d). " +
 		"**Actions (Cloud rules, history)** counts the history events written in the window by " + fmt.Sprint(historySample) + " sampled objects with `internal/cost` (Temporal Cloud's published rules: a workflow start or continue-as-new 1, " +
 		"an activity 1 plus 1 per retry, all local-activity markers of one workflow task together 1, a side effect 1, a version marker and its TemporalChangeVersion upsert 0, a timer 1, " +
 		"other search-attribute upserts 1, a signal 1, an accepted update 1), ÷ their cycles in the window; for Schedules each run adds the schedule's own action. " +
@@ -129,6 +136,13 @@ func (r *report) scheduleMarkdown(b *strings.Builder) {
 		"The metric counts one `command_BatchMarkers` per workflow task that records any marker (version markers included: Cloud counts those 0, and a side effect in a task with local activities is 1 more by Cloud's rules), " +
 		"and every `command_UpsertWorkflowSearchAttributes`: it cannot tell the upserts that only carry TemporalChangeVersion (0 by Cloud's rules) — their number per cycle, from the history, is in the last column. " +
 		"For Schedules the metric includes the commands of the server's own scheduler workflows (their timers, markers and the start of each run), which run in the namespace.\n")
+}
+
+func msCell(ok bool, v float64) string {
+	if !ok {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f ms", v)
 }
 
 func metricCell(ok bool, v float64) string {

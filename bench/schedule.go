@@ -28,6 +28,13 @@ const (
 	variantLoop      = "syncloop (one SyncLoop per object)"
 	variantSchedules = "one Temporal Schedule per object"
 	variantCAN       = "continue-as-new after every cycle"
+	// variantAligned is a measurement, not a way to run syncloop: the
+	// loops with LoopOptions.AlignToInterval, so every cycle is due on the
+	// interval boundary a Schedule fires on and all loops run together.
+	// Side by side with variantLoop it tells what spreading cycles over the
+	// interval costs the worker (each cycle its own wake-up) from what
+	// the loop costs.
+	variantAligned = "syncloop, cycles on interval boundaries (measurement)"
 )
 
 // Action types of the server's action metric that the report shows apart.
@@ -68,6 +75,14 @@ type scheduleResult struct {
 	CPUPerCycleMS float64
 	WorkerCPU     float64
 	WorkerPeakMiB float64
+	// The cluster's side, per cycle in the window: the Temporal server
+	// process (postgres back-end only: ServerCPUOK), and every PostgreSQL
+	// process (Temporal's persistence and visibility there, and
+	// syncloop's own tables on every back-end).
+	ServerCPUPerCycleMS   float64
+	ServerCPUOK           bool
+	PostgresCPUPerCycleMS float64
+	PostgresCPUOK         bool
 	// HistoryLength is events per run at the end of the window (sampled
 	// loops' current runs): mean and max.
 	HistoryLengthMean float64
@@ -84,10 +99,14 @@ type scheduleSize struct {
 	only     string // the one back-end it runs on ("" for all)
 }
 
-func runSchedule(ctx context.Context, be backend, bin string, size scheduleSize, window time.Duration, logf func(string, ...any)) ([]scheduleResult, error) {
+func runSchedule(ctx context.Context, be backend, bin string, size scheduleSize, window time.Duration, aligned bool, logf func(string, ...any)) ([]scheduleResult, error) {
 	var out []scheduleResult
 	n := size.objects
-	for _, variant := range []string{variantLoop, variantSchedules, variantCAN} {
+	variants := []string{variantLoop, variantSchedules, variantCAN}
+	if aligned {
+		variants = append(variants, variantAligned)
+	}
+	for _, variant := range variants {
 		logf("schedule [%s] %d objects every %s: %s for %s", be.name, n, size.interval, variant, window)
 		r, err := runVariant(ctx, be, bin, size, window, variant, variantOptions{})
 		if err != nil {
@@ -100,8 +119,9 @@ func runSchedule(ctx context.Context, be backend, bin string, size scheduleSize,
 }
 
 func logResult(logf func(string, ...any), r scheduleResult) {
-	logf("schedule [%s] %d objects: %s: %d cycles, lag p50 %s p99 %s, %.1f events/cycle, %.2f actions/cycle (history, Cloud rules), %.2f actions/cycle (server metric) + %.2f heartbeats/cycle, worker %.1f ms CPU/cycle, peak RSS %.0f MiB",
-		r.Backend, r.Objects, r.Variant, r.Cycles, r.LagP50, r.LagP99, r.EventsPerCycle, r.ActionsPerCycle, r.MetricActionsPerCycle, r.HeartbeatsPerCycle, r.CPUPerCycleMS, r.WorkerPeakMiB)
+	logf("schedule [%s] %d objects: %s: %d cycles, lag p50 %s p99 %s, %.1f events/cycle, %.2f actions/cycle (history, Cloud rules), %.2f actions/cycle (server metric) + %.2f heartbeats/cycle, worker %.1f ms CPU/cycle, peak RSS %.0f MiB, server %s ms CPU/cycle, PostgreSQL %s ms CPU/cycle",
+		r.Backend, r.Objects, r.Variant, r.Cycles, r.LagP50, r.LagP99, r.EventsPerCycle, r.ActionsPerCycle, r.MetricActionsPerCycle, r.HeartbeatsPerCycle, r.CPUPerCycleMS, r.WorkerPeakMiB,
+		metricCell(r.ServerCPUOK, r.ServerCPUPerCycleMS), metricCell(r.PostgresCPUOK, r.PostgresCPUPerCycleMS))
 }
 
 // variantOptions are the oversubscription benchmark's additions.
@@ -150,8 +170,11 @@ func runVariant(ctx context.Context, be backend, bin string, size scheduleSize, 
 	}()
 	c := e.client()
 	svc := &control.Service{Store: e.store, Client: c, Namespace: e.namespace(), TaskQueue: queue}
-	if variant == variantCAN {
+	switch variant {
+	case variantCAN:
 		svc.LoopOptions.CyclesPerRun = 1
+	case variantAligned:
+		svc.LoopOptions.AlignToInterval = true
 	}
 	keys := objectKeys(n)
 	if _, err := e.store.Pool.Exec(ctx, `INSERT INTO integration_objects (tenant, provider, object_type, interval_seconds)
@@ -200,6 +223,8 @@ func runVariant(ctx context.Context, be backend, bin string, size scheduleSize, 
 	}
 	a0, aErr := e.srv.Actions(ctx)
 	cpu0 := w.cpu()
+	srv0, srvOK := e.srv.CPU()
+	pg0, pgOK := postgresCPU()
 	w.profile(true)
 	var m0 map[string]float64
 	if workerMetrics != "" {
@@ -211,6 +236,8 @@ func runVariant(ctx context.Context, be backend, bin string, size scheduleSize, 
 	end := time.Now()
 	a1, aErr1 := e.srv.Actions(ctx)
 	cpu1 := w.cpu()
+	srv1, _ := e.srv.CPU()
+	pg1, _ := postgresCPU()
 	w.profile(false)
 	var m1 map[string]float64
 	if workerMetrics != "" {
@@ -237,6 +264,8 @@ func runVariant(ctx context.Context, be backend, bin string, size scheduleSize, 
 	}
 	perCycle := func(v float64) float64 { return v / float64(max(cycles, 1)) }
 	r.CPUPerCycleMS = perCycle(1000 * (cpu1 - cpu0))
+	r.ServerCPUPerCycleMS, r.ServerCPUOK = perCycle(1000*(srv1-srv0)), srvOK
+	r.PostgresCPUPerCycleMS, r.PostgresCPUOK = perCycle(1000*(pg1-pg0)), pgOK
 	if aErr == nil && aErr1 == nil {
 		r.MetricOK = true
 		r.MetricByType = map[string]float64{}
@@ -330,13 +359,15 @@ func waitFirstCycles(ctx context.Context, e *env, n int, deadline time.Time) (ti
 func cycleLags(ctx context.Context, e *env, variant string, every time.Duration, from, to time.Time) ([]time.Duration, int, error) {
 	// A loop's cycle is due an interval after the previous one ended,
 	// except its second, due workflows.SpreadWait after the first (the
-	// spread of loops started together). Lag is start − due.
+	// spread of loops started together). Lag is start − due. Schedules'
+	// and aligned loops' cycles are due on the interval's boundaries.
 	q := `SELECT o.tenant, o.provider, o.object_type, c.seq,
 			extract(epoch FROM c.started_at - p.ended_at)::float8, $3::float8
 		FROM sync_cycles c JOIN sync_cycles p ON p.object_id = c.object_id AND p.seq = c.seq - 1
 		JOIN integration_objects o ON o.id = c.object_id
 		WHERE c.started_at >= $1 AND c.started_at < $2`
-	if variant == variantSchedules {
+	onBoundaries := variant == variantSchedules || variant == variantAligned
+	if onBoundaries {
 		q = `SELECT '', '', '', 0, extract(epoch FROM c.started_at)::float8, $3::float8
 			FROM sync_cycles c WHERE c.started_at >= $1 AND c.started_at < $2`
 	}
@@ -355,7 +386,7 @@ func cycleLags(ctx context.Context, e *env, variant string, every time.Duration,
 		}
 		var lag float64
 		switch {
-		case variant == variantSchedules:
+		case onBoundaries:
 			// Every: d fires at multiples of d.
 			lag = secs - math.Floor(secs/period)*period
 		case seq == 2:

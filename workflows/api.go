@@ -157,6 +157,14 @@ type LoopOptions struct {
 	// one run. 1 reproduces the "one run per cycle" pattern (Airbyte's
 	// connection manager) that the benchmarks compare against.
 	CyclesPerRun int `json:"cycles_per_run,omitempty"`
+	// AlignToInterval, for measurements only, times every scheduled
+	// cycle after the first to the next multiple of the interval since
+	// the Unix epoch, as a Temporal Schedule with `Every` fires, instead
+	// of an interval after the previous cycle's end, and does not spread
+	// (SpreadWait): loops started together stay bunched. The benchmark
+	// runs it to tell what spreading costs the worker from what the loop
+	// itself costs.
+	AlignToInterval bool `json:"align_to_interval,omitempty"`
 
 	// The local budget of a cycle (versionLocalCycle): RetrieveLocal
 	// fetches no page after LocalPages pages or LocalBudget; the rest of

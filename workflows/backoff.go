@@ -45,6 +45,9 @@ func (l *loop) nextDue(now time.Time) (time.Time, string) {
 		return ended.Add(l.opts.FailingRecheck), StateFailing
 	}
 	wait, state := l.effectiveInterval(), StateIdle
+	if l.opts.AlignToInterval && l.carried.ConsecutiveFailures == 0 {
+		return alignUp(ended, wait), state
+	}
 	if last != nil && !l.carried.Spread {
 		// The second cycle of the loop's life: spread (see SpreadWait).
 		wait = SpreadWait(l.in.Object.WorkflowID(), wait)
@@ -59,6 +62,13 @@ func (l *loop) nextDue(now time.Time) (time.Time, string) {
 		}
 	}
 	return ended.Add(wait), state
+}
+
+// alignUp is the first multiple of d since the Unix epoch after t
+// (LoopOptions.AlignToInterval).
+func alignUp(t time.Time, d time.Duration) time.Time {
+	n := t.UnixNano()
+	return time.Unix(0, (n/int64(d)+1)*int64(d)).In(t.Location())
 }
 
 // SpreadWait is how long a loop waits after the first cycle of its life

@@ -218,6 +218,31 @@ func TestFirstCyclesOfLoopsStartedTogetherSpread(t *testing.T) {
 	}
 }
 
+// TestAlignedLoopRunsOnIntervalBoundaries: with AlignToInterval (the
+// benchmark's measurement of bunched loops) every cycle after the first
+// starts on a multiple of the interval since the Unix epoch, as a
+// Schedule's `Every` fires, and the start is not spread.
+func TestAlignedLoopRunsOnIntervalBoundaries(t *testing.T) {
+	e := newLoopEnv(t)
+	e.fresh = true
+	e.run(LoopInput{Interval: "1h", Options: LoopOptions{AlignToInterval: true}}, 4*time.Hour)
+	if len(e.starts) < 4 {
+		t.Fatalf("cycles started at %v; want the first at once, then one every hour", e.starts)
+	}
+	for i, s := range e.starts[1:] {
+		at := e.start.Add(s)
+		if at.UnixNano()%int64(time.Hour) != 0 {
+			t.Errorf("cycle %d started at %s, not on an hour boundary", i+2, at.UTC().Format(time.RFC3339Nano))
+		}
+		if i > 0 && s-e.starts[i] != time.Hour {
+			t.Errorf("cycles %d and %d are %s apart; want 1h", i+1, i+2, s-e.starts[i])
+		}
+	}
+	if got := alignUp(time.Unix(3600, 0), time.Hour); !got.Equal(time.Unix(7200, 0)) {
+		t.Errorf("alignUp(on a boundary) = %s; want the next boundary", got)
+	}
+}
+
 // TestSpreadSurvivesContinueAsNew: a run that continues as new after
 // the first cycle hands the unspent spread to the next run, which spends
 // it; the run after that is an interval apart.
