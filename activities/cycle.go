@@ -60,14 +60,23 @@ func retrieveFailure(err error) *RetrieveFailure {
 	return &RetrieveFailure{Type: "error", Message: err.Error()}
 }
 
-// CycleSteps are the three calls RunCycle makes. Retrieve's progress
-// argument is what a row just started has retrieved (nothing), or nil
-// for a resumed row, whose progress is read from it. RunCycle uses the
+// Known is what RunCycle knows of a row StartCycle has just inserted (or
+// adopted from Queued), so that the retrieval need not read it: its
+// progress (nothing retrieved yet) and the object as StartCycle read it
+// under the lock (nil: it did not).
+type Known struct {
+	Progress store.RetrieveProgress
+	Object   *store.Object
+}
+
+// CycleSteps are the three calls RunCycle makes. Retrieve's known
+// argument is what a row just started is known to be, or nil for a
+// resumed row, whose progress is read from it. RunCycle uses the
 // activities' own; the workflow's tests give it their fakes, so they run
 // this same composition.
 type CycleSteps struct {
 	Start    func(context.Context, StartCycleInput) (store.CycleStart, error)
-	Retrieve func(context.Context, RetrieveLocalInput, *store.RetrieveProgress) (RetrieveResult, error)
+	Retrieve func(context.Context, RetrieveLocalInput, *Known) (RetrieveResult, error)
 	Finish   func(context.Context, FinishCycleInput) (FinishCycleResult, error)
 }
 
@@ -90,11 +99,11 @@ func RunCycleSteps(ctx context.Context, in CycleInput, do CycleSteps) (CycleResu
 		return CycleResult{}, err
 	}
 	out := CycleResult{Start: start}
-	var known *store.RetrieveProgress
+	var known *Known
 	if !start.Resumed {
 		// A row StartCycle has just inserted (or adopted from Queued) has
-		// retrieved nothing yet: one round trip saved.
-		known = &store.RetrieveProgress{Full: start.Full}
+		// retrieved nothing yet: one round trip saved (two with the object).
+		known = &Known{Progress: store.RetrieveProgress{Full: start.Full}, Object: start.Object}
 	}
 	rr, err := do.Retrieve(ctx, RetrieveLocalInput{
 		RetrieveInput: RetrieveInput{CycleID: start.CycleID, Object: in.Start.Object, Cursor: start.Cursor},

@@ -89,7 +89,7 @@ func (a *Activities) RetrieveLocal(ctx context.Context, in RetrieveLocalInput) (
 
 // retrieveLocal is RetrieveLocal, told the row's progress when the caller
 // knows it (RunCycle, for a row it has just started).
-func (a *Activities) retrieveLocal(ctx context.Context, in RetrieveLocalInput, known *store.RetrieveProgress) (RetrieveResult, error) {
+func (a *Activities) retrieveLocal(ctx context.Context, in RetrieveLocalInput, known *Known) (RetrieveResult, error) {
 	return a.retrieve(ctx, in.RetrieveInput, budget{pages: in.MaxPages, until: deadline(in.MaxDuration)}, known)
 }
 
@@ -113,12 +113,12 @@ func (b budget) spent(n int) bool {
 
 // retrieve resumes after the progress committed in the cycle row, read
 // here unless the caller knows it (known: a row it has just started).
-func (a *Activities) retrieve(ctx context.Context, in RetrieveInput, b budget, known *store.RetrieveProgress) (RetrieveResult, error) {
+func (a *Activities) retrieve(ctx context.Context, in RetrieveInput, b budget, known *Known) (RetrieveResult, error) {
 	startedAt := time.Now()
 	logger := activity.GetLogger(ctx)
 	var prog store.RetrieveProgress
 	if known != nil {
-		prog = *known
+		prog = known.Progress
 	} else {
 		var err error
 		if prog, err = a.Store.GetRetrieveProgress(ctx, in.CycleID); err != nil {
@@ -131,9 +131,14 @@ func (a *Activities) retrieve(ctx context.Context, in RetrieveInput, b budget, k
 			logger.Info("resuming retrieve", "committed_pages", prog.Pages, "heartbeat_pages", hb.Pages)
 		}
 	}
-	obj, err := a.Store.GetObject(ctx, in.Object)
-	if err != nil {
-		return RetrieveResult{}, asActivityError(storeError(err, "load object %s: %v", in.Object, err))
+	var obj store.Object
+	if known != nil && known.Object != nil {
+		obj = *known.Object
+	} else {
+		var err error
+		if obj, err = a.Store.GetObject(ctx, in.Object); err != nil {
+			return RetrieveResult{}, asActivityError(storeError(err, "load object %s: %v", in.Object, err))
+		}
 	}
 	conn, err := a.Resolver.Connector(ctx, obj)
 	if err != nil {
@@ -252,6 +257,13 @@ func (a *Activities) retrieve(ctx context.Context, in RetrieveInput, b budget, k
 		prog = last
 	}
 	out := RetrieveResult{Pages: prog.Pages, Records: prog.Records, Unfinished: unfinished, StartedAt: startedAt}
+	if known != nil && !ap.counted {
+		// The quiet cycle: a row just started has no counts and no
+		// cursor_after, and no batch of this attempt changed its counts,
+		// so the row is known without reading it.
+		out.CursorMoved, out.EndedAt = ap.cursorMoved, time.Now()
+		return out, nil
+	}
 	// The cycle row has the counts of every attempt, not just this one.
 	c, err := a.Store.GetCycle(ctx, in.CycleID)
 	if err != nil {
@@ -308,6 +320,9 @@ type orderedApplier struct {
 	inflight []*inflightBatch
 	last     store.RetrieveProgress
 	failed   error
+	// counted: a committed batch changed the row's counts; cursorMoved:
+	// one moved the object's cursor (and set the row's cursor_after).
+	counted, cursorMoved bool
 }
 
 // inflightBatch is a submitted batch's record ids, until it has finished.
@@ -402,6 +417,8 @@ func (o *orderedApplier) submit(ctx context.Context, pages []connectors.Page) er
 			o.failed = err
 		case err == nil:
 			o.last = res.Progress
+			o.counted = o.counted || res.Batch != store.BatchResult{CursorMoved: res.Batch.CursorMoved}
+			o.cursorMoved = o.cursorMoved || res.Batch.CursorMoved
 		}
 		o.mu.Unlock()
 		if err == nil && o.onApplied != nil {

@@ -46,6 +46,8 @@ var finalStatuses = []string{string(model.StatusFailed), string(model.StatusPart
 
 var (
 	sqlLockObjectForCycle        = query("LockObjectForCycle")
+	sqlLockObjectToStart         = query("LockObjectToStart")
+	sqlStartCycleAtOnce          = query("StartCycleAtOnce")
 	sqlCycleStartState           = query("CycleStartState")
 	sqlAbandonOpenCycles         = query("AbandonOpenCycles")
 	sqlInsertCycle               = query("InsertCycle")
@@ -85,6 +87,10 @@ type CycleStart struct {
 	// Resumed: the row was already there under this key, started by an
 	// earlier attempt of the same call (a worker that died mid-task).
 	Resumed bool `json:"resumed,omitempty"`
+	// Object is the object as the common start read it, under the lock
+	// (nil when it took the transaction): the cycle's retrieval uses it
+	// instead of reading it again. Not part of the activity's result.
+	Object *Object `json:"-"`
 }
 
 // startedRow is what StartCycle reads back of a cycle row.
@@ -99,10 +105,18 @@ type startedRow struct {
 // of the object still open under another key are closed as Failed first:
 // their loop was restarted, and only one loop per object can exist.
 func (s *Store) StartCycle(ctx context.Context, p StartCycleParams) (CycleStart, error) {
-	var out CycleStart
-	// The common start (no earlier attempt, nothing open or queued) is
-	// five round trips: BEGIN, the lock, the state, the INSERT, COMMIT.
-	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	out, started, err := s.startAtOnce(ctx, p)
+	if err != nil || started {
+		if err != nil {
+			err = fmt.Errorf("start cycle for %s: %w", p.Object, err)
+		}
+		return out, err
+	}
+	// Anything else (an earlier attempt with this key, an open or queued
+	// row) takes the transaction: BEGIN, the lock, the state, what the
+	// state calls for, COMMIT.
+	out = CycleStart{}
+	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		obj, err := lockObjectForCycle(ctx, tx, p.Object)
 		if err != nil {
 			return err
@@ -159,6 +173,69 @@ func (s *Store) StartCycle(ctx context.Context, p StartCycleParams) (CycleStart,
 		return out, fmt.Errorf("start cycle for %s: %w", p.Object, err)
 	}
 	return out, nil
+}
+
+// startAtOnce is StartCycle's common start (sync on, no earlier attempt
+// with this key, no Processing or Queued row) in one round trip: the lock
+// (LockObjectToStart, which also reads the object) and the conditional
+// INSERT (StartCycleAtOnce) are sent together in one pipeline. PostgreSQL
+// runs the statements of a pipeline up to its Sync as one implicit
+// transaction (docs "Message Flow: Pipelining"), so the lock is held until
+// the row is written, and under READ COMMITTED the INSERT takes its
+// snapshot after the lock is granted: it sees every row a writer that
+// held the lock before it committed. started is false when the INSERT
+// wrote nothing because the start is not the common one.
+func (s *Store) startAtOnce(ctx context.Context, p StartCycleParams) (out CycleStart, started bool, err error) {
+	args := with(with(keyArgs(p.Object), modeArgs()), pgx.NamedArgs{
+		"key": settingSyncEnabled, "cycle_key": p.Key, "trigger": string(p.Trigger), "workflow_id": p.WorkflowID, "run_id": p.RunID,
+		"processing": string(model.StatusProcessing), "queued": string(model.StatusQueued),
+	})
+	lockArgs := with(keyArgs(p.Object), pgx.NamedArgs{"key": settingSyncEnabled})
+	b := &pgx.Batch{}
+	b.Queue(sqlLockObjectToStart, pgx.StrictNamedArgs(lockArgs))
+	b.Queue(sqlStartCycleAtOnce, pgx.StrictNamedArgs(args))
+	br := s.Pool.SendBatch(ctx, b)
+	defer func() {
+		if cerr := br.Close(); err == nil && cerr != nil {
+			err = dbError(cerr)
+		}
+	}()
+	obj, err := collectOne(br, pgx.RowToStructByName[lockedToStart])
+	if err != nil {
+		return out, false, err
+	}
+	o := obj.object()
+	out.ObjectID, out.Object = o.ID, &o
+	r, err := collectOne(br, pgx.RowToStructByName[startedRow])
+	switch {
+	case errors.Is(err, ErrNotFound) && !obj.SyncEnabled:
+		return out, false, ErrSyncDisabled
+	case errors.Is(err, ErrNotFound):
+		return CycleStart{}, false, nil
+	case err != nil:
+		return out, false, err
+	}
+	out.CycleID, out.Seq, out.Full, out.Cursor = r.ID, r.Seq, r.Mode.Full(), r.CursorBefore
+	return out, true, nil
+}
+
+// lockedToStart is what LockObjectToStart reads: the object and the
+// global on/off switch.
+type lockedToStart struct {
+	objectRow
+	SyncEnabled bool `db:"sync_enabled"`
+}
+
+// collectOne reads the next result of a batch as its only row
+// (ErrNotFound if there is none).
+func collectOne[T any](br pgx.BatchResults, fn pgx.RowToFunc[T]) (T, error) {
+	rows, err := br.Query()
+	if err != nil {
+		var zero T
+		return zero, dbError(err)
+	}
+	v, err := pgx.CollectExactlyOneRow(rows, fn)
+	return v, dbError(err)
 }
 
 // cycleStartState is what StartCycle reads once it holds the lock.

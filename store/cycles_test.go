@@ -3,7 +3,9 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -318,5 +320,55 @@ func TestQueuedCycleIsTakenOverByTheNextStart(t *testing.T) {
 	}
 	if n := countRows(t, s, `SELECT count(*) FROM sync_cycles WHERE object_id = $1`, o.ID); n != 2 {
 		t.Fatalf("%d cycle rows; want 2 (no gap, no double)", n)
+	}
+}
+
+// Starts of one object that race (a restarted loop and a late attempt of
+// the old one) are serialised by the object's lock, also on the common
+// start's one-round-trip path: every start gets its own seq, and each
+// one abandons the row it found open, so exactly one stays Processing.
+// Were the INSERT's snapshot older than the lock, two starts could both
+// see no open row and take the same seq.
+func TestConcurrentStartsOfOneObject(t *testing.T) {
+	s, ctx := newStore(t)
+	o := addObject(t, s, "accounts")
+	const n = 24
+	starts := make([]store.CycleStart, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			starts[i], errs[i] = s.StartCycle(ctx, store.StartCycleParams{Object: o.Key, Key: fmt.Sprintf("run%d/1", i), Trigger: model.TriggerSchedule})
+		})
+	}
+	wg.Wait()
+	seqs := map[int]bool{}
+	abandoned := 0
+	for i, st := range starts {
+		if errs[i] != nil {
+			t.Fatalf("start %d: %v", i, errs[i])
+		}
+		if seqs[st.Seq] {
+			t.Fatalf("two starts took seq %d", st.Seq)
+		}
+		seqs[st.Seq] = true
+		abandoned += st.Abandoned
+	}
+	for seq := 1; seq <= n; seq++ {
+		if !seqs[seq] {
+			t.Fatalf("seqs %v; want 1..%d", seqs, n)
+		}
+	}
+	if abandoned != n-1 {
+		t.Fatalf("the starts abandoned %d rows in all; want %d (each one the row it found open)", abandoned, n-1)
+	}
+	processing := 0
+	for _, st := range starts {
+		if getCycle(t, s, st.CycleID).Status == model.StatusProcessing {
+			processing++
+		}
+	}
+	if processing != 1 {
+		t.Fatalf("%d rows are Processing; want 1", processing)
 	}
 }

@@ -127,7 +127,7 @@ func newLoopEnvWithRetrieveTime(t *testing.T, retrieveTime time.Duration) *loopE
 			}
 			out, err := activities.RunCycleSteps(ctx, in, activities.CycleSteps{
 				Start: startCycle, Finish: finishCycle,
-				Retrieve: func(ctx context.Context, in activities.RetrieveLocalInput, _ *store.RetrieveProgress) (activities.RetrieveResult, error) {
+				Retrieve: func(ctx context.Context, in activities.RetrieveLocalInput, _ *activities.Known) (activities.RetrieveResult, error) {
 					return retrieveLocal(ctx, in)
 				},
 			})

@@ -12,6 +12,41 @@ FROM integration_objects
 WHERE tenant = @tenant AND provider = @provider AND object_type = @object_type
 FOR UPDATE;
 
+-- name: LockObjectToStart
+-- StartCycle's common start, first of two statements sent together (one
+-- round trip, one implicit transaction: see startAtOnce): locks the
+-- object as LockObjectForCycle does, and reads it as GetObject does, so
+-- the cycle's retrieval need not read it again.
+SELECT id, tenant, provider, object_type, coalesce(connection, '') AS connection, interval_seconds,
+    enabled, paused, cursor, last_success_at, created_at, updated_at, fields, webhook_kinds,
+    coalesce((SELECT value = 'true'::jsonb FROM settings WHERE key = @key), true) AS sync_enabled
+FROM integration_objects
+WHERE tenant = @tenant AND provider = @provider AND object_type = @object_type
+FOR UPDATE;
+
+-- name: StartCycleAtOnce
+-- The second statement: its snapshot is taken once LockObjectToStart
+-- holds the lock, as CycleStartState's is. It inserts the row as
+-- InsertCycle does, but only in the common case: sync is on, no row has
+-- this key (an earlier attempt), and the object has no Processing or
+-- Queued row. Otherwise it inserts nothing, and StartCycle runs its
+-- transaction, which handles those cases.
+INSERT INTO sync_cycles (object_id, seq, cycle_key, trigger, status, mode, cursor_before, started_at, workflow_id, run_id)
+SELECT o.id, coalesce((SELECT max(seq) FROM sync_cycles WHERE object_id = o.id), 0) + 1, @cycle_key, @trigger, @processing,
+    CASE
+        WHEN o.cursor IS NOT NULL THEN @incremental
+        WHEN NOT EXISTS (SELECT 1 FROM records WHERE object_id = o.id) THEN @full_fresh
+        WHEN EXISTS (SELECT 1 FROM records WHERE object_id = o.id AND deleted_at IS NULL) THEN @full_snapshot
+        ELSE @full_upsert
+    END,
+    o.cursor, now(), @workflow_id, @run_id
+FROM integration_objects o
+WHERE o.tenant = @tenant AND o.provider = @provider AND o.object_type = @object_type
+    AND coalesce((SELECT value = 'true'::jsonb FROM settings WHERE key = @key), true)
+    AND NOT EXISTS (SELECT 1 FROM sync_cycles WHERE cycle_key = @cycle_key)
+    AND NOT EXISTS (SELECT 1 FROM sync_cycles WHERE object_id = o.id AND status IN (@processing, @queued))
+RETURNING id, seq, mode, cursor_before;
+
 -- name: CycleStartState
 -- Read after the lock (a fresh snapshot: every writer of an object's open
 -- rows holds it): the row an earlier attempt with this key started, and
