@@ -3,12 +3,9 @@ package activities
 import (
 	"context"
 	"net/http/httptest"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/syncloop/syncloop/connectors"
@@ -18,22 +15,6 @@ import (
 	"github.com/syncloop/syncloop/model"
 	"github.com/syncloop/syncloop/store"
 )
-
-// roundTrips counts what a pool sends to PostgreSQL: a statement on its
-// own is one round trip, and so is a batch (one pipeline).
-type roundTrips struct{ n atomic.Int64 }
-
-func (c *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
-	c.n.Add(1)
-	return ctx
-}
-func (c *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
-func (c *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
-	c.n.Add(1)
-	return ctx
-}
-func (c *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
-func (c *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
 
 // demoResolver connects every object to one demo CRM.
 type demoResolver struct{ url string }
@@ -49,15 +30,8 @@ func (r demoResolver) Connector(context.Context, store.Object) (connectors.Conne
 // they are the row's.
 func TestRunCycleRoundTrips(t *testing.T) {
 	base := testenv.Store(t)
-	cfg := base.Pool.Config()
-	counter := &roundTrips{}
-	cfg.ConnConfig.Tracer = counter
+	counted, counter := testenv.CountingStore(t, base)
 	ctx := context.Background()
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
 	crm := democrm.NewServer(democrm.Options{Size: 30, Seed: 3})
 	hs := httptest.NewServer(crm)
 	defer hs.Close()
@@ -66,13 +40,13 @@ func TestRunCycleRoundTrips(t *testing.T) {
 	if _, _, err := base.AddObject(ctx, store.NewObject{Key: k, Interval: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
-	acts := &Activities{Store: &store.Store{Pool: pool}, Resolver: demoResolver{hs.URL}}
+	acts := &Activities{Store: counted, Resolver: demoResolver{hs.URL}}
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestActivityEnvironment()
 	env.RegisterActivity(acts)
 	run := func(key string) (CycleResult, int64) {
 		t.Helper()
-		before := counter.n.Load()
+		before := counter.N()
 		v, err := env.ExecuteLocalActivity(acts.RunCycle, CycleInput{
 			Start:    StartCycleInput{Object: k, Key: key, Trigger: model.TriggerSchedule},
 			MaxPages: 5, MaxDuration: 3 * time.Second,
@@ -87,7 +61,7 @@ func TestRunCycleRoundTrips(t *testing.T) {
 		if out.Finished == nil || out.Finished.Cycle.Status != model.StatusCompleted {
 			t.Fatalf("RunCycle %s = %+v; want a Completed cycle recorded", key, out)
 		}
-		return out, counter.n.Load() - before
+		return out, counter.N() - before
 	}
 
 	first, _ := run("c1")
