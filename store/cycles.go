@@ -106,16 +106,15 @@ type startedRow struct {
 // their loop was restarted, and only one loop per object can exist.
 func (s *Store) StartCycle(ctx context.Context, p StartCycleParams) (CycleStart, error) {
 	out, started, err := s.startAtOnce(ctx, p)
-	if err != nil || started {
-		if err != nil {
-			err = fmt.Errorf("start cycle for %s: %w", p.Object, err)
-		}
-		return out, err
+	if err != nil {
+		return out, fmt.Errorf("start cycle for %s: %w", p.Object, err)
+	}
+	if started {
+		return out, nil
 	}
 	// Anything else (an earlier attempt with this key, an open or queued
 	// row) takes the transaction: BEGIN, the lock, the state, what the
 	// state calls for, COMMIT.
-	out = CycleStart{}
 	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
 		obj, err := lockObjectForCycle(ctx, tx, p.Object)
 		if err != nil {
