@@ -249,17 +249,14 @@ func (l *loop) shouldContinueAsNew(ctx workflow.Context) bool {
 }
 
 // localHistoryCap is where a loop continues as new (versionLocalCycle):
-// about fourteen quiet cycles (7 events each). A worker holding more
-// loops than its sticky cache replays a loop's whole run on each of its
-// cycles. Measured (BENCHMARKS.md, oversubscription): 5,000 loops on a
-// 500-run cache cost 1.12 times the CPU per cycle of the same loops all
-// cached, with runs of 24 events; the age sweep prices each further event
-// replayed at about 0.07 ms, so at this cap's average run (50 events) an
-// uncached cycle costs about 1.5 times a cached one, where the old
-// 10,000-event cap (the server suggests continuing at 4,096) made it 20
-// to 40 times. The price: a new run every ~14 cycles, one action (the new
-// run's start) and about five events, 0.07 action and 0.4 event per cycle
-// on average.
+// about thirteen quiet cycles (a run starts with about 9 events, a quiet
+// cycle adds 7). A worker holding more loops than its sticky cache
+// replays a loop's whole run on each of its cycles, so the cap bounds a
+// miss: BENCHMARKS.md ("Cache oversubscription" and its reading) has the
+// measurement and the trade-off, a lower cap costing one more
+// continue-as-new action every few cycles on every loop, cached or not.
+// The old 10,000-event cap (the server suggests continuing at 4,096)
+// made an uncached cycle 20 to 40 times a cached one.
 const localHistoryCap = 100
 
 func (l *loop) historyCap() int {
